@@ -1,0 +1,1 @@
+"""The `ido` command line; `ido.cli.main.main` is the entry point."""

@@ -1,0 +1,118 @@
+"""Decision records: one per choice the engine makes, with every alternative and why it lost.
+
+The engine (`ido.engine`) builds a `DecisionRecord` for every choice (start,
+after each outcome, on health change, on approval, on resume), the journal
+stores it, and `ido explain` / `why-not` / `replay` read it back. Records are
+versioned (`format_version`) and never contain secrets: inputs marked secret
+and HTTP headers are redacted before a record is built.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ido.health import CapabilityHealth
+from ido.model.values import Frozen, Scalar
+from ido.planning.types import Alternative, Plan, SearchMetrics
+
+FORMAT_VERSION = 1
+
+
+class Trigger(StrEnum):
+    """What made the engine decide."""
+
+    START = "start"
+    STEP_SUCCEEDED = "step_succeeded"
+    STEP_FAILED = "step_failed"
+    HEALTH_CHANGED = "health_changed"
+    DEADLINE_PRESSURE = "deadline_pressure"
+    APPROVAL = "approval"
+    RESUME = "resume"
+    REVISION_CHANGED = "revision_changed"
+    COMPENSATION = "compensation"
+
+
+Action = Literal[
+    "dispatch",  # run the chosen step(s) now
+    "wait",  # steps in flight; nothing new to start
+    "backoff",  # wait for a circuit to half-open, then replan
+    "await_approval",  # a chosen step needs a person's approval
+    "block",  # no admissible plan now; wait for health to change
+    "succeed",  # the goal holds
+    "fail",  # deadline or budget exhausted, or no plan can ever exist
+    "compensate",  # undo completed steps in reverse order
+]
+
+
+class Revisions(Frozen):
+    """Content digests of the declarations a decision was made under."""
+
+    intent: str
+    capabilities: str
+    policies: str
+
+
+class Remaining(Frozen):
+    """What was left of the constraints when the decision was made (None: unbounded)."""
+
+    budget: float | None = None
+    deadline_s: float | None = None
+    steps: int | None = None
+    spent: float = 0.0
+    elapsed_s: float = 0.0
+
+
+class Outcome(Frozen):
+    """What happened to a dispatched step, and whether it matched the prediction."""
+
+    capability: str
+    step: int
+    status: Literal["succeeded", "failed"]
+    #: the prediction held: the step succeeded and its effects were observed.
+    hit: bool
+    error: str | None = None
+    error_kind: str | None = None
+    latency_s: float = 0.0
+    cost: float = 0.0
+    facts: dict[str, Scalar] = Field(default_factory=dict)
+    idempotency_key: str = ""
+
+
+class DecisionRecord(Frozen):
+    """One choice: its inputs, what was chosen, every alternative with verdict and reason."""
+
+    format_version: int = FORMAT_VERSION
+    decision_id: str
+    run_id: str
+    seq: int
+    parent_id: str | None = None
+    at: str
+    trigger: Trigger
+    action: Action
+    intent: str
+    revisions: Revisions
+    state: dict[str, Scalar]
+    #: goal fact -> {"want": matcher as text, "have": value or None}, for facts not yet holding.
+    gap: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: health of the capabilities that mattered (relevant to the goal).
+    health: dict[str, CapabilityHealth] = Field(default_factory=dict)
+    health_digest: str = ""
+    remaining: Remaining = Field(default_factory=Remaining)
+    #: attempts so far per capability (for limit policies).
+    attempts: dict[str, int] = Field(default_factory=dict)
+    chosen: list[str] = Field(default_factory=list)
+    plan: Plan | None = None
+    alternatives: list[Alternative] = Field(default_factory=list)
+    reason: str = ""
+    #: names and kinds of injected faults in force on capabilities this decision weighed.
+    faults: list[str] = Field(default_factory=list)
+    metrics: SearchMetrics = Field(default_factory=SearchMetrics)
+    predicted: dict[str, Scalar] = Field(default_factory=dict)
+    #: filled in when read back: the outcomes of the steps this decision dispatched.
+    outcomes: list[Outcome] = Field(default_factory=list)
+    #: notes such as "capabilities revision changed from a1b2 to c3d4: payment.adyen added".
+    notes: list[str] = Field(default_factory=list)
+    inputs_digest: str = ""

@@ -1,0 +1,115 @@
+"""The journal's storage interface: an append-only event store of runs.
+
+The engine appends events (`await store.append(...)` returns only once they
+are durable); queries (`ido runs`, `explain`, `why-not`, `replay`, `resume`)
+read them back. Backends: SQLite (`ido.journal.sqlite`, the default, a file
+at `WORKSPACE/.ido/journal.db`), in memory (`memory://`, for simulations and
+unit tests), PostgreSQL later. `ido.journal.open_store(url)` picks one and
+imports it only when asked for.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ido.model.values import Frozen
+
+RunStatus = Literal[
+    "running", "waiting_approval", "blocked", "succeeded", "failed",
+    "compensated", "compensation_failed",
+]
+TERMINAL_STATUSES: frozenset[str] = frozenset(
+    {"succeeded", "failed", "compensated", "compensation_failed"}
+)
+
+#: Kinds of events a run's journal holds, in the order they typically appear.
+EventKind = Literal[
+    "run_started",  # data: intent, inputs (redacted), given, revisions, store of the run's options
+    "revision",  # data: {kind, digest}: the run now works under this revision (upgrade)
+    "observation",  # data: {facts, source}
+    "health",  # data: {capability: CapabilityHealth json} deltas
+    "decision",  # data: DecisionRecord json
+    "dispatched",  # data: {decision_id, step, capability, idempotency_key, attempt}
+    "outcome",  # data: Outcome json (plus decision_id)
+    "approval_requested",  # data: {decision_id, step, capability, policies}
+    "approval_given",  # data: {approved: bool, by, note}
+    "status",  # data: {status, conditions}
+    "fault",  # data: {fault, capability} an injected fault touched this run
+]
+
+
+class Event(Frozen):
+    """One journal entry of one run; `seq` is dense per run, starting at 1."""
+
+    run_id: str
+    seq: int
+    kind: EventKind
+    at: float
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Condition_(Frozen):  # noqa: N801 - `Condition` is the model's matcher mapping
+    """A Kubernetes-style run condition: Satisfied, Progressing, Degraded, Blocked."""
+
+    type: Literal["Satisfied", "Progressing", "Degraded", "Blocked"]
+    status: bool
+    reason: str = ""
+    message: str = ""
+    decision_id: str | None = None
+
+
+class RunInfo(Frozen):
+    """A run's summary row: what `ido runs` lists and `resume` looks for."""
+
+    run_id: str
+    intent: str
+    status: RunStatus
+    created_at: float
+    updated_at: float
+    inputs: dict[str, Any] = Field(default_factory=dict)  # secrets already redacted
+    revisions: dict[str, str] = Field(default_factory=dict)
+    conditions: list[Condition_] = Field(default_factory=list)
+    cost: float = 0.0
+    steps_executed: int = 0
+    decisions: int = 0
+    #: the options the run was started with (strategy, simulate scenario, workspace path ...)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Store(abc.ABC):
+    """An append-only journal. Implementations are safe to share between the engine's tasks."""
+
+    @abc.abstractmethod
+    async def append(self, events: Sequence[Event], *, run: RunInfo | None = None) -> None:
+        """Write `events` (and the updated `run` row, if given) durably; return once on disk.
+
+        Concurrent callers share commits (group commit).
+        """
+
+    @abc.abstractmethod
+    def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
+        """Store a declaration revision's content once under its digest (idempotent)."""
+
+    @abc.abstractmethod
+    def get_revision(self, *, digest: str) -> Any:
+        """Return the content stored under `digest`; raises JournalError when unknown."""
+
+    @abc.abstractmethod
+    def get_run(self, *, run_id: str) -> RunInfo:
+        """Return a run's row; raises UsageError when unknown (a prefix that is unique works)."""
+
+    @abc.abstractmethod
+    def list_runs(self, *, status: str | None = None, limit: int | None = None) -> list[RunInfo]:
+        """Return runs, newest first, optionally only those with `status`."""
+
+    @abc.abstractmethod
+    def events(self, *, run_id: str, kinds: Sequence[str] | None = None) -> list[Event]:
+        """Return a run's events in order; raises JournalCorrupted naming the bad row."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Flush and release the store."""

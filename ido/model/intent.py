@@ -1,0 +1,119 @@
+"""Intents: what must become true, under which constraints, optimising which objective.
+
+Built by the loader from `intents/*.yaml` or directly in Python; read by the
+planner (goal, constraints, objective), by policies (`applies_to` matches
+`intent.*` and `inputs.*`) and by the engine (`on_failure`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from ido.model.conditions import Condition
+from ido.model.values import Amount, Duration, Frozen, Name, Probability, Scalar
+
+InputType = Literal["str", "int", "float", "bool"]
+
+
+class InputSpec(Frozen):
+    """A typed run parameter. `secret` inputs never appear in records or logs."""
+
+    type: InputType = "str"
+    secret: bool = False
+    default: Scalar | None = None
+    description: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        # `inputs: {order_id: str}` is short for `{order_id: {type: str}}`.
+        if isinstance(data, str):
+            return {"type": data}
+        return data
+
+    def coerce(self, raw: Any) -> Scalar:
+        """Return `raw` converted to this input's type; raises ValueError saying what was expected."""
+        try:
+            if self.type == "bool":
+                if isinstance(raw, bool):
+                    return raw
+                text = str(raw).strip().lower()
+                if text in ("true", "yes", "1", "on"):
+                    return True
+                if text in ("false", "no", "0", "off"):
+                    return False
+                raise ValueError
+            if self.type == "int":
+                if isinstance(raw, bool):
+                    raise ValueError
+                return int(raw)
+            if self.type == "float":
+                if isinstance(raw, bool):
+                    raise ValueError
+                return float(raw)
+            return str(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"{raw!r} is not a {self.type}") from None
+
+
+class Constraints(Frozen):
+    """Hard bounds a plan and a run must hold."""
+
+    budget: Amount | None = None
+    deadline: Duration | None = Field(default=None, gt=0)
+    min_success: Probability | None = None
+    max_steps: int | None = Field(default=None, gt=0)
+
+
+class Objective(Frozen):
+    """Weights of the score a plan minimises: cost per unit of cost, latency per second,
+    risk per unit of -ln p(success)."""
+
+    cost: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    latency: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    risk: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+
+
+class Intent(Frozen):
+    """What must become true (`goal`) starting from `given`, under constraints and policies."""
+
+    intent: Name
+    description: str = ""
+    inputs: dict[str, InputSpec] = Field(default_factory=dict)
+    given: dict[str, Scalar] = Field(default_factory=dict)
+    goal: Condition = Field(min_length=1)
+    constraints: Constraints = Field(default_factory=Constraints)
+    objective: Objective = Field(default_factory=Objective)
+    tags: dict[str, Scalar] = Field(default_factory=dict)
+    policies: list[Name] = Field(default_factory=list)
+    on_failure: Literal["compensate", "stop"] = "compensate"
+
+    @property
+    def name(self) -> str:
+        """Return the intent's name (the `intent:` key)."""
+        return self.intent
+
+    def bind_inputs(self, raw: dict[str, Any]) -> dict[str, Scalar]:
+        """Return the run inputs typed and defaulted; raises ValueError naming the bad or missing one."""
+        unknown = sorted(set(raw) - set(self.inputs))
+        if unknown:
+            known = ", ".join(sorted(self.inputs)) or "none"
+            raise ValueError(f"unknown input {unknown[0]!r}; intent {self.intent!r} takes: {known}")
+        bound: dict[str, Scalar] = {}
+        for name, spec in self.inputs.items():
+            if name in raw:
+                try:
+                    bound[name] = spec.coerce(raw[name])
+                except ValueError as exc:
+                    raise ValueError(f"input {name!r}: {exc}") from None
+            elif spec.default is not None:
+                bound[name] = spec.default
+            else:
+                raise ValueError(f"input {name!r} ({spec.type}) is required; pass --input {name}=...")
+        return bound
+
+    def secret_inputs(self) -> frozenset[str]:
+        """Return the names of inputs whose values must never be recorded."""
+        return frozenset(n for n, s in self.inputs.items() if s.secret)

@@ -1,0 +1,28 @@
+"""The planner: from observed state, intent, registry, health and policies to the
+best admissible plan, or the precise reasons none exists.
+
+Pipeline: `compile` (facts -> integer variables, capabilities -> operators,
+relevance pruning) -> `search` (A* with resource bounds) -> `order` (partial
+order from causal links) -> `reasons` (a verdict for every alternative).
+`fleet` allocates many runs to scarce providers with OR-Tools CP-SAT.
+"""
+
+from ido.planning.types import (
+    Alternative,
+    Blocker,
+    Plan,
+    PlanStep,
+    ScoreBreakdown,
+    SearchMetrics,
+    Verdict,
+)
+
+__all__ = [
+    "Alternative",
+    "Blocker",
+    "Plan",
+    "PlanStep",
+    "ScoreBreakdown",
+    "SearchMetrics",
+    "Verdict",
+]
