@@ -121,3 +121,25 @@ class Plan(Frozen):
             i for i, s in enumerate(self.steps)
             if i not in done and all(a in done for a in s.after)
         ]
+
+
+class PlanRequest(Frozen):
+    """Everything one plan call depends on; decisions record it so replay can repeat the call.
+
+    Built by the engine for every decision and by `ido plan` from the intent's
+    `given` plus `--set`. `spent`, `elapsed_s` and `steps_taken` are what the run
+    has used already: the planner bounds the remaining plan by what is left of
+    the intent's budget, deadline and max_steps. `attempts` counts calls per
+    capability so far (limit policies). `exclude` lists capabilities the caller
+    rules out (the static strategies use it to forbid switching).
+    """
+
+    state: dict[str, Scalar]
+    inputs: dict[str, Scalar] = Field(default_factory=dict)
+    spent: float = 0.0
+    elapsed_s: float = 0.0
+    steps_taken: int = 0
+    attempts: dict[str, int] = Field(default_factory=dict)
+    exclude: list[str] = Field(default_factory=list)
+    #: engine-clock seconds "now", to compare with a circuit's retry_at.
+    now: float = 0.0
