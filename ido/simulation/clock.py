@@ -1,0 +1,167 @@
+"""Virtual time: an asyncio event loop whose clock jumps to the next timer.
+
+`VirtualTimeLoop` is a selector event loop whose `time()` is a virtual clock.
+When no callback is ready, instead of waiting in `select()` until the next
+timer is due, it advances the clock to that timer at once: `asyncio.sleep(60)`
+and `asyncio.wait_for(..., 5)` cost no wall time, and events are processed in
+strict time order (the loop's timer heap). Nothing else changes, so the
+engine runs on it unmodified; it reads time only through `loop.time()`
+(`ido.clock.Clock`).
+
+Determinism: with no real I/O, the order of callbacks depends only on the
+program and its seeds, so a simulation repeats exactly. Real I/O is what
+would break that, so the loop refuses sockets and readers/writers (other than
+its own wake-up pipe); work handed to a thread (`run_in_executor`,
+`asyncio.to_thread`) is waited for in real time while the virtual clock stands
+still, so it takes no virtual time and cannot reorder events.
+
+Used by `ido.simulation.runner` and `ido.simulation.single` through
+`run_virtual()`, and by `ido.testing`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: How long (wall seconds) the loop waits for a worker thread before calling it a deadlock.
+THREAD_WAIT_LIMIT = 300.0
+
+
+class VirtualTimeError(RuntimeError):
+    """Real I/O or a deadlock under virtual time: the simulation cannot go on."""
+
+
+class _JumpingSelector:
+    """Wraps the loop's real selector: polls without waiting, and jumps the clock instead."""
+
+    def __init__(self, inner: selectors.BaseSelector, loop: VirtualTimeLoop) -> None:
+        self._inner = inner
+        self._loop = loop
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        """Return ready I/O events; when none, advance virtual time to the next timer."""
+        loop = self._loop
+        if loop._threads_pending:
+            # A worker thread will wake us through the self-pipe; the virtual clock waits.
+            events = self._inner.select(THREAD_WAIT_LIMIT if timeout != 0 else 0)
+            if not events and timeout != 0:
+                raise VirtualTimeError(
+                    f"a worker thread did not finish within {THREAD_WAIT_LIMIT:g}s of wall time"
+                )
+            return events
+        events = self._inner.select(0)
+        if events or timeout == 0:
+            return events
+        if timeout is None:
+            raise VirtualTimeError(
+                "deadlock under virtual time: no callback is ready, no timer is scheduled "
+                "and no worker thread is running, so nothing can ever happen again"
+            )
+        loop._advance(timeout)
+        return events
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """A selector event loop on a virtual clock that starts at `start` seconds."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._virtual_now = float(start)
+        self._threads_pending = 0
+        self._allow_readers = True  # the base class registers its self-pipe while constructing
+        real = selectors.DefaultSelector()
+        super().__init__(real)
+        self._selector = _JumpingSelector(real, self)
+        self._allow_readers = False
+
+    def time(self) -> float:
+        """Return the virtual clock's seconds (never decreases)."""
+        return self._virtual_now
+
+    def _advance(self, timeout: float) -> None:
+        # Jump exactly to the earliest timer when we can see it (no float drift).
+        scheduled = getattr(self, "_scheduled", None)
+        target = self._virtual_now + timeout
+        if scheduled:
+            target = max(self._virtual_now, min(target, scheduled[0]._when))
+        self._virtual_now = target
+
+    def run_in_executor(  # type: ignore[override]
+        self, executor: Any, func: Callable[..., T], *args: Any
+    ) -> asyncio.Future[T]:
+        """Return the future of `func` run in a thread; virtual time stands still until it ends."""
+        future = super().run_in_executor(executor, func, *args)
+        self._threads_pending += 1
+
+        def _done(_: asyncio.Future[T]) -> None:
+            self._threads_pending -= 1
+
+        future.add_done_callback(_done)
+        return future
+
+    async def shutdown_default_executor(self, *args: Any) -> None:
+        """Join the default executor's threads; virtual time stands still meanwhile."""
+        self._threads_pending += 1
+        try:
+            await super().shutdown_default_executor(*args)
+        finally:
+            self._threads_pending -= 1
+
+    def _add_reader(self, fd: Any, callback: Any, *args: Any) -> Any:
+        self._refuse_io("add a reader")
+        return super()._add_reader(fd, callback, *args)  # type: ignore[misc]
+
+    def _add_writer(self, fd: Any, callback: Any, *args: Any) -> Any:
+        self._refuse_io("add a writer")
+        return super()._add_writer(fd, callback, *args)  # type: ignore[misc]
+
+    async def sock_connect(self, sock: Any, address: Any) -> None:
+        """Refuse: a real connection's timing would make the simulation non-deterministic."""
+        self._refuse_io(f"connect to {address!r}")
+
+    def _refuse_io(self, what: str) -> None:
+        if not self._allow_readers:
+            raise VirtualTimeError(
+                f"cannot {what} under virtual time: real I/O would make the simulation "
+                "non-deterministic; route the capability through the simulated world "
+                "(invoke: sim) or run it on a normal event loop"
+            )
+
+
+def run_virtual(coro_factory: Callable[[], Awaitable[T]], *, start: float = 0.0) -> T:
+    """Return the result of `coro_factory()` run to completion on a fresh `VirtualTimeLoop`.
+
+    The loop's clock starts at `start`; async generators and the default
+    executor are shut down and the loop is closed afterwards. Called by the
+    simulation runner and `ido.testing`; must not be called from a running loop.
+    """
+    loop = VirtualTimeLoop(start=start)
+    try:
+        return loop.run_until_complete(_as_coroutine(coro_factory))
+    finally:
+        try:
+            _cancel_remaining(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            loop.close()
+
+
+async def _as_coroutine(coro_factory: Callable[[], Awaitable[T]]) -> T:
+    return await coro_factory()
+
+
+def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
+    # Background tasks (probes, health loops) left behind by the code under test.
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))

@@ -1,0 +1,243 @@
+"""The simulated world: every capability, probe and observer, degraded by a scenario's faults.
+
+`SimulatedWorld` is an `Executor`, a `Prober` and a `FactReader` (the
+engine's doors, `ido.engine.doors`), for every door (`sim`, `http`,
+`python`): the engine is handed the world as its executor for each door and
+runs unmodified. A call takes a latency drawn from a mean-preserving
+lognormal around the capability's declared latency (sigma
+`invoke.sim.latency_jitter`, 0.25 by default) and succeeds with the declared
+reliability, both changed by the faults in force at the call's start
+(`ido.simulation.faults`). Time comes from the running loop (virtual under
+`ido.simulation.clock`).
+
+Luck is reproducible and comparable across strategies: every random draw of
+a call comes from a hash of (seed, run key, capability, how many calls that
+run made to that capability before), so run 17's third call to
+`payment.adyen-eu` sees the same luck whichever strategy made it. The runner
+binds each engine run id to its strategy-independent arrival index with
+`bind_run`.
+
+Observers read the world's simulated state, which is global (observers do not
+know runs): it starts from `facts`, and a successful call writes those of its
+effects an observer watches (e.g. an incident intent's `service.restarted`).
+A fault targeting an observer by name makes it fail while it is down, hangs
+or flaps down (kind `connection`/`timeout`).
+
+Quota throttling (HTTP 429) is raised as `ExecutionError(kind="client",
+status=429)` with "throttled" in the message: the engine should read a 429
+as transient (back off and retry later, or switch), unlike other 4xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import random
+import struct
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ido.clock import Clock
+from ido.engine.doors import Call, Result
+from ido.errors import ExecutionError
+from ido.model import Capability, Observer, Scalar
+from ido.simulation.faults import FAST_FAILURE_S, FaultEffect, FaultSchedule
+
+DEFAULT_JITTER = 0.25
+
+
+class Draws:
+    """Four uniforms in [0, 1) derived from a hash; the luck of one call."""
+
+    __slots__ = ("fail", "u1", "u2", "u3")
+
+    def __init__(self, seed: int, *key: object) -> None:
+        digest = hashlib.blake2b(
+            "|".join(map(str, (seed, *key))).encode(), digest_size=32
+        ).digest()
+        a, b, c, d = struct.unpack("<4Q", digest)
+        scale = 2.0**-64
+        self.fail, self.u1, self.u2, self.u3 = a * scale, b * scale, c * scale, d * scale
+
+    def normal(self) -> float:
+        """Return a standard normal variate (Box-Muller on u1, u2)."""
+        return math.sqrt(-2.0 * math.log(1.0 - self.u1)) * math.cos(2.0 * math.pi * self.u2)
+
+    def normal2(self) -> float:
+        """Return a second standard normal variate, independent of `normal()`."""
+        return math.sqrt(-2.0 * math.log(1.0 - self.u3)) * math.sin(2.0 * math.pi * self.u2)
+
+
+def lognormal_factor(sigma: float, z: float) -> float:
+    """Return a mean-one lognormal factor with shape `sigma` for the standard normal `z`."""
+    if sigma <= 0:
+        return 1.0
+    return math.exp(sigma * z - sigma * sigma / 2.0)
+
+
+class SimulatedWorld:
+    """Executor, Prober and FactReader for the simulated capabilities and observers.
+
+    `rng` seeds the luck (a `random.Random` or an int); `clock` reads time
+    (`ido.clock.Clock`, the running loop's); `start` is the engine-clock
+    time at which the scenario's time is 0 (its faults' `at` count from there).
+    """
+
+    def __init__(
+        self,
+        capabilities: Iterable[Capability],
+        observers: Iterable[Observer] = (),
+        faults: Sequence[Any] | FaultSchedule = (),
+        rng: random.Random | int | None = None,
+        clock: Clock | None = None,
+        *,
+        start: float = 0.0,
+        facts: Mapping[str, Scalar] | None = None,
+    ) -> None:
+        self.capabilities = {c.name: c for c in capabilities}
+        self.observers = {o.name: o for o in observers}
+        self.schedule = faults if isinstance(faults, FaultSchedule) else FaultSchedule(faults)
+        if isinstance(rng, random.Random):
+            self.seed = rng.getrandbits(64)
+        else:
+            self.seed = 0 if rng is None else int(rng)
+        self.clock = clock or Clock()
+        self.start = start
+        self.facts: dict[str, Scalar] = dict(facts or {})
+        self._watched = {f for o in self.observers.values() for f in o.facts}
+        self._run_keys: dict[str, str] = {}
+        self._pending_key: str | None = None
+        self._ordinals: dict[tuple[str, str], int] = defaultdict(int)
+        self._probe_ordinals: dict[str, int] = defaultdict(int)
+        #: calls that reached the world, per capability (for tests and reports).
+        self.calls: dict[str, int] = defaultdict(int)
+        #: run id -> labels of every fault that touched one of its calls.
+        self.touched: dict[str, set[str]] = defaultdict(set)
+
+    # -- time and runs ------------------------------------------------------------------
+
+    def scenario_time(self, now: float | None = None) -> float:
+        """Return seconds since the scenario's start for engine-clock `now` (default: now)."""
+        return (self.clock.now() if now is None else now) - self.start
+
+    def bind_run(self, run_id: str, key: object) -> None:
+        """Make the run `run_id` draw its luck as run `key` (the runner's arrival index)."""
+        self._run_keys[run_id] = str(key)
+
+    def expect_run(self, key: object) -> None:
+        """Give `key` to the next run id the world has not seen (a run about to start)."""
+        self._pending_key = str(key)
+
+    def _run_key(self, run_id: str) -> str:
+        key = self._run_keys.get(run_id)
+        if key is None:
+            key = self._pending_key if self._pending_key is not None else run_id
+            self._pending_key = None
+            self._run_keys[run_id] = key
+        return key
+
+    def effect(self, capability: Capability, now: float | None = None) -> FaultEffect:
+        """Return the combined effect of the faults in force on `capability` at `now`."""
+        return self.schedule.effect(
+            capability.name, self.scenario_time(now), provides=capability.provides, tags=capability.tags
+        )
+
+    def active_faults(self, capability: str, now: float | None = None) -> list[str]:
+        """Return labels of the injected faults in force on `capability` at engine-clock `now`.
+
+        The engine calls this to stamp decision records (`DecisionRecord.faults`).
+        """
+        cap = self.capabilities.get(capability)
+        t = self.scenario_time(now)
+        if cap is None:
+            return self.schedule.labels(capability, t)
+        return self.schedule.labels(cap.name, t, provides=cap.provides, tags=cap.tags)
+
+    # -- the doors --------------------------------------------------------------------------
+
+    async def execute(self, call: Call) -> Result:
+        """Return the result of one simulated call after its latency; raise ExecutionError on failure."""
+        cap = call.capability
+        effect = self.effect(cap)
+        key = self._run_key(call.run_id)
+        ordinal = self._ordinals[(key, cap.name)]
+        self._ordinals[(key, cap.name)] = ordinal + 1
+        self.calls[cap.name] += 1
+        draws = Draws(self.seed, key, cap.name, ordinal)
+        if effect.labels:
+            self.touched[call.run_id].update(effect.labels)
+        injected = f" (injected: {'; '.join(effect.labels)})" if effect.labels else ""
+        timeout = call.timeout if call.timeout > 0 else cap.effective_timeout
+
+        if effect.down:
+            await asyncio.sleep(min(FAST_FAILURE_S, timeout))
+            raise self._error(cap, "connection", f"{cap.name}: connection refused{injected}")
+        if effect.hang:
+            await asyncio.sleep(timeout)
+            raise self._error(cap, "timeout", f"{cap.name}: no answer within {timeout:g}s{injected}")
+        if effect.quotas and not self.schedule.admit(effect.quotas, self.scenario_time()):
+            await asyncio.sleep(min(FAST_FAILURE_S, timeout))
+            raise self._error(
+                cap, "client", f"{cap.name}: HTTP 429 throttled, quota exhausted{injected}", 429
+            )
+        jitter = DEFAULT_JITTER if cap.invoke.sim is None else cap.invoke.sim.latency_jitter
+        base = cap.latency * lognormal_factor(jitter, draws.normal())
+        latency = effect.latency(base, lognormal_factor(effect.latency_jitter, draws.normal2()))
+        if latency > timeout:
+            await asyncio.sleep(timeout)
+            raise self._error(
+                cap, "timeout", f"{cap.name}: timed out after {timeout:g}s (needed {latency:.3g}s){injected}"
+            )
+        await asyncio.sleep(latency)
+        if effect.client_status is not None:
+            raise self._error(
+                cap, "client", f"{cap.name}: HTTP {effect.client_status} (API changed){injected}",
+                effect.client_status,
+            )
+        if draws.fail >= cap.reliability * (1.0 - effect.error_p):
+            raise self._error(cap, "server", f"{cap.name}: HTTP 503 server error{injected}", 503)
+        for fact, value in cap.effects.items():
+            if fact in self._watched:
+                self.facts[fact] = value
+        reported: dict[str, Scalar] = dict.fromkeys(cap.reports, f"{cap.name}:{key}:{ordinal}")
+        detail: dict[str, Any] = {"simulated": True, "latency_s": round(latency, 6)}
+        if effect.labels:
+            detail["faults"] = list(effect.labels)
+        return Result(facts=reported, cost=effect.cost(cap.cost), latency_s=latency, detail=detail)
+
+    async def probe(self, capability: Capability) -> bool:
+        """Return whether the simulated probe of `capability` says up now."""
+        effect = self.effect(capability)
+        if effect.hang:
+            timeout = capability.probe.timeout if capability.probe is not None else 1.0
+            await asyncio.sleep(timeout)
+            return False
+        if effect.probe_down:
+            return False
+        if effect.probe_down_p > 0:
+            ordinal = self._probe_ordinals[capability.name]
+            self._probe_ordinals[capability.name] = ordinal + 1
+            return bool(Draws(self.seed, "probe", capability.name, ordinal).fail >= effect.probe_down_p)
+        return True
+
+    async def observe(self, observer: Observer) -> dict[str, Scalar]:
+        """Return the facts `observer` reports from the simulated state; raise when a fault downs it."""
+        effect = self.schedule.effect(observer.name, self.scenario_time())
+        if effect.hang:
+            await asyncio.sleep(observer.timeout)
+            raise ExecutionError(
+                f"observer {observer.name}: no answer within {observer.timeout:g}s", kind="timeout"
+            )
+        if effect.down:
+            raise ExecutionError(f"observer {observer.name}: connection refused", kind="connection")
+        return {f: self.facts[f] for f in observer.facts if f in self.facts}
+
+    def executors(self) -> dict[str, SimulatedWorld]:
+        """Return the world as the executor of every door, the mapping `Engine(executors=...)` takes."""
+        return {"sim": self, "http": self, "python": self}
+
+    @staticmethod
+    def _error(cap: Capability, kind: Any, message: str, status: int | None = None) -> ExecutionError:
+        return ExecutionError(message, kind=kind, capability=cap.name, status=status)
