@@ -86,12 +86,11 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return self._virtual_now
 
     def _advance(self, timeout: float) -> None:
-        # Jump exactly to the earliest timer when we can see it (no float drift).
+        # Jump exactly to the earliest timer (now + timeout may round below it, or be capped
+        # at asyncio's one-day select limit); nothing else can happen before it.
         scheduled = getattr(self, "_scheduled", None)
-        target = self._virtual_now + timeout
-        if scheduled:
-            target = max(self._virtual_now, min(target, scheduled[0]._when))
-        self._virtual_now = target
+        target = scheduled[0]._when if scheduled else self._virtual_now + timeout
+        self._virtual_now = max(self._virtual_now, target)
 
     def run_in_executor(  # type: ignore[override]
         self, executor: Any, func: Callable[..., T], *args: Any
