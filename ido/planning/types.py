@@ -28,6 +28,7 @@ class Verdict(StrEnum):
     PRECONDITION = "precondition"  # its requires cannot hold when the role is needed
     COSTLIER = "costlier"  # admissible, but the best plan using it scores worse (difference given)
     NOT_NEEDED = "not_needed"  # its role is not needed to reach the goal from this state
+    EXCLUDED = "excluded"  # the caller ruled it out (`PlanRequest.exclude`, e.g. a static strategy)
 
 
 class ScoreBreakdown(Frozen):
@@ -73,7 +74,7 @@ class PlanStep(Frozen):
 
 BlockerKind = Literal[
     "no_producer", "denied", "unhealthy", "budget", "deadline", "min_success",
-    "max_steps", "limit", "precondition",
+    "max_steps", "limit", "precondition", "excluded", "search_limit",
 ]
 
 

@@ -1,0 +1,215 @@
+"""Compile a capability registry to an integer planning task, once per registry revision.
+
+Called by `ido.planning.planner.Planner` at construction. Facts become integer
+variables with finite domains (every value a capability's `requires` or
+`effects` mentions); capabilities become operators whose preconditions are,
+per variable, the set of value indices the matcher admits, and whose effects
+assign value indices. Each domain reserves three indices:
+
+- `ABSENT` (0): the fact is not in the state;
+- `KNOWN` (1): a capability `reports` the fact, so it exists with a value known
+  only at run time (only `{exists: true}` is sure to hold for it);
+- `OTHER` (2): the state holds a value no capability mentions; as no capability
+  can produce it, it can only be the initial value, and each plan call decides
+  per matcher whether that concrete value holds (`Compiled.admits`).
+
+Relevance (`Compiled.relevant`) is the backward closure over the fact/action
+graph: an operator matters only if it writes a variable the goal or a
+relevant operator's precondition reads. It is cached per set of goal variables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ido.model.capability import Capability
+from ido.model.conditions import Op, matcher_holds
+
+ABSENT = 0
+KNOWN = 1
+OTHER = 2
+FIRST_VALUE = 3
+
+Matcher = Any  # a Scalar literal or an `Op`
+
+
+def value_key(value: Any) -> tuple[str, Any]:
+    """Return a dict key for a fact value that keeps `True` apart from `1`."""
+    return (type(value).__name__, value)
+
+
+@dataclass(slots=True)
+class Variable:
+    """One fact: its name, its values (index -> value; 0-2 are reserved) and the reverse index."""
+
+    name: str
+    values: list[Any]
+    index: dict[tuple[str, Any], int]
+
+    def value_index(self, present: bool, value: Any) -> int:
+        """Return the index of a state's value for this fact (OTHER when no capability mentions it)."""
+        if not present:
+            return ABSENT
+        return self.index.get(value_key(value), OTHER)
+
+
+@dataclass(frozen=True, slots=True)
+class Precondition:
+    """One entry of a condition: variable, the matcher, and the value indices it admits.
+
+    `admits` never contains OTHER: whether the call's concrete initial value holds
+    is decided per plan call.
+    """
+
+    var: int
+    matcher: Matcher
+    admits: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """A compiled capability: preconditions, effects (var -> value index) and its numbers."""
+
+    index: int
+    capability: Capability
+    pre: tuple[Precondition, ...]
+    eff: tuple[tuple[int, int], ...]
+    reads: frozenset[int]
+    writes: frozenset[int]
+
+    @property
+    def name(self) -> str:
+        """Return the capability's name."""
+        return self.capability.name
+
+
+def matcher_admits(matcher: Matcher, index: int, var: Variable) -> bool:
+    """Return whether `matcher` holds for value index `index` of `var` (never called with OTHER)."""
+    if index == ABSENT:
+        return matcher_holds(matcher, None, False)
+    if index == KNOWN:
+        # A reported value is unknown until run time: only existence is certain.
+        return isinstance(matcher, Op) and matcher.operator == "exists" and matcher.exists is True
+    return matcher_holds(matcher, var.values[index], True)
+
+
+class Compiled:
+    """The integer task of a registry: variables, operators, writer index, relevance cache."""
+
+    def __init__(self, capabilities: Sequence[Capability]) -> None:
+        caps = sorted(capabilities, key=lambda c: c.name)
+        names = [c.name for c in caps]
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})[0]
+            raise ValueError(f"capability {dup!r} is declared twice; capability names are unique")
+        self.variables: list[Variable] = []
+        self.var_index: dict[str, int] = {}
+        for cap in caps:
+            for fact, matcher in cap.requires.items():
+                var = self._var(fact)
+                for value in _matcher_values(matcher):
+                    self._value(var, value)
+            for fact, value in cap.effects.items():
+                self._value(self._var(fact), value)
+            for fact in cap.reports:
+                self._var(fact)
+        self.operators: list[Operator] = [self._operator(i, cap) for i, cap in enumerate(caps)]
+        self.by_name: dict[str, Operator] = {op.name: op for op in self.operators}
+        self.writers: list[list[int]] = [[] for _ in self.variables]
+        for op in self.operators:
+            for var in op.writes:
+                self.writers[var].append(op.index)
+        self.roles: dict[str, list[int]] = {}
+        for op in self.operators:
+            self.roles.setdefault(op.capability.provides, []).append(op.index)
+        self._relevant: dict[frozenset[int], list[int]] = {}
+
+    def _var(self, fact: str) -> int:
+        idx = self.var_index.get(fact)
+        if idx is None:
+            idx = len(self.variables)
+            self.var_index[fact] = idx
+            self.variables.append(Variable(fact, [None, None, None], {}))
+        return idx
+
+    def _value(self, var: int, value: Any) -> int:
+        v = self.variables[var]
+        key = value_key(value)
+        idx = v.index.get(key)
+        if idx is None:
+            idx = len(v.values)
+            v.values.append(value)
+            v.index[key] = idx
+        return idx
+
+    def precondition(self, var: int, matcher: Matcher) -> Precondition:
+        """Return the compiled entry `fact matcher` over variable `var`'s known values."""
+        v = self.variables[var]
+        admits = frozenset(
+            i for i in range(len(v.values)) if i != OTHER and matcher_admits(matcher, i, v)
+        )
+        return Precondition(var, matcher, admits)
+
+    def _operator(self, index: int, cap: Capability) -> Operator:
+        pre = tuple(
+            self.precondition(self.var_index[fact], matcher)
+            for fact, matcher in sorted(cap.requires.items())
+        )
+        eff: dict[int, int] = {self.var_index[f]: KNOWN for f in cap.reports}
+        for fact, value in cap.effects.items():
+            var = self.var_index[fact]
+            eff[var] = self.variables[var].index[value_key(value)]
+        return Operator(
+            index=index,
+            capability=cap,
+            pre=pre,
+            eff=tuple(sorted(eff.items())),
+            reads=frozenset(p.var for p in pre),
+            writes=frozenset(eff),
+        )
+
+    def relevant(self, goal_vars: frozenset[int]) -> list[int]:
+        """Return indices of operators that can matter for a goal over `goal_vars`, sorted.
+
+        Backward closure: writers of goal variables, then writers of the variables
+        their preconditions read, and so on. Cached per goal variable set.
+        """
+        cached = self._relevant.get(goal_vars)
+        if cached is not None:
+            return cached
+        seen_vars = set(goal_vars)
+        frontier = list(goal_vars)
+        ops: set[int] = set()
+        while frontier:
+            var = frontier.pop()
+            for op_index in self.writers[var]:
+                if op_index in ops:
+                    continue
+                ops.add(op_index)
+                for read in self.operators[op_index].reads:
+                    if read not in seen_vars:
+                        seen_vars.add(read)
+                        frontier.append(read)
+        result = sorted(ops)
+        if len(self._relevant) > 1024:
+            self._relevant.clear()
+        self._relevant[goal_vars] = result
+        return result
+
+    def initial(self, state: Mapping[str, Any]) -> list[int]:
+        """Return the value index of every variable in `state` (ABSENT / OTHER as needed)."""
+        return [v.value_index(v.name in state, state.get(v.name)) for v in self.variables]
+
+
+def _matcher_values(matcher: Matcher) -> list[Any]:
+    if isinstance(matcher, Op):
+        op = matcher.operator
+        arg = matcher.operand(op)
+        if op in ("in", "not_in"):
+            return list(arg)
+        if op == "not":
+            return [arg]
+        return []
+    return [matcher]

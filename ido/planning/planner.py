@@ -1,0 +1,464 @@
+"""The planner: the best admissible plan for an intent from a state, or why none exists.
+
+`Planner(capabilities, policies)` compiles the registry once
+(`ido.planning.compile`); `Planner.plan(intent, request, health)` is called by
+`ido plan` and by the engine on every decision. Per call it
+
+1. compiles the goal against the state and takes the operators relevant to it
+   (backward closure, cached per goal);
+2. judges each relevant capability: excluded by the caller, denied by policy,
+   unhealthy (open circuit, probe down), over a limit, or a candidate with
+   per-call numbers (health replaces declared cost, latency, reliability);
+3. builds the integer task over the candidates (cached across calls with the
+   same candidates and numbers, so heuristic caches carry over) and runs A*
+   (`ido.planning.search`) with the remaining budget, deadline, min_success,
+   max_steps and limit policies as hard bounds;
+4. orders the steps (`ido.planning.order`) and gives every alternative a
+   verdict, or the blockers of an infeasible goal (`ido.planning.reasons`).
+
+The objective is the intent's: per step `w_cost*cost + w_latency*latency_s +
+w_risk*(-ln p) - preference`, each step's value clamped at >= 0 (A* needs
+non-negative action costs, so a preference can at most make a step free).
+The deadline bounds the plan's critical path, computed exactly during search.
+`plan` never raises for infeasibility: it returns `feasible=False`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ido.health import Circuit, HealthSnapshot
+from ido.model.capability import Capability
+from ido.model.conditions import matcher_holds
+from ido.model.intent import Intent
+from ido.model.policy import Policy
+from ido.planning.compile import OTHER, Compiled, Operator, value_key
+from ido.planning.order import schedule
+from ido.planning.search import INF, Bounds, Failed, Found, Task, TaskOp, astar
+from ido.planning.types import Plan, PlanRequest, PlanStep, ScoreBreakdown, SearchMetrics
+from ido.policy import Limits, PolicyJudgement, PolicySet
+
+#: Candidate statuses other than "ok", in the order a verdict reports them.
+UNAVAILABLE = ("excluded", "denied", "unhealthy", "over_limit")
+
+
+@dataclass(slots=True)
+class Candidate:
+    """One relevant capability as this call sees it: status, policy judgement, numbers."""
+
+    op: Operator
+    status: str  # "ok" or one of UNAVAILABLE
+    judgement: PolicyJudgement
+    cost: float
+    latency: float
+    probability: float
+    risk: float
+    score: float
+    circuit: str
+    detail: str = ""  # why unavailable, in words
+
+    def numbers(self) -> dict[str, Any]:
+        """Return the numbers behind this capability's verdict, for `Alternative.numbers`."""
+        return {
+            "cost": self.cost,
+            "latency_s": self.latency,
+            "success_probability": self.probability,
+            "score": self.score,
+            "circuit": self.circuit,
+        }
+
+
+@dataclass(slots=True)
+class Call:
+    """Everything one plan call derived from its inputs; shared by search and reasons."""
+
+    intent: Intent
+    request: PlanRequest
+    missing_goal_facts: list[str]
+    goal: list[tuple[int, frozenset[int]]]  # global var -> admitted value indices
+    init_global: list[int]
+    relevant: list[Candidate]
+    candidates: list[Candidate]
+    limits: Limits
+    bounds: Bounds
+    #: bound name -> (constraint name as people say it, the bound value, policy or None)
+    bound_sources: dict[str, tuple[str, float, str | None]]
+    tasks: dict[Any, tuple[Task, dict[int, int]]] = field(default_factory=dict)
+
+
+class Planner:
+    """A registry compiled once; `plan` answers per intent, state, health and run usage."""
+
+    def __init__(
+        self,
+        capabilities: Sequence[Capability],
+        policies: Sequence[Policy] | PolicySet = (),
+        *,
+        max_nodes: int = 300_000,
+    ) -> None:
+        self.compiled = Compiled(capabilities)
+        self.policies = policies if isinstance(policies, PolicySet) else PolicySet(policies)
+        self.capabilities: dict[str, Capability] = {c.name: c for c in capabilities}
+        self.max_nodes = max_nodes
+        self._goals: dict[int, tuple[Intent, list[tuple[int, Any, str]], list[tuple[str, Any]]]] = {}
+        self._tasks: dict[Any, Task] = {}
+
+    # -- per-call preparation -------------------------------------------------
+
+    def prepare(self, intent: Intent, request: PlanRequest, health: HealthSnapshot | None) -> Call:
+        """Return the call's compiled goal, judged candidates and bounds (no search yet)."""
+        compiled = self.compiled
+        state = request.state
+        init = compiled.initial(state)
+        entries, outside = self._goal(intent)
+        missing = [
+            fact for fact, matcher in outside
+            if not matcher_holds(matcher, state.get(fact), fact in state)
+        ]
+        goal: list[tuple[int, frozenset[int]]] = []
+        for var, pre_admits, _ in entries:
+            admits = pre_admits.admits
+            if init[var] == OTHER and matcher_holds(
+                pre_admits.matcher, state[compiled.variables[var].name], True
+            ):
+                admits = admits | {OTHER}
+            goal.append((var, admits))
+        limits = self.policies.limits(intent, request.inputs)
+        relevant = [
+            self._candidate(compiled.operators[i], intent, request, health, limits)
+            for i in compiled.relevant(frozenset(var for var, _ in goal))
+        ]
+        bounds, sources = _bounds(intent, request, limits, relevant)
+        return Call(
+            intent=intent,
+            request=request,
+            missing_goal_facts=missing,
+            goal=goal,
+            init_global=init,
+            relevant=relevant,
+            candidates=[c for c in relevant if c.status == "ok"],
+            limits=limits,
+            bounds=bounds,
+            bound_sources=sources,
+        )
+
+    def _goal(self, intent: Intent) -> tuple[list[tuple[int, Any, str]], list[tuple[str, Any]]]:
+        cached = self._goals.get(id(intent))
+        if cached is not None and cached[0] is intent:
+            return cached[1], cached[2]
+        entries = []
+        outside = []
+        for fact, matcher in sorted(intent.goal.items()):
+            var = self.compiled.var_index.get(fact)
+            if var is None:
+                outside.append((fact, matcher))
+            else:
+                entries.append((var, self.compiled.precondition(var, matcher), fact))
+        if len(self._goals) > 256:
+            self._goals.clear()
+        self._goals[id(intent)] = (intent, entries, outside)
+        return entries, outside
+
+    def _candidate(
+        self,
+        op: Operator,
+        intent: Intent,
+        request: PlanRequest,
+        health: HealthSnapshot | None,
+        limits: Limits,
+    ) -> Candidate:
+        cap = op.capability
+        judgement = self.policies.judge(cap, intent, request.inputs)
+        cost, latency, probability = cap.cost, cap.latency, cap.reliability
+        circuit = Circuit.CLOSED.value
+        status, detail = "ok", ""
+        if health is not None:
+            h = health.of(cap.name)
+            circuit = h.circuit.value
+            if h.cost is not None:
+                cost = h.cost
+            if h.latency_s is not None:
+                latency = h.latency_s
+            if h.success_rate is not None:
+                probability = h.success_rate
+            if h.circuit == Circuit.OPEN and (h.retry_at is None or h.retry_at > request.now):
+                status = "unhealthy"
+                detail = "circuit open" + (f" until t={h.retry_at:g}s" if h.retry_at is not None else "")
+            elif h.probe_up is False:
+                status, detail = "unhealthy", "its probe says down"
+        risk = -math.log(probability) if probability > 0 else INF
+        if status == "ok" and probability <= 0:
+            status, detail = "unhealthy", "its observed success rate is 0"
+        objective = intent.objective
+        raw = objective.cost * cost + objective.latency * latency - judgement.preference
+        if objective.risk:
+            raw += objective.risk * risk
+        score = max(0.0, raw)
+        if cap.name in request.exclude:
+            status, detail = "excluded", "excluded by the caller"
+        elif judgement.denied_by:
+            status, detail = "denied", self.policies.describe_denial(judgement.denied_by)
+        elif status == "ok" and limits.attempts_per_capability is not None:
+            used = request.attempts.get(cap.name, 0)
+            if used >= limits.attempts_per_capability:
+                status = "over_limit"
+                detail = (
+                    f"{used} attempts used of {limits.attempts_per_capability} "
+                    f"allowed by {limits.attempts_by}"
+                )
+        return Candidate(op, status, judgement, cost, latency, probability, risk, score, circuit, detail)
+
+    # -- tasks --------------------------------------------------------------------
+
+    def task(self, call: Call, force: int | None = None, only: Sequence[Candidate] | None = None) -> tuple[Task, dict[int, int]]:
+        """Return the integer task over `only` (default: the call's candidates) and var map.
+
+        With `force` (an operator index), a fresh variable that only that operator
+        sets is added to the goal, so every plan found uses it. Cached across calls.
+        """
+        cands = call.candidates if only is None else only
+        compiled = self.compiled
+        init = call.init_global
+        state = call.request.state
+        others = tuple(
+            (var, value_key(state[compiled.variables[var].name]))
+            for var in sorted({p.var for c in cands for p in c.op.pre} | {v for v, _ in call.goal})
+            if init[var] == OTHER
+        )
+        key = (
+            tuple(call.goal),
+            tuple((c.op.index, c.score, c.cost, c.risk, c.latency) for c in cands),
+            others,
+            force,
+        )
+        local_key = ("local", key)
+        hit = call.tasks.get(local_key)
+        if hit is not None:
+            return hit
+        task = self._tasks.get(key)
+        variables: set[int] = {var for var, _ in call.goal}
+        for c in cands:
+            variables |= c.op.reads | c.op.writes
+        order = sorted(variables)
+        local = {var: i for i, var in enumerate(order)}
+        if task is None:
+            other_vars = {var for var, _ in others}
+            ops: list[TaskOp] = []
+            for c in cands:
+                op = c.op
+                pre = []
+                for p in op.pre:
+                    admits = p.admits
+                    if p.var in other_vars and matcher_holds(
+                        p.matcher, state[compiled.variables[p.var].name], True
+                    ):
+                        admits = admits | {OTHER}
+                    pre.append((local[p.var], admits))
+                eff = [(local[v], val) for v, val in op.eff]
+                writes = tuple(sorted(local[v] for v in op.writes))
+                if force == op.index:
+                    eff.append((len(order), 1))
+                    writes = (*writes, len(order))
+                ops.append(TaskOp(
+                    index=op.index,
+                    name=op.name,
+                    pre=tuple(pre),
+                    eff=tuple(eff),
+                    score=c.score,
+                    cost=c.cost,
+                    risk=c.risk,
+                    latency=c.latency,
+                    reads_only=tuple(sorted(local[v] for v in op.reads - op.writes)),
+                    writes=writes,
+                    waits=tuple(sorted({local[v] for v in op.reads} | set(writes))),
+                ))
+            domains = [len(compiled.variables[var].values) for var in order]
+            goal = [(local[var], admits) for var, admits in call.goal]
+            if force is not None:
+                domains.append(2)
+                goal.append((len(order), frozenset({1})))
+            task = Task(domains=domains, goal=tuple(goal), ops=ops)
+            if len(self._tasks) > 128:
+                self._tasks.clear()
+            self._tasks[key] = task
+        call.tasks[local_key] = (task, local)
+        return task, local
+
+    def init_of(self, call: Call, local: dict[int, int], forced: bool = False) -> tuple[int, ...]:
+        """Return the call's initial state over a task's local variables."""
+        init = [0] * (len(local) + (1 if forced else 0))
+        for var, i in local.items():
+            init[i] = call.init_global[var]
+        return tuple(init)
+
+    def search(
+        self,
+        call: Call,
+        *,
+        bounds: Bounds | None = None,
+        metric: str = "score",
+        force: int | None = None,
+    ) -> tuple[Found | Failed, Task]:
+        """Return A*'s answer on the call's task (bounds default to the call's) and the task."""
+        task, local = self.task(call, force=force)
+        init = self.init_of(call, local, forced=force is not None)
+        result = astar(task, init, call.bounds if bounds is None else bounds, metric, self.max_nodes)
+        return result, task
+
+    # -- the plan -----------------------------------------------------------------
+
+    def plan(
+        self,
+        intent: Intent,
+        request: PlanRequest,
+        health: HealthSnapshot | None = None,
+        *,
+        explain: bool = True,
+    ) -> Plan:
+        """Return the best admissible plan, or `feasible=False` with blockers and an explanation.
+
+        With `explain=False` the alternatives are not computed (the search is
+        the same); the engine and `ido plan` keep the default.
+        """
+        from ido.planning import reasons  # reasons imports this module's types
+
+        started = time.perf_counter()
+        call = self.prepare(intent, request, health)
+        expanded = generated = 0
+        found: Found | None = None
+        failed: Failed | None = None
+        task: Task | None = None
+        if not call.missing_goal_facts:
+            result, task = self.search(call)
+            expanded, generated = result.expanded, result.generated
+            if isinstance(result, Found):
+                found = result
+            else:
+                failed = result
+        if found is not None and task is not None:
+            steps, totals = self.steps(call, task, found.ops)
+            alternatives = reasons.alternatives(self, call, steps, totals) if explain else []
+            plan = Plan(
+                intent=intent.intent,
+                feasible=True,
+                steps=steps,
+                cost=totals["cost"],
+                latency_s=totals["latency_s"],
+                success_probability=totals["success_probability"],
+                score=totals["score"],
+                breakdown=totals["breakdown"],
+                alternatives=alternatives,
+                explanation=reasons.feasible_explanation(call, steps, totals, alternatives),
+            )
+        else:
+            blockers = reasons.blockers(self, call, failed)
+            plan = Plan(
+                intent=intent.intent,
+                feasible=False,
+                blockers=blockers,
+                alternatives=reasons.unavailable_alternatives(self, call) if explain else [],
+                explanation=reasons.infeasible_explanation(call, blockers),
+            )
+        metrics = SearchMetrics(
+            nodes_expanded=expanded,
+            nodes_generated=generated,
+            relevant_capabilities=len(call.relevant),
+            milliseconds=round((time.perf_counter() - started) * 1000, 3),
+        )
+        return plan.model_copy(update={"metrics": metrics})
+
+    def steps(self, call: Call, task: Task, positions: Sequence[int]) -> tuple[list[PlanStep], dict[str, Any]]:
+        """Return the plan steps (ordered, with `after`) and totals for op positions in `task`."""
+        by_index = {c.op.index: c for c in call.relevant}
+        chosen = [by_index[task.ops[pos].index] for pos in positions]
+        scheduled = schedule(
+            [c.op.reads for c in chosen], [c.op.writes for c in chosen], [c.latency for c in chosen]
+        )
+        steps = []
+        for i, c in enumerate(chosen):
+            cap = c.op.capability
+            steps.append(PlanStep(
+                capability=cap.name,
+                provides=cap.provides,
+                after=scheduled.after[i],
+                cost=c.cost,
+                latency_s=c.latency,
+                success_probability=c.probability,
+                score=c.score,
+                effects=dict(cap.effects),
+                requires_approval=bool(c.judgement.approval_by),
+                approval_policies=list(c.judgement.approval_by),
+            ))
+        return steps, totals_of(call.intent, chosen, scheduled.latency)
+
+
+def totals_of(intent: Intent, chosen: Sequence[Candidate], latency: float) -> dict[str, Any]:
+    """Return a plan's cost, critical-path latency, success probability, score and breakdown."""
+    obj = intent.objective
+    cost = sum(c.cost for c in chosen)
+    risk = sum(c.risk for c in chosen)
+    score = sum(c.score for c in chosen)
+    w_cost = obj.cost * cost
+    w_latency = obj.latency * sum(c.latency for c in chosen)
+    w_risk = obj.risk * risk if obj.risk else 0.0
+    breakdown = ScoreBreakdown(
+        cost=w_cost,
+        latency=w_latency,
+        risk=w_risk,
+        # the bonus actually taken: preferences net of the clamp at zero per step
+        preference=w_cost + w_latency + w_risk - score,
+        total=score,
+    )
+    return {
+        "cost": cost,
+        "latency_s": latency,
+        "success_probability": math.exp(-risk),
+        "score": score,
+        "risk": risk,
+        "steps": len(chosen),
+        "breakdown": breakdown,
+    }
+
+
+def _bounds(
+    intent: Intent, request: PlanRequest, limits: Limits, relevant: Sequence[Candidate]
+) -> tuple[Bounds, dict[str, tuple[str, float, str | None]]]:
+    """Return the bounds on the remaining plan and, per bound, which constraint set it."""
+    c = intent.constraints
+    sources: dict[str, tuple[str, float, str | None]] = {}
+    cost: float | None = None
+    if c.budget is not None:
+        cost = c.budget - request.spent
+        sources["cost"] = ("budget", c.budget, None)
+    if limits.cost_per_run is not None and (cost is None or limits.cost_per_run - request.spent < cost):
+        cost = limits.cost_per_run - request.spent
+        sources["cost"] = ("cost_per_run", limits.cost_per_run, limits.cost_by)
+    risk: float | None = None
+    if c.min_success is not None:
+        risk = -math.log(c.min_success)
+        sources["risk"] = ("min_success", c.min_success, None)
+    steps: int | None = None
+    if c.max_steps is not None:
+        steps = c.max_steps - request.steps_taken
+        sources["steps"] = ("max_steps", c.max_steps, None)
+    if limits.steps_per_run is not None and (steps is None or limits.steps_per_run - request.steps_taken < steps):
+        steps = limits.steps_per_run - request.steps_taken
+        sources["steps"] = ("steps_per_run", limits.steps_per_run, limits.steps_by)
+    makespan: float | None = None
+    if c.deadline is not None:
+        makespan = c.deadline - request.elapsed_s
+        sources["makespan"] = ("deadline", c.deadline, None)
+    uses: dict[int, int] | None = None
+    if limits.attempts_per_capability is not None:
+        cap = limits.attempts_per_capability
+        uses = {
+            cand.op.index: cap - request.attempts.get(cand.op.name, 0)
+            for cand in relevant
+            if cand.status == "ok"
+        }
+    return Bounds(cost=cost, risk=risk, steps=steps, makespan=makespan, uses=uses), sources
+

@@ -1,0 +1,390 @@
+"""Why: a verdict with a one-line reason for every alternative, and the blockers of a goal.
+
+Called by `Planner.plan` after the search. Alternatives: every capability of
+every role the plan uses gets a verdict (`chosen`; `denied`, `unhealthy`,
+`over_limit`, `excluded` from the call's judgement; otherwise the best plan
+forced to use it decides: `costlier` with the score difference, or, when no
+plan within the constraints uses it, `over_budget` / `too_slow` / `too_risky`
+/ `over_limit` (steps) from the best unconstrained plan that uses it, or
+`precondition` with the fact that cannot hold). Relevant capabilities of roles
+the plan does not use are `not_needed` unless unavailable. Forced re-plans are
+only run for roles the plan uses, which bounds the work on large registries.
+
+Blockers say which goal facts cannot be reached and why (no producer; every
+producer denied, unhealthy, excluded or over a limit; a producer's
+precondition that can never hold), or which constraint binds: the cheapest
+plan against the budget, the fastest against the deadline, the most reliable
+against min_success, the shortest against max_steps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ido.model.conditions import describe_matcher
+from ido.planning.search import EPS, Bounds, Failed, Found, relaxed_reachable
+from ido.planning.types import Alternative, Blocker, PlanStep, Verdict
+
+if TYPE_CHECKING:
+    from ido.planning.planner import Call, Candidate, Planner
+
+_UNAVAILABLE_VERDICT = {
+    "excluded": Verdict.EXCLUDED,
+    "denied": Verdict.DENIED,
+    "unhealthy": Verdict.UNHEALTHY,
+    "over_limit": Verdict.OVER_LIMIT,
+}
+
+#: How many forced re-plans an infeasible call may spend on its candidates' verdicts.
+_MAX_DIAGNOSED = 40
+
+
+def alternatives(planner: Planner, call: Call, steps: Sequence[PlanStep], totals: dict[str, Any]) -> list[Alternative]:
+    """Return a verdict for every capability of the roles the plan uses and every relevant one."""
+    chosen = {s.capability for s in steps}
+    used_roles = sorted({s.provides for s in steps})
+    by_index = {c.op.index: c for c in call.relevant}
+    out: list[Alternative] = []
+    for role in used_roles:
+        for op_index in planner.compiled.roles[role]:
+            c = by_index.get(op_index)
+            if c is None:
+                cap = planner.compiled.operators[op_index].capability
+                out.append(Alternative(
+                    capability=cap.name,
+                    provides=role,
+                    verdict=Verdict.NOT_NEEDED,
+                    reason="not needed: its effects do not bear on this goal",
+                    numbers={"cost": cap.cost, "latency_s": cap.latency, "success_probability": cap.reliability},
+                ))
+            elif c.op.name in chosen:
+                out.append(_alt(c, Verdict.CHOSEN, f"chosen: {_numbers_text(c)}"))
+            elif c.status != "ok":
+                out.append(_unavailable(c))
+            else:
+                out.append(_forced(planner, call, c, totals["score"]))
+    used = set(used_roles)
+    for c in sorted(call.relevant, key=lambda c: (c.op.capability.provides, c.op.name)):
+        if c.op.capability.provides in used:
+            continue
+        if c.status != "ok":
+            out.append(_unavailable(c))
+        else:
+            out.append(_alt(c, Verdict.NOT_NEEDED, "not needed: the best plan does not use its role"))
+    return out
+
+
+def unavailable_alternatives(planner: Planner, call: Call) -> list[Alternative]:
+    """Return verdicts for the relevant capabilities of an infeasible call."""
+    out = []
+    diagnosed = 0
+    for c in sorted(call.relevant, key=lambda c: (c.op.capability.provides, c.op.name)):
+        if c.status != "ok":
+            out.append(_unavailable(c))
+        elif call.missing_goal_facts or diagnosed >= _MAX_DIAGNOSED:
+            out.append(_alt(c, Verdict.PRECONDITION, "no admissible plan reaches the goal with it"))
+        else:
+            diagnosed += 1
+            out.append(_diagnose(planner, call, c))
+    return out
+
+
+def _alt(c: Candidate, verdict: Verdict, reason: str, **extra: Any) -> Alternative:
+    numbers = c.numbers()
+    numbers.update(extra.pop("numbers", {}))
+    return Alternative(
+        capability=c.op.name,
+        provides=c.op.capability.provides,
+        verdict=verdict,
+        reason=reason,
+        numbers=numbers,
+        **extra,
+    )
+
+
+def _numbers_text(c: Candidate) -> str:
+    return (
+        f"cost {c.cost:.4g}, {c.latency:.4g}s, p={c.probability:.4g}, step score {c.score:.4g}"
+        + (f", preferred by {', '.join(c.judgement.preferred_by)}" if c.judgement.preferred_by else "")
+    )
+
+
+def _unavailable(c: Candidate) -> Alternative:
+    verdict = _UNAVAILABLE_VERDICT[c.status]
+    policies: list[str] = []
+    if c.status == "denied":
+        policies = list(c.judgement.denied_by)
+        reason = c.detail
+    elif c.status == "over_limit":
+        policies = [p for p in [c.judgement.limits.attempts_by] if p]
+        reason = f"over limit: {c.detail}"
+    else:
+        reason = f"{c.status}: {c.detail}"
+    return _alt(c, verdict, reason, policies=policies)
+
+
+def _forced(planner: Planner, call: Call, c: Candidate, chosen_score: float) -> Alternative:
+    result, _ = planner.search(call, force=c.op.index)
+    if isinstance(result, Found):
+        delta = result.value - chosen_score
+        if abs(delta) <= EPS:
+            reason = f"costlier: ties with the chosen plan (score {result.value:.4g}); lost on name order"
+            delta = 0.0
+        else:
+            reason = (
+                f"costlier: the best plan with it scores {result.value:.4g}, "
+                f"{delta:+.4g} against the chosen plan"
+            )
+        return _alt(c, Verdict.COSTLIER, reason, score_delta=delta, numbers={"plan_score": result.value})
+    return _diagnose(planner, call, c)
+
+
+def _diagnose(planner: Planner, call: Call, c: Candidate) -> Alternative:
+    """Return why no plan within the constraints uses `c`: which bound the best one breaks."""
+    relaxed = Bounds(uses=call.bounds.uses)
+    result, task = planner.search(call, bounds=relaxed, force=c.op.index)
+    if isinstance(result, Failed):
+        if not result.exhausted:
+            return _alt(c, Verdict.PRECONDITION, "not usable: the search limit was reached proving it")
+        fact = unmet_fact(planner, call, c)
+        what = f"its requirement on {fact} cannot hold" if fact else "no sequence reaches the goal with it"
+        return _alt(c, Verdict.PRECONDITION, f"precondition: {what} when the role is needed", unmet_fact=fact)
+    _, totals = planner.steps(call, task, result.ops)
+    b = call.bounds
+    numbers = {
+        "plan_cost": totals["cost"],
+        "plan_latency_s": totals["latency_s"],
+        "plan_success_probability": totals["success_probability"],
+        "plan_steps": totals["steps"],
+    }
+    if b.cost is not None and totals["cost"] > b.cost + EPS:
+        name, value, policy = call.bound_sources["cost"]
+        if name == "cost_per_run":
+            return _alt(
+                c, Verdict.OVER_LIMIT,
+                f"over limit: the best plan with it costs {totals['cost']:.4g}, over the cost_per_run "
+                f"limit {value:g} of {policy} ({call.request.spent:g} spent)",
+                policies=[policy] if policy else [], numbers=numbers,
+            )
+        return _alt(
+            c, Verdict.OVER_BUDGET,
+            f"over budget: the best plan with it costs {totals['cost']:.4g}, "
+            f"{b.cost:.4g} of the budget {value:g} is left",
+            numbers=numbers,
+        )
+    if b.makespan is not None and totals["latency_s"] > b.makespan + EPS:
+        return _alt(
+            c, Verdict.TOO_SLOW,
+            f"too slow: the best plan with it takes {totals['latency_s']:.4g}s, "
+            f"{b.makespan:.4g}s of the deadline {call.bound_sources['makespan'][1]:g}s is left",
+            numbers=numbers,
+        )
+    if b.risk is not None and totals["risk"] > b.risk + EPS:
+        return _alt(
+            c, Verdict.TOO_RISKY,
+            f"too risky: the best plan with it succeeds with p={totals['success_probability']:.4g}, "
+            f"below min_success {call.bound_sources['risk'][1]:g}",
+            numbers=numbers,
+        )
+    steps = totals["steps"]
+    name, value, policy = call.bound_sources.get("steps", ("max_steps", 0, None))
+    return _alt(
+        c, Verdict.OVER_LIMIT,
+        f"over limit: the best plan with it needs {steps} steps, over {name} {value:g} "
+        f"({call.request.steps_taken} taken)",
+        policies=[policy] if policy else [], numbers=numbers,
+    )
+
+
+def unmet_fact(planner: Planner, call: Call, c: Candidate) -> str | None:
+    """Return the first fact `c` requires that cannot become true from the call's state."""
+    task, local = planner.task(call)
+    init = planner.init_of(call, local)
+    reached = relaxed_reachable(task, init)
+    names = {i: planner.compiled.variables[var].name for var, i in local.items()}
+    op = next((o for o in task.ops if o.index == c.op.index), None)
+    if op is None:
+        return None
+    for var, admits in op.pre:
+        if not reached[var] & admits:
+            return names[var]
+    for var, admits in op.pre:
+        if init[var] not in admits:
+            return names[var]
+    return None
+
+
+def blockers(planner: Planner, call: Call, failed: Failed | None) -> list[Blocker]:
+    """Return what blocks the goal of an infeasible call, most specific first."""
+    compiled = planner.compiled
+    out: list[Blocker] = []
+    goal_text = dict(call.intent.goal)
+    for fact in call.missing_goal_facts:
+        out.append(Blocker(
+            kind="no_producer", fact=fact,
+            message=f"no capability produces {fact} (the goal needs it {describe_matcher(goal_text[fact])})",
+        ))
+    if failed is None:
+        return out
+    if not failed.exhausted:
+        return [*out, Blocker(
+            kind="search_limit",
+            message=f"the search gave up after {failed.expanded} nodes; narrow the goal or raise the limit",
+        )]
+    by_index = {c.op.index: c for c in call.relevant}
+    task, local = planner.task(call)
+    init = planner.init_of(call, local)
+    reached = relaxed_reachable(task, init)
+    for var, admits in call.goal:
+        if call.init_global[var] in admits:
+            continue
+        fact = compiled.variables[var].name
+        producers = [
+            by_index[i] for i in compiled.writers[var]
+            if i in by_index and any(v == var and val in admits for v, val in compiled.operators[i].eff)
+        ]
+        if not producers:
+            out.append(Blocker(
+                kind="no_producer", fact=fact,
+                message=f"no capability produces {fact} {describe_matcher(goal_text[fact])}",
+            ))
+            continue
+        usable = [p for p in producers if p.status == "ok"]
+        if not usable:
+            out.append(_producers_blocked(fact, producers))
+        elif not reached[local[var]] & admits:
+            needs = []
+            for p in usable:
+                missing = unmet_fact(planner, call, p)
+                if missing:
+                    needs.append(f"{p.op.name} needs {missing}")
+            out.append(Blocker(
+                kind="precondition", fact=fact,
+                capabilities=[p.op.name for p in usable],
+                message=f"{fact} cannot be reached: " + ("; ".join(needs) or "its producers never apply")
+                + ", which cannot become true",
+            ))
+    if out:
+        return out
+    return _constraint_blockers(planner, call)
+
+
+def _producers_blocked(fact: str, producers: Sequence[Candidate]) -> Blocker:
+    kinds = [p.status for p in producers]
+    kind = max(set(kinds), key=lambda k: (kinds.count(k), k))
+    policies = sorted({n for p in producers for n in p.judgement.denied_by})
+    parts = [f"{p.op.name}: {p.detail}" for p in producers]
+    blocker_kind = {"denied": "denied", "unhealthy": "unhealthy", "excluded": "excluded"}.get(kind, "limit")
+    return Blocker(
+        kind=blocker_kind,  # type: ignore[arg-type]
+        fact=fact,
+        policies=policies,
+        capabilities=[p.op.name for p in producers],
+        message=f"every producer of {fact} is unavailable: " + "; ".join(parts),
+    )
+
+
+_CHECKS = (("cost", "cost"), ("makespan", "latency"), ("risk", "risk"), ("steps", "steps"))
+
+
+def _constraint_blockers(planner: Planner, call: Call) -> list[Blocker]:
+    base = Bounds(uses=call.bounds.uses)
+    free, _ = planner.search(call, bounds=base)
+    if isinstance(free, Failed):
+        if not free.exhausted:
+            return [Blocker(kind="search_limit", message="the search gave up before proving the goal reachable")]
+        return [Blocker(
+            kind="precondition",
+            capabilities=[c.op.name for c in call.candidates],
+            message="the goal facts cannot all hold together from this state with the usable capabilities",
+        )]
+    out = []
+    for name, metric in _CHECKS:
+        bound = getattr(call.bounds, name)
+        if bound is None:
+            continue
+        res, _ = planner.search(call, bounds=base, metric=metric)
+        if isinstance(res, Found) and res.value > bound + EPS:
+            out.append(_constraint_blocker(call, name, res.value, bound, alone=True))
+    if out:
+        return out
+    for name, metric in _CHECKS:
+        bound = getattr(call.bounds, name)
+        if bound is None:
+            continue
+        others = Bounds(**{
+            **{n: getattr(call.bounds, n) for n, _ in _CHECKS}, name: None, "uses": call.bounds.uses,
+        })
+        res, _ = planner.search(call, bounds=others, metric=metric)
+        if isinstance(res, Found) and res.value > bound + EPS:
+            out.append(_constraint_blocker(call, name, res.value, bound, alone=False))
+    if out:
+        return out
+    names = ", ".join(call.bound_sources[n][0] for n, _ in _CHECKS if n in call.bound_sources)
+    return [Blocker(kind="budget" if "cost" in call.bound_sources else "precondition",
+                    message=f"no plan meets {names} together")]
+
+
+def _constraint_blocker(call: Call, name: str, value: float, bound: float, *, alone: bool) -> Blocker:
+    label, declared, policy = call.bound_sources[name]
+    qualifier = "" if alone else " meeting the other constraints"
+    req = call.request
+    if name == "cost":
+        spent = f" ({req.spent:g} already spent)" if req.spent else ""
+        if label == "cost_per_run":
+            return Blocker(
+                kind="limit", policies=[policy] if policy else [], needed=value, bound=bound,
+                message=f"cost_per_run: the cheapest plan{qualifier} costs {value:.4g}, over the limit "
+                f"{declared:g} of policy {policy}{spent}",
+            )
+        return Blocker(
+            kind="budget", needed=value, bound=bound,
+            message=f"budget: the cheapest admissible plan{qualifier} costs {value:.4g}, over the "
+            f"budget of {declared:g}{spent}",
+        )
+    if name == "makespan":
+        elapsed = f" ({req.elapsed_s:g}s elapsed)" if req.elapsed_s else ""
+        return Blocker(
+            kind="deadline", needed=value, bound=bound,
+            message=f"deadline: the fastest admissible plan{qualifier} takes {value:.4g}s, over the "
+            f"deadline of {declared:g}s{elapsed}",
+        )
+    if name == "risk":
+        p = math.exp(-value)
+        return Blocker(
+            kind="min_success", needed=p, bound=declared,
+            message=f"min_success: the most reliable plan{qualifier} succeeds with probability "
+            f"{p:.4g}, below min_success {declared:g}",
+        )
+    kind = "limit" if label == "steps_per_run" else "max_steps"
+    return Blocker(
+        kind=kind, needed=value, bound=bound, policies=[policy] if policy else [],  # type: ignore[arg-type]
+        message=f"{label}: the shortest plan{qualifier} needs {value:g} steps, over {label} {declared:g}"
+        f" ({req.steps_taken} taken)",
+    )
+
+
+def feasible_explanation(call: Call, steps: Sequence[PlanStep], totals: dict[str, Any], alts: Sequence[Alternative]) -> str:
+    """Return one line: the plan's steps, its numbers against the constraints, and what lost."""
+    if not steps:
+        return "the goal already holds: nothing to do"
+    c = call.intent.constraints
+    parts = [f"{len(steps)} step{'s' if len(steps) != 1 else ''}: " + ", ".join(s.capability for s in steps)]
+    parts.append(f"cost {totals['cost']:.4g}" + (f" of budget {c.budget:g}" if c.budget is not None else ""))
+    parts.append(f"{totals['latency_s']:.4g}s" + (f" of deadline {c.deadline:g}s" if c.deadline is not None else ""))
+    parts.append(f"p={totals['success_probability']:.4g}" + (f" (min {c.min_success:g})" if c.min_success is not None else ""))
+    parts.append(f"score {totals['score']:.4g}")
+    lost = [a for a in alts if a.verdict not in (Verdict.CHOSEN, Verdict.NOT_NEEDED)]
+    if lost:
+        parts.append(f"{len(lost)} alternative{'s' if len(lost) != 1 else ''} rejected")
+    return "; ".join(parts)
+
+
+def infeasible_explanation(call: Call, found_blockers: Sequence[Blocker]) -> str:
+    """Return the reason no plan exists, naming the binding constraint, policy or missing capability."""
+    head = f"no admissible plan for {call.intent.intent}"
+    if not found_blockers:
+        return head
+    return head + ": " + "; ".join(b.message for b in found_blockers)

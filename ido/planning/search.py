@@ -1,0 +1,386 @@
+"""A* over a per-call integer task, with resources as hard bounds and dominance pruning.
+
+Called by `ido.planning.planner` (the plan, the alternatives, the blockers).
+A node is a state (a tuple of value indices over the call's relevant
+variables) with a *label*: the metric so far `g`, then the resources the call
+bounds (cost, risk = sum of -ln p, steps, per-capability uses, and the timing
+vector that yields the critical path). A label is discarded when another label
+of the same state is no worse in every component (dominance), so the search is
+exact under the bounds: the first goal node popped is optimal among plans
+whose resources stay within them.
+
+Metrics: `score` (the intent objective, per-step action costs clamped at >= 0
+because A* needs non-negative costs), `cost`, `risk`, `steps` (additive), and
+`latency`: the critical path of the partial order, which is not additive; it
+is searched with g = makespan so far and f = max(g, h_max over latencies),
+still admissible because every causal chain of the remaining plan is a path
+of the partial order.
+
+Latency semantics (the same as `ido.planning.order`): a step starts when the
+last writer of every variable it reads or writes has finished, and when every
+step that read a variable it writes (since that variable's last write) has
+finished. Timing per variable: `wf` (finish of its last writer) and `rf`
+(latest finish of a reader since then).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+INF = float("inf")
+EPS = 1e-9
+
+
+@dataclass(slots=True)
+class TaskOp:
+    """One operator of a per-call task (local variable indices) with its per-call numbers."""
+
+    index: int  # the registry operator index
+    name: str
+    pre: tuple[tuple[int, frozenset[int]], ...]
+    eff: tuple[tuple[int, int], ...]
+    score: float
+    cost: float
+    risk: float
+    latency: float
+    reads_only: tuple[int, ...]
+    writes: tuple[int, ...]
+    waits: tuple[int, ...]  # reads | writes
+
+
+@dataclass(slots=True)
+class Task:
+    """A per-call planning task: local variables, their domain sizes, goal, operators.
+
+    Tasks are cached by the planner across calls with the same candidates and
+    numbers, so their h_max caches (keyed by state) carry over between calls.
+    """
+
+    domains: list[int]
+    goal: tuple[tuple[int, frozenset[int]], ...]
+    ops: list[TaskOp]
+    _hmax: dict[str, _HMax] = field(default_factory=dict)
+
+    def hmax(self, metric: str) -> _HMax:
+        """Return the (cached) h_max evaluator of this task for `metric`."""
+        h = self._hmax.get(metric)
+        if h is None:
+            h = self._hmax[metric] = _HMax(self, metric)
+        return h
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """Hard upper bounds on the remaining plan (None: unbounded)."""
+
+    cost: float | None = None
+    risk: float | None = None
+    steps: int | None = None
+    makespan: float | None = None
+    #: registry operator index -> how many more calls a limit policy allows.
+    uses: dict[int, int] | None = None
+
+
+@dataclass(slots=True)
+class Found:
+    """A solution: operator positions in `Task.ops`, its metric value, and the search effort."""
+
+    ops: list[int]
+    value: float
+    expanded: int
+    generated: int
+
+
+@dataclass(slots=True)
+class Failed:
+    """No plan within the bounds (or the node limit was hit: `exhausted` is False then)."""
+
+    expanded: int
+    generated: int
+    exhausted: bool = True
+
+
+def _weight(op: TaskOp, metric: str) -> float:
+    if metric == "score":
+        return op.score
+    if metric == "cost":
+        return op.cost
+    if metric == "risk":
+        return op.risk
+    if metric == "latency":
+        return op.latency
+    return 1.0
+
+
+class _HMax:
+    """h_max over the task's delete relaxation, for one metric: a Dijkstra over facts."""
+
+    def __init__(self, task: Task, metric: str) -> None:
+        offsets = [0]
+        for size in task.domains:
+            offsets.append(offsets[-1] + size)
+        self.offsets = offsets
+        self.n_facts = offsets[-1]
+        n_ops = len(task.ops)
+        # entry ids: every precondition entry of every op, then the goal entries (op n_ops).
+        triggers: list[list[tuple[int, int]]] = [[] for _ in range(self.n_facts)]
+        need: list[int] = []
+        entry = 0
+        all_pre = [op.pre for op in task.ops] + [task.goal]
+        for o, pre in enumerate(all_pre):
+            need.append(len(pre))
+            for var, admits in pre:
+                base = offsets[var]
+                for val in admits:
+                    triggers[base + val].append((entry, o))
+                entry += 1
+        self.triggers = triggers
+        self.need = need
+        self.n_entries = entry
+        self.goal_op = n_ops
+        self.weights = [_weight(op, metric) for op in task.ops]
+        self.eff_facts = [tuple(offsets[v] + val for v, val in op.eff) for op in task.ops]
+        self.free_ops = [o for o, op in enumerate(task.ops) if not op.pre]
+        self.cache: dict[tuple[int, ...], float] = {}
+
+    def __call__(self, state: tuple[int, ...]) -> float:
+        cached = self.cache.get(state)
+        if cached is not None:
+            return cached
+        value = self._compute(state)
+        if len(self.cache) > 200_000:
+            self.cache.clear()
+        self.cache[state] = value
+        return value
+
+    def _compute(self, state: tuple[int, ...]) -> float:
+        if self.need[self.goal_op] == 0:
+            return 0.0
+        dist = [INF] * self.n_facts
+        heap: list[tuple[float, int]] = []
+        offsets = self.offsets
+        for var, val in enumerate(state):
+            f = offsets[var] + val
+            dist[f] = 0.0
+            heap.append((0.0, f))
+        weights = self.weights
+        eff_facts = self.eff_facts
+        for o in self.free_ops:
+            c = weights[o]
+            for f in eff_facts[o]:
+                if c < dist[f]:
+                    dist[f] = c
+                    heapq.heappush(heap, (c, f))
+        heapq.heapify(heap)
+        need = self.need[:]
+        done = bytearray(self.n_entries)
+        triggers = self.triggers
+        goal_op = self.goal_op
+        pop = heapq.heappop
+        push = heapq.heappush
+        while heap:
+            d, f = pop(heap)
+            if d > dist[f]:
+                continue
+            for entry, o in triggers[f]:
+                if done[entry]:
+                    continue
+                done[entry] = 1
+                need[o] -= 1
+                if need[o] == 0:
+                    if o == goal_op:
+                        return d
+                    c = d + weights[o]
+                    for g in eff_facts[o]:
+                        if c < dist[g]:
+                            dist[g] = c
+                            push(heap, (c, g))
+        return INF
+
+
+def goal_holds(task: Task, state: tuple[int, ...]) -> bool:
+    """Return whether every goal entry admits its variable's value in `state`."""
+    return all(state[var] in admits for var, admits in task.goal)
+
+
+def astar(
+    task: Task,
+    init: tuple[int, ...],
+    bounds: Bounds,
+    metric: str = "score",
+    max_nodes: int = 300_000,
+) -> Found | Failed:
+    """Return the plan minimising `metric` among plans within `bounds`, or `Failed`.
+
+    Deterministic: successors are generated in the order of `task.ops` (sorted
+    by capability name) and equal f-values pop first-in-first-out, so among
+    equally good plans the one reached through the earlier names wins.
+    """
+    ops = task.ops
+    n = len(task.domains)
+    track_cost = bounds.cost is not None or metric == "cost"
+    track_risk = bounds.risk is not None or metric == "risk"
+    track_steps = bounds.steps is not None or metric == "steps"
+    track_time = bounds.makespan is not None or metric == "latency"
+    limited = sorted(bounds.uses) if bounds.uses else []
+    limited_pos = {op_index: i for i, op_index in enumerate(limited)}
+    cap_cost = bounds.cost if bounds.cost is not None else INF
+    cap_risk = bounds.risk if bounds.risk is not None else INF
+    cap_steps = bounds.steps if bounds.steps is not None else 1 << 30
+    cap_time = bounds.makespan if bounds.makespan is not None else INF
+    h = task.hmax(metric)
+    latency_metric = metric == "latency"
+
+    h0 = h(init)
+    if h0 == INF:
+        return Failed(0, 0)
+    # label: (g, cost, risk, steps, makespan, timing..., uses...)
+    timing0 = (0.0,) * (2 * n) if track_time else ()
+    uses0 = (0,) * len(limited)
+    label0 = (0.0, 0.0, 0.0, 0, 0.0, *timing0, *uses0)
+    # node: [state, label, parent node id, op position, alive]
+    nodes: list[list[object]] = [[init, label0, -1, -1, True]]
+    labels: dict[tuple[int, ...], list[int]] = {init: [0]}
+    heap: list[tuple[float, int]] = [(round(h0, 9), 0)]
+    expanded = 0
+    generated = 1
+    n_t = 2 * n
+    while heap:
+        _, node_id = heapq.heappop(heap)
+        node = nodes[node_id]
+        if not node[4]:
+            continue
+        state: tuple[int, ...] = node[0]  # type: ignore[assignment]
+        label: tuple[float, ...] = node[1]  # type: ignore[assignment]
+        if goal_holds(task, state):
+            path: list[int] = []
+            while node_id > 0:
+                path.append(nodes[node_id][3])  # type: ignore[arg-type]
+                node_id = nodes[node_id][2]  # type: ignore[assignment]
+            path.reverse()
+            return Found(path, label[0], expanded, generated)
+        expanded += 1
+        if expanded > max_nodes:
+            return Failed(expanded, generated, exhausted=False)
+        g, cost, risk, steps, makespan = label[0], label[1], label[2], label[3], label[4]
+        timing = label[5:5 + n_t]
+        uses = label[5 + n_t:]
+        for pos, op in enumerate(ops):
+            ok = True
+            for var, admits in op.pre:
+                if state[var] not in admits:
+                    ok = False
+                    break
+            if not ok:
+                continue
+            s = list(state)
+            for var, val in op.eff:
+                s[var] = val
+            new_state = tuple(s)
+            if new_state == state:
+                continue  # changes nothing: never part of an optimal plan (costs >= 0)
+            new_cost = cost + op.cost if track_cost else 0.0
+            if new_cost > cap_cost + EPS:
+                continue
+            new_risk = risk + op.risk if track_risk else 0.0
+            if new_risk > cap_risk + EPS:
+                continue
+            new_steps = steps + 1 if track_steps else 0
+            if new_steps > cap_steps:
+                continue
+            new_uses = uses
+            if limited:
+                lp = limited_pos.get(op.index)
+                if lp is not None:
+                    if uses[lp] + 1 > bounds.uses[op.index]:  # type: ignore[index]
+                        continue
+                    u = list(uses)
+                    u[lp] += 1
+                    new_uses = tuple(u)
+            new_timing = timing
+            new_makespan = 0.0
+            if track_time:
+                t = list(timing)
+                start = 0.0
+                for var in op.waits:
+                    if t[var] > start:
+                        start = t[var]
+                for var in op.writes:
+                    if t[n + var] > start:
+                        start = t[n + var]
+                fin = start + op.latency
+                for var in op.writes:
+                    t[var] = fin
+                    t[n + var] = 0.0
+                for var in op.reads_only:
+                    if fin > t[n + var]:
+                        t[n + var] = fin
+                new_timing = tuple(t)
+                new_makespan = makespan if makespan > fin else fin
+                if new_makespan > cap_time + EPS:
+                    continue
+            hv = h(new_state)
+            if hv == INF:
+                continue
+            if latency_metric:
+                new_g = new_makespan
+                f = new_g if new_g > hv else hv
+            else:
+                new_g = g + _weight(op, metric)
+                f = new_g + hv
+            new_label = (new_g, new_cost, new_risk, new_steps, new_makespan, *new_timing, *new_uses)
+            existing = labels.get(new_state)
+            if existing is not None:
+                dominated = False
+                keep: list[int] = []
+                for other_id in existing:
+                    other = nodes[other_id]
+                    other_label: tuple[float, ...] = other[1]  # type: ignore[assignment]
+                    if _dominates(other_label, new_label):
+                        dominated = True
+                        break
+                    if _dominates(new_label, other_label):
+                        other[4] = False
+                    else:
+                        keep.append(other_id)
+                if dominated:
+                    continue
+                keep.append(len(nodes))
+                labels[new_state] = keep
+            else:
+                labels[new_state] = [len(nodes)]
+            nodes.append([new_state, new_label, node_id, pos, True])
+            generated += 1
+            heapq.heappush(heap, (round(f, 9), len(nodes) - 1))
+    return Failed(expanded, generated)
+
+
+def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:  # noqa: SIM110
+    """Return whether label `a` is no worse than `b` in every component."""
+    # a plain loop: this is the search's innermost test, and faster than all(genexpr)
+    for x, y in zip(a, b, strict=True):
+        if x > y + EPS:
+            return False
+    return True
+
+
+def relaxed_reachable(task: Task, init: tuple[int, ...]) -> list[set[int]]:
+    """Return, per variable, the value indices reachable in the delete relaxation from `init`."""
+    reached = [{val} for val in init]
+    pending = list(range(len(task.ops)))
+    changed = True
+    while changed:
+        changed = False
+        rest = []
+        for pos in pending:
+            op = task.ops[pos]
+            if all(reached[var] & admits for var, admits in op.pre):
+                for var, val in op.eff:
+                    if val not in reached[var]:
+                        reached[var].add(val)
+                        changed = True
+            else:
+                rest.append(pos)
+        pending = rest
+    return reached
