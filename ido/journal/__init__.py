@@ -7,6 +7,8 @@ The engine appends; `ido runs`, `explain`, `why-not`, `replay` and `resume` read
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ido.errors import JournalError
 from ido.journal.base import TERMINAL_STATUSES, Event, RunInfo, RunStatus, Store
 from ido.journal.memory import MemoryStore
@@ -24,26 +26,37 @@ def open_store(url: str, *, synchronous: bool = False) -> Store:
     text = url.strip()
     if text.startswith("memory:"):
         return MemoryStore()
-    if text.startswith("sqlite:"):
-        path = text.removeprefix("sqlite:").removeprefix("//")
-        path = path.removeprefix("/") if path.startswith("/") else path
-        return _sqlite(path, url, synchronous)
-    scheme = text.split("://", 1)[0] if "://" in text else None
-    if scheme in {"postgresql", "postgres", "postgresql+psycopg"}:
+    path = sqlite_path(text)
+    if path is None:
+        scheme = text.split("://", 1)[0]
+        if scheme in {"postgresql", "postgres", "postgresql+psycopg"}:
+            raise JournalError(
+                f"{url!r}: PostgreSQL is not supported yet; use one of {SUPPORTED_URLS}"
+            )
         raise JournalError(
-            f"{url!r}: PostgreSQL is not supported yet; use one of {SUPPORTED_URLS}"
+            f"{url!r}: unknown journal URL scheme {scheme!r}; use one of {SUPPORTED_URLS}"
         )
-    if scheme is not None:
-        raise JournalError(f"{url!r}: unknown journal URL scheme {scheme!r}; use one of {SUPPORTED_URLS}")
-    return _sqlite(text, url, synchronous)
-
-
-def _sqlite(path: str, url: str, synchronous: bool) -> Store:
-    if not path:
+    if not str(path) or str(path) == ".":
         raise JournalError(f"{url!r} names no file; use one of {SUPPORTED_URLS}")
     from ido.journal.sqlite import SQLiteStore  # imported only when asked for
 
     return SQLiteStore(path, synchronous=synchronous)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """Return the file a SQLite journal URL (or plain path) names; None for other URLs.
+
+    `sqlite:///rel/path` is relative, `sqlite:////abs/path` absolute (as in
+    SQLAlchemy). Used by `open_store` and by read-only commands that must not
+    create a journal just to find it empty.
+    """
+    text = url.strip()
+    if text.startswith("sqlite:"):
+        rest = text.removeprefix("sqlite:").removeprefix("//")
+        return Path(rest.removeprefix("/") if rest.startswith("/") else rest)
+    if "://" in text or text.startswith("memory:"):
+        return None
+    return Path(text)
 
 
 __all__ = [
@@ -55,4 +68,5 @@ __all__ = [
     "RunStatus",
     "Store",
     "open_store",
+    "sqlite_path",
 ]

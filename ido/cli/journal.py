@@ -1,0 +1,122 @@
+"""`ido runs`, `ido explain RUN` and `ido why-not RUN CAPABILITY`: reading the journal.
+
+The journal is the one `--store` names (default: SQLite at
+WORKSPACE/.ido/journal.db). These commands only read: a journal file that
+does not exist yet is reported as empty, never created. Unknown or ambiguous
+run ids exit 2 with the candidates; `--json` prints the DESIGN.md keys.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, get_args
+
+import click
+from rich.console import Console, RenderableType
+from rich.table import Table
+
+from ido.cli.main import CliContext
+from ido.errors import UsageError
+from ido.explain import explain as explain_run
+from ido.explain import why_not as why_not_run
+from ido.explain_text import render_explanation, render_why_not
+from ido.journal import open_store, sqlite_path
+from ido.journal.base import RunStatus, Store
+
+
+@contextmanager
+def _store(ctx: CliContext, *, run_id: str | None = None) -> Iterator[Store | None]:
+    """Yield the journal, or None when its SQLite file does not exist (nothing recorded yet).
+
+    With `run_id`, a missing journal is a usage error naming the run.
+    """
+    url = ctx.store_location
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        if run_id is not None:
+            raise UsageError(
+                f"no run {run_id!r}: there is no journal at {path} yet "
+                "(runs are recorded by `ido run`; pass --store to read another journal)"
+            )
+        yield None
+        return
+    store = open_store(url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _print(renderable: RenderableType) -> None:
+    Console(file=click.get_text_stream("stdout"), highlight=False, soft_wrap=True).print(renderable)
+
+
+@click.command("runs")
+@click.option("--status", type=click.Choice(list(get_args(RunStatus))), help="Only runs with this status.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many (newest first).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {runs: [...], corrupted: [...]}.")
+@click.pass_obj
+def runs(ctx: CliContext, status: str | None, limit: int | None, as_json: bool) -> None:
+    """List recorded runs, newest first."""
+    with _store(ctx) as store:
+        rows = store.list_runs(status=status, limit=limit) if store is not None else []
+        corrupted = list(getattr(store, "corrupted_runs", []))
+    if as_json:
+        _echo_json({"runs": [r.model_dump(mode="json") for r in rows], "corrupted": corrupted})
+        return
+    for run_id in corrupted:
+        click.echo(f"warning: the row of run {run_id} does not decode; it is left out", err=True)
+    if not rows:
+        click.echo("no runs" + (f" with status {status}" if status else "") + " recorded")
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("run", "intent", "status", "started", "cost", "steps", "decisions"):
+        table.add_column(col, justify="right" if col in {"cost", "steps", "decisions"} else "left")
+    for r in rows:
+        started = datetime.fromtimestamp(r.created_at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(
+            r.run_id, r.intent, r.status, started, f"{r.cost:g}", str(r.steps_executed),
+            str(r.decisions),
+        )
+    _print(table)
+
+
+@click.command("explain")
+@click.argument("run")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: run_id, intent, status, decisions.")
+@click.pass_obj
+def explain(ctx: CliContext, run: str, as_json: bool) -> None:
+    """Show the decision timeline of RUN (a unique prefix of its id works)."""
+    with _store(ctx, run_id=run) as store:
+        assert store is not None
+        explanation = explain_run(store, run)
+    if as_json:
+        _echo_json(explanation.model_dump(mode="json"))
+    else:
+        _print(render_explanation(explanation))
+
+
+@click.command("why-not")
+@click.argument("run")
+@click.argument("capability")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: run_id, capability, reasons.")
+@click.pass_obj
+def why_not(ctx: CliContext, run: str, capability: str, as_json: bool) -> None:
+    """Say, decision by decision, why CAPABILITY was or was not used in RUN."""
+    with _store(ctx, run_id=run) as store:
+        assert store is not None
+        answer = why_not_run(store, run, capability)
+    if as_json:
+        _echo_json(answer.model_dump(mode="json"))
+    else:
+        _print(render_why_not(answer))
+
+
+COMMANDS = [runs, explain, why_not]

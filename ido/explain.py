@@ -1,0 +1,380 @@
+"""Explain a run after the fact: its decision timeline, and why a capability was not used.
+
+`explain(store, run_id)` reads a run's `decision`, `outcome`, `fault`,
+`revision`, `approval_*` and `status` events back into an `Explanation`: each
+decision with its trigger, the gap it addressed, what was chosen, every
+alternative with verdict and reason, the health and constraints that
+mattered, and the outcomes of what it dispatched (hit or miss).
+`why_not(store, run_id, capability)` answers, decision by decision, why that
+capability was (not) used. Both are pure reads of the journal; the text renderers
+(`render_explanation`, `render_why_not`) live in `ido.explain_text`. Called by `ido explain` / `ido why-not`
+(`ido.cli.journal`) and from Python.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from pydantic import Field
+from pydantic import ValidationError as PydanticError
+
+from ido.decisions import DecisionRecord, Outcome, Remaining, Revisions
+from ido.errors import JournalCorrupted, JournalError, UsageError
+from ido.health import CapabilityHealth
+from ido.journal.base import Condition_, Event, Store
+from ido.model.capability import Capability
+from ido.model.conditions import describe_matcher, unmet
+from ido.model.values import Frozen, Scalar
+from ido.planning.types import Alternative, Verdict
+
+#: Verdicts that mean a constraint of the intent (not a policy or health) decided.
+_CONSTRAINT_VERDICTS = {
+    Verdict.OVER_BUDGET: "budget",
+    Verdict.TOO_SLOW: "deadline",
+    Verdict.TOO_RISKY: "min_success",
+    Verdict.OVER_LIMIT: "limit policy",
+}
+
+
+class ExplainedOutcome(Frozen):
+    """What happened to one dispatched step, read from an `outcome` event."""
+
+    seq: int
+    capability: str
+    step: int
+    status: str
+    hit: bool
+    error: str | None = None
+    error_kind: str | None = None
+    latency_s: float = 0.0
+    cost: float = 0.0
+    facts: dict[str, Scalar] = Field(default_factory=dict)
+
+
+class ExplainedDecision(Frozen):
+    """One decision of the timeline, with everything `ido explain` shows about it."""
+
+    seq: int
+    event_seq: int
+    decision_id: str
+    parent_id: str | None = None
+    at: str
+    trigger: str
+    #: what exactly triggered it, e.g. "payment.stripe-eu failed (server: 503)", when recorded.
+    cause: str = ""
+    action: str
+    reason: str = ""
+    #: the observed state the decision was made in.
+    state: dict[str, Scalar] = Field(default_factory=dict)
+    gap: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    chosen: list[str] = Field(default_factory=list)
+    alternatives: list[Alternative] = Field(default_factory=list)
+    #: health of the capabilities that mattered to this decision.
+    health: dict[str, CapabilityHealth] = Field(default_factory=dict)
+    remaining: Remaining = Field(default_factory=Remaining)
+    #: constraints that excluded a capability here, e.g. "budget: payment.x".
+    constraints: list[str] = Field(default_factory=list)
+    revisions: Revisions | None = None
+    faults: list[str] = Field(default_factory=list)
+    outcomes: list[ExplainedOutcome] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class RunFault(Frozen):
+    """An injected fault that touched the run (a `fault` event)."""
+
+    seq: int
+    fault: str
+    capability: str | None = None
+
+
+class Explanation(Frozen):
+    """A run's decision timeline: what `ido explain` prints and `--json` emits."""
+
+    run_id: str
+    intent: str
+    status: str
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    cost: float = 0.0
+    steps_executed: int = 0
+    conditions: list[Condition_] = Field(default_factory=list)
+    decisions: list[ExplainedDecision] = Field(default_factory=list)
+    faults: list[RunFault] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class WhyNotReason(Frozen):
+    """The capability's verdict and reason at one decision (`seq` None: about the whole run)."""
+
+    seq: int | None
+    verdict: str
+    reason: str
+    decision_id: str | None = None
+
+
+class WhyNot(Frozen):
+    """Decision by decision, why `capability` was (not) used in the run."""
+
+    run_id: str
+    capability: str
+    provides: str | None = None
+    summary: str
+    reasons: list[WhyNotReason] = Field(default_factory=list)
+
+
+def explain(store: Store, run_id: str) -> Explanation:
+    """Return the decision timeline of the run `run_id` (a unique prefix works).
+
+    Raises UsageError for an unknown or ambiguous run id, JournalCorrupted when
+    one of its events does not decode.
+    """
+    run = store.get_run(run_id=run_id)
+    events = store.events(run_id=run.run_id)
+    decisions: list[ExplainedDecision] = []
+    by_id: dict[str, int] = {}
+    embedded: dict[int, list[ExplainedOutcome]] = {}  # outcomes written inside the record
+    outcomes: dict[int, list[ExplainedOutcome]] = {}  # outcome events naming the decision
+    faults: list[RunFault] = []
+    notes: list[str] = []
+    for event in events:
+        if event.kind == "decision":
+            record = _decision(event)
+            by_id[record.decision_id] = len(decisions)
+            embedded[len(decisions)] = [_from_outcome(event.seq, o) for o in record.outcomes]
+            outcomes[len(decisions)] = []
+            decisions.append(_explained(record, event.seq))
+        elif event.kind == "outcome":
+            decision_id, outcome = _outcome(event)
+            index = by_id.get(decision_id or "", _last_choosing(decisions, outcome.capability))
+            if index is not None:
+                outcomes[index].append(_from_outcome(event.seq, outcome))
+            else:
+                notes.append(f"event {event.seq}: outcome of {outcome.capability} matches no decision")
+        elif event.kind == "fault":
+            faults.append(RunFault(
+                seq=event.seq, fault=str(event.data.get("fault", "?")),
+                capability=event.data.get("capability"),
+            ))
+        else:
+            note = _note(event)
+            if note:
+                notes.append(note)
+    decisions = [
+        d.model_copy(update={"outcomes": outcomes[i] or embedded[i]})
+        for i, d in enumerate(decisions)
+    ]
+    return Explanation(
+        run_id=run.run_id, intent=run.intent, status=run.status, created_at=run.created_at,
+        updated_at=run.updated_at, cost=run.cost, steps_executed=run.steps_executed,
+        conditions=run.conditions, decisions=decisions, faults=faults, notes=notes,
+    )
+
+
+def why_not(store: Store, run_id: str, capability: str) -> WhyNot:
+    """Return, decision by decision, the verdict and reason for `capability` in the run.
+
+    A capability that never appears among a decision's alternatives was either
+    never a candidate (its role was needed but its preconditions never held) or
+    its role was never needed; its declaration comes from the run's
+    capabilities revisions. Raises UsageError for an unknown run or a name that
+    is no capability of the run (with a did-you-mean).
+    """
+    explanation = explain(store, run_id)
+    declared = _declarations(store, explanation)
+    seen = {a.capability for d in explanation.decisions for a in d.alternatives}
+    seen |= {c for d in explanation.decisions for c in d.chosen}
+    if capability not in declared and capability not in seen:
+        known = sorted(set(declared) | seen)
+        close = difflib.get_close_matches(capability, known, n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(close)}?" if close else (
+            f"; the run's capabilities are: {', '.join(known[:12])}" if known else ""
+        )
+        raise UsageError(f"{capability!r} is not a capability of run {explanation.run_id}{hint}")
+    decl = declared.get(capability)
+    role = decl.provides if decl else _role_seen(explanation, capability)
+    weighed = [d for d in explanation.decisions if d.alternatives or d.chosen]
+    reasons: list[WhyNotReason] = []
+    for d in weighed:
+        alt = next((a for a in d.alternatives if a.capability == capability), None)
+        if alt is not None:
+            reasons.append(WhyNotReason(
+                seq=d.seq, verdict=str(alt.verdict), reason=alt.reason, decision_id=d.decision_id,
+            ))
+        elif capability in d.chosen:
+            reasons.append(WhyNotReason(
+                seq=d.seq, verdict=Verdict.CHOSEN, reason=d.reason or "chosen",
+                decision_id=d.decision_id,
+            ))
+    if reasons:
+        summary = _summary(reasons)
+    else:
+        summary, verdict = _never(explanation, weighed, decl, role)
+        reasons = [
+            WhyNotReason(seq=d.seq, verdict=verdict, reason=summary, decision_id=d.decision_id)
+            for d in weighed
+        ] or [WhyNotReason(seq=None, verdict=verdict, reason=summary)]
+    return WhyNot(
+        run_id=explanation.run_id, capability=capability, provides=role,
+        summary=summary, reasons=reasons,
+    )
+
+
+# -- reading events ----------------------------------------------------------------------------
+
+def _decision(event: Event) -> DecisionRecord:
+    try:
+        return DecisionRecord.model_validate(event.data)
+    except PydanticError as exc:
+        raise JournalCorrupted(
+            f"decision event {event.seq} of run {event.run_id} is not a decision record this ido "
+            f"reads: {_first(exc)}", run_id=event.run_id,
+        ) from None
+
+
+def _outcome(event: Event) -> tuple[str | None, Outcome]:
+    data = {k: v for k, v in event.data.items() if k in Outcome.model_fields}
+    try:
+        return event.data.get("decision_id"), Outcome.model_validate(data)
+    except PydanticError as exc:
+        raise JournalCorrupted(
+            f"outcome event {event.seq} of run {event.run_id} does not decode: {_first(exc)}",
+            run_id=event.run_id,
+        ) from None
+
+
+def _first(exc: PydanticError) -> str:
+    err = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', 'invalid')}"
+
+
+def _explained(record: DecisionRecord, event_seq: int) -> ExplainedDecision:
+    constraints = [
+        f"{_CONSTRAINT_VERDICTS[a.verdict]}: {a.capability}"
+        for a in record.alternatives if a.verdict in _CONSTRAINT_VERDICTS
+    ]
+    return ExplainedDecision(
+        seq=record.seq, event_seq=event_seq, decision_id=record.decision_id,
+        parent_id=record.parent_id, at=record.at, trigger=str(record.trigger),
+        cause=str(getattr(record, "cause", "") or ""),
+        action=record.action, reason=record.reason, state=record.state, gap=record.gap, chosen=record.chosen,
+        alternatives=record.alternatives, health=record.health, remaining=record.remaining,
+        constraints=constraints, revisions=record.revisions, faults=record.faults,
+        notes=record.notes,
+    )
+
+
+def _from_outcome(seq: int, o: Outcome) -> ExplainedOutcome:
+    return ExplainedOutcome(
+        seq=seq, capability=o.capability, step=o.step, status=o.status, hit=o.hit, error=o.error,
+        error_kind=o.error_kind, latency_s=o.latency_s, cost=o.cost, facts=o.facts,
+    )
+
+
+def _last_choosing(decisions: list[ExplainedDecision], capability: str) -> int | None:
+    """Return the index of the latest decision that chose `capability` (outcomes without an id)."""
+    for i in range(len(decisions) - 1, -1, -1):
+        if capability in decisions[i].chosen:
+            return i
+    return None
+
+
+def _note(event: Event) -> str | None:
+    data = event.data
+    if event.kind == "status":
+        return f"event {event.seq}: status {data.get('status', '?')}"
+    if event.kind == "revision":
+        return f"event {event.seq}: now under {data.get('kind', '?')} revision {data.get('digest', '?')}"
+    if event.kind == "approval_requested":
+        return f"event {event.seq}: approval requested for {data.get('capability', '?')}" + (
+            f" (policies: {', '.join(data['policies'])})" if data.get("policies") else ""
+        )
+    if event.kind == "approval_given":
+        answer = "approved" if data.get("approved") else "rejected"
+        by = f" by {data['by']}" if data.get("by") else ""
+        return f"event {event.seq}: {answer}{by}" + (f": {data['note']}" if data.get("note") else "")
+    return None
+
+
+# -- why-not -----------------------------------------------------------------------------------
+
+def _declarations(store: Store, explanation: Explanation) -> dict[str, Capability]:
+    """Return the capabilities of every capabilities revision the run used, by name (newest wins)."""
+    digests: list[str] = []
+    run = store.get_run(run_id=explanation.run_id)
+    if "capabilities" in run.revisions:
+        digests.append(run.revisions["capabilities"])
+    digests += [d.revisions.capabilities for d in explanation.decisions if d.revisions]
+    found: dict[str, Capability] = {}
+    for digest in dict.fromkeys(digests):
+        try:
+            content = store.get_revision(digest=digest)
+        except JournalError:
+            continue  # an old journal without revision content: fall back on the records
+        for item in _capability_items(content):
+            try:
+                cap = Capability.model_validate(item)
+            except PydanticError:
+                continue
+            found[cap.name] = cap
+    return found
+
+
+def _capability_items(content: Any) -> list[Any]:
+    """Return the capability mappings of a revision, whichever container the engine stored."""
+    if isinstance(content, dict) and isinstance(content.get("capabilities"), list | dict):
+        content = content["capabilities"]
+    if isinstance(content, dict):
+        return [
+            v if "name" in v else {"name": k, **v}
+            for k, v in content.items() if isinstance(v, dict)
+        ]
+    return [c for c in content if isinstance(c, dict)] if isinstance(content, list) else []
+
+
+def _role_seen(explanation: Explanation, capability: str) -> str | None:
+    for d in explanation.decisions:
+        for a in d.alternatives:
+            if a.capability == capability:
+                return a.provides
+    return None
+
+
+def _summary(reasons: list[WhyNotReason]) -> str:
+    chosen = [r.seq for r in reasons if r.verdict == Verdict.CHOSEN]
+    others = [r for r in reasons if r.verdict != Verdict.CHOSEN]
+    parts = []
+    if chosen:
+        parts.append(f"chosen at decision{'s' if len(chosen) > 1 else ''} {_seqs(chosen)}")
+    if others:
+        verdicts = sorted({r.verdict for r in others})
+        parts.append(f"not chosen at {_seqs([r.seq for r in others])} ({', '.join(verdicts)})")
+    return "; ".join(parts)
+
+
+def _seqs(seqs: list[int | None]) -> str:
+    return ", ".join(str(s) for s in seqs if s is not None)
+
+
+def _never(
+    explanation: Explanation, weighed: list[ExplainedDecision],
+    decl: Capability | None, role: str | None,
+) -> tuple[str, str]:
+    """Return (reason, verdict) for a capability no decision listed."""
+    roles = {a.provides for d in weighed for a in d.alternatives}
+    if role is None or role not in roles:
+        return f"its role {role or '(unknown)'} was never needed", str(Verdict.NOT_NEEDED)
+    reason = "never a candidate: its preconditions never held"
+    if decl is not None and decl.requires:
+        wanted = ", ".join(f"{f} {describe_matcher(m)}" for f, m in decl.requires.items())
+        blocking = sorted({
+            fact for d in explanation.decisions
+            for fact in unmet(decl.requires, d.state)
+        })
+        reason += f" (it requires {wanted}" + (
+            f"; unmet: {', '.join(blocking)})" if blocking else ")"
+        )
+    return reason, str(Verdict.PRECONDITION)
+
+
