@@ -94,7 +94,7 @@ async def test_down_refuses_without_sending(server: Endpoint) -> None:
     """A `down` fault raises a connection error and the server never sees the request."""
     http, transport = client(server, {"target": "payment.real", "kind": "down"})
     async with http:
-        with pytest.raises(httpx.ConnectError, match="injected: down on payment.real"):
+        with pytest.raises(httpx.ConnectError, match=r"injected: down on payment\.real"):
             await http.post(server.url_for("charges"), json={})
     assert server.requests("charges") == []
     assert transport.touched[0][0] == "payment.real"
