@@ -349,7 +349,7 @@ def _summary(reasons: list[WhyNotReason]) -> str:
         parts.append(f"chosen at decision{'s' if len(chosen) > 1 else ''} {_seqs(chosen)}")
     if others:
         verdicts = sorted({r.verdict for r in others})
-        parts.append(f"not chosen at {_seqs([r.seq for r in others])} ({', '.join(verdicts)})")
+        parts.append(f"not chosen at decision{'s' if len(others) > 1 else ''} {_seqs([r.seq for r in others])} ({', '.join(verdicts)})")
     return "; ".join(parts)
 
 

@@ -23,7 +23,7 @@ _STATUS_STYLE = {
     "compensation_failed": "bold red", "blocked": "bold yellow", "running": "bold cyan",
     "waiting_approval": "bold magenta",
 }
-_VERDICT_STYLE = {
+_VERDICT_STYLE: dict[str, str] = {
     Verdict.CHOSEN: "green", Verdict.DENIED: "red", Verdict.UNHEALTHY: "red",
     Verdict.COSTLIER: "dim", Verdict.NOT_NEEDED: "dim",
 }
@@ -174,13 +174,20 @@ def render_why_not(answer: WhyNot) -> RenderableType:
     head.append(f" in run {answer.run_id}: ")
     head.append(answer.summary, style="bold")
     parts: list[RenderableType] = [head]
+    groups: list[tuple[list[int | None], str, str]] = []  # consecutive decisions with one answer
     for r in answer.reasons:
+        if groups and groups[-1][1:] == (r.verdict, r.reason):
+            groups[-1][0].append(r.seq)
+        else:
+            groups.append(([r.seq], r.verdict, r.reason))
+    vwidth = max((len(v) for _, v, _ in groups), default=0)
+    for seqs, verdict, reason in groups:
         line = Text("  ")
-        line.append(f"#{r.seq}" if r.seq is not None else "run", style="bold")
+        known = [s for s in seqs if s is not None]
+        line.append(("#" + ", #".join(map(str, known))) if known else "run", style="bold")
         line.append("  ")
-        line.append(r.verdict, style=_VERDICT_STYLE.get(Verdict(r.verdict), "yellow")
-                    if r.verdict in Verdict.__members__.values() else "yellow")
-        line.append(f"  {r.reason}")
+        line.append(verdict.ljust(vwidth), style=_VERDICT_STYLE.get(verdict, "yellow"))
+        line.append(f"  {reason}")
         parts.append(line)
     return Group(*parts)
 
