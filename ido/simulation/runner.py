@@ -1,0 +1,338 @@
+"""`simulate()`: run a scenario's arrivals under every strategy and compare them.
+
+For each strategy the runner builds a fresh simulated world (same seed, same
+fault timeline), a fresh in-memory journal and an `Engine` with that
+strategy, and starts the scenario's runs at identical arrival times on a
+virtual clock (`ido.simulation.clock`): a minute-long outage with a thousand
+runs takes seconds of wall time. Each run is bound to its arrival index so it
+draws the same luck under every strategy (`SimulatedWorld.bind_run`).
+
+Per run it keeps the status, cost, latency (arrival to end), replans
+(decisions triggered by a failure or a health change that changed the path),
+and checks independently of the engine: policy violations (a dispatched
+capability the policy set denies for the intent), budget violations (spent
+more than the budget or a `limit` policy's cost cap) and deadline violations
+(a step dispatched after the deadline). Called by `ido simulate`,
+`benchmarks/adaptivity.py` and `ido.testing.simulate_intent`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ido.clock import Clock
+from ido.decisions import DecisionRecord
+from ido.errors import UsageError
+from ido.journal import MemoryStore, Store
+from ido.model import Capability, Intent, Scenario
+from ido.policy import PolicySet
+from ido.simulation.clock import run_virtual
+from ido.simulation.report import (
+    FaultWindow,
+    Report,
+    SeriesPoint,
+    StrategyStats,
+    percentile,
+    rounded,
+)
+from ido.simulation.world import SimulatedWorld
+from ido.workspace import Workspace
+
+#: Epoch (2026-01-01T00:00:00Z) the records of simulated runs are dated from: reports stay byte-stable.
+SIM_EPOCH = 1767225600.0
+#: Triggers after which a change of path counts as a replan.
+REPLAN_TRIGGERS = frozenset({"step_failed", "health_changed"})
+#: Money below this is rounding noise.
+EPSILON = 1e-9
+#: Buckets of the time series drawn by `--plot`.
+SERIES_BUCKETS = 40
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class RunStats:
+    """What one simulated run did, as the report counts it."""
+
+    index: int
+    arrival: float
+    status: str
+    cost: float
+    latency_s: float
+    replans: int
+    steps: int
+    decisions: int
+    policy_violations: int
+    budget_violation: bool
+    deadline_violation: bool
+    faults: set[str] = field(default_factory=set)
+
+
+def arrival_times(scenario: Scenario, runs: int, seed: int) -> list[float]:
+    """Return the scenario-time arrival of each run: every `every`, or Poisson at `rate` (seeded)."""
+    if scenario.arrivals.every is not None:
+        return [i * scenario.arrivals.every for i in range(runs)]
+    rate = scenario.arrivals.rate or 1.0
+    rng = random.Random(f"arrivals:{seed}")
+    times, t = [], 0.0
+    for _ in range(runs):
+        times.append(t)
+        t += rng.expovariate(rate)
+    return times
+
+
+def simulate(
+    workspace: Workspace,
+    scenario: Scenario | str,
+    *,
+    runs: int | None = None,
+    seed: int | None = None,
+    strategies: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Return the report of `scenario` run under each strategy on identical arrivals, faults and luck.
+
+    `runs`, `seed` and `strategies` override the scenario's; `progress(strategy,
+    done, total)` is called as runs finish. Raises UsageError for an unknown
+    intent or strategy.
+    """
+    scn = scenario if isinstance(scenario, Scenario) else workspace.scenario(scenario)
+    count = scn.runs if runs is None else runs
+    if count <= 0:
+        raise UsageError(f"--runs must be a positive number of runs, not {count}")
+    the_seed = scn.seed if seed is None else seed
+    names = list(scn.strategies if strategies is None else strategies)
+    known = ("adaptive", "static", "static-fallback")
+    for name in names:
+        if name not in known:
+            raise UsageError(f"unknown strategy {name!r}; use one of {', '.join(known)}")
+    intent = workspace.intent(scn.intent)
+    arrivals = arrival_times(scn, count, the_seed)
+    per_strategy: dict[str, list[RunStats]] = {}
+    for name in names:
+        per_strategy[name] = run_virtual(
+            functools.partial(_simulate_strategy, workspace, scn, intent, name, arrivals, the_seed, progress)
+        )
+    return _report(scn, intent, count, the_seed, per_strategy, arrivals)
+
+
+def run_horizon(intent: Intent) -> float:
+    """Return how long (simulated seconds) a run may take before the runner gives up on it."""
+    deadline = intent.constraints.deadline
+    return 3600.0 if deadline is None else deadline * 3 + 120.0
+
+
+def build_world(workspace: Workspace, scn: Scenario, seed: int, clock: Clock, start: float = 0.0) -> SimulatedWorld:
+    """Return the scenario's simulated world over the workspace's capabilities and observers."""
+    return SimulatedWorld(
+        workspace.capabilities.values(),
+        workspace.observers.values(),
+        scn.faults,
+        rng=seed,
+        clock=clock,
+        start=start,
+        facts=scn.set_,
+    )
+
+
+def make_engine(workspace: Workspace, store: Store, world: SimulatedWorld, clock: Clock, strategy: str,
+                listeners: Sequence[Any] = ()) -> Any:
+    """Return an Engine whose every door is the simulated world (the engine is not modified)."""
+    from ido.engine import Engine
+
+    return Engine(
+        workspace, store, executors=world.executors(), prober=world, fact_reader=world,
+        clock=clock, strategy=strategy, listeners=tuple(listeners),
+    )
+
+
+async def _simulate_strategy(
+    workspace: Workspace, scn: Scenario, intent: Intent, strategy: str, arrivals: list[float], seed: int,
+    progress: Progress | None,
+) -> list[RunStats]:
+    loop = asyncio.get_running_loop()
+    clock = Clock(epoch=SIM_EPOCH)
+    start = loop.time()
+    world = build_world(workspace, scn, seed, clock, start)
+    store = MemoryStore()
+    engine = make_engine(workspace, store, world, clock, strategy)
+    policies = PolicySet(list(workspace.policies.values()))
+    caps = workspace.capabilities
+    horizon = run_horizon(intent)
+    results: list[RunStats | None] = [None] * len(arrivals)
+    done = 0
+
+    async def one(index: int, run_id: str, arrived: float) -> None:
+        nonlocal done
+        try:
+            result = await asyncio.wait_for(engine.wait(run_id), horizon)
+            status = str(result.status)
+            records = list(result.records)
+            cost = float(result.cost)
+            steps = int(result.steps_executed)
+        except TimeoutError:
+            status, records, cost, steps = "unfinished", [], 0.0, 0
+        ended = loop.time()
+        results[index] = _run_stats(
+            index, arrived - start, status, cost, ended - arrived, steps, records,
+            store, run_id, intent, scn.inputs, policies, caps, world,
+        )
+        done += 1
+        if progress is not None:
+            progress(strategy, done, len(arrivals))
+
+    try:
+        tasks = []
+        for index, at in enumerate(arrivals):
+            delay = start + at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            world.expect_run(index)
+            run_id = await engine.start(intent, inputs=dict(scn.inputs), set_facts=dict(scn.set_),
+                                        options={"strategy": strategy, "simulate": scn.scenario})
+            world.bind_run(run_id, index)
+            tasks.append(asyncio.ensure_future(one(index, run_id, start + at)))
+        await asyncio.gather(*tasks)
+    finally:
+        await engine.close()
+    return [r for r in results if r is not None]
+
+
+def _run_stats(
+    index: int, arrival: float, status: str, cost: float, latency: float, steps: int,
+    records: list[DecisionRecord], store: Store, run_id: str, intent: Intent, inputs: dict[str, Any],
+    policies: PolicySet, caps: dict[str, Capability], world: SimulatedWorld,
+) -> RunStats:
+    dispatched = store.events(run_id=run_id, kinds=["dispatched"]) if status != "unfinished" else []
+    violations = 0
+    late = False
+    deadline = intent.constraints.deadline
+    started_at = None
+    for event in store.events(run_id=run_id, kinds=["run_started"])[:1]:
+        started_at = event.at
+    for event in dispatched:
+        cap = caps.get(str(event.data.get("capability")))
+        if cap is not None and policies.judge(cap, intent, inputs).denied:
+            violations += 1
+        if deadline is not None and started_at is not None and event.at - started_at > deadline + EPSILON:
+            late = True
+    limits = policies.limits(intent, inputs)
+    bound = min(
+        (b for b in (intent.constraints.budget, limits.cost_per_run) if b is not None), default=math.inf
+    )
+    return RunStats(
+        index=index, arrival=arrival, status=status, cost=cost, latency_s=latency,
+        replans=count_replans(records), steps=steps, decisions=len(records),
+        policy_violations=violations, budget_violation=cost > bound + EPSILON,
+        deadline_violation=late, faults=set(world.touched.get(run_id, ())),
+    )
+
+
+def _roles(record: DecisionRecord) -> dict[str, str] | None:
+    """Return role -> provider of the path a decision committed to (static substitutes applied)."""
+    pinned = record.pinned
+    if pinned is not None:
+        return {
+            s.provides: pinned.substitutes.get(i, s.capability) for i, s in enumerate(pinned.plan.steps)
+        }
+    if record.plan is None or not record.plan.feasible:
+        return None
+    roles: dict[str, str] = {}
+    for step in record.plan.steps:
+        roles.setdefault(step.provides, step.capability)
+    return roles
+
+
+def count_replans(records: Sequence[DecisionRecord]) -> int:
+    """Return how many decisions after a failure or health change switched some role's provider."""
+    replans = 0
+    previous: dict[str, str] = {}
+    for record in records:
+        roles = _roles(record)
+        if roles is None:
+            continue
+        if str(record.trigger) in REPLAN_TRIGGERS and any(
+            previous.get(role, cap) != cap for role, cap in roles.items()
+        ):
+            replans += 1
+        previous.update(roles)
+    return replans
+
+
+def _report(
+    scn: Scenario, intent: Intent, runs: int, seed: int, per_strategy: dict[str, list[RunStats]],
+    arrivals: list[float],
+) -> Report:
+    stats = {name: _strategy_stats(rows) for name, rows in per_strategy.items()}
+    last = max((r.arrival + r.latency_s for rows in per_strategy.values() for r in rows), default=0.0)
+    span = max(arrivals[-1] if arrivals else 0.0, 1e-9)
+    width = max(span / SERIES_BUCKETS, 0.001)
+    series = {name: _series(rows, width) for name, rows in per_strategy.items()}
+    windows = [
+        FaultWindow(
+            label=f"{f.kind} on {_target_text(f.target)}", kind=f.kind, target=_target_text(f.target),
+            start=rounded(f.at), end=None if f.for_ is None else rounded(f.at + f.for_),
+        )
+        for f in scn.faults
+    ]
+    return Report(
+        scenario=scn.scenario, intent=intent.intent, runs=runs, seed=seed, strategies=stats,
+        series=series, faults=windows, horizon_s=rounded(last),
+    )
+
+
+def _target_text(target: Any) -> str:
+    if isinstance(target, str):
+        return target
+    parts = [f"provides={target.provides}"] if target.provides else []
+    parts += [f"{k}={v}" for k, v in sorted(target.tags.items())]
+    return ",".join(parts)
+
+
+def _strategy_stats(rows: list[RunStats]) -> StrategyStats:
+    n = max(len(rows), 1)
+    ok = sum(r.status == "succeeded" for r in rows)
+    latencies = [r.latency_s for r in rows]
+    faults: Counter[str] = Counter()
+    for r in rows:
+        faults.update(r.faults)
+    return StrategyStats(
+        succeeded=ok,
+        failed=len(rows) - ok,
+        success_rate=rounded(ok / n),
+        cost_mean=rounded(sum(r.cost for r in rows) / n),
+        latency_p50_s=rounded(percentile(latencies, 0.5)),
+        latency_p95_s=rounded(percentile(latencies, 0.95)),
+        replans_mean=rounded(sum(r.replans for r in rows) / n),
+        policy_violations=sum(r.policy_violations for r in rows),
+        budget_violations=sum(r.budget_violation for r in rows),
+        deadline_violations=sum(r.deadline_violation for r in rows),
+        compensated=sum(r.status == "compensated" for r in rows),
+        statuses=dict(sorted(Counter(r.status for r in rows).items())),
+        steps_mean=rounded(sum(r.steps for r in rows) / n),
+        decisions_mean=rounded(sum(r.decisions for r in rows) / n),
+        faults_seen=dict(sorted(faults.items())),
+    )
+
+
+def _series(rows: list[RunStats], width: float) -> list[SeriesPoint]:
+    buckets: dict[int, list[RunStats]] = {}
+    for r in rows:
+        buckets.setdefault(int(r.arrival // width), []).append(r)
+    points = []
+    for b in sorted(buckets):
+        group = buckets[b]
+        points.append(SeriesPoint(
+            t=rounded(b * width + width / 2),
+            runs=len(group),
+            success_rate=rounded(sum(r.status == "succeeded" for r in group) / len(group)),
+            latency_p50_s=rounded(percentile([r.latency_s for r in group], 0.5)),
+        ))
+    return points
