@@ -194,9 +194,12 @@ async def _simulate_strategy(
             delay = start + at - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
+            run_id = f"sim-{strategy}-{index:06d}"
+            world.bind_run(run_id, index)
             world.expect_run(index)
-            run_id = await engine.start(intent, inputs=dict(scn.inputs), set_facts=dict(scn.set_),
-                                        options={"strategy": strategy, "simulate": scn.scenario})
+            run_id = await engine.start(intent, inputs=dict(scn.inputs), set_facts=dict(scn.set_), options={
+                "strategy": strategy, "simulate": scn.scenario, "run_id": run_id,
+            })
             world.bind_run(run_id, index)
             tasks.append(asyncio.ensure_future(one(index, run_id, start + at)))
         await asyncio.gather(*tasks)
