@@ -1,0 +1,48 @@
+"""`ido validate [PATH...]` and `ido schema [KIND]`: check declarations, print their JSON Schema.
+
+`validate` with no paths checks the whole workspace (`--workspace`); with
+paths, those files or folders, in the context of the workspace. It prints
+"ok: ..." and exits 0, or prints every problem as `path:line:column: field:
+message` and exits 2. `schema` prints the JSON Schema of a file kind (or of
+any file) for editors.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ido.cli.main import CliContext
+from ido.errors import ValidationError
+from ido.loading import load_paths, load_workspace
+from ido.loading.schema import KINDS, json_schema
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_obj
+def validate(obj: CliContext, paths: tuple[Path, ...]) -> int:
+    """Check files and cross-references (default: the whole workspace)."""
+    try:
+        workspace = load_paths(list(paths), obj.workspace) if paths else load_workspace(obj.workspace)
+    except ValidationError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem))
+        count = len(exc.problems)
+        click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
+        return 2
+    click.echo(f"ok: {workspace.summary()}")
+    return 0
+
+
+@click.command()
+@click.argument("kind", required=False, type=click.Choice(KINDS))
+def schema(kind: str | None) -> int:
+    """Print the JSON Schema (draft 2020-12) of a file of KIND, or of any ido file."""
+    click.echo(json.dumps(json_schema(kind), indent=2, sort_keys=False))
+    return 0
+
+
+COMMANDS = [validate, schema]

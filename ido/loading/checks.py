@@ -1,0 +1,298 @@
+"""Cross-reference checks over a whole workspace: names that point at nothing, goals nothing
+can reach, matchers no value can meet, policy keys ido does not know.
+
+Run on every workspace, whether loaded from YAML or declared in Python
+(`Workspace.problems()` and the loader both call `cross_reference`), so both
+doors are checked alike. Each problem is located at the offending node
+through the declaration's `Origin`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ido.errors import Problem
+from ido.loading.locate import Origin, did_you_mean
+from ido.model import Scalar, fault_targets, matcher_holds
+from ido.model.conditions import Op, describe_matcher
+
+if TYPE_CHECKING:
+    from ido.workspace import Workspace
+
+#: Policy matcher keys: exact names, and prefixes followed by a free KEY/NAME.
+_INTENT_KEYS = ("intent.name",)
+_INTENT_PREFIXES = ("intent.tags.", "inputs.")
+_CAPABILITY_KEYS = (
+    "capability.name",
+    "capability.provides",
+    "capability.cost",
+    "capability.latency",
+    "capability.reliability",
+    "capability.idempotent",
+)
+_CAPABILITY_PREFIXES = ("capability.tags.",)
+
+
+def cross_reference(workspace: Workspace, *, incomplete: frozenset[str] = frozenset()) -> list[Problem]:
+    """Return every cross-reference problem of `workspace`.
+
+    `incomplete` names kinds some of whose declarations failed to load; checks
+    that would blame a missing declaration of such a kind are skipped, so one
+    broken file does not cause a cascade of "unknown name" problems.
+    """
+    problems: list[Problem] = []
+    problems += _compensations(workspace, incomplete)
+    problems += _intent_policies(workspace, incomplete)
+    problems += _scenarios(workspace, incomplete)
+    problems += _policy_keys(workspace)
+    if not incomplete & {"capability", "observer", "intent"}:
+        problems += _goals(workspace)
+        problems += _requires(workspace)
+    return problems
+
+
+def _origin(workspace: Workspace, kind: str, name: str) -> Origin:
+    return workspace.origins.get((kind, name)) or Origin(label=f"{kind} {name!r}")
+
+
+def _compensations(workspace: Workspace, incomplete: frozenset[str]) -> list[Problem]:
+    if "capability" in incomplete:
+        return []
+    problems = []
+    for name, capability in workspace.capabilities.items():
+        target = capability.compensate
+        if target is not None and target not in workspace.capabilities:
+            problems.append(
+                _origin(workspace, "capability", name).problem(
+                    ("compensate",),
+                    f"compensate names no capability {target!r}; declare the capability that undoes "
+                    "this one, or remove `compensate`"
+                    + did_you_mean(target, workspace.capabilities, what="capabilities"),
+                )
+            )
+    return problems
+
+
+def _intent_policies(workspace: Workspace, incomplete: frozenset[str]) -> list[Problem]:
+    if "policy" in incomplete:
+        return []
+    problems = []
+    for name, intent in workspace.intents.items():
+        for index, policy in enumerate(intent.policies):
+            if policy not in workspace.policies:
+                problems.append(
+                    _origin(workspace, "intent", name).problem(
+                        ("policies", index),
+                        f"names no policy {policy!r}" + did_you_mean(policy, workspace.policies, what="policies"),
+                    )
+                )
+    return problems
+
+
+def _scenarios(workspace: Workspace, incomplete: frozenset[str]) -> list[Problem]:
+    problems = []
+    for name, scenario in workspace.scenarios.items():
+        origin = _origin(workspace, "scenario", name)
+        intent = workspace.intents.get(scenario.intent)
+        if intent is None and "intent" not in incomplete:
+            problems.append(
+                origin.problem(
+                    ("intent",),
+                    f"names no intent {scenario.intent!r}" + did_you_mean(scenario.intent, workspace.intents, what="intents"),
+                )
+            )
+        if intent is not None:
+            for key in scenario.inputs:
+                if key not in intent.inputs:
+                    problems.append(
+                        origin.problem(
+                            ("inputs", key),
+                            f"intent {intent.intent!r} takes no input {key!r}"
+                            + did_you_mean(key, intent.inputs, what="inputs"),
+                            key=True,
+                        )
+                    )
+        if "capability" in incomplete:
+            continue
+        for index, fault in enumerate(scenario.faults):
+            target = fault.target
+            if isinstance(target, str):
+                if target not in workspace.capabilities:
+                    problems.append(
+                        origin.problem(
+                            ("faults", index, "target"),
+                            f"names no capability {target!r}"
+                            + did_you_mean(target, workspace.capabilities, what="capabilities"),
+                        )
+                    )
+            elif not any(fault_targets(fault, c) for c in workspace.capabilities.values()):
+                problems.append(
+                    origin.problem(
+                        ("faults", index, "target"),
+                        "this selector matches no capability; check `provides` and `tags` against the capabilities",
+                    )
+                )
+    return problems
+
+
+def _key_problem(key: str, allowed_keys: tuple[str, ...], prefixes: tuple[str, ...]) -> str | None:
+    if key in allowed_keys or any(key.startswith(p) and len(key) > len(p) for p in prefixes):
+        return None
+    forms = [*allowed_keys, *(p + ("NAME" if p == "inputs." else "KEY") for p in prefixes)]
+    candidates = [*allowed_keys, *(p + key.rsplit(".", 1)[-1] for p in prefixes)]
+    close = did_you_mean(key, candidates)
+    hint = close if close.startswith("; did") else ""
+    return f"unknown policy key {key!r}; policies match {', '.join(forms)}{hint}"
+
+
+def _policy_keys(workspace: Workspace) -> list[Problem]:
+    problems = []
+    for name, policy in workspace.policies.items():
+        origin = _origin(workspace, "policy", name)
+        for key in policy.applies_to:
+            message = _key_problem(key, _INTENT_KEYS, _INTENT_PREFIXES)
+            if message is not None:
+                problems.append(origin.problem(("applies_to", key), message, key=True))
+        rule = policy.rule
+        condition = getattr(policy, rule)
+        if isinstance(condition, dict):
+            for key in condition:
+                message = _key_problem(
+                    key, (*_INTENT_KEYS, *_CAPABILITY_KEYS), (*_INTENT_PREFIXES, *_CAPABILITY_PREFIXES)
+                )
+                if message is not None:
+                    problems.append(origin.problem((rule, key), message, key=True))
+    return problems
+
+
+class _Domain:
+    """The values each fact can take as far as declarations say: from intents' `given`,
+    capabilities' `effects` and scenarios' `set`; facts observed or reported are open."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.values: dict[str, list[tuple[Scalar, str]]] = {}
+        self.open: set[str] = set()
+        for intent in workspace.intents.values():
+            for fact, value in intent.given.items():
+                self._add(fact, value, "given")
+        for capability in workspace.capabilities.values():
+            for fact, value in capability.effects.items():
+                self._add(fact, value, "effects")
+            self.open.update(capability.reports)
+        for scenario in workspace.scenarios.values():
+            for fact, value in scenario.set_.items():
+                self._add(fact, value, "set")
+        for observer in workspace.observers.values():
+            self.open.update(observer.facts)
+
+    def _add(self, fact: str, value: Scalar, source: str) -> None:
+        entries = self.values.setdefault(fact, [])
+        if not any(type(v) is type(value) and v == value for v, _ in entries):
+            entries.append((value, source))
+
+    def known(self) -> set[str]:
+        return set(self.values) | self.open
+
+
+def _show_values(entries: Iterable[tuple[Scalar, str]]) -> str:
+    parts = []
+    for value, source in entries:
+        shown = ("true" if value else "false") if isinstance(value, bool) else repr(value) if isinstance(value, str) else str(value)
+        parts.append(f"{shown} ({source})")
+    return ", ".join(parts)
+
+
+def _never(matcher: Scalar | Op, values: list[Scalar]) -> bool:
+    if matcher_holds(matcher, None, False):
+        return False
+    return not any(matcher_holds(matcher, value, True) for value in values)
+
+
+def _goals(workspace: Workspace) -> list[Problem]:
+    domain = _Domain(workspace)
+    effects: dict[str, list[tuple[Scalar, str]]] = {}
+    for capability in workspace.capabilities.values():
+        for fact, value in capability.effects.items():
+            effects.setdefault(fact, []).append((value, "effects"))
+    problems = []
+    for name, intent in workspace.intents.items():
+        origin = _origin(workspace, "intent", name)
+        for fact, matcher in intent.goal.items():
+            if matcher_holds(matcher, None, False) or fact in domain.open:
+                continue
+            values: list[tuple[Scalar, str]] = list(effects.get(fact, []))
+            if fact in intent.given:
+                values.append((intent.given[fact], "given"))
+            if not values:
+                example = describe_matcher(matcher).removeprefix("= ")
+                problems.append(
+                    origin.problem(
+                        ("goal", fact),
+                        f"goal fact {fact!r} is produced by no capability; add a capability with "
+                        f"effects {{{fact}: {example}}} or remove it from the goal"
+                        + _typo(fact, domain.known()),
+                        key=True,
+                    )
+                )
+            elif _never(matcher, [v for v, _ in values]):
+                problems.append(
+                    origin.problem(
+                        ("goal", fact),
+                        f"goal {fact} {_matcher_text(matcher)} can never hold: {fact} only takes "
+                        f"{_show_values(_unique(values))}; match one of those values",
+                    )
+                )
+    return problems
+
+
+def _requires(workspace: Workspace) -> list[Problem]:
+    domain = _Domain(workspace)
+    known = domain.known()
+    problems = []
+    for name, capability in workspace.capabilities.items():
+        origin = _origin(workspace, "capability", name)
+        for fact, matcher in capability.requires.items():
+            if fact in domain.open or matcher_holds(matcher, None, False):
+                continue
+            entries = domain.values.get(fact)
+            if not entries:
+                typo = _typo(fact, known)
+                if typo:
+                    problems.append(
+                        origin.problem(
+                            ("requires", fact),
+                            f"requires fact {fact!r}, which no intent gives, no capability produces "
+                            f"and no observer reports{typo}",
+                            key=True,
+                        )
+                    )
+                continue
+            if _never(matcher, [v for v, _ in entries]):
+                problems.append(
+                    origin.problem(
+                        ("requires", fact),
+                        f"requires {fact} {_matcher_text(matcher)}, which can never hold: {fact} only takes "
+                        f"{_show_values(entries)}; match one of those values",
+                    )
+                )
+    return problems
+
+
+def _matcher_text(matcher: Scalar | Op) -> str:
+    if isinstance(matcher, str):
+        return f"= {matcher!r}"
+    return describe_matcher(matcher)
+
+
+def _typo(fact: str, known: set[str]) -> str:
+    close = did_you_mean(fact, known - {fact})
+    return close if close.startswith("; did") else ""
+
+
+def _unique(values: list[tuple[Scalar, str]]) -> list[tuple[Scalar, str]]:
+    out: list[tuple[Any, str]] = []
+    for value, source in values:
+        if not any(type(v) is type(value) and v == value for v, _ in out):
+            out.append((value, source))
+    return out
