@@ -81,6 +81,34 @@ class Outcome(Frozen):
     idempotency_key: str = ""
 
 
+class InFlight(Frozen):
+    """A step dispatched and not yet finished when a decision was made."""
+
+    capability: str
+    provides: str
+    #: the run's dispatch number of the step.
+    step: int
+    #: the index of the step in a pinned plan (static strategies), else None.
+    plan_step: int | None = None
+    cost: float = 0.0
+
+
+class PinnedPath(Frozen):
+    """The fixed path of the static strategies: the plan made at the start and its progress."""
+
+    plan: Plan
+    #: indices of plan steps that succeeded.
+    done: list[int] = Field(default_factory=list)
+    #: plan step index -> failures since its provider was last chosen.
+    failures: dict[int, int] = Field(default_factory=dict)
+    #: plan step index -> engine-clock seconds before which it is not retried.
+    not_before: dict[int, float] = Field(default_factory=dict)
+    #: plan step index -> the provider used instead of the planned one (static-fallback).
+    substitutes: dict[int, str] = Field(default_factory=dict)
+    #: plan step index -> providers given up on for that step, in order.
+    abandoned: dict[int, list[str]] = Field(default_factory=dict)
+
+
 class DecisionRecord(Frozen):
     """One choice: its inputs, what was chosen, every alternative with verdict and reason."""
 
@@ -116,3 +144,29 @@ class DecisionRecord(Frozen):
     #: notes such as "capabilities revision changed from a1b2 to c3d4: payment.adyen added".
     notes: list[str] = Field(default_factory=list)
     inputs_digest: str = ""
+    # -- the rest of the inputs, so `ido replay` can call `ido.engine.decide.decide` again --
+    #: the strategy that decided: adaptive, static or static-fallback.
+    strategy: str = "adaptive"
+    #: what exactly triggered it, e.g. "payment.stripe-eu failed (server: 503)".
+    cause: str = ""
+    #: engine-clock seconds when decided (compared with circuits' retry_at).
+    now: float = 0.0
+    #: the run's inputs, secret ones redacted.
+    inputs: dict[str, Scalar] = Field(default_factory=dict)
+    steps_taken: int = 0
+    in_flight: list[InFlight] = Field(default_factory=list)
+    #: capabilities ruled out for this run (rejected approvals).
+    exclude: list[str] = Field(default_factory=list)
+    #: capabilities a person approved for this run.
+    approved: list[str] = Field(default_factory=list)
+    #: the plan was reused from the previous decision (nothing relevant changed); `plan` is it.
+    plan_reused: bool = False
+    #: the static strategies' fixed path, as it stood when deciding.
+    pinned: PinnedPath | None = None
+    #: the time the health snapshot was taken, and the full snapshot's capabilities are `health`.
+    health_at: float = 0.0
+    # -- outputs beyond `action`/`chosen` --
+    #: indices into `plan.steps` dispatched now, parallel to `chosen` when action is dispatch.
+    dispatch: list[int] = Field(default_factory=list)
+    #: engine-clock seconds at which to decide again (backoff), if any.
+    wake_at: float | None = None

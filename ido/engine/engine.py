@@ -1,0 +1,653 @@
+"""The observe-plan-act loop: `Engine` pursues intents until their goals hold.
+
+Per run, one asyncio task repeats: fold in finished steps and observations
+-> `decide` (pure; `ido.engine.decide`) -> write the decision and the
+`dispatched` events durably -> start the chosen steps -> wait for an outcome,
+an approval, a health change, a backoff's end or the deadline. Outcomes are
+written with the next decision in one append, so an outcome is durable
+before anything depending on it is dispatched. Health (`HealthTracker`),
+concurrency limits and probes are shared by every run of the engine.
+Failure handling lives elsewhere: `ido.engine.compensation` undoes completed
+steps, `ido.engine.resume` rebuilds an unfinished run from its journal.
+Time comes only from `Clock.now()` and asyncio, so the simulator's virtual
+loop drives the engine unmodified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ido.clock import Clock
+from ido.decisions import DecisionRecord, Outcome, Revisions, Trigger
+from ido.digest import digest, digest_models
+from ido.engine import logging as engine_logging
+from ido.engine.decide import decide
+from ido.engine.doors import Call
+from ido.engine.executors import default_doors
+from ido.engine.health import HealthConfig, HealthTracker
+from ido.engine.inputs import DecisionInputs
+from ido.engine.run import Finished, RunResult, RunState, StepHandle, conditions_for, redact
+from ido.engine.strategies import STRATEGIES, apply_outcome
+from ido.errors import ExecutionError, UsageError
+from ido.journal.base import TERMINAL_STATUSES, Store
+from ido.model import Capability, Intent, Observer, Policy, Scalar
+from ido.planning.types import Plan
+
+Listener = Callable[[DecisionRecord], Any]
+#: how long a run without a deadline stays blocked before it gives up (seconds).
+MAX_BLOCKED_S = 300.0
+
+
+def _items(collection: Any) -> list[Any]:
+    if collection is None:
+        return []
+    if isinstance(collection, Mapping):
+        return list(collection.values())
+    return list(collection)
+
+
+class Engine:
+    """Runs intents against a workspace's capabilities under its policies; see the module docstring."""
+
+    def __init__(
+        self,
+        workspace: Any,
+        store: Store,
+        *,
+        executors: Mapping[str, Any] | None = None,
+        prober: Any = None,
+        fact_reader: Any = None,
+        clock: Clock | None = None,
+        strategy: str = "adaptive",
+        listeners: Iterable[Listener] = (),
+        logger: Any = None,
+        planner: Any = None,
+        policies: Any = None,
+        health: HealthTracker | None = None,
+        health_config: HealthConfig | None = None,
+        keep_records: bool = True,
+        seed: int = 0,
+    ) -> None:
+        if strategy not in STRATEGIES:
+            raise UsageError(f"unknown strategy {strategy!r}; use one of {', '.join(sorted(STRATEGIES))}")
+        self.workspace = workspace
+        self.store = store
+        self.clock = clock or Clock()
+        self.strategy = strategy
+        self.listeners = list(listeners)
+        self.logger = logger if logger is not None else engine_logging.current()
+        self.keep_records = keep_records
+        self.capability_list: list[Capability] = _items(getattr(workspace, "capabilities", None))
+        self.capabilities: dict[str, Capability] = {c.name: c for c in self.capability_list}
+        self.observers: list[Observer] = _items(getattr(workspace, "observers", None))
+        self.policy_list: list[Policy] = _items(getattr(workspace, "policies", None))
+        if policies is None:
+            from ido.policy import PolicySet
+
+            policies = PolicySet(self.policy_list)
+        self.policies = policies
+        if planner is None:
+            from ido.planning.planner import Planner
+
+            planner = Planner(self.capability_list, policies)
+        self.planner = planner
+        resolve = getattr(workspace, "resolve_callable", None)
+        doors, default_prober, default_reader = default_doors(resolve, random.Random(seed))
+        self.executors: dict[str, Any] = dict(executors) if executors is not None else doors
+        self._own_doors = doors if executors is None else None
+        self.prober = prober if prober is not None else default_prober
+        self.fact_reader = fact_reader if fact_reader is not None else default_reader
+        self.health = health or HealthTracker(health_config)
+        self.runs: dict[str, RunState] = {}
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._probes: list[asyncio.Task[None]] = []
+        self._observed: dict[str, tuple[float, dict[str, Scalar]]] = {}
+        self._revisions_stored: set[str] = set()
+        self._closed = False
+
+    # -- public API ------------------------------------------------------------------
+    async def run(
+        self, intent: Intent | str, *, inputs: Mapping[str, Any] | None = None,
+        set_facts: Mapping[str, Scalar] | None = None, options: Mapping[str, Any] | None = None,
+    ) -> RunResult:
+        """Return the result of pursuing `intent` until it succeeds, fails or is compensated."""
+        return await self.wait(await self.start(intent, inputs=inputs, set_facts=set_facts, options=options))
+
+    async def start(
+        self, intent: Intent | str, *, inputs: Mapping[str, Any] | None = None,
+        set_facts: Mapping[str, Scalar] | None = None, options: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Start a run in the background and return its id; `wait(run_id)` gives its result.
+
+        Raises UsageError for an unknown intent, bad inputs or an unknown strategy.
+        """
+        intent_model = self.intent(intent)
+        opts = dict(options or {})
+        strategy = str(opts.get("strategy", self.strategy))
+        if strategy not in STRATEGIES:
+            raise UsageError(f"unknown strategy {strategy!r}; use one of {', '.join(sorted(STRATEGIES))}")
+        opts["strategy"] = strategy
+        try:
+            bound = intent_model.bind_inputs(dict(inputs or {}))
+        except ValueError as exc:
+            raise UsageError(f"intent {intent_model.intent}: {exc}") from None
+        secrets = intent_model.secret_inputs()
+        run_id = str(opts.pop("run_id", "")) or uuid.UUID(int=random.getrandbits(128), version=4).hex[:16]
+        now = self.clock.now()
+        state: dict[str, Scalar] = dict(intent_model.given)
+        run = RunState(
+            run_id=run_id, intent=intent_model, inputs=bound, public_inputs=redact(bound, secrets),
+            strategy=strategy, revisions=self.revisions(intent_model), state=state, started=now,
+            created_at=self.clock.timestamp(), options=opts, secrets=secrets,
+        )
+        self._store_revisions(intent_model, run.revisions)
+        await self._observe(run, force=True)
+        run.state.update(set_facts or {})
+        run.event("run_started", run.created_at, {
+            "intent": intent_model.intent, "inputs": run.public_inputs, "given": dict(intent_model.given),
+            "set": dict(set_facts or {}), "state": dict(run.state), "strategy": strategy,
+            "revisions": run.info(0).revisions, "options": opts,
+        })
+        await self._flush(run)
+        self._launch(run)
+        return run_id
+
+    async def wait(self, run_id: str) -> RunResult:
+        """Return the result of run `run_id` once it ends (it must have been started here)."""
+        run = self.runs.get(run_id)
+        if run is None or run.task is None:
+            raise UsageError(f"run {run_id} is not running in this engine; see `ido runs`")
+        return await run.task
+
+    def approve(self, run_id: str, approved: bool, by: str = "") -> None:
+        """Answer the approval run `run_id` waits for: continue (approved) or replan without it."""
+        run = self.runs.get(run_id)
+        if run is None or run.pending_approval is None:
+            raise UsageError(f"run {run_id} is not waiting for an approval in this engine")
+        run.answer = (approved, by)
+        run.wake.set()
+
+    async def resume(self, run_id: str) -> RunResult:
+        """Return the result of continuing an unfinished run from its journal (after a crash)."""
+        from ido.engine.resume import rebuild
+
+        run = await rebuild(self, run_id)
+        if run.status in TERMINAL_STATUSES:
+            return self._result(run)
+        self._launch(run)
+        return await self.wait(run.run_id)
+
+    async def close(self) -> None:
+        """Stop probes, cancel unfinished runs and close the doors this engine created."""
+        self._closed = True
+        for task in self._probes:
+            task.cancel()
+        for run in self.runs.values():
+            if run.task is not None and not run.task.done():
+                run.task.cancel()
+        pending = [*self._probes, *(r.task for r in self.runs.values() if r.task is not None)]
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._probes.clear()
+        http = (self._own_doors or {}).get("http")
+        if http is not None:
+            await http.aclose()
+
+    # -- declarations ------------------------------------------------------------------
+    def intent(self, ref: Intent | str) -> Intent:
+        """Return the intent `ref` names (an Intent passes through); UsageError when unknown."""
+        if isinstance(ref, Intent):
+            return ref
+        finder = getattr(self.workspace, "intent", None)
+        if callable(finder):
+            return finder(ref)  # type: ignore[no-any-return]
+        for item in _items(getattr(self.workspace, "intents", None)):
+            if item.intent == ref:
+                return item  # type: ignore[no-any-return]
+        raise UsageError(f"no intent {ref!r} in the workspace")
+
+    def revisions(self, intent: Intent) -> Revisions:
+        """Return the digests of the intent, capabilities and policies runs work under."""
+        finder = getattr(self.workspace, "revisions", None)
+        if callable(finder):
+            with contextlib.suppress(Exception):
+                found = finder(intent.intent)
+                if isinstance(found, Revisions) and found.intent == digest(intent):
+                    return found
+        return Revisions(
+            intent=digest(intent), capabilities=digest_models(self.capability_list),
+            policies=digest_models(self.policy_list),
+        )
+
+    def _store_revisions(self, intent: Intent, revisions: Revisions) -> None:
+        for kind, key, content in (
+            ("intent", revisions.intent, lambda: intent.model_dump(mode="json", by_alias=True, exclude_none=True)),
+            ("capabilities", revisions.capabilities, lambda: [
+                c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in self.capability_list
+            ]),
+            ("policies", revisions.policies, lambda: [
+                p.model_dump(mode="json", by_alias=True, exclude_none=True) for p in self.policy_list
+            ]),
+        ):
+            if key not in self._revisions_stored:
+                self.store.put_revision(digest=key, kind=kind, content=content())
+                self._revisions_stored.add(key)
+
+    # -- the loop ------------------------------------------------------------------------
+    def _launch(self, run: RunState) -> None:
+        self.runs[run.run_id] = run
+        self._start_probes()
+        run.task = asyncio.get_running_loop().create_task(self._drive(run), name=f"ido-run-{run.run_id}")
+
+    async def _drive(self, run: RunState) -> RunResult:
+        for handle in run.resend:
+            self._start_step(run, handle)
+        run.resend = []
+        blocked_since: float | None = None
+        while True:
+            run.wake.clear()
+            now = self.clock.now()
+            deadline = self._deadline(run)
+            if deadline is not None and now >= deadline and run.in_flight:
+                await self._abandon(run, "the deadline passed")
+            self._fold(run)
+            await self._observe(run)
+            record, plan = self._decide(run, self.clock.now())
+            action = record.action
+            if action == "dispatch":
+                handles = [self._prepare(run, record, i, name) for i, name in zip(record.dispatch, record.chosen, strict=True)]
+                self._set_status(run, "running", record)
+                await self._flush(run)
+                for handle in handles:
+                    self._start_step(run, handle)
+                self._remember_plan(run, plan)
+                blocked_since = None
+                await self._sleep(run, deadline, watch_health=False)
+                continue
+            if action in ("succeed", "fail"):
+                return await self._finish(run, record)
+            until: float | None = deadline
+            if action == "await_approval":
+                run.pending_approval = (record.decision_id, record.chosen[0], self._approval_policies(record))
+                run.event("approval_requested", self.clock.timestamp(), {
+                    "decision_id": record.decision_id, "step": record.dispatch[0] if record.dispatch else None,
+                    "capability": record.chosen[0], "policies": run.pending_approval[2],
+                })
+                self._set_status(run, "waiting_approval", record)
+            elif action in ("block", "backoff"):
+                blocked_since = now if blocked_since is None else blocked_since
+                self._set_status(run, "blocked", record)
+                if record.wake_at is not None:
+                    until = record.wake_at if until is None else min(until, record.wake_at)
+                if deadline is None:
+                    cap = blocked_since + MAX_BLOCKED_S
+                    until = cap if until is None else min(until, cap)
+            else:  # wait for steps in flight
+                self._remember_plan(run, plan)
+                self._set_status(run, "running", record)
+            await self._flush(run)
+            if action in ("block", "backoff") and deadline is None and now >= blocked_since + MAX_BLOCKED_S:
+                return await self._finish(run, record.model_copy(update={"action": "fail"}), blocked_out=True)
+            await self._sleep(run, until, watch_health=action in ("block", "backoff"))
+
+    def _decide(self, run: RunState, now: float) -> tuple[DecisionRecord, Plan | None]:
+        run.decisions += 1
+        seq = run.decisions
+        health = self.health.snapshot(now)
+        inputs = DecisionInputs(
+            run_id=run.run_id, seq=seq, decision_id=f"{run.run_id}-d{seq}", at=self.clock.iso(),
+            trigger=run.trigger, intent=run.intent, revisions=run.revisions, state=dict(run.state),
+            health=health, now=now, capabilities=self.capabilities, strategy=run.strategy,
+            cause=run.cause, parent_id=run.last_decision, inputs=run.public_inputs, spent=run.spent,
+            elapsed_s=now - run.started, steps_taken=run.steps_taken, attempts=dict(run.attempts),
+            in_flight=tuple(h.in_flight() for h in run.in_flight.values()),
+            exclude=tuple(sorted(run.excluded)), approved=tuple(sorted(run.approved)),
+            reusable=run.reusable if run.reusable_version == self.health.version else None,
+            pinned=run.pinned, faults=tuple(run.faults), notes=tuple(run.notes),
+        )
+        record, plan = decide(inputs, self.planner, self.policies)
+        run.notes = []
+        run.last_decision = record.decision_id
+        if record.pinned is not None:
+            run.pinned = record.pinned
+        self._publish(run, record)
+        return record, plan
+
+    def _publish(self, run: RunState, record: DecisionRecord) -> None:
+        run.event("decision", self.clock.timestamp(), record.model_dump(mode="json"))
+        if self.keep_records:
+            run.records.append(record)
+        if self.logger is not None:
+            engine_logging.log_decision(self.logger, record)
+        for listener in self.listeners:
+            listener(record)
+
+    def _remember_plan(self, run: RunState, plan: Plan | None) -> None:
+        if run.strategy == "adaptive" and plan is not None and plan.feasible:
+            run.reusable, run.reusable_version = plan, self.health.version
+        else:
+            run.reusable = None
+
+    @staticmethod
+    def _approval_policies(record: DecisionRecord) -> list[str]:
+        if record.plan is not None and record.dispatch:
+            step = record.plan.steps[record.dispatch[0]]
+            if step.approval_policies:
+                return list(step.approval_policies)
+        text = record.reason
+        return [p.strip() for p in text[text.rfind("(") + 1:text.rfind(")")].split(",")] if "(" in text else []
+
+    def _deadline(self, run: RunState) -> float | None:
+        d = run.intent.constraints.deadline
+        return None if d is None else run.started + d
+
+    async def _sleep(self, run: RunState, until: float | None, *, watch_health: bool) -> None:
+        """Wait for an outcome, an approval answer, a health change (if watched) or `until`."""
+        if run.finished or run.answer is not None:
+            return
+        timeout = None if until is None else max(0.0, until - self.clock.now())
+        version = self.health.version
+        if watch_health:
+            self.health.subscribe(run.wake)
+        try:
+            await asyncio.wait_for(run.wake.wait(), timeout)
+        except TimeoutError:
+            if until is not None and until >= (self._deadline(run) or float("inf")):
+                run.trigger, run.cause = Trigger.DEADLINE_PRESSURE, "the deadline was reached"
+            elif run.pending_approval is None:
+                run.trigger, run.cause = Trigger.HEALTH_CHANGED, "the backoff elapsed"
+        finally:
+            if watch_health:
+                self.health.unsubscribe(run.wake)
+        if watch_health and self.health.version != version and not run.finished:
+            run.trigger, run.cause = Trigger.HEALTH_CHANGED, "health changed"
+        if run.answer is not None:
+            self._fold_answer(run)
+
+    def _fold_answer(self, run: RunState) -> None:
+        assert run.answer is not None and run.pending_approval is not None
+        approved, by = run.answer
+        decision_id, capability, _ = run.pending_approval
+        run.event("approval_given", self.clock.timestamp(), {
+            "decision_id": decision_id, "capability": capability, "approved": approved, "by": by, "note": "",
+        })
+        (run.approved if approved else run.excluded).add(capability)
+        run.answer, run.pending_approval = None, None
+        run.reusable = None
+        run.trigger = Trigger.APPROVAL
+        run.cause = f"{capability} {'approved' if approved else 'rejected'}" + (f" by {by}" if by else "")
+
+    # -- steps -----------------------------------------------------------------------------
+    def _prepare(self, run: RunState, record: DecisionRecord, index: int, name: str) -> StepHandle:
+        """Return a step ready to start, after buffering its `dispatched` event."""
+        cap = self.capabilities[name]
+        plan_step = record.plan.steps[index] if record.plan is not None and index < len(record.plan.steps) else None
+        cost = float(plan_step.cost) if plan_step is not None and plan_step.cost else cap.cost
+        run.steps_taken += 1
+        run.attempts[name] = run.attempts.get(name, 0) + 1
+        handle = StepHandle(
+            step=run.steps_taken, capability=cap, plan_step=index if run.pinned is not None else None,
+            key=run.idempotency_key(name), attempt=run.attempts[name], cost=cost,
+            decision_id=record.decision_id,
+        )
+        run.event("dispatched", self.clock.timestamp(), {
+            "decision_id": record.decision_id, "step": handle.step, "capability": name,
+            "provides": cap.provides, "idempotency_key": handle.key, "attempt": handle.attempt,
+            "plan_step": handle.plan_step, "cost": cost,
+        })
+        return handle
+
+    def _start_step(self, run: RunState, handle: StepHandle) -> None:
+        run.in_flight[handle.step] = handle
+        handle.task = asyncio.get_running_loop().create_task(self._execute(run, handle))
+
+    async def _execute(self, run: RunState, handle: StepHandle) -> None:
+        """Run one step (within its capability's concurrency limit) and hand the loop its outcome."""
+        sem = self._semaphore(handle.capability)
+        if sem is None:
+            finished = await self.call(run, handle)
+        else:
+            async with sem:
+                finished = await self.call(run, handle)
+        run.finished.append(finished)
+        run.wake.set()
+
+    async def call(self, run: RunState, handle: StepHandle) -> Finished:
+        """Return the outcome of sending one step through its door; updates health."""
+        cap = handle.capability
+        door = cap.invoke.door
+        executor = self.executors.get(door)
+        now = self.clock.now()
+        handle.started = now
+        if executor is None:
+            error = ExecutionError(
+                f"{cap.name}: no executor for the {door} door in this engine", kind="rejected", capability=cap.name,
+            )
+            return Finished(handle, None, error, 0.0)
+        call = Call(
+            capability=cap, run_id=run.run_id, step=handle.step, attempt=handle.attempt,
+            idempotency_key=handle.key, inputs=run.inputs, facts=dict(run.state),
+            timeout=cap.effective_timeout, secrets=run.secrets,
+        )
+        self.health.begin_call(cap.name, now)
+        try:
+            result = await executor.execute(call)
+        except ExecutionError as exc:
+            latency = self.clock.now() - now
+            self.health.record_outcome(
+                cap.name, ok=False, latency_s=latency, now=self.clock.now(), prior=cap.reliability,
+            )
+            return Finished(handle, None, exc, latency)
+        except asyncio.CancelledError:
+            self.health.abandon_call(cap.name)
+            raise
+        except Exception as exc:  # a broken executor or world: a crash of this call, not of the run
+            latency = self.clock.now() - now
+            self.health.record_outcome(
+                cap.name, ok=False, latency_s=latency, now=self.clock.now(), prior=cap.reliability,
+            )
+            return Finished(handle, None, ExecutionError(
+                f"{cap.name}: executor raised {type(exc).__name__}: {exc}", kind="crash", capability=cap.name,
+            ), latency)
+        latency = self.clock.now() - now
+        self.health.record_outcome(
+            cap.name, ok=True, latency_s=latency, now=self.clock.now(), cost=result.cost, prior=cap.reliability,
+        )
+        return Finished(handle, result, None, latency)
+
+    def _semaphore(self, cap: Capability) -> asyncio.Semaphore | None:
+        # FIFO across runs: asyncio.Semaphore wakes its waiters in arrival order.
+        if cap.max_concurrency is None:
+            return None
+        sem = self._semaphores.get(cap.name)
+        if sem is None:
+            sem = self._semaphores[cap.name] = asyncio.Semaphore(cap.max_concurrency)
+        return sem
+
+    async def _abandon(self, run: RunState, why: str) -> None:
+        """Cancel every step in flight and record each as failed (outcome unknown)."""
+        handles = list(run.in_flight.values())
+        for handle in handles:
+            if handle.task is not None:
+                handle.task.cancel()
+        for handle in handles:
+            if handle.task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await handle.task
+        done = {f.handle.step for f in run.finished}
+        for handle in handles:
+            if handle.step not in done:
+                run.finished.append(Finished(handle, None, ExecutionError(
+                    f"{handle.capability.name}: abandoned, {why}", kind="timeout", capability=handle.capability.name,
+                ), self.clock.now() - handle.started))
+
+    def _fold(self, run: RunState) -> None:
+        """Apply finished steps to the run: state, money, keys, static path; buffer outcomes."""
+        if not run.finished:
+            return
+        finished, run.finished = run.finished, []
+        failed: list[str] = []
+        succeeded: list[str] = []
+        for f in finished:
+            handle = f.handle
+            cap = handle.capability
+            run.in_flight.pop(handle.step, None)
+            ok = f.error is None
+            facts: dict[str, Scalar] = {}
+            cost = 0.0
+            self._note_faults(run, f)
+            if ok:
+                assert f.result is not None
+                facts = {**cap.effects, **f.result.facts}
+                cost = f.result.cost if f.result.cost is not None else cap.cost
+                run.state.update(facts)
+                run.spent += cost
+                run.completed.append((handle.step, cap))
+                succeeded.append(cap.name)
+                if run.reusable is not None:
+                    run.reusable = _drop_capability(run.reusable, cap.name)
+            else:
+                assert f.error is not None
+                run.degraded = True
+                run.reusable = None
+                failed.append(f"{cap.name} failed ({f.error.kind}"
+                              + (f": {f.error.status}" if f.error.status else "") + ")")
+            if ok or f.error is None or f.error.kind not in ("timeout", "connection"):
+                run.key_groups[cap.name] = run.key_groups.get(cap.name, 1) + 1
+            if run.pinned is not None and handle.plan_step is not None:
+                run.pinned = apply_outcome(run.strategy, run.pinned, handle.plan_step, ok, self.clock.now())
+            outcome = Outcome.model_construct(
+                capability=cap.name, step=handle.step, status="succeeded" if ok else "failed", hit=ok,
+                error=None if ok else str(f.error), error_kind=None if ok else f.error.kind,  # type: ignore[union-attr]
+                latency_s=round(f.latency_s, 6), cost=cost, facts=facts, idempotency_key=handle.key,
+            )
+            data = outcome.model_dump(mode="json")
+            data["decision_id"] = handle.decision_id
+            data["plan_step"] = handle.plan_step
+            data["compensation"] = handle.compensation
+            run.event("outcome", self.clock.timestamp(), data)
+        if failed:
+            run.trigger, run.cause = Trigger.STEP_FAILED, "; ".join(failed)
+        else:
+            run.trigger, run.cause = Trigger.STEP_SUCCEEDED, ", ".join(succeeded) + " succeeded"
+
+    def _note_faults(self, run: RunState, f: Finished) -> None:
+        """Stamp injected faults a door reports (simulation) on the run's next records."""
+        labels: list[str] = []
+        if f.result is not None:
+            labels = [str(x) for x in f.result.detail.get("faults", ())]
+        elif f.error is not None:
+            labels = [str(x) for x in getattr(f.error, "faults", ())]
+            text = str(f.error)
+            if not labels and "(injected: " in text:
+                labels = text[text.rindex("(injected: ") + 11:].rstrip(")").split("; ")
+        for label in labels:
+            if label and label not in run.faults:
+                run.faults.append(label)
+                run.event("fault", self.clock.timestamp(), {"fault": label, "capability": f.handle.capability.name})
+
+    # -- observation --------------------------------------------------------------------
+    async def _observe(self, run: RunState, *, force: bool = False) -> None:
+        """Read observers whose facts are stale (cached per engine by interval); apply changes."""
+        if not self.observers:
+            return
+        now = self.clock.now()
+        changed: dict[str, Scalar] = {}
+        for obs in self.observers:
+            cached = self._observed.get(obs.name)
+            if cached is None or now - cached[0] >= obs.interval:
+                try:
+                    facts = await self.fact_reader.observe(obs)
+                except ExecutionError:
+                    continue
+                cached = (now, dict(facts))
+                self._observed[obs.name] = cached
+            if not force and run.observed_at.get(obs.name) == cached[0]:
+                continue
+            run.observed_at[obs.name] = cached[0]
+            for fact, value in cached[1].items():
+                if fact not in run.state or run.state[fact] != value or type(run.state[fact]) is not type(value):
+                    changed[fact] = value
+        if changed:
+            run.state.update(changed)
+            run.reusable = None
+            run.event("observation", self.clock.timestamp(), {"facts": changed, "source": "observers"})
+
+    def _start_probes(self) -> None:
+        if self._probes or self._closed:
+            return
+        supports = getattr(self.prober, "supports", None)
+        loop = asyncio.get_running_loop()
+        for cap in self.capability_list:
+            if cap.probe is None or (supports is not None and not supports(cap)):
+                continue
+            self._probes.append(loop.create_task(self._probe_loop(cap), name=f"ido-probe-{cap.name}"))
+
+    async def _probe_loop(self, cap: Capability) -> None:
+        assert cap.probe is not None
+        while not self._closed:
+            try:
+                up = bool(await asyncio.wait_for(self.prober.probe(cap), cap.probe.timeout))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                up = False
+            self.health.record_probe(cap.name, up=up, now=self.clock.now())
+            await asyncio.sleep(cap.probe.interval)
+
+    # -- the end ---------------------------------------------------------------------------
+    async def _finish(self, run: RunState, record: DecisionRecord, *, blocked_out: bool = False) -> RunResult:
+        if run.in_flight:
+            await self._abandon(run, f"the run {'succeeded' if record.action == 'succeed' else 'failed'}")
+            self._fold(run)
+        if record.action == "succeed":
+            self._set_status(run, "succeeded", record)
+            await self._flush(run)
+            return self._result(run)
+        self._set_status(run, "failed", record)
+        await self._flush(run)
+        if run.intent.on_failure == "compensate" and run.completed:
+            from ido.engine.compensation import compensate
+
+            status, last = await compensate(self, run)
+            self._set_status(run, status, last)
+            await self._flush(run)
+        return self._result(run)
+
+    def _set_status(self, run: RunState, status: str, record: DecisionRecord | None) -> None:
+        if status == run.status and record is not None and record.action not in ("succeed", "fail"):
+            return
+        run.status = status
+        run.conditions = conditions_for(run, record, record.reason if record is not None else "")
+        run.event("status", self.clock.timestamp(), {
+            "status": status, "conditions": [c.model_dump(mode="json") for c in run.conditions],
+        })
+
+    async def _flush(self, run: RunState) -> None:
+        if not run.buffer:
+            return
+        events, run.buffer = run.buffer, []
+        await self.store.append(events, run=run.info(self.clock.timestamp()))
+
+    def _result(self, run: RunState) -> RunResult:
+        return RunResult(
+            run_id=run.run_id, status=run.status, steps_executed=run.steps_taken,
+            decisions=run.decisions, cost=run.spent, elapsed_s=self.clock.now() - run.started,
+            records=tuple(run.records),
+        )
+
+
+def _drop_capability(plan: Plan, capability: str) -> Plan | None:
+    """Return `plan` without its (first) step of `capability`, or None if it has none."""
+    from ido.engine.inputs import without_steps
+
+    for i, step in enumerate(plan.steps):
+        if step.capability == capability:
+            return without_steps(plan, {i})
+    return None

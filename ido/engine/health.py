@@ -1,0 +1,279 @@
+"""Live health of every capability: estimates from outcomes and probes, and circuit breakers.
+
+One `HealthTracker` is shared by all runs of an `Engine`. Each outcome
+updates an EWMA success estimate, a windowed success rate, an EWMA latency,
+the observed cost and the circuit breaker:
+
+    closed --(N consecutive failures, or a low windowed rate)--> open
+    open --(backoff elapsed, doubling up to a cap)--> half_open (one trial)
+    half_open --trial succeeds--> closed;   --trial fails--> open (backoff doubled)
+
+Probes run in the background (`Engine` starts them) and only ever make
+health *worse* or move an open circuit to half-open early: a probe saying
+"up" never closes a circuit that calls opened, and once a trial that a probe
+let through fails, that capability's probe is not trusted again until a call
+succeeds (so a lying probe is outweighed by outcomes). `snapshot(now)` is
+what a decision reads: one immutable `HealthSnapshot`, cached per `version`;
+`version` grows on every change that matters to planning (circuit
+transitions, probe flips, estimate moves beyond a tolerance).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from ido.health import CapabilityHealth, Circuit, HealthSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class HealthConfig:
+    """Tuning of estimates and circuit breakers (defaults suit services answering in ~1s)."""
+
+    #: EWMA weight of the newest outcome.
+    alpha: float = 0.2
+    #: consecutive failures that open a closed circuit.
+    failure_threshold: int = 3
+    #: windowed success rate below which a closed circuit opens (with min_samples outcomes).
+    window: int = 20
+    min_samples: int = 10
+    min_rate: float = 0.5
+    #: first open period in seconds; doubles on each reopening up to backoff_cap.
+    backoff: float = 1.0
+    backoff_cap: float = 60.0
+    #: changes of the success estimate (absolute) or latency (relative) that bump `version`.
+    success_tolerance: float = 0.05
+    latency_tolerance: float = 0.25
+
+
+@dataclass(slots=True)
+class _Entry:
+    """Mutable per-capability state; published as `CapabilityHealth` in snapshots."""
+
+    success: float | None = None
+    latency: float | None = None
+    cost: float | None = None
+    window: deque[bool] = field(default_factory=lambda: deque(maxlen=20))
+    samples: int = 0
+    consecutive_failures: int = 0
+    circuit: Circuit = Circuit.CLOSED
+    retry_at: float | None = None
+    backoff: float = 0.0
+    opened_by_probe: bool = False
+    trial_in_flight: bool = False
+    probe_up: bool | None = None
+    probe_trusted: bool = True
+    probe_trial: bool = False
+    last_seen: float | None = None
+    # the values last published (bumping `version` when they move enough)
+    shown_success: float | None = None
+    shown_latency: float | None = None
+
+
+class HealthTracker:
+    """Per-capability health shared by every run of one engine; see the module docstring."""
+
+    def __init__(self, config: HealthConfig | None = None) -> None:
+        self.config = config or HealthConfig()
+        self._entries: dict[str, _Entry] = {}
+        self.version = 0
+        self._snapshot: HealthSnapshot | None = None
+        self._snapshot_version = -1
+        self._next_transition = math.inf
+        self._subscribers: set[asyncio.Event] = set()
+
+    # -- evidence ------------------------------------------------------------
+    def _entry(self, name: str) -> _Entry:
+        entry = self._entries.get(name)
+        if entry is None:
+            entry = _Entry(window=deque(maxlen=self.config.window))
+            self._entries[name] = entry
+        return entry
+
+    def record_outcome(
+        self, name: str, *, ok: bool, latency_s: float, now: float, cost: float | None = None,
+        prior: float | None = None,
+    ) -> None:
+        """Fold one call's outcome into the estimates and the circuit. Called by the engine.
+
+        `prior` (the declared reliability) seeds the success estimate, so one
+        early failure lowers it instead of zeroing it.
+        """
+        cfg = self.config
+        e = self._entry(name)
+        e.samples += 1
+        e.last_seen = now
+        e.window.append(ok)
+        value = 1.0 if ok else 0.0
+        start = e.success if e.success is not None else prior
+        e.success = value if start is None else start + cfg.alpha * (value - start)
+        if ok:
+            e.latency = latency_s if e.latency is None else e.latency + cfg.alpha * (latency_s - e.latency)
+            if cost is not None:
+                e.cost = cost
+        changed = self._moved(e)
+        was_trial = e.trial_in_flight
+        e.trial_in_flight = False
+        if ok:
+            e.consecutive_failures = 0
+            e.probe_trusted = True
+            if e.circuit is not Circuit.CLOSED:
+                e.circuit, e.retry_at, e.backoff, e.opened_by_probe = Circuit.CLOSED, None, 0.0, False
+                changed = True
+        else:
+            e.consecutive_failures += 1
+            if e.circuit is Circuit.HALF_OPEN or (e.circuit is Circuit.OPEN and was_trial):
+                if e.probe_trial:
+                    e.probe_trusted = False
+                self._open(e, now, by_probe=False)
+                changed = True
+            elif e.circuit is Circuit.CLOSED and self._should_open(e):
+                self._open(e, now, by_probe=False)
+                changed = True
+        e.probe_trial = False
+        if changed:
+            self._bump()
+
+    def record_probe(self, name: str, *, up: bool, now: float) -> None:
+        """Fold one probe answer in: down opens the circuit; up may only half-open it early."""
+        e = self._entry(name)
+        changed = e.probe_up is not up
+        e.probe_up = up
+        e.last_seen = now
+        if not up and e.circuit is Circuit.CLOSED:
+            self._open(e, now, by_probe=True)
+            changed = True
+        elif up and e.circuit is Circuit.OPEN and not e.trial_in_flight:
+            if e.opened_by_probe:
+                # the probe opened it and the probe says up again: trust it.
+                e.circuit, e.retry_at, e.backoff, e.opened_by_probe = Circuit.CLOSED, None, 0.0, False
+                changed = True
+            elif e.probe_trusted and (e.retry_at is None or e.retry_at > now):
+                e.retry_at = now
+                e.probe_trial = True
+                self._next_transition = now
+                changed = True
+        if changed:
+            self._bump()
+
+    def begin_call(self, name: str, now: float) -> None:
+        """Note that a call starts; a half-open circuit admits only this one trial until it ends."""
+        e = self._entries.get(name)
+        if e is None:
+            return
+        self._transition(e, now)
+        if e.circuit is Circuit.HALF_OPEN:
+            e.circuit = Circuit.OPEN
+            e.retry_at = None
+            e.trial_in_flight = True
+            self._bump()
+
+    def abandon_call(self, name: str) -> None:
+        """Note that a call ended without an outcome (cancelled); free its trial slot."""
+        e = self._entries.get(name)
+        if e is not None and e.trial_in_flight:
+            e.trial_in_flight = False
+            e.retry_at = None
+            e.circuit = Circuit.HALF_OPEN
+            self._bump()
+
+    # -- reading -------------------------------------------------------------
+    def snapshot(self, now: float) -> HealthSnapshot:
+        """Return one immutable snapshot; the same object until `version` changes.
+
+        Open circuits whose backoff has elapsed are moved to half-open first.
+        """
+        if now >= self._next_transition:
+            self._apply_transitions(now)
+        if self._snapshot is None or self._snapshot_version != self.version:
+            caps = {name: self._publish(e) for name, e in self._entries.items()}
+            self._snapshot = HealthSnapshot.model_construct(at=now, capabilities=caps)
+            self._snapshot_version = self.version
+        return self._snapshot
+
+    def next_retry_at(self) -> float | None:
+        """Return the earliest time an open circuit becomes half-open (None: none pending)."""
+        return None if math.isinf(self._next_transition) else self._next_transition
+
+    def circuit(self, name: str, now: float) -> Circuit:
+        """Return the circuit state of `name` at `now`."""
+        e = self._entries.get(name)
+        if e is None:
+            return Circuit.CLOSED
+        self._transition(e, now)
+        return e.circuit
+
+    def subscribe(self, event: asyncio.Event) -> None:
+        """Set `event` on the next change of `version` (blocked runs wait on it)."""
+        self._subscribers.add(event)
+
+    def unsubscribe(self, event: asyncio.Event) -> None:
+        """Stop notifying `event`."""
+        self._subscribers.discard(event)
+
+    # -- internals -----------------------------------------------------------
+    def _should_open(self, e: _Entry) -> bool:
+        cfg = self.config
+        if e.consecutive_failures >= cfg.failure_threshold:
+            return True
+        if len(e.window) >= cfg.min_samples:
+            return sum(e.window) / len(e.window) < cfg.min_rate
+        return False
+
+    def _open(self, e: _Entry, now: float, *, by_probe: bool) -> None:
+        cfg = self.config
+        e.backoff = cfg.backoff if e.backoff <= 0 else min(e.backoff * 2, cfg.backoff_cap)
+        e.circuit = Circuit.OPEN
+        e.retry_at = now + e.backoff
+        e.opened_by_probe = by_probe
+        e.trial_in_flight = False
+        self._next_transition = min(self._next_transition, e.retry_at)
+
+    def _transition(self, e: _Entry, now: float) -> None:
+        if e.circuit is Circuit.OPEN and e.retry_at is not None and now >= e.retry_at:
+            e.circuit = Circuit.HALF_OPEN
+            self._bump()
+
+    def _apply_transitions(self, now: float) -> None:
+        pending = math.inf
+        for e in self._entries.values():
+            self._transition(e, now)
+            if e.circuit is Circuit.OPEN and e.retry_at is not None:
+                pending = min(pending, e.retry_at)
+        self._next_transition = pending
+
+    def _moved(self, e: _Entry) -> bool:
+        cfg = self.config
+        moved = False
+        if e.success is not None and (
+            e.shown_success is None or abs(e.success - e.shown_success) > cfg.success_tolerance
+        ):
+            e.shown_success = e.success
+            moved = True
+        if e.latency is not None and (
+            e.shown_latency is None
+            or abs(e.latency - e.shown_latency) > cfg.latency_tolerance * max(e.shown_latency, 1e-3)
+        ):
+            e.shown_latency = e.latency
+            moved = True
+        return moved
+
+    def _publish(self, e: _Entry) -> CapabilityHealth:
+        return CapabilityHealth.model_construct(
+            success_rate=None if e.shown_success is None else round(e.shown_success, 4),
+            latency_s=None if e.shown_latency is None else round(e.shown_latency, 4),
+            cost=e.cost,
+            circuit=e.circuit,
+            retry_at=e.retry_at,
+            probe_up=e.probe_up,
+            samples=e.samples,
+            consecutive_failures=e.consecutive_failures,
+            last_seen=e.last_seen,
+        )
+
+    def _bump(self) -> None:
+        self.version += 1
+        for event in self._subscribers:
+            event.set()

@@ -1,0 +1,180 @@
+"""One run's in-memory state (`RunState`), its steps in flight (`StepHandle`) and its result.
+
+Kept apart from what is persisted: the journal holds events; this holds what
+the engine's loop needs between decisions (the state, money spent, attempts,
+steps in flight, the plan it may reuse, the static path, approvals). Built by
+`ido.engine.engine.Engine.start` or rebuilt from events by `ido.engine.resume`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from ido.decisions import DecisionRecord, InFlight, PinnedPath, Revisions, Trigger
+from ido.engine.doors import Result
+from ido.errors import ExecutionError
+from ido.journal.base import Condition_, Event, RunInfo
+from ido.model import Capability, Intent, Scalar
+from ido.planning.types import Plan
+
+REDACTED = "***"
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """How a run ended: what `Engine.run` / `wait` return and `ido run --json` prints."""
+
+    run_id: str
+    status: str
+    steps_executed: int
+    decisions: int
+    cost: float
+    elapsed_s: float
+    records: tuple[DecisionRecord, ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        """Return the `ido run --json` keys."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "steps_executed": self.steps_executed,
+            "decisions": self.decisions,
+            "cost": round(self.cost, 6),
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+@dataclass(eq=False, slots=True)
+class StepHandle:
+    """A dispatched step: which call it is, and its task while in flight."""
+
+    step: int
+    capability: Capability
+    plan_step: int | None
+    key: str
+    attempt: int
+    cost: float
+    decision_id: str
+    started: float = 0.0
+    task: asyncio.Task[None] | None = None
+    compensation: bool = False
+
+    def in_flight(self) -> InFlight:
+        """Return the record form of this step."""
+        return InFlight.model_construct(
+            capability=self.capability.name, provides=self.capability.provides, step=self.step,
+            plan_step=self.plan_step, cost=self.cost,
+        )
+
+
+@dataclass(eq=False, slots=True)
+class Finished:
+    """A step that ended: its result or its error, and how long it took on the engine clock."""
+
+    handle: StepHandle
+    result: Result | None
+    error: ExecutionError | None
+    latency_s: float
+
+
+@dataclass(eq=False)
+class RunState:
+    """Everything the loop keeps about one run between decisions."""
+
+    run_id: str
+    intent: Intent
+    inputs: dict[str, Scalar]
+    public_inputs: dict[str, Scalar]
+    strategy: str
+    revisions: Revisions
+    state: dict[str, Scalar]
+    started: float
+    created_at: float
+    options: dict[str, Any] = field(default_factory=dict)
+    secrets: frozenset[str] = frozenset()
+    spent: float = 0.0
+    steps_taken: int = 0
+    attempts: dict[str, int] = field(default_factory=dict)
+    event_seq: int = 0
+    decisions: int = 0
+    last_decision: str | None = None
+    status: str = "running"
+    conditions: list[Condition_] = field(default_factory=list)
+    degraded: bool = False
+    in_flight: dict[int, StepHandle] = field(default_factory=dict)
+    finished: list[Finished] = field(default_factory=list)
+    #: (dispatch number, capability) of succeeded steps, in completion order (compensation undoes them).
+    completed: list[tuple[int, Capability]] = field(default_factory=list)
+    #: capability -> idempotency key group (moves on after a definite answer).
+    key_groups: dict[str, int] = field(default_factory=dict)
+    reusable: Plan | None = None
+    reusable_version: int = -1
+    pinned: PinnedPath | None = None
+    approved: set[str] = field(default_factory=set)
+    excluded: set[str] = field(default_factory=set)
+    #: (decision id, capability, policies) of the approval the run waits for.
+    pending_approval: tuple[str, str, list[str]] | None = None
+    answer: tuple[bool, str] | None = None
+    trigger: Trigger = Trigger.START
+    cause: str = ""
+    notes: list[str] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)
+    buffer: list[Event] = field(default_factory=list)
+    records: list[DecisionRecord] = field(default_factory=list)
+    observed_at: dict[str, float] = field(default_factory=dict)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[RunResult] | None = None
+    #: resent steps (resume): dispatched before a crash without an outcome.
+    resend: list[StepHandle] = field(default_factory=list)
+
+    def event(self, kind: str, at: float, data: dict[str, Any]) -> None:
+        """Buffer one journal event with the run's next seq (written by the next flush)."""
+        self.event_seq += 1
+        self.buffer.append(Event.model_construct(
+            run_id=self.run_id, seq=self.event_seq, kind=kind, at=at, data=data,
+        ))
+
+    def idempotency_key(self, capability: str) -> str:
+        """Return the key of the next call of `capability`: run, capability and attempt group."""
+        return f"{self.run_id}:{capability}:{self.key_groups.get(capability, 1)}"
+
+    def info(self, now_ts: float) -> RunInfo:
+        """Return the run's summary row as of now."""
+        return RunInfo.model_construct(
+            run_id=self.run_id, intent=self.intent.intent, status=self.status,
+            created_at=self.created_at, updated_at=now_ts, inputs=self.public_inputs,
+            revisions={
+                "intent": self.revisions.intent, "capabilities": self.revisions.capabilities,
+                "policies": self.revisions.policies,
+            },
+            conditions=self.conditions, cost=round(self.spent, 9), steps_executed=self.steps_taken,
+            decisions=self.decisions, options=self.options,
+        )
+
+
+def redact(inputs: dict[str, Scalar], secrets: frozenset[str]) -> dict[str, Scalar]:
+    """Return `inputs` with every secret one replaced by `***`."""
+    return {k: (REDACTED if k in secrets else v) for k, v in inputs.items()}
+
+
+def conditions_for(run: RunState, record: DecisionRecord | None, reason: str) -> list[Condition_]:
+    """Return the run's Kubernetes-style conditions for its current status."""
+    decision = record.decision_id if record is not None else run.last_decision
+    status = run.status
+    satisfied = status == "succeeded"
+    progressing = status in ("running", "waiting_approval")
+    blocked = status == "blocked"
+
+    def cond(kind: str, value: bool, why: str) -> Condition_:
+        return Condition_.model_construct(
+            type=kind, status=value, reason=why, message=reason if value else "", decision_id=decision,
+        )
+
+    return [
+        cond("Satisfied", satisfied, "GoalHolds" if satisfied else "GoalNotYet"),
+        cond("Progressing", progressing, "Working" if progressing else status.title().replace("_", "")),
+        cond("Degraded", run.degraded, "StepFailed" if run.degraded else "Healthy"),
+        cond("Blocked", blocked, "NoAdmissiblePlan" if blocked else "NotBlocked"),
+    ]
