@@ -96,7 +96,7 @@ class ServiceServer:
     def start(self) -> ServiceServer:
         """Start serving in a daemon thread; return self."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+            self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
             self._thread.start()
         return self
 
