@@ -131,11 +131,11 @@ async def _drive(runs: int, in_flight: int, one: Callable[[int], Awaitable[None]
     return time.perf_counter() - start
 
 
-def bench_ido(folder: Path, runs: int, in_flight: int, rep: int) -> tuple[float, int, int]:
+async def bench_ido(folder: Path, runs: int, in_flight: int, rep: int) -> tuple[float, int, int]:
     """Return (elapsed s, journal bytes, commits) for `runs` runs on a fresh journal file."""
     path = folder / f"ido-{in_flight}-{rep}.db"
     store = SQLiteStore(path)
-    elapsed = asyncio.run(_drive(runs, in_flight, lambda i: ido_run(store, f"r{rep}-{i:06d}")))
+    elapsed = await _drive(runs, in_flight, lambda i: ido_run(store, f"r{rep}-{i:06d}"))
     commits = store.commits
     store.close()  # checkpoints the WAL into the file
     return elapsed, _size(path), commits
@@ -143,56 +143,96 @@ def bench_ido(folder: Path, runs: int, in_flight: int, rep: int) -> tuple[float,
 
 # -- the DBOS side -----------------------------------------------------------------------------
 
-def bench_dbos(folder: Path, plan: list[tuple[int, int]]) -> tuple[list[tuple[int, float, int]], str]:
-    """Return ([(in_flight, elapsed s, bytes)] per `plan` entry, durability note), one DBOS launch."""
-    from dbos import DBOS, SetWorkflowID
+class DbosSide:
+    """An equivalent three-step durable workflow on DBOS with a SQLite system database."""
 
-    path = folder / "dbos.sqlite"
-    DBOS(config={"name": "ido-bench", "system_database_url": f"sqlite:///{path}",
-                 "log_level": "WARNING"})
+    def __init__(self, folder: Path) -> None:
+        from dbos import DBOS, SetWorkflowID  # a benchmark extra: pip install dbos
 
-    @DBOS.step()
-    async def pay(order: str) -> dict[str, Any]:
-        return {"order.paid": True, "payment.id": f"pay-{order}"}
+        self.path = folder / "dbos.sqlite"
+        self._dbos, self._set_id = DBOS, SetWorkflowID
+        DBOS(config={"name": "ido-bench", "system_database_url": f"sqlite:///{self.path}",
+                     "log_level": "WARNING"})
 
-    @DBOS.step()
-    async def ship(order: str) -> dict[str, Any]:
-        return {"order.shipped": True}
+        @DBOS.step()
+        async def pay(order: str) -> dict[str, Any]:
+            return {"order.paid": True, "payment.id": f"pay-{order}"}
 
-    @DBOS.step()
-    async def notify(order: str) -> dict[str, Any]:
-        return {"customer.notified": True}
+        @DBOS.step()
+        async def ship(order: str) -> dict[str, Any]:
+            return {"order.shipped": True}
 
-    @DBOS.workflow()
-    async def fulfil(order: str) -> list[dict[str, Any]]:
-        return [await pay(order), await ship(order), await notify(order)]
+        @DBOS.step()
+        async def notify(order: str) -> dict[str, Any]:
+            return {"customer.notified": True}
 
-    async def main() -> list[tuple[int, float, int]]:
-        DBOS.launch()
-        out = []
-        for n, (runs, in_flight) in enumerate(plan):
-            before = _size(path)
+        @DBOS.workflow()
+        async def fulfil(order: str) -> list[dict[str, Any]]:
+            return [await pay(order), await ship(order), await notify(order)]
 
-            async def one(i: int, n: int = n) -> None:
-                with SetWorkflowID(f"w{n}-{i:06d}"):
-                    await fulfil(f"o{n}-{i}")
+        self._fulfil = fulfil
+        self._batch = 0
 
-            elapsed = await _drive(runs, in_flight, one)
-            out.append((in_flight, elapsed, _size(path) - before))
-        return out
+    def launch(self) -> None:
+        """Start DBOS (creates the system database)."""
+        self._dbos.launch()
 
-    try:
-        results = asyncio.run(main())
-    finally:
-        DBOS.destroy()
-    conn = sqlite3.connect(path)
-    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-    conn.close()
-    return results, f"journal_mode={mode}, synchronous=FULL (SQLite default; DBOS sets none)"
+    async def bench(self, runs: int, in_flight: int) -> tuple[float, int]:
+        """Return (elapsed s, bytes the system database grew) for `runs` workflows."""
+        self._batch += 1
+        batch, before = self._batch, _size(self.path)
+
+        async def one(i: int) -> None:
+            with self._set_id(f"w{batch}-{i:06d}"):
+                await self._fulfil(f"o{batch}-{i}")
+
+        elapsed = await _drive(runs, in_flight, one)
+        return elapsed, _size(self.path) - before
+
+    def close(self) -> str:
+        """Stop DBOS; return its SQLite durability settings."""
+        self._dbos.destroy()
+        conn = sqlite3.connect(self.path)
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        conn.close()
+        return f"journal_mode={mode}, synchronous=FULL (SQLite's default; DBOS sets none)"
 
 
 def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+async def measure(folder: Path, reps: int, seq_runs: int, par_runs: int, with_dbos: bool
+                  ) -> tuple[dict[str, list[tuple[float, int]]], float, str]:
+    """Return samples per configuration, ido's median commits in flight, and the DBOS note.
+
+    ido and DBOS repetitions are interleaved so that load from elsewhere on the
+    machine hits both sides alike. DBOS stays launched (its threads running)
+    while ido is measured, which can only slow ido down.
+    """
+    samples: dict[str, list[tuple[float, int]]] = {}
+    commits: list[int] = []
+    dbos, note = None, "not run (--no-dbos)"
+    if with_dbos:
+        try:
+            dbos = DbosSide(folder)
+            dbos.launch()
+        except ImportError as exc:
+            dbos, note = None, f"not run: {exc} (pip install dbos)"
+    try:
+        for rep in range(reps):
+            for runs, in_flight, label in ((seq_runs, 1, "sequential"),
+                                           (par_runs, IN_FLIGHT, f"{IN_FLIGHT} in flight")):
+                t, size, c = await bench_ido(folder, runs, in_flight, rep)
+                samples.setdefault(f"ido journal, {label}", []).append((t, size))
+                if in_flight > 1:
+                    commits.append(c)
+                if dbos is not None:
+                    samples.setdefault(f"DBOS, {label}", []).append(await dbos.bench(runs, in_flight))
+    finally:
+        if dbos is not None:
+            note = dbos.close()
+    return samples, statistics.median(commits), note
 
 
 # -- report ------------------------------------------------------------------------------------
@@ -212,29 +252,15 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()
     seq_runs, par_runs = (30, 200) if args.quick else (150, 1000)
-    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="ido-bench-") as tmp:
-        folder = Path(tmp)
-        ido_seq = [bench_ido(folder, seq_runs, 1, r) for r in range(args.reps)]
-        ido_par = [bench_ido(folder, par_runs, IN_FLIGHT, r) for r in range(args.reps)]
-        rows.append(_row("ido journal, sequential", [t for t, _, _ in ido_seq], seq_runs,
-                         statistics.median(b for _, b, _ in ido_seq)))
-        rows.append(_row(f"ido journal, {IN_FLIGHT} in flight", [t for t, _, _ in ido_par], par_runs,
-                         statistics.median(b for _, b, _ in ido_par)))
-        commits = statistics.median(c for _, _, c in ido_par)
-        dbos_note = "not run (--no-dbos)"
-        if not args.no_dbos:
-            try:
-                plan = [(seq_runs, 1)] * args.reps + [(par_runs, IN_FLIGHT)] * args.reps
-                results, dbos_note = bench_dbos(folder, plan)
-                seq = [(t, b) for f, t, b in results if f == 1]
-                par = [(t, b) for f, t, b in results if f == IN_FLIGHT]
-                rows.append(_row("DBOS, sequential", [t for t, _ in seq], seq_runs,
-                                 statistics.median(b for _, b in seq)))
-                rows.append(_row(f"DBOS, {IN_FLIGHT} in flight", [t for t, _ in par], par_runs,
-                                 statistics.median(b for _, b in par)))
-            except ImportError as exc:
-                dbos_note = f"not run: {exc} (pip install dbos)"
+        samples, commits, dbos_note = asyncio.run(
+            measure(Path(tmp), args.reps, seq_runs, par_runs, not args.no_dbos)
+        )
+    rows = [
+        _row(name, [t for t, _ in got], seq_runs if name.endswith("sequential") else par_runs,
+             statistics.median(b for _, b in got))
+        for name, got in samples.items()
+    ]
     report = _report(rows, args, seq_runs, par_runs, commits, dbos_note)
     print(report)
     if not args.no_write:
