@@ -7,6 +7,8 @@ order from causal links) -> `reasons` (a verdict for every alternative).
 `fleet` allocates many runs to scarce providers with OR-Tools CP-SAT.
 """
 
+from ido.planning.order import plan_graph, schedule, to_dot
+from ido.planning.planner import Planner
 from ido.planning.types import (
     Alternative,
     Blocker,
@@ -24,7 +26,11 @@ __all__ = [
     "Plan",
     "PlanRequest",
     "PlanStep",
+    "Planner",
     "ScoreBreakdown",
     "SearchMetrics",
     "Verdict",
+    "plan_graph",
+    "schedule",
+    "to_dot",
 ]

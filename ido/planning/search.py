@@ -245,7 +245,7 @@ def astar(
     heap: list[tuple[float, int]] = [(round(h0, 9), 0)]
     expanded = 0
     generated = 1
-    n_t = 2 * n
+    n_t = 2 * n if track_time else 0
     while heap:
         _, node_id = heapq.heappop(heap)
         node = nodes[node_id]
@@ -356,10 +356,10 @@ def astar(
     return Failed(expanded, generated)
 
 
-def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:  # noqa: SIM110
+def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
     """Return whether label `a` is no worse than `b` in every component."""
     # a plain loop: this is the search's innermost test, and faster than all(genexpr)
-    for x, y in zip(a, b, strict=True):
+    for x, y in zip(a, b, strict=True):  # noqa: SIM110
         if x > y + EPS:
             return False
     return True

@@ -1,0 +1,106 @@
+"""Planner properties against an exhaustive reference search over random small problems."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from hypothesis import given
+
+from ido.model import holds
+from ido.planning import Planner
+from ido.planning.types import Plan
+from ido.policy import PolicySet
+from tests.planning.reference import EPS, apply, critical_path, optimum, usable
+from tests.planning.strategies import World, worlds
+
+
+def _linearizations(plan: Plan) -> list[list[int]]:
+    """Return every order of the steps consistent with `after`."""
+    n = len(plan.steps)
+    return [
+        list(order) for order in itertools.permutations(range(n))
+        if all(order.index(a) < order.index(i) for i in range(n) for a in plan.steps[i].after)
+    ]
+
+
+def _longest_chain(plan: Plan) -> float:
+    finish: list[float] = []
+    for step in plan.steps:
+        finish.append(max((finish[a] for a in step.after), default=0.0) + step.latency_s)
+    return max(finish, default=0.0)
+
+
+@given(worlds())
+def test_plans_are_valid_admissible_and_optimal(world: World) -> None:
+    """Every plan is valid in every linearization, within every constraint and policy, and optimal."""
+    planner = Planner(world.caps, world.policies)
+    plan = planner.plan(world.intent, world.request, world.health)
+    best = optimum(world.caps, world.policies, world.intent, world.request, world.health, world.max_len)
+    if best is None:
+        assert not plan.feasible, plan.explanation
+        assert plan.blockers and plan.explanation
+        return
+    assert plan.feasible, f"reference found {best.sequence} ({best.score}) but: {plan.explanation}"
+    assert math.isclose(plan.score, best.score, rel_tol=1e-9, abs_tol=1e-9)
+
+    by_name = {c.name: c for c in world.caps}
+    pool = {u.cap.name: u for u in usable(world.caps, world.policies, world.intent, world.request, world.health)}
+    caps = [by_name[s.capability] for s in plan.steps]
+    for order in _linearizations(plan):
+        state = dict(world.request.state)
+        for i in order:
+            assert holds(caps[i].requires, state), f"{caps[i].name} not applicable in order {order}"
+            state = apply(state, caps[i])
+        assert holds(world.intent.goal, state)
+
+    if not plan.steps:
+        return  # the goal already holds: nothing to do, whatever is left of the constraints
+    pset = PolicySet(world.policies)
+    limits = pset.limits(world.intent, world.request.inputs)
+    c = world.intent.constraints
+    req = world.request
+    assert all(s.capability in pool for s in plan.steps), "a step uses a denied/unhealthy/excluded capability"
+    for s in plan.steps:
+        judgement = pset.judge(by_name[s.capability], world.intent, req.inputs)
+        assert s.requires_approval == bool(judgement.approval_by)
+    cost = sum(pool[s.capability].cost for s in plan.steps)
+    assert math.isclose(plan.cost, cost, abs_tol=1e-9)
+    if c.budget is not None:
+        assert cost <= c.budget - req.spent + EPS
+    if limits.cost_per_run is not None:
+        assert cost <= limits.cost_per_run - req.spent + EPS
+    latency = critical_path(caps, [pool[s.capability].latency for s in plan.steps])
+    assert math.isclose(plan.latency_s, latency, abs_tol=1e-9)
+    assert math.isclose(_longest_chain(plan), latency, abs_tol=1e-9)
+    if c.deadline is not None:
+        assert latency <= c.deadline - req.elapsed_s + EPS
+    if c.min_success is not None:
+        assert sum(pool[s.capability].risk for s in plan.steps) <= -math.log(c.min_success) + EPS
+    assert len(plan.steps) + req.steps_taken <= (c.max_steps or 10**9)
+    if limits.steps_per_run is not None:
+        assert len(plan.steps) + req.steps_taken <= limits.steps_per_run
+    if limits.attempts_per_capability is not None:
+        for s in plan.steps:
+            used = req.attempts.get(s.capability, 0) + sum(1 for t in plan.steps if t.capability == s.capability)
+            assert used <= limits.attempts_per_capability
+
+
+@given(worlds())
+def test_equal_inputs_give_equal_plans(world: World) -> None:
+    """Two planners built from the same inputs (registry order shuffled) return the same plan."""
+    a = Planner(world.caps, world.policies).plan(world.intent, world.request, world.health)
+    b = Planner(list(reversed(world.caps)), list(reversed(world.policies))).plan(
+        world.intent, world.request, world.health
+    )
+    assert a.model_dump(exclude={"metrics"}) == b.model_dump(exclude={"metrics"})
+
+
+@given(worlds())
+def test_costlier_alternatives_report_true_score_deltas(world: World) -> None:
+    """A `costlier` alternative's delta is its best plan's score minus the chosen one, never negative."""
+    plan = Planner(world.caps, world.policies).plan(world.intent, world.request, world.health)
+    for alt in plan.alternatives:
+        if alt.verdict == "costlier":
+            assert alt.score_delta is not None and alt.score_delta >= -EPS
+            assert math.isclose(alt.numbers["plan_score"], plan.score + alt.score_delta, abs_tol=1e-9)
