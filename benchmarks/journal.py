@@ -1,20 +1,23 @@
-"""Benchmark: durable steps/s and runs/s of ido's SQLite journal, side by side with DBOS.
+"""Benchmark: durable steps/s and runs/s of ido on SQLite, side by side with DBOS.
 
-A three-step intent, run sequentially and with 100 runs in flight. For ido
-the script drives the journal exactly as the engine does per step (see
-`ido_run`): a `dispatched` event appended and awaited before the call, an
-`outcome` event appended and awaited before anything depending on it, then
-the next `decision` record appended and awaited; plus `run_started` with the
-first decision, and the final `status` with the run row. That is 11 awaited
-durable appends per run, each carrying realistic payloads (a decision record
-with a plan, three alternatives with reasons, health). DBOS (a benchmark
-extra: `pip install dbos`) runs an equivalent three-step durable workflow on
-a SQLite system database. Both sides are on one machine, in one process,
-with fsync on every commit: ido in WAL mode with `synchronous=FULL`, DBOS
-with SQLite's default rollback journal and `synchronous=FULL` (it sets no
-pragma). An outcome is on disk before the next step is dispatched on both.
+A three-step intent, run sequentially and with 100 runs in flight, three ways:
+- *ido journal*: exactly the appends the engine makes for such a run
+  (`Engine._flush`, see `ido_run`): five awaited appends carrying the real
+  event payloads (decision records with plan, alternatives and reasons); an
+  outcome is durable, in the same append as the next decision, before the
+  step that depends on it is dispatched. This isolates durability cost.
+- *ido engine end to end*: the real `ido.engine.Engine` with three
+  instantaneous simulated capabilities: planning, decisions, health and the
+  journal (what a user gets; planning CPU dominates).
+- *DBOS* (a benchmark extra: `pip install dbos`): an equivalent workflow of
+  three `@DBOS.step`s on a SQLite system database.
+All in one process on one machine, repetitions interleaved. Equal
+durability: every commit is fsynced on both sides (ido: WAL with
+`synchronous=FULL`; DBOS: SQLite's default rollback journal with
+`synchronous=FULL`, it sets no pragma), and a step's result is on disk
+before the next step starts.
 
-    python benchmarks/journal.py [--quick] [--reps N] [--no-dbos]
+    python benchmarks/journal.py [--quick] [--reps N] [--no-dbos] [--no-engine] [--no-write]
 
 Prints a table and replaces its section of benchmarks/RESULTS.md.
 """
@@ -33,6 +36,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,8 +44,9 @@ sys.path.insert(0, str(ROOT))
 
 from ido.decisions import DecisionRecord, Outcome, Remaining, Revisions, Trigger  # noqa: E402
 from ido.health import CapabilityHealth, Circuit  # noqa: E402
-from ido.journal.base import Event, RunInfo  # noqa: E402
+from ido.journal.base import Event, RunInfo, Store  # noqa: E402
 from ido.journal.sqlite import SQLiteStore  # noqa: E402
+from ido.model import Capability, Intent  # noqa: E402
 from ido.planning.types import Alternative, Plan, PlanStep, Verdict  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -65,7 +70,7 @@ def _decision(run_id: str, seq: int) -> dict[str, Any]:
     )
     state = {f: i < seq - 1 for i, (_, _, f) in enumerate(STEPS)}
     record = DecisionRecord(
-        decision_id=f"{run_id}-{seq}", run_id=run_id, seq=seq, at="2026-11-21T06:00:00.000+00:00",
+        decision_id=f"{run_id}-d{seq}", run_id=run_id, seq=seq, at="2026-11-21T06:00:00.000+00:00",
         trigger=Trigger.START if seq == 1 else Trigger.STEP_SUCCEEDED,
         action="dispatch" if seq <= 3 else "succeed", intent="order-fulfilled",
         revisions=Revisions(intent="a" * 16, capabilities="b" * 16, policies="c" * 16),
@@ -86,8 +91,13 @@ def _decision(run_id: str, seq: int) -> dict[str, Any]:
     return record.model_dump(mode="json")
 
 
-async def ido_run(store: SQLiteStore, run_id: str) -> None:
-    """Journal one three-step run the way the engine does: 11 awaited durable appends."""
+async def ido_run(store: Store, run_id: str) -> None:
+    """Journal one three-step run with the engine's appends (`Engine._flush`): five, all awaited.
+
+    [run_started] -> [decision 1, dispatched 1] -> [outcome 1, decision 2, dispatched 2] ->
+    [outcome 2, decision 3, dispatched 3] -> [outcome 3, decision 4 (succeed), status], each
+    with the run row; an outcome is durable before the step that depends on it is dispatched.
+    """
     now = time.time()
     row = RunInfo(run_id=run_id, intent="order-fulfilled", status="running", created_at=now,
                   updated_at=now, inputs={"order_id": run_id, "amount": 42.0})
@@ -98,20 +108,45 @@ async def ido_run(store: SQLiteStore, run_id: str) -> None:
         seq += 1
         return Event(run_id=run_id, seq=seq, kind=kind, at=time.time(), data=data)  # type: ignore[arg-type]
 
-    await store.append([ev("run_started", {"intent": "order-fulfilled"}),
-                        ev("decision", _decision(run_id, 1))], run=row)
+    def dispatched(step: int) -> Event:
+        cap = STEPS[step - 1][0]
+        return ev("dispatched", {"decision_id": f"{run_id}-d{step}", "step": step, "capability": cap,
+                                 "idempotency_key": f"{run_id}:{cap}:1", "attempt": 1})
+
+    await store.append([ev("run_started", {"intent": "order-fulfilled", "inputs": row.inputs})], run=row)
+    await store.append([ev("decision", _decision(run_id, 1)), dispatched(1)], run=row)
     for step, (cap, _, fact) in enumerate(STEPS, start=1):
-        key = f"{run_id}:{step}"
-        await store.append([ev("dispatched", {"decision_id": f"{run_id}-{step}", "step": step,
-                                              "capability": cap, "idempotency_key": key, "attempt": 1})])
         outcome = Outcome(capability=cap, step=step, status="succeeded", hit=True, latency_s=0.0,
-                          cost=0.25, facts={fact: True}, idempotency_key=key)
-        await store.append([ev("outcome", {**outcome.model_dump(mode="json"),
-                                           "decision_id": f"{run_id}-{step}"})])
-        await store.append([ev("decision", _decision(run_id, step + 1))])
-    done = row.model_copy(update={"status": "succeeded", "updated_at": time.time(), "cost": 0.75,
-                                  "steps_executed": 3, "decisions": 4})
-    await store.append([ev("status", {"status": "succeeded"})], run=done)
+                          cost=0.25, facts={fact: True}, idempotency_key=f"{run_id}:{cap}:1")
+        batch = [ev("outcome", {**outcome.model_dump(mode="json"), "decision_id": f"{run_id}-d{step}"}),
+                 ev("decision", _decision(run_id, step + 1))]
+        if step < 3:
+            batch.append(dispatched(step + 1))
+        else:
+            row = row.model_copy(update={"status": "succeeded", "updated_at": time.time(),
+                                         "cost": 0.75, "steps_executed": 3, "decisions": 4})
+            batch.append(ev("status", {"status": "succeeded"}))
+        await store.append(batch, run=row)
+
+
+def _workspace() -> Any:
+    """Return a workspace of three instantaneous simulated capabilities and the intent."""
+    facts = [f for _, _, f in STEPS]
+    caps = [
+        Capability(name=cap, provides=role, cost=0.25,
+                   requires={**({facts[i - 1]: True} if i else {}), fact: False}, effects={fact: True})
+        for i, (cap, role, fact) in enumerate(STEPS)
+    ]
+    intent = Intent(intent="order-fulfilled", given=dict.fromkeys(facts, False),
+                    goal=dict.fromkeys(facts, True))
+    return SimpleNamespace(capabilities=caps, policies=[], intents=[intent], observers=[])
+
+
+async def engine_run(engine: Any, _: int) -> None:
+    """Run the intent through the real engine (planning, decisions, sim steps, journal)."""
+    result = await engine.run("order-fulfilled")
+    if result.status != "succeeded":
+        raise RuntimeError(f"benchmark run ended {result.status}")
 
 
 async def _drive(runs: int, in_flight: int, one: Callable[[int], Awaitable[None]]) -> float:
@@ -131,11 +166,22 @@ async def _drive(runs: int, in_flight: int, one: Callable[[int], Awaitable[None]
     return time.perf_counter() - start
 
 
-async def bench_ido(folder: Path, runs: int, in_flight: int, rep: int) -> tuple[float, int, int]:
-    """Return (elapsed s, journal bytes, commits) for `runs` runs on a fresh journal file."""
-    path = folder / f"ido-{in_flight}-{rep}.db"
+async def bench_ido(folder: Path, runs: int, in_flight: int, rep: int, *, engine: bool
+                    ) -> tuple[float, int, int]:
+    """Return (elapsed s, journal bytes, commits) for `runs` runs on a fresh journal file.
+
+    `engine`: drive the real engine end to end, else only its journal appends.
+    """
+    path = folder / f"ido-{'engine' if engine else 'journal'}-{in_flight}-{rep}.db"
     store = SQLiteStore(path)
-    elapsed = await _drive(runs, in_flight, lambda i: ido_run(store, f"r{rep}-{i:06d}"))
+    if engine:
+        from ido.engine.engine import Engine
+
+        eng = Engine(_workspace(), store, keep_records=False)
+        elapsed = await _drive(runs, in_flight, lambda i: engine_run(eng, i))
+        await eng.close()
+    else:
+        elapsed = await _drive(runs, in_flight, lambda i: ido_run(store, f"r{rep}-{i:06d}"))
     commits = store.commits
     store.close()  # checkpoints the WAL into the file
     return elapsed, _size(path), commits
@@ -202,8 +248,8 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
 
 
-async def measure(folder: Path, reps: int, seq_runs: int, par_runs: int, with_dbos: bool
-                  ) -> tuple[dict[str, list[tuple[float, int]]], float, str]:
+async def measure(folder: Path, reps: int, seq_runs: int, par_runs: int, with_dbos: bool,
+                  with_engine: bool) -> tuple[dict[str, list[tuple[float, int]]], float, str]:
     """Return samples per configuration, ido's median commits in flight, and the DBOS note.
 
     ido and DBOS repetitions are interleaved so that load from elsewhere on the
@@ -223,10 +269,13 @@ async def measure(folder: Path, reps: int, seq_runs: int, par_runs: int, with_db
         for rep in range(reps):
             for runs, in_flight, label in ((seq_runs, 1, "sequential"),
                                            (par_runs, IN_FLIGHT, f"{IN_FLIGHT} in flight")):
-                t, size, c = await bench_ido(folder, runs, in_flight, rep)
+                t, size, c = await bench_ido(folder, runs, in_flight, rep, engine=False)
                 samples.setdefault(f"ido journal, {label}", []).append((t, size))
                 if in_flight > 1:
                     commits.append(c)
+                if with_engine:
+                    t, size, _ = await bench_ido(folder, runs, in_flight, rep, engine=True)
+                    samples.setdefault(f"ido engine end to end, {label}", []).append((t, size))
                 if dbos is not None:
                     samples.setdefault(f"DBOS, {label}", []).append(await dbos.bench(runs, in_flight))
     finally:
@@ -249,12 +298,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer runs (for a smoke check)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions; medians are quoted")
     parser.add_argument("--no-dbos", action="store_true", help="skip the DBOS side")
+    parser.add_argument("--no-engine", action="store_true", help="skip the end-to-end engine rows")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()
-    seq_runs, par_runs = (30, 200) if args.quick else (150, 1000)
+    seq_runs, par_runs = (20, 150) if args.quick else (100, 600)
     with tempfile.TemporaryDirectory(prefix="ido-bench-") as tmp:
         samples, commits, dbos_note = asyncio.run(
-            measure(Path(tmp), args.reps, seq_runs, par_runs, not args.no_dbos)
+            measure(Path(tmp), args.reps, seq_runs, par_runs, not args.no_dbos, not args.no_engine)
         )
     rows = [
         _row(name, [t for t, _ in got], seq_runs if name.endswith("sequential") else par_runs,
@@ -292,14 +342,24 @@ def _report(rows: list[dict[str, Any]], args: argparse.Namespace, seq_runs: int,
         lines.append(
             f"Ratio ido/DBOS: **{ido_par['steps_s'] / dbos_par['steps_s']:.1f}x** with {IN_FLIGHT} "
             f"runs in flight (target: at least 3x), {ido_seq['steps_s'] / dbos_seq['steps_s']:.1f}x "
-            "sequential."
+            "sequential (journal path)."
+        )
+    eng_par = by.get(f"ido engine end to end, {IN_FLIGHT} in flight")
+    eng_seq = by.get("ido engine end to end, sequential")
+    if eng_par and dbos_par and eng_seq and dbos_seq:
+        lines.append(
+            f"End to end (the engine planning every decision): "
+            f"**{eng_par['steps_s'] / dbos_par['steps_s']:.1f}x** DBOS with {IN_FLIGHT} in flight, "
+            f"{eng_seq['steps_s'] / dbos_seq['steps_s']:.1f}x sequential."
         )
     lines += [
         "",
-        f"ido side: the engine's journal path, 11 awaited appends per run (run_started+decision; per "
-        f"step dispatched, outcome, decision; status), realistic records; WAL, synchronous=FULL; "
-        f"group commit made {commits:.0f} transactions for {11 * par_runs} appends with "
-        f"{IN_FLIGHT} in flight. DBOS side: one `@DBOS.workflow` of three `@DBOS.step`s on a SQLite "
+        "*ido journal*: the engine's append pattern for a three-step run (5 awaited appends: "
+        "[run_started], [decision, dispatched], 2x [outcome, decision, dispatched], [outcome, "
+        "decision, status]) with realistic decision records; WAL, synchronous=FULL; group commit "
+        f"made {commits:.0f} transactions for {5 * par_runs} appends with {IN_FLIGHT} in flight. "
+        "*ido engine end to end*: `ido.engine.Engine` with three instantaneous `sim` capabilities "
+        "(planning, decisions, health, journal). DBOS side: one `@DBOS.workflow` of three `@DBOS.step`s on a SQLite "
         f"system database ({dbos_note}). Both fsync every commit, and both have an outcome on "
         "disk before the next step starts. ido journals much more per step (full decision records "
         "with alternatives and reasons) than DBOS's step outputs.",
