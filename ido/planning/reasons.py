@@ -267,7 +267,8 @@ def blockers(planner: Planner, call: Call, failed: Failed | None) -> list[Blocke
                 + ", which cannot become true",
             ))
     if out:
-        return out
+        # direct causes (no producer, denied, unhealthy, ...) before their consequences
+        return sorted(out, key=lambda b: b.kind == "precondition")
     return _constraint_blockers(planner, call)
 
 
