@@ -52,7 +52,8 @@ def render_explanation(explanation: Explanation) -> RenderableType:
     )
     parts.append(head)
     for c in e.conditions:
-        parts.append(Text(f"  {c.type}={str(c.status).lower()}  {c.reason}: {c.message}", style="dim"))
+        message = f": {c.message}" if c.message else ""
+        parts.append(Text(f"  {c.type}={str(c.status).lower()}  {c.reason}{message}", style="dim"))
     if e.faults:
         faults = ", ".join(f"{f.fault}" + (f" on {f.capability}" if f.capability else "") for f in e.faults)
         parts.append(Text(f"  injected faults: {faults}", style="yellow"))
@@ -181,10 +182,15 @@ def render_why_not(answer: WhyNot) -> RenderableType:
         else:
             groups.append(([r.seq], r.verdict, r.reason))
     vwidth = max((len(v) for _, v, _ in groups), default=0)
-    for seqs, verdict, reason in groups:
+    labels = [
+        ("#" + ", #".join(str(s) for s in seqs if s is not None)) if any(s is not None for s in seqs)
+        else "run"
+        for seqs, _, _ in groups
+    ]
+    swidth = max((len(label) for label in labels), default=0)
+    for label, (_, verdict, reason) in zip(labels, groups, strict=True):
         line = Text("  ")
-        known = [s for s in seqs if s is not None]
-        line.append(("#" + ", #".join(map(str, known))) if known else "run", style="bold")
+        line.append(label.ljust(swidth), style="bold")
         line.append("  ")
         line.append(verdict.ljust(vwidth), style=_VERDICT_STYLE.get(verdict, "yellow"))
         line.append(f"  {reason}")
