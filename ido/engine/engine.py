@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ido.clock import Clock
-from ido.decisions import DecisionRecord, Outcome, Revisions, Trigger
+from ido.decisions import DecisionRecord, Outcome, PinnedPath, Revisions, Trigger
 from ido.digest import digest, digest_models
 from ido.engine import logging as engine_logging
 from ido.engine.decide import decide
@@ -314,8 +314,10 @@ class Engine:
         record, plan = decide(inputs, self.planner, self.policies)
         run.notes = []
         run.last_decision = record.decision_id
-        if record.pinned is not None:
-            run.pinned = record.pinned
+        if run.strategy != "adaptive" and run.pinned is None and record.plan is not None and record.plan.feasible:
+            run.pinned = PinnedPath.model_construct(
+                plan=record.plan, done=[], failures={}, not_before={}, substitutes={}, abandoned={},
+            )
         self._publish(run, record)
         return record, plan
 

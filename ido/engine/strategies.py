@@ -146,21 +146,21 @@ def adaptive(inp: DecisionInputs, planner: Any, policies: Any) -> tuple[Decision
         if plan.steps[i].provides not in flying_roles and plan.steps[i].capability not in flying_caps
     ]
     picked, names, refused, approval = _select(inp, plan, ready, policies)
-    notes = [f"guard: {r}; not dispatched" for r in refused]
-    extra = {"notes": [*inp.notes, *notes]} if notes else {}
+    extra: dict[str, Any] = {}
+    held = f"; held back: {'; '.join(refused)}" if refused else ""
     if approval is not None and not picked:
         index, name, by = approval
         return record(
             inp, action="await_approval", plan=plan, chosen=[name], dispatch=[index],
-            plan_reused=reused, reason=f"{name} needs a person's approval ({', '.join(by)})", **extra,
+            plan_reused=reused, reason=f"{name} needs a person's approval ({', '.join(by)}){held}", **extra,
         ), plan
     if picked:
         return record(
             inp, action="dispatch", plan=plan, chosen=names, dispatch=picked, plan_reused=reused,
-            reason=_dispatch_reason(inp, plan, names), **extra,
+            reason=_dispatch_reason(inp, plan, names) + held, **extra,
         ), plan
     if inp.in_flight:
-        return _wait_record(inp, plan, "nothing else can start", plan_reused=reused, **extra), plan
+        return _wait_record(inp, plan, "nothing else can start" + held, plan_reused=reused, **extra), plan
     return record(
         inp, action="fail", plan=plan, plan_reused=reused,
         reason="the plan's next steps may not run: " + "; ".join(refused), **extra,
@@ -186,6 +186,9 @@ def _static(inp: DecisionInputs, planner: Any, policies: Any) -> tuple[DecisionR
             plan=plan, done=[], failures={}, not_before={}, substitutes={}, abandoned={},
         )
     plan = pinned.plan
+    # the record keeps the path as it stood before this decision (an input); a path made
+    # now is the record's `plan`, from which the engine pins it.
+    recorded = inp.pinned
     flying = {f.plan_step for f in inp.in_flight}
     waiting: list[float] = []
     ready: list[tuple[int, str]] = []
@@ -198,26 +201,25 @@ def _static(inp: DecisionInputs, planner: Any, policies: Any) -> tuple[DecisionR
             continue
         ready.append((i, pinned.substitutes.get(i, plan.steps[i].capability)))
     picked, names, refused, approval = _select(inp, plan, ready, policies)
-    out: dict[str, Any] = {"pinned": pinned, "plan": plan, "alternatives": list(plan.alternatives)}
-    if refused:
-        out["notes"] = [*inp.notes, *(f"guard: {r}; not dispatched" for r in refused)]
+    out: dict[str, Any] = {"pinned": recorded, "plan": plan, "alternatives": list(plan.alternatives)}
+    held = f"; held back: {'; '.join(refused)}" if refused else ""
     if approval is not None and not picked:
         index, name, by = approval
         return record(
             inp, action="await_approval", chosen=[name], dispatch=[index],
-            reason=f"{name} needs a person's approval ({', '.join(by)})", **out,
+            reason=f"{name} needs a person's approval ({', '.join(by)}){held}", **out,
         ), plan
     if picked:
         retry = [n for i, n in zip(picked, names, strict=True) if pinned.failures.get(i)]
         head = f"retry {', '.join(retry)} (fixed path)" if retry else f"dispatch {', '.join(names)} (fixed path)"
-        return record(inp, action="dispatch", chosen=names, dispatch=picked, reason=head, **out), plan
+        return record(inp, action="dispatch", chosen=names, dispatch=picked, reason=head + held, **out), plan
     if inp.in_flight:
-        return _wait_record(inp, plan, "fixed path: nothing else can start", **out), plan
+        return _wait_record(inp, plan, "fixed path: nothing else can start" + held, **out), plan
     if waiting:
         wake = min(waiting)
         return record(
             inp, action="backoff", wake_at=wake,
-            reason=f"fixed path: retry after the backoff, at t={wake:.4g}s", **out,
+            reason=f"fixed path: retry after the backoff, at t={wake:.4g}s{held}", **out,
         ), plan
     return record(
         inp, action="fail", reason="fixed path cannot continue: " + ("; ".join(refused) or "no step ready"),

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from engine_helpers import PAY, REFUND, SHIP, engine, eu_only, http_capability, order_intent, workspace
+from engine_helpers import (
+    PAY,
+    REFUND,
+    SHIP,
+    engine,
+    eu_only,
+    http_capability,
+    order_intent,
+    workspace,
+)
 
 from ido.journal import MemoryStore
 from ido.testing.services import ServiceServer
@@ -182,6 +191,6 @@ async def test_journal_holds_dispatch_before_outcome(server: ServiceServer) -> N
         if e.kind == "outcome":
             assert e.data["step"] in seen
     assert store.get_run(run_id=result.run_id).status == "succeeded"
-    assert [e.kind for e in events][0] == "run_started"
+    assert events[0].kind == "run_started"
     decisions = [e for e in events if e.kind == "decision"]
     assert len(decisions) == result.decisions
