@@ -8,7 +8,11 @@ runs short on the shared 2-core machine; "ci" is a little wider).
 from __future__ import annotations
 
 import os
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -26,3 +30,21 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture
+def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """Return a function writing `{relative path: YAML text}` below a fresh folder (dedented).
+
+    The current folder is that folder, so problems carry short relative paths.
+    """
+    monkeypatch.chdir(tmp_path)
+
+    def write(contents: dict[str, str] | None = None, **named: str) -> Path:
+        for rel, text in {**(contents or {}), **named}.items():
+            path = tmp_path / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text).lstrip("\n"))
+        return tmp_path
+
+    return write

@@ -36,10 +36,11 @@ __all__ = [
 ]
 
 
-def load_workspace(root: Path) -> Workspace:
+def load_workspace(root: Path, *, checks: bool = True) -> Workspace:
     """Return the workspace declared below folder `root` (missing sub-folders are fine).
 
-    Raises ValidationError with every problem, UsageError when `root` is not a folder.
+    Raises ValidationError with every problem, UsageError when `root` is not a
+    folder. `checks=False` skips the cross-reference checks (files and models only).
     """
     if not root.is_dir():
         raise UsageError(f"workspace {str(root)!r} is not a folder; pass --workspace DIR with intents/, capabilities/, policies/")
@@ -47,16 +48,17 @@ def load_workspace(root: Path) -> Workspace:
     for folder in FOLDERS:
         for file in yaml_files(root / folder):
             read_file(file, loaded)
-    return _finish(loaded, Workspace(root))
+    return _finish(loaded, Workspace(root), checks)
 
 
-def load_paths(paths: Sequence[Path], root: Path | None = None) -> Workspace:
+def load_paths(paths: Sequence[Path], root: Path | None = None, *, checks: bool = True) -> Workspace:
     """Return the declarations in `paths` (files, or folders of YAML files), checked.
 
     With `root`, the rest of that workspace is loaded too as context, so
     references into it resolve, but only problems in `paths` are reported (a
     broken context file is reported as well, since checks cannot be trusted
-    without it). A file's kind comes from its top-level keys.
+    without it). A file's kind comes from its top-level keys. `checks=False`
+    skips the cross-reference checks.
     """
     loaded = Loaded()
     read_paths(paths, loaded)
@@ -73,8 +75,8 @@ def load_paths(paths: Sequence[Path], root: Path | None = None) -> Workspace:
         loaded.incomplete |= context.incomplete
     workspace = Workspace(root)
     into_workspace(loaded, workspace)
-    checks = cross_reference(workspace, incomplete=frozenset(loaded.incomplete))
-    problems = loaded.problems + [p for p in checks if p.path is None or p.path in named]
+    found = cross_reference(workspace, incomplete=frozenset(loaded.incomplete)) if checks else []
+    problems = loaded.problems + [p for p in found if p.path is None or p.path in named]
     if problems:
         raise ValidationError(_dedupe(problems))
     return workspace
@@ -161,9 +163,11 @@ def _copy(workspace: Workspace) -> Workspace:
     return copy
 
 
-def _finish(loaded: Loaded, workspace: Workspace) -> Workspace:
+def _finish(loaded: Loaded, workspace: Workspace, checks: bool) -> Workspace:
     into_workspace(loaded, workspace)
-    problems = loaded.problems + cross_reference(workspace, incomplete=frozenset(loaded.incomplete))
+    problems = list(loaded.problems)
+    if checks:
+        problems += cross_reference(workspace, incomplete=frozenset(loaded.incomplete))
     if problems:
         raise ValidationError(_dedupe(problems))
     return workspace

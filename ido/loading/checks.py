@@ -286,7 +286,7 @@ def _matcher_text(matcher: Scalar | Op) -> str:
 
 
 def _typo(fact: str, known: set[str]) -> str:
-    close = did_you_mean(fact, known - {fact})
+    close = did_you_mean(fact, known - {fact}, cutoff=0.8)
     return close if close.startswith("; did") else ""
 
 

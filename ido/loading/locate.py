@@ -90,13 +90,14 @@ def node_at(node: Node, loc: Sequence[str | int], *, key: bool = False) -> Node:
     return node
 
 
-def did_you_mean(word: str, candidates: Iterable[str], *, what: str = "") -> str:
+def did_you_mean(word: str, candidates: Iterable[str], *, what: str = "", cutoff: float = 0.6) -> str:
     """Return "; did you mean 'x'?" for the closest candidate, or the list of candidates.
 
-    `what` names the candidates in the fallback ("fields", "capabilities").
+    `what` names the candidates in the fallback ("fields", "capabilities");
+    `cutoff` is difflib's similarity threshold.
     """
     pool = sorted(set(candidates))
-    close = difflib.get_close_matches(str(word), pool, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(word), pool, n=1, cutoff=cutoff)
     if close:
         return f"; did you mean {close[0]!r}?"
     if not pool:
@@ -119,6 +120,8 @@ def show(value: Any) -> str:
         return repr(value)
     if isinstance(value, BaseModel):
         return type(value).__name__
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
     return str(value)
 
 
@@ -268,7 +271,7 @@ def _one_problem(
         return origin.problem(dloc, _pattern_message(str(ctx.get("pattern", "")), value))
     if kind in _NUMBER_BOUNDS:
         key, words = _NUMBER_BOUNDS[kind]
-        return origin.problem(dloc, f"must be {words} {ctx.get(key)}, got {show(value)}")
+        return origin.problem(dloc, f"must be {words} {show(ctx.get(key))}, got {show(value)}")
     if kind in ("too_short", "too_long"):
         limit = ctx.get("min_length" if kind == "too_short" else "max_length")
         words = "at least" if kind == "too_short" else "at most"
