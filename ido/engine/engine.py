@@ -41,6 +41,8 @@ from ido.planning.types import Plan
 Listener = Callable[[DecisionRecord], Any]
 #: how long a run without a deadline stays blocked before it gives up (seconds).
 MAX_BLOCKED_S = 300.0
+#: how often a run waiting for approval looks for an answer written by another process.
+APPROVAL_POLL_S = 1.0
 
 
 def _items(collection: Any) -> list[Any]:
@@ -187,10 +189,13 @@ class Engine:
         self._closed = True
         for task in self._probes:
             task.cancel()
+        steps = [h.task for r in self.runs.values() for h in r.in_flight.values() if h.task is not None]
         for run in self.runs.values():
             if run.task is not None and not run.task.done():
                 run.task.cancel()
-        pending = [*self._probes, *(r.task for r in self.runs.values() if r.task is not None)]
+        for step in steps:
+            step.cancel()
+        pending = [*self._probes, *(r.task for r in self.runs.values() if r.task is not None), *steps]
         for task in pending:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -254,6 +259,9 @@ class Engine:
             run.wake.clear()
             now = self.clock.now()
             deadline = self._deadline(run)
+            if run.pending_approval is not None and (deadline is None or now < deadline):
+                await self._await_answer(run, deadline)  # resumed while waiting for a person
+                continue
             if deadline is not None and now >= deadline and run.in_flight:
                 await self._abandon(run, "the deadline passed")
             self._fold(run)
@@ -292,6 +300,9 @@ class Engine:
                 self._remember_plan(run, plan)
                 self._set_status(run, "running", record)
             await self._flush(run)
+            if action == "await_approval":
+                await self._await_answer(run, deadline)
+                continue
             if action in ("block", "backoff") and deadline is None and now >= blocked_since + MAX_BLOCKED_S:
                 return await self._finish(run, record.model_copy(update={"action": "fail"}), blocked_out=True)
             await self._sleep(run, until, watch_health=action in ("block", "backoff"))
@@ -351,7 +362,7 @@ class Engine:
 
     async def _sleep(self, run: RunState, until: float | None, *, watch_health: bool) -> None:
         """Wait for an outcome, an approval answer, a health change (if watched) or `until`."""
-        if run.finished or run.answer is not None:
+        if run.finished:
             return
         timeout = None if until is None else max(0.0, until - self.clock.now())
         version = self.health.version
@@ -369,8 +380,42 @@ class Engine:
                 self.health.unsubscribe(run.wake)
         if watch_health and self.health.version != version and not run.finished:
             run.trigger, run.cause = Trigger.HEALTH_CHANGED, "health changed"
-        if run.answer is not None:
-            self._fold_answer(run)
+
+    async def _await_answer(self, run: RunState, deadline: float | None) -> None:
+        """Wait for `approve()` here or `ido approve` in another process (polled), or the deadline."""
+        assert run.pending_approval is not None
+        while run.answer is None:
+            now = self.clock.now()
+            if deadline is not None and now >= deadline:
+                run.pending_approval = None
+                run.trigger, run.cause = Trigger.DEADLINE_PRESSURE, "the deadline passed while waiting for approval"
+                return
+            timeout = APPROVAL_POLL_S if deadline is None else min(APPROVAL_POLL_S, deadline - now)
+            run.wake.clear()
+            try:
+                await asyncio.wait_for(run.wake.wait(), timeout)
+            except TimeoutError:
+                if self._answered_elsewhere(run):
+                    return
+        self._fold_answer(run)
+
+    def _answered_elsewhere(self, run: RunState) -> bool:
+        """Apply an answer another process wrote to the journal; return whether there was one."""
+        assert run.pending_approval is not None
+        events = self.store.events(run_id=run.run_id, kinds=["approval_given"])
+        if not events or events[-1].seq <= run.event_seq:
+            return False
+        answer = events[-1]
+        run.event_seq = max(run.event_seq, self.store.events(run_id=run.run_id)[-1].seq)
+        capability = run.pending_approval[1]
+        approved = bool(answer.data.get("approved"))
+        (run.approved if approved else run.excluded).add(capability)
+        run.pending_approval = None
+        run.reusable = None
+        by = answer.data.get("by") or ""
+        run.trigger = Trigger.APPROVAL
+        run.cause = f"{capability} {'approved' if approved else 'rejected'}" + (f" by {by}" if by else "")
+        return True
 
     def _fold_answer(self, run: RunState) -> None:
         assert run.answer is not None and run.pending_approval is not None
