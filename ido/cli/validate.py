@@ -10,6 +10,7 @@ any file) for editors.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -17,7 +18,10 @@ import click
 from ido.cli.main import CliContext
 from ido.errors import ValidationError
 from ido.loading import load_paths, load_workspace
+from ido.loading.documents import yaml_files
 from ido.loading.schema import KINDS, json_schema
+from ido.loading.yamlfile import display_path
+from ido.workspace import Workspace
 
 
 @click.command()
@@ -33,8 +37,24 @@ def validate(obj: CliContext, paths: tuple[Path, ...]) -> int:
         count = len(exc.problems)
         click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
         return 2
-    click.echo(f"ok: {workspace.summary()}")
+    click.echo(f"ok: {_summary(workspace, paths) if paths else workspace.summary()}")
     return 0
+
+
+def _summary(workspace: Workspace, paths: tuple[Path, ...]) -> str:
+    """Return the counts of what the named files declare (the workspace around them is context)."""
+    named = set()
+    for path in paths:
+        for file in yaml_files(path) if path.is_dir() else [path]:
+            named.add(display_path(file))
+    counts = Counter(kind for (kind, _), origin in workspace.origins.items() if origin.path in named)
+    return ", ".join(
+        f"{counts[kind]} {plural}"
+        for kind, plural in (
+            ("intent", "intents"), ("capability", "capabilities"), ("observer", "observers"),
+            ("policy", "policies"), ("scenario", "scenarios"),
+        )
+    )
 
 
 @click.command()
