@@ -97,6 +97,12 @@ async def compensate(engine: Engine, run: RunState) -> tuple[str, DecisionRecord
                 undone.append(label)
                 break
             error = str(finished.error)
+            if not undo.idempotent and finished.error is not None and finished.error.kind in ("timeout", "connection"):
+                # it may have happened: a blind retry of a non-idempotent undo could undo twice
+                rec = _decision(engine, run, f"undo {label}", action="fail",
+                                reason=f"compensation failed: could not undo {label}: {undo.name} is not "
+                                       f"idempotent and its outcome is unknown ({error}); not retried")
+                return "compensation_failed", rec
             if attempt < ATTEMPTS:
                 await asyncio.sleep(BACKOFF_S * 2 ** (attempt - 1))
         else:

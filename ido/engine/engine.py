@@ -563,6 +563,9 @@ class Engine:
                 assert f.error is not None
                 run.degraded = True
                 run.reusable = None
+                if not cap.idempotent and f.error.kind in ("timeout", "connection") and not handle.compensation:
+                    # its effect may have happened: never call a non-idempotent action blindly again
+                    run.excluded.add(cap.name)
                 failed.append(f"{cap.name} failed ({f.error.kind}"
                               + (f": {f.error.status}" if f.error.status else "") + ")")
             if ok or f.error is None or f.error.kind not in ("timeout", "connection"):

@@ -113,8 +113,8 @@ async def test_compensation_failure_names_the_step(server: ServiceServer) -> Non
 
 
 async def test_one_side_effect_per_idempotency_key(server: ServiceServer) -> None:
-    """A call that timed out is retried with the same key, so the provider acts once."""
-    ws = workspace(*_registry(server, timeout=0.15), order_intent(), eu_only())
+    """An idempotent call that timed out is retried with the same key, so the provider acts once."""
+    ws = workspace(*_registry(server, timeout=0.15, idempotent=True), order_intent(), eu_only())
     server.set("pay.backup", status=503)  # the primary stays the only admissible payment
     server.set("pay.primary", delay=0.3)  # answers after the caller gave up: a side effect happened
     eng = engine(ws)
@@ -131,6 +131,18 @@ async def test_one_side_effect_per_idempotency_key(server: ServiceServer) -> Non
     for name in ("pay.primary", "pay.backup", "ship.one"):
         effects = server.side_effects(name)
         assert len(effects) == len(set(effects))
+
+
+async def test_non_idempotent_action_is_not_called_again_after_a_timeout(server: ServiceServer) -> None:
+    """A non-idempotent payment whose outcome is unknown is never re-sent; the backup is used."""
+    ws = workspace(*_registry(server, timeout=0.1), order_intent(), eu_only())
+    server.set("pay.primary", hang=True)
+    eng = engine(ws)
+    result = await eng.run("order", inputs={"order_id": "o-11"})
+    await eng.close()
+    assert result.status == "succeeded"
+    assert len(server.requests("pay.primary")) == 1
+    assert "pay.primary" in result.records[-1].exclude
 
 
 async def test_budget_is_never_exceeded(server: ServiceServer) -> None:

@@ -1,0 +1,288 @@
+"""`ido run`, `ido approve` / `ido reject` and `ido resume`: pursue intents from the command line.
+
+`ido run INTENT` prints one readable line per decision as it is made (what
+was chosen, why, what was rejected and why) and the final status; `--json`
+prints the DESIGN.md keys instead. `--simulate SCENARIO` runs it inside the
+scenario's simulated world on a virtual clock (`ido.simulation.single`).
+Exit codes: 0 the goal holds, 1 it does not, 2 bad input, 3 no admissible
+plan exists at the start. The journal is the `--store` one, so `ido explain
+RUN` works afterwards. Set `IDO_LOG_JSON=stderr` (or a file path) to also get
+every decision as a structlog JSON line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+import click
+
+from ido.cli.main import CliContext
+from ido.decisions import DecisionRecord
+from ido.engine.run import RunResult
+from ido.errors import UsageError
+from ido.journal import Store, open_store
+from ido.model import Scalar
+
+#: verdicts not worth a line's space: the chosen one and roles not needed.
+_QUIET_VERDICTS = {"chosen", "not_needed"}
+#: the order rejections are shown in: the ones that explain a switch first.
+_VERDICT_ORDER = {
+    "unhealthy": 0, "denied": 1, "over_limit": 2, "over_budget": 3, "too_slow": 4, "too_risky": 5,
+    "excluded": 6, "precondition": 7, "costlier": 8,
+}
+_SHOWN_REJECTIONS = 4
+
+
+def parse_value(text: str) -> Scalar:
+    """Return a `--set` value as a JSON scalar: true/false, an int, a float, else the string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)  # type: ignore[no-any-return]
+        except ValueError:
+            pass
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+def parse_pairs(pairs: tuple[str, ...], option: str, *, typed: bool) -> dict[str, Any]:
+    """Return `K=V` pairs as a dict; UsageError naming the bad one and the form expected."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{option} {pair!r} must be written KEY=VALUE, e.g. {option} order.paid=true")
+        out[key.strip()] = parse_value(value) if typed else value
+    return out
+
+
+def describe(record: DecisionRecord) -> str:
+    """Return one line for a decision: `#4 step failed: X (server: 503) -> switch to Y; rejected: ...`."""
+    trigger = str(record.trigger).replace("_", " ")
+    head = f"#{record.seq} {trigger}" + (f": {record.cause}" if record.cause else "")
+    action = record.action
+    chosen = ", ".join(record.chosen)
+    if action == "dispatch":
+        if record.reason.startswith("switch"):
+            what = f"switch to {chosen}"
+        elif record.reason.startswith("retry"):
+            what = f"retry {chosen}"
+        else:
+            what = f"dispatch {chosen}"
+    elif action == "await_approval":
+        what = f"wait for a person to approve {chosen}"
+    elif action == "succeed":
+        what = "goal holds"
+    elif action == "wait":
+        what = "wait for " + ", ".join(f.capability for f in record.in_flight)
+    elif action == "compensate" and chosen:
+        what = f"compensate: {record.reason}"
+    else:
+        what = f"{action}: {record.reason}"
+    line = f"{head} -> {what}"
+    rejected = sorted(
+        (a for a in record.alternatives if str(a.verdict) not in _QUIET_VERDICTS),
+        key=lambda a: (_VERDICT_ORDER.get(str(a.verdict), 9), a.score_delta or 0.0, a.capability),
+    )
+    if rejected and action not in ("succeed", "wait", "compensate"):
+        shown = [_rejection(a) for a in rejected[:_SHOWN_REJECTIONS]]
+        more = len(rejected) - len(shown)
+        line += "; rejected: " + ", ".join(shown) + (f" (+{more} more)" if more > 0 else "")
+    return line
+
+
+def _rejection(alternative: Any) -> str:
+    verdict = str(alternative.verdict)
+    name = alternative.capability
+    if verdict == "denied" and alternative.policies:
+        return f"{name} denied by {', '.join(alternative.policies)}"
+    if verdict == "unhealthy":
+        circuit = alternative.numbers.get("circuit")
+        return f"{name} unhealthy" + (f" (circuit {circuit.replace('_', '-')})" if circuit and circuit != "closed" else "")
+    if verdict == "costlier" and alternative.score_delta is not None:
+        return f"{name} costlier (+{alternative.score_delta:.3g})"
+    return f"{name} {verdict.replace('_', ' ')}"
+
+
+@contextmanager
+def _journal(ctx: CliContext, *, synchronous: bool = False) -> Iterator[Store]:
+    store = open_store(ctx.store_location, synchronous=synchronous)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _logging() -> IO[str] | None:
+    """Turn on JSON decision logging when IDO_LOG_JSON says where; return a file to close."""
+    target = os.environ.get("IDO_LOG_JSON", "").strip()
+    if not target:
+        return None
+    from ido.engine import logging as engine_logging
+
+    if target == "stderr":
+        engine_logging.configure(click.get_text_stream("stderr"))
+        return None
+    handle = open(target, "a", encoding="utf-8")  # noqa: SIM115 - closed by the caller
+    engine_logging.configure(handle)
+    return handle
+
+
+def _finish(result: RunResult, as_json: bool, *, no_plan: bool) -> int:
+    if as_json:
+        click.echo(json.dumps(result.summary(), indent=2))
+    else:
+        click.echo(
+            f"{result.status}: run {result.run_id}, {result.steps_executed} steps, "
+            f"{result.decisions} decisions, cost {result.cost:.4g}, {result.elapsed_s:.3g}s "
+            f"(see `ido explain {result.run_id}`)"
+        )
+    if result.status == "succeeded":
+        return 0
+    return 3 if no_plan else 1
+
+
+def _no_plan_at_start(result: RunResult) -> bool:
+    """Return whether the run failed at its first decision because no admissible plan existed."""
+    if result.steps_executed or not result.records:
+        return False
+    first = result.records[0]
+    return first.action == "fail" and first.plan is not None and not first.plan.feasible
+
+
+@click.command("run")
+@click.argument("intent")
+@click.option("--input", "inputs", multiple=True, metavar="K=V", help="A run input (repeatable).")
+@click.option("--set", "facts", multiple=True, metavar="FACT=V", help="A fact that holds at the start (repeatable).")
+@click.option("--simulate", "scenario", metavar="SCENARIO", help="Run inside this scenario's simulated world.")
+@click.option("--strategy", type=click.Choice(["adaptive", "static", "static-fallback"]), default="adaptive",
+              show_default=True, help="How the run chooses (static ones are the workflow baselines).")
+@click.option("--json", "as_json", is_flag=True, help="Print run_id, status, steps_executed, decisions, cost, elapsed_s.")
+@click.pass_obj
+def run(ctx: CliContext, intent: str, inputs: tuple[str, ...], facts: tuple[str, ...], scenario: str | None,
+        strategy: str, as_json: bool) -> int:
+    """Pursue INTENT until its goal holds, printing each decision and why."""
+    from ido.loading import load_workspace
+
+    raw_inputs = parse_pairs(inputs, "--input", typed=False)
+    set_facts = parse_pairs(facts, "--set", typed=True)
+    workspace = load_workspace(ctx.workspace)
+    the_intent = workspace.intent(intent)
+    try:
+        the_intent.bind_inputs(raw_inputs)
+    except ValueError as exc:
+        raise UsageError(f"intent {the_intent.intent}: {exc}") from None
+    listeners = [] if as_json else [lambda record: click.echo(describe(record))]
+    log_file = _logging()
+    try:
+        if scenario is not None:
+            result = _simulated(ctx, workspace, the_intent, raw_inputs, set_facts, scenario, strategy, listeners)
+        else:
+            result = asyncio.run(_real(ctx, workspace, the_intent, raw_inputs, set_facts, strategy, listeners))
+    finally:
+        if log_file is not None:
+            log_file.close()
+    return _finish(result, as_json, no_plan=_no_plan_at_start(result))
+
+
+async def _real(ctx: CliContext, workspace: Any, intent: Any, inputs: dict[str, Any], set_facts: dict[str, Any],
+                strategy: str, listeners: list[Any]) -> RunResult:
+    from ido.engine import Engine
+
+    with _journal(ctx) as store:
+        engine = Engine(workspace, store, strategy=strategy, listeners=listeners)
+        try:
+            return await engine.run(intent, inputs=inputs, set_facts=set_facts,
+                                    options={"workspace": str(ctx.workspace)})
+        finally:
+            await engine.close()
+
+
+def _simulated(ctx: CliContext, workspace: Any, intent: Any, inputs: dict[str, Any], set_facts: dict[str, Any],
+               scenario: str, strategy: str, listeners: list[Any]) -> RunResult:
+    try:
+        from ido.simulation.single import run_in_scenario
+    except ImportError as exc:
+        raise UsageError(f"--simulate needs the simulator (ido.simulation.single), which is not available: {exc}") from None
+    with _journal(ctx, synchronous=True) as store:
+        result: RunResult = run_in_scenario(
+            workspace=workspace, intent=intent, inputs=inputs or None, set_facts=set_facts,
+            scenario=scenario, store=store, listeners=listeners, strategy=strategy,
+        )
+    return result
+
+
+def _answer(ctx: CliContext, run_id: str, approved: bool, by: str) -> int:
+    from ido.engine.approvals import answer
+
+    with _journal(ctx) as store:
+        row = asyncio.run(answer(store, run_id, approved, by=by))
+    verb = "approved" if approved else "rejected"
+    click.echo(
+        f"{verb} the pending step of run {row.run_id}; the engine waiting on it continues "
+        f"(if none is, run `ido resume {row.run_id}`)"
+    )
+    return 0
+
+
+@click.command("approve")
+@click.argument("run_id", metavar="RUN")
+@click.option("--by", default=lambda: os.environ.get("USER", ""), help="Who approves (recorded).")
+@click.pass_obj
+def approve(ctx: CliContext, run_id: str, by: str) -> int:
+    """Approve the step RUN is waiting for."""
+    return _answer(ctx, run_id, True, by)
+
+
+@click.command("reject")
+@click.argument("run_id", metavar="RUN")
+@click.option("--by", default=lambda: os.environ.get("USER", ""), help="Who rejects (recorded).")
+@click.pass_obj
+def reject(ctx: CliContext, run_id: str, by: str) -> int:
+    """Reject the step RUN is waiting for; the run replans without that capability."""
+    return _answer(ctx, run_id, False, by)
+
+
+@click.command("resume")
+@click.argument("run_id", metavar="[RUN]", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per resumed run.")
+@click.pass_obj
+def resume(ctx: CliContext, run_id: str | None, as_json: bool) -> int:
+    """Continue RUN (or every unfinished run) from the journal, e.g. after a crash."""
+    from ido.loading import load_workspace
+
+    workspace = load_workspace(ctx.workspace)
+    listeners = [] if as_json else [lambda record: click.echo(describe(record))]
+    results = asyncio.run(_resume(ctx, workspace, run_id, listeners))
+    if not results:
+        click.echo("no unfinished runs to resume")
+        return 0
+    codes = [_finish(r, as_json, no_plan=False) for r in results]
+    return max(codes)
+
+
+async def _resume(ctx: CliContext, workspace: Any, run_id: str | None, listeners: list[Any]) -> list[RunResult]:
+    from ido.engine import Engine
+    from ido.journal.base import TERMINAL_STATUSES
+
+    with _journal(ctx) as store:
+        if run_id is not None:
+            ids = [store.get_run(run_id=run_id).run_id]
+        else:
+            ids = [r.run_id for r in store.list_runs() if r.status not in TERMINAL_STATUSES]
+        engine = Engine(workspace, store, listeners=listeners)
+        try:
+            return list(await asyncio.gather(*(engine.resume(i) for i in ids)))
+        finally:
+            await engine.close()
+
+
+COMMANDS = [run, approve, reject, resume]
