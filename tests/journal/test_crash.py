@@ -62,3 +62,44 @@ def test_sigkill_loses_no_acknowledged_event(tmp_path: Path) -> None:
         assert seqs == list(range(1, len(seqs) + 1))
         assert len(seqs) >= last, f"{rid}: acknowledged {last}, found {len(seqs)}"
     store.close()
+
+
+PARALLEL_WRITER = textwrap.dedent("""
+    import asyncio, sys
+    from ido.journal.base import Event, RunInfo
+    from ido.journal.sqlite import SQLiteStore
+
+    store = SQLiteStore(sys.argv[1])
+    tag = sys.argv[2]
+
+    async def one(r):
+        rid = f"{tag}-{r}"
+        row = RunInfo(run_id=rid, intent="i", status="running", created_at=r, updated_at=r)
+        for seq in range(1, 41):
+            await store.append([Event(run_id=rid, seq=seq, kind="observation", at=0.0)],
+                               run=row if seq == 1 else None)
+
+    async def main():
+        await asyncio.gather(*(one(r) for r in range(10)))
+
+    asyncio.run(main())
+    store.close()
+""")
+
+
+def test_two_processes_share_one_journal(tmp_path: Path) -> None:
+    """Two processes creating and appending to one journal at once both keep every event."""
+    db = tmp_path / "journal.db"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", PARALLEL_WRITER, str(db), tag], cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
+        for tag in ("left", "right")
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    store = SQLiteStore(db)
+    assert len(store.list_runs()) == 20
+    for run in store.list_runs():
+        assert [e.seq for e in store.events(run_id=run.run_id)] == list(range(1, 41))
+    store.close()
