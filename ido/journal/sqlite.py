@@ -458,10 +458,22 @@ class SQLiteStore(Store):
         """Wait for queued appends to commit, stop the writer thread and close both connections."""
         if self._closed:
             return
+        self._closed = True
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
-        self._closed = True
+        # An append that raced with close may have queued behind the stop signal: fail it
+        # rather than leave its caller waiting forever.
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None and item.loop is not None and item.future is not None:
+                with contextlib.suppress(RuntimeError):
+                    item.loop.call_soon_threadsafe(
+                        _settle, item.future, JournalError(f"the journal {self.path} is closed")
+                    )
         with self._wlock:
             self._writer.close()
         with self._rlock:
