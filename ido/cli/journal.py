@@ -28,7 +28,7 @@ from ido.journal.base import RunStatus, Store
 
 
 @contextmanager
-def _store(ctx: CliContext, *, run_id: str | None = None) -> Iterator[Store | None]:
+def open_journal(ctx: CliContext, *, run_id: str | None = None) -> Iterator[Store | None]:
     """Yield the journal, or None when its SQLite file does not exist (nothing recorded yet).
 
     With `run_id`, a missing journal is a usage error naming the run.
@@ -65,7 +65,7 @@ def _print(renderable: RenderableType) -> None:
 @click.pass_obj
 def runs(ctx: CliContext, status: str | None, limit: int | None, as_json: bool) -> None:
     """List recorded runs, newest first."""
-    with _store(ctx) as store:
+    with open_journal(ctx) as store:
         rows = store.list_runs(status=status, limit=limit) if store is not None else []
         corrupted = list(getattr(store, "corrupted_runs", []))
     if as_json:
@@ -94,7 +94,7 @@ def runs(ctx: CliContext, status: str | None, limit: int | None, as_json: bool) 
 @click.pass_obj
 def explain(ctx: CliContext, run: str, as_json: bool) -> None:
     """Show the decision timeline of RUN (a unique prefix of its id works)."""
-    with _store(ctx, run_id=run) as store:
+    with open_journal(ctx, run_id=run) as store:
         assert store is not None
         explanation = explain_run(store, run)
     if as_json:
@@ -110,7 +110,7 @@ def explain(ctx: CliContext, run: str, as_json: bool) -> None:
 @click.pass_obj
 def why_not(ctx: CliContext, run: str, capability: str, as_json: bool) -> None:
     """Say, decision by decision, why CAPABILITY was or was not used in RUN."""
-    with _store(ctx, run_id=run) as store:
+    with open_journal(ctx, run_id=run) as store:
         assert store is not None
         answer = why_not_run(store, run, capability)
     if as_json:
