@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,20 @@ def test_postgresql_store_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     """--store postgresql://... says PostgreSQL is not supported yet (exit 2)."""
     code, _, err = run_ido(capsys, "--store", "postgresql://localhost/ido", "runs")
     assert code == 2 and "PostgreSQL is not supported yet" in err
+
+
+def test_runs_warns_about_a_corrupted_row(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run row that does not decode is named on stderr and the other runs still list."""
+    store = SQLiteStore(workspace / ".ido" / "journal.db")
+    asyncio.run(write_outage_run(store, run_id="second-run"))
+    store.close()
+    with sqlite3.connect(workspace / ".ido" / "journal.db") as conn:
+        conn.execute("UPDATE runs SET info = '{' WHERE run_id = ?", (RUN_ID,))
+    conn.close()
+    code, out, err = run_ido(capsys, "--workspace", str(workspace), "runs")
+    assert code == 0 and "second-run" in out and RUN_ID not in out
+    assert f"the row of run {RUN_ID} does not decode" in err
+    code, out, _ = run_ido(capsys, "--workspace", str(workspace), "runs", "--json")
+    assert json.loads(out)["corrupted"] == [RUN_ID]
+    code, _, err = run_ido(capsys, "--workspace", str(workspace), "explain", RUN_ID)
+    assert code == 2 and "does not decode" in err
