@@ -38,7 +38,7 @@ from ido.model.intent import Intent
 from ido.model.policy import Policy
 from ido.planning.compile import OTHER, Compiled, Operator, value_key
 from ido.planning.order import schedule
-from ido.planning.search import INF, Bounds, Failed, Found, Task, TaskOp, astar
+from ido.planning.search import INF, Bounds, Failed, Found, Task, TaskOp, bounded_astar
 from ido.planning.types import Plan, PlanRequest, PlanStep, ScoreBreakdown, SearchMetrics
 from ido.policy import Limits, PolicyJudgement, PolicySet
 
@@ -306,7 +306,7 @@ class Planner:
         """Return A*'s answer on the call's task (bounds default to the call's) and the task."""
         task, local = self.task(call, force=force)
         init = self.init_of(call, local, forced=force is not None)
-        result = astar(task, init, call.bounds if bounds is None else bounds, metric, self.max_nodes)
+        result = bounded_astar(task, init, call.bounds if bounds is None else bounds, metric, self.max_nodes)
         return result, task
 
     # -- the plan -----------------------------------------------------------------
@@ -341,7 +341,7 @@ class Planner:
                 failed = result
         if found is not None and task is not None:
             steps, totals = self.steps(call, task, found.ops)
-            alternatives = reasons.alternatives(self, call, steps, totals) if explain else []
+            alternatives = reasons.alternatives(self, call, steps, totals, task, found) if explain else []
             plan = Plan(
                 intent=intent.intent,
                 feasible=True,

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ido.model.conditions import describe_matcher
-from ido.planning.search import EPS, Bounds, Failed, Found, relaxed_reachable
+from ido.planning.search import EPS, Bounds, Failed, Found, Task, measure, relaxed_reachable, within
 from ido.planning.types import Alternative, Blocker, PlanStep, Verdict
 
 if TYPE_CHECKING:
@@ -41,7 +41,9 @@ _UNAVAILABLE_VERDICT = {
 _MAX_DIAGNOSED = 40
 
 
-def alternatives(planner: Planner, call: Call, steps: Sequence[PlanStep], totals: dict[str, Any]) -> list[Alternative]:
+def alternatives(
+    planner: Planner, call: Call, steps: Sequence[PlanStep], totals: dict[str, Any], task: Task, found: Found,
+) -> list[Alternative]:
     """Return a verdict for every capability of the roles the plan uses and every relevant one."""
     chosen = {s.capability for s in steps}
     used_roles = sorted({s.provides for s in steps})
@@ -64,7 +66,7 @@ def alternatives(planner: Planner, call: Call, steps: Sequence[PlanStep], totals
             elif c.status != "ok":
                 out.append(_unavailable(c))
             else:
-                out.append(_forced(planner, call, c, totals["score"]))
+                out.append(_forced(planner, call, c, totals["score"], task, found))
     used = set(used_roles)
     for c in sorted(call.relevant, key=lambda c: (c.op.capability.provides, c.op.name)):
         if c.op.capability.provides in used:
@@ -125,8 +127,33 @@ def _unavailable(c: Candidate) -> Alternative:
     return _alt(c, verdict, reason, policies=policies)
 
 
-def _forced(planner: Planner, call: Call, c: Candidate, chosen_score: float) -> Alternative:
-    result, _ = planner.search(call, force=c.op.index)
+def _swapped(call: Call, c: Candidate, task: Task, found: Found) -> float | None:
+    """Return the best score of a plan using `c` when a swap proves it, else None.
+
+    When the chosen plan is the unconstrained optimum and `c` has exactly the
+    preconditions and effects of a chosen step, any plan using `c` can swap it
+    back for that step, so no plan using `c` scores below the chosen plan with
+    that one step swapped; if the swapped plan is within the bounds, it is the
+    best plan using `c` (no re-plan needed).
+    """
+    if not found.unbounded:
+        return None
+    pos = next((i for i, op in enumerate(task.ops) if op.index == c.op.index), None)
+    if pos is None:
+        return None
+    mine = task.ops[pos]
+    for k, chosen_pos in enumerate(found.ops):
+        other = task.ops[chosen_pos]
+        if other.pre == mine.pre and other.eff == mine.eff:
+            path = [*found.ops[:k], pos, *found.ops[k + 1:]]
+            if within(measure(task, path), call.bounds):
+                return found.value - other.score + mine.score
+    return None
+
+
+def _forced(planner: Planner, call: Call, c: Candidate, chosen_score: float, task: Task, found: Found) -> Alternative:
+    swapped = _swapped(call, c, task, found)
+    result = Found([], swapped, 0, 0) if swapped is not None else planner.search(call, force=c.op.index)[0]
     if isinstance(result, Found):
         delta = result.value - chosen_score
         if abs(delta) <= EPS:

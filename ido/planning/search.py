@@ -26,6 +26,7 @@ finished. Timing per variable: `wf` (finish of its last writer) and `rf`
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 INF = float("inf")
@@ -90,6 +91,8 @@ class Found:
     value: float
     expanded: int
     generated: int
+    #: the search had no resource bounds: `value` is the unconstrained optimum.
+    unbounded: bool = False
 
 
 @dataclass(slots=True)
@@ -229,6 +232,10 @@ def astar(
     cap_risk = bounds.risk if bounds.risk is not None else INF
     cap_steps = bounds.steps if bounds.steps is not None else 1 << 30
     cap_time = bounds.makespan if bounds.makespan is not None else INF
+    unbounded = (
+        bounds.cost is None and bounds.risk is None and bounds.steps is None
+        and bounds.makespan is None and not limited
+    )
     h = task.hmax(metric)
     latency_metric = metric == "latency"
 
@@ -259,7 +266,7 @@ def astar(
                 path.append(nodes[node_id][3])  # type: ignore[arg-type]
                 node_id = nodes[node_id][2]  # type: ignore[assignment]
             path.reverse()
-            return Found(path, label[0], expanded, generated)
+            return Found(path, label[0], expanded, generated, unbounded=unbounded)
         expanded += 1
         if expanded > max_nodes:
             return Failed(expanded, generated, exhausted=False)
@@ -311,8 +318,10 @@ def astar(
                         start = t[n + var]
                 fin = start + op.latency
                 for var in op.writes:
+                    # rf := fin, not 0: the same start times (a later writer waits for
+                    # wf anyway), but timing vectors only grow, so labels compare.
                     t[var] = fin
-                    t[n + var] = 0.0
+                    t[n + var] = fin
                 for var in op.reads_only:
                     if fin > t[n + var]:
                         t[n + var] = fin
@@ -384,3 +393,69 @@ def relaxed_reachable(task: Task, init: tuple[int, ...]) -> list[set[int]]:
                 rest.append(pos)
         pending = rest
     return reached
+
+
+def measure(task: Task, path: Sequence[int]) -> Bounds:
+    """Return what a path uses, as `Bounds`: cost, risk, steps, makespan and uses per operator."""
+    n = len(task.domains)
+    wf = [0.0] * n
+    rf = [0.0] * n
+    cost = risk = makespan = 0.0
+    uses: dict[int, int] = {}
+    for pos in path:
+        op = task.ops[pos]
+        cost += op.cost
+        risk += op.risk
+        uses[op.index] = uses.get(op.index, 0) + 1
+        start = max([wf[v] for v in op.waits] + [rf[v] for v in op.writes], default=0.0)
+        fin = start + op.latency
+        for v in op.writes:
+            wf[v] = rf[v] = fin
+        for v in op.reads_only:
+            rf[v] = max(rf[v], fin)
+        makespan = max(makespan, fin)
+    return Bounds(cost=cost, risk=risk, steps=len(path), makespan=makespan, uses=uses)
+
+
+def within(used: Bounds, bounds: Bounds) -> bool:
+    """Return whether what a path uses (from `measure`) stays within `bounds`."""
+    pairs = ((used.cost, bounds.cost), (used.risk, bounds.risk), (used.makespan, bounds.makespan))
+    if any(b is not None and u is not None and u > b + EPS for u, b in pairs):
+        return False
+    if bounds.steps is not None and (used.steps or 0) > bounds.steps:
+        return False
+    if bounds.uses and used.uses:
+        return all(count <= bounds.uses.get(i, count) for i, count in used.uses.items())
+    return True
+
+
+def bounded_astar(
+    task: Task,
+    init: tuple[int, ...],
+    bounds: Bounds,
+    metric: str = "score",
+    max_nodes: int = 300_000,
+) -> Found | Failed:
+    """Return `astar` under `bounds`, trying the unbounded search first.
+
+    Resource labels weaken duplicate detection (a state is re-expanded for every
+    non-dominated label), so the unbounded optimum is computed first: when it
+    happens to stay within the bounds it is also the bounded optimum, which is
+    the common case in the engine (bounds are rarely binding). Only otherwise
+    does the full resource-constrained search run.
+    """
+    active = any(b is not None for b in (bounds.cost, bounds.risk, bounds.steps, bounds.makespan)) or bool(bounds.uses)
+    if not active or metric == "latency":
+        return astar(task, init, bounds, metric, max_nodes)
+    free = astar(task, init, _NO_BOUNDS, metric, max_nodes)
+    if isinstance(free, Failed):
+        return free  # no plan at all, so none within the bounds either (or the limit was hit)
+    if within(measure(task, free.ops), bounds):
+        return free
+    bounded = astar(task, init, bounds, metric, max_nodes)
+    bounded.expanded += free.expanded
+    bounded.generated += free.generated
+    return bounded
+
+
+_NO_BOUNDS = Bounds()

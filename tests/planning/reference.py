@@ -104,9 +104,12 @@ class Best:
 
 def optimum(
     caps: Sequence[Capability], policies: Sequence[Policy], intent: Intent,
-    request: PlanRequest, health: HealthSnapshot | None, max_len: int,
+    request: PlanRequest, health: HealthSnapshot | None, max_len: int, must_use: str | None = None,
 ) -> Best | None:
-    """Return the best objective over all valid sequences of at most `max_len` steps, or None."""
+    """Return the best objective over all valid sequences of at most `max_len` steps, or None.
+
+    With `must_use`, only sequences that use that capability count.
+    """
     pool = usable(caps, policies, intent, request, health)
     limits = PolicySet(policies).limits(intent, request.inputs)
     c = intent.constraints
@@ -126,7 +129,7 @@ def optimum(
 
     def visit(state: dict[str, Any], seq: list[Usable], cost: float, risk: float, score: float) -> None:
         nonlocal best
-        if holds(intent.goal, state):
+        if holds(intent.goal, state) and (must_use is None or any(u.cap.name == must_use for u in seq)):
             latency = critical_path([u.cap for u in seq], [u.latency for u in seq])
             if latency <= deadline + EPS and (best is None or score < best.score - EPS):
                 best = Best(score, [u.cap.name for u in seq])
@@ -136,8 +139,8 @@ def optimum(
             if not holds(u.cap.requires, state):
                 continue
             new_state = apply(state, u.cap)
-            if new_state == state:
-                continue
+            if new_state == state and u.cap.name != must_use:
+                continue  # a step that changes nothing never helps (costs are >= 0)
             if limits.attempts_per_capability is not None:
                 used = request.attempts.get(u.cap.name, 0) + sum(1 for s in seq if s is u)
                 if used + 1 > limits.attempts_per_capability:

@@ -97,10 +97,18 @@ def test_equal_inputs_give_equal_plans(world: World) -> None:
 
 
 @given(worlds())
-def test_costlier_alternatives_report_true_score_deltas(world: World) -> None:
-    """A `costlier` alternative's delta is its best plan's score minus the chosen one, never negative."""
+def test_alternative_verdicts_agree_with_the_reference(world: World) -> None:
+    """`costlier` deltas equal the reference's best plan using that capability minus the chosen
+    plan; capabilities rejected for any other reason are in no admissible plan at all."""
     plan = Planner(world.caps, world.policies).plan(world.intent, world.request, world.health)
     for alt in plan.alternatives:
+        if alt.verdict in ("chosen", "not_needed"):
+            continue
+        best = optimum(world.caps, world.policies, world.intent, world.request, world.health,
+                       world.max_len, must_use=alt.capability)
         if alt.verdict == "costlier":
-            assert alt.score_delta is not None and alt.score_delta >= -EPS
-            assert math.isclose(alt.numbers["plan_score"], plan.score + alt.score_delta, abs_tol=1e-9)
+            assert best is not None and alt.score_delta is not None and alt.score_delta >= -EPS
+            assert math.isclose(best.score, plan.score + alt.score_delta, rel_tol=1e-9, abs_tol=1e-9)
+            assert math.isclose(alt.numbers["plan_score"], best.score, rel_tol=1e-9, abs_tol=1e-9)
+        else:
+            assert best is None, f"{alt.capability} is {alt.verdict} but {best} uses it"
