@@ -84,13 +84,14 @@ class Workspace:
         return load_workspace(root)
 
     def _table(self, kind: str) -> dict[str, Any]:
-        return {
+        tables: dict[str, dict[str, Any]] = {
             "capability": self.capabilities,
             "observer": self.observers,
             "intent": self.intents,
             "policy": self.policies,
             "scenario": self.scenarios,
-        }[kind]
+        }
+        return tables[kind]
 
     def add(self, *models: Model, origin: Origin | None = None) -> Workspace:
         """Add declarations; return self. Raises ValidationError if a name is already taken."""

@@ -16,7 +16,7 @@ models), `checks` (cross-references), `schema` (JSON Schema of the files).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ido.errors import Problem, UsageError, ValidationError
@@ -112,7 +112,7 @@ def load_scenario(ref: str, workspace: Workspace) -> Scenario:
     raise UsageError(_unknown("scenario", ref, workspace.scenarios, "benchmarks/scenarios/"))
 
 
-def _unknown(kind: str, ref: str, known: dict[str, object], folder: str) -> str:
+def _unknown(kind: str, ref: str, known: Mapping[str, object], folder: str) -> str:
     names = sorted(known)
     message = f"unknown {kind} {ref!r}"
     close = did_you_mean(ref, names)

@@ -286,8 +286,16 @@ def _matcher_text(matcher: Scalar | Op) -> str:
 
 
 def _typo(fact: str, known: set[str]) -> str:
-    close = did_you_mean(fact, known - {fact}, cutoff=0.8)
+    # Numbered families (stage.s1, stage.s12) differ like typos but are not: skip
+    # candidates that differ from `fact` only in digits.
+    shape = _without_digits(fact)
+    candidates = {k for k in known if k != fact and _without_digits(k) != shape}
+    close = did_you_mean(fact, candidates, cutoff=0.8)
     return close if close.startswith("; did") else ""
+
+
+def _without_digits(text: str) -> str:
+    return "".join(ch for ch in text if not ch.isdigit())
 
 
 def _unique(values: list[tuple[Scalar, str]]) -> list[tuple[Scalar, str]]:

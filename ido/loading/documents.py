@@ -20,7 +20,7 @@ import pydantic
 
 from ido.errors import Problem
 from ido.loading.locate import Origin, did_you_mean, problems_from, show
-from ido.loading.yamlfile import Document, read_documents
+from ido.loading.yamlfile import Document, display_path, read_documents
 from ido.model import RULE_KINDS, Capability, Intent, Observer, Policy, Scenario
 from ido.workspace import Workspace
 
@@ -80,7 +80,7 @@ def kind_hint(path: Path) -> str | None:
 def read_file(path: Path, loaded: Loaded, *, text: str | bytes | None = None) -> None:
     """Read one YAML file into `loaded`: its models, origins and problems."""
     documents, problems = read_documents(path, text)
-    loaded.paths.append(documents[0].path if documents else (problems[0].path if problems else str(path)))
+    loaded.paths.append(display_path(path))
     if problems:
         loaded.problems.extend(problems)
         loaded.incomplete.update(_KIND_OF_MODEL.values())

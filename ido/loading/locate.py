@@ -211,14 +211,23 @@ def _data_loc(data: Any, loc: Loc) -> Loc:
     out: list[str | int] = []
     current = data
     for part in loc:
-        if (isinstance(current, dict) and part in current) or (isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)):
-            current = current[part]
+        found, child = _child(current, part)
+        if found:
+            current = child
             out.append(part)
         elif isinstance(current, dict) and isinstance(part, str) and not _looks_like_tag(part, current):
             # A key that is not there: `missing` and `extra` errors name it.
             out.append(part)
             current = None
     return tuple(out)
+
+
+def _child(data: Any, part: str | int) -> tuple[bool, Any]:
+    if isinstance(data, dict) and part in data:
+        return True, data[part]
+    if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        return True, data[part]
+    return False, None
 
 
 def _looks_like_tag(part: str, current: dict[str, Any]) -> bool:
@@ -256,11 +265,11 @@ def _one_problem(
         message = f"unknown {discriminator} {tag!r}" + did_you_mean(tag, expected, what=f"{discriminator}s")
         return origin.problem((*dloc, discriminator), message)
     if len(errors) > 1 or kind.endswith(("_type", "_parsing")) or kind in ("model_type", "model_attributes_type"):
-        expected = _describe(_type_at(model, _union_loc(loc, dloc)))
-        return origin.problem(dloc, f"expected {expected}, got {show(value)}")
+        wanted = _describe(_type_at(model, _union_loc(loc, dloc)))
+        return origin.problem(dloc, f"expected {wanted}, got {show(value)}")
     if kind == "literal_error":
-        options = [o.strip().strip("'") for o in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
-        options = [o for o in options if o]
+        raw_options = str(ctx.get("expected", "")).replace(" or ", ", ").split(",")
+        options = [o.strip().strip("'") for o in raw_options if o.strip().strip("'")]
         message = f"expected one of {', '.join(options)}, got {show(value)}"
         if isinstance(value, str):
             suggestion = did_you_mean(value, options)

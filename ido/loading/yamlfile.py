@@ -61,14 +61,15 @@ def read_documents(path: Path, text: str | bytes | None = None) -> tuple[list[Do
         except OSError as exc:
             return [], [Problem(f"cannot read the file: {exc.strerror or exc}", path=shown, line=1, column=1)]
     if isinstance(text, bytes):
+        raw: bytes = text
         try:
-            text = text.decode("utf-8-sig")
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            line = text[: exc.start].count(b"\n") + 1
-            column = exc.start - (text.rfind(b"\n", 0, exc.start) + 1) + 1
+            line = raw[: exc.start].count(b"\n") + 1
+            column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
             return [], [
                 Problem(
-                    f"byte 0x{text[exc.start]:02x} is not UTF-8; save the file as UTF-8 text",
+                    f"byte 0x{raw[exc.start]:02x} is not UTF-8; save the file as UTF-8 text",
                     path=shown, line=line, column=column,
                 )
             ]
