@@ -23,6 +23,7 @@ from ido.errors import IdoError
 
 #: Modules of `ido.cli` that contribute commands, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
+    "plan",
     "validate",
     "run",
     "simulate",

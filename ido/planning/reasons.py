@@ -195,17 +195,18 @@ def _diagnose(planner: Planner, call: Call, c: Candidate) -> Alternative:
                 f"limit {value:g} of {policy} ({call.request.spent:g} spent)",
                 policies=[policy] if policy else [], numbers=numbers,
             )
+        left = f" ({b.cost:.4g} left after {call.request.spent:g} spent)" if call.request.spent else ""
         return _alt(
             c, Verdict.OVER_BUDGET,
-            f"over budget: the best plan with it costs {totals['cost']:.4g}, "
-            f"{b.cost:.4g} of the budget {value:g} is left",
+            f"over budget: the best plan with it costs {totals['cost']:.4g}, over the budget of {value:g}{left}",
             numbers=numbers,
         )
     if b.makespan is not None and totals["latency_s"] > b.makespan + EPS:
         return _alt(
             c, Verdict.TOO_SLOW,
-            f"too slow: the best plan with it takes {totals['latency_s']:.4g}s, "
-            f"{b.makespan:.4g}s of the deadline {call.bound_sources['makespan'][1]:g}s is left",
+            f"too slow: the best plan with it takes {totals['latency_s']:.4g}s, over the deadline of "
+            f"{call.bound_sources['makespan'][1]:g}s"
+            + (f" ({b.makespan:.4g}s left)" if call.request.elapsed_s else ""),
             numbers=numbers,
         )
     if b.risk is not None and totals["risk"] > b.risk + EPS:

@@ -1,0 +1,180 @@
+"""`ido plan INTENT [--set FACT=V]... [--input K=V]... [--json] [--dot] [--out PLANFILE]`.
+
+Plans the intent from its `given` facts overridden by `--set` (values parsed
+as JSON scalars, else taken as strings), with the workspace's capabilities and
+policies and no health evidence. Prints a table of steps and a table of
+alternatives with verdicts and reasons, or the plan as JSON (`--json`), or
+Graphviz DOT (`--dot`). `--out PLANFILE` also saves the plan with what it was
+made from (revisions, state, request, health digest) for `ido apply`, which
+refuses it when those went stale. Exit 0 when a plan exists, 3 when none is
+admissible (the explanation, naming the binding constraint, on stderr), 2 for
+bad usage or invalid files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ido.cli.main import CliContext
+from ido.errors import UsageError
+from ido.health import HealthSnapshot
+from ido.loading import load_workspace
+from ido.model.values import Scalar
+from ido.planning import Planner, PlanRequest, to_dot
+from ido.planning.types import Plan
+
+#: Version of the PLANFILE format written by `--out`.
+PLANFILE_FORMAT_VERSION = 1
+
+_FACT = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")
+
+
+def parse_assignment(text: str, what: str) -> tuple[str, str]:
+    """Return (name, raw value) of `NAME=VALUE`; raises UsageError saying the right form."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise UsageError(f"{what} {text!r} is not NAME=VALUE; write it like {what} order.paid=true")
+    return name, raw
+
+
+def parse_fact_value(raw: str) -> Scalar:
+    """Return a `--set` value: a JSON scalar (true, 3, 0.5, "x") when it parses as one, else the string."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    if isinstance(value, bool | int | float | str):
+        return value
+    return raw
+
+
+def parse_facts(assignments: tuple[str, ...]) -> dict[str, Scalar]:
+    """Return the facts of repeated `--set FACT=V`; raises UsageError for a malformed one."""
+    facts: dict[str, Scalar] = {}
+    for text in assignments:
+        name, raw = parse_assignment(text, "--set")
+        if not _FACT.match(name):
+            raise UsageError(
+                f"--set {text!r}: {name!r} is not a fact name; write a dotted name such as order.paid"
+            )
+        facts[name] = parse_fact_value(raw)
+    return facts
+
+
+@click.command("plan")
+@click.argument("intent_ref", metavar="INTENT")
+@click.option("--set", "sets", multiple=True, metavar="FACT=V", help="Override a starting fact (repeatable).")
+@click.option("--input", "inputs", multiple=True, metavar="K=V", help="A run input (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option("--dot", "as_dot", is_flag=True, help="Print the plan's partial order as Graphviz DOT.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also save the plan and what it was made from, for `ido apply`.")
+@click.pass_obj
+def plan(
+    obj: CliContext, intent_ref: str, sets: tuple[str, ...], inputs: tuple[str, ...],
+    as_json: bool, as_dot: bool, out: Path | None,
+) -> int:
+    """Plan INTENT: the best admissible plan with its alternatives, or why none exists."""
+    if as_json and as_dot:
+        raise UsageError("--json and --dot print different formats; pass one of them")
+    facts = parse_facts(sets)
+    raw_inputs = dict(parse_assignment(text, "--input") for text in inputs)
+    workspace = load_workspace(obj.workspace)
+    intent = workspace.intent(intent_ref)
+    try:
+        bound = intent.bind_inputs(raw_inputs)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    state: dict[str, Scalar] = {**intent.given, **facts}
+    request = PlanRequest(state=state, inputs=bound)
+    health = HealthSnapshot()
+    planner = Planner(list(workspace.capabilities.values()), list(workspace.policies.values()))
+    result = planner.plan(intent, request, health)
+    if out is not None:
+        planfile = {
+            "format_version": PLANFILE_FORMAT_VERSION,
+            "intent": intent.intent,
+            "plan": result.model_dump(mode="json"),
+            "request": request.model_dump(mode="json"),
+            "revisions": workspace.revisions(intent).model_dump(mode="json"),
+            "health_digest": health.digest(),
+            "state": state,
+        }
+        try:
+            out.write_text(json.dumps(planfile, indent=2, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise UsageError(f"cannot write {out}: {exc.strerror}; pass a writable --out path") from None
+    if as_json:
+        click.echo(json.dumps(result.model_dump(mode="json"), indent=2))
+    elif as_dot:
+        click.echo(plan_dot(result), nl=False)
+    else:
+        render(result)
+    if not result.feasible:
+        click.echo(result.explanation, err=True)
+        return 3
+    return 0
+
+
+def plan_dot(result: Plan) -> str:
+    """Return the plan's partial order as Graphviz DOT."""
+    return to_dot(result.intent, [(s.capability, s.provides, s.after, s.cost, s.latency_s) for s in result.steps])
+
+
+def render(result: Plan, console: Console | None = None) -> None:
+    """Print the plan as people read it: a table of steps, a table of alternatives, the summary."""
+    if console is None:
+        console = Console(soft_wrap=False)
+        if not console.is_terminal:
+            console = Console(soft_wrap=False, width=160)  # pipes and logs: do not squash reasons
+    if result.feasible:
+        steps = Table(title=f"plan for {result.intent}", title_justify="left")
+        for column in ("#", "capability", "role", "after", "cost", "latency", "p", "score"):
+            steps.add_column(column, justify="right" if column in ("#", "cost", "latency", "p", "score") else "left")
+        for i, s in enumerate(result.steps):
+            flag = " (needs approval)" if s.requires_approval else ""
+            steps.add_row(
+                str(i), s.capability + flag, s.provides, ", ".join(map(str, s.after)) or "-",
+                f"{s.cost:.4g}", f"{s.latency_s:.4g}s", f"{s.success_probability:.4g}", f"{s.score:.4g}",
+            )
+        console.print(steps)
+        console.print(
+            f"total: cost {result.cost:.4g}, latency {result.latency_s:.4g}s (critical path), "
+            f"p={result.success_probability:.4g}, score {result.score:.4g}"
+        )
+    else:
+        blockers = Table(title=f"no admissible plan for {result.intent}", title_justify="left")
+        blockers.add_column("blocker")
+        blockers.add_column("fact")
+        blockers.add_column("why")
+        for b in result.blockers:
+            blockers.add_row(b.kind, b.fact or "-", b.message)
+        console.print(blockers)
+    considered = [a for a in result.alternatives if a.verdict != "not_needed"]
+    if considered:
+        alts = Table(title="alternatives", title_justify="left")
+        for column in ("role", "capability", "verdict", "reason"):
+            alts.add_column(column)
+        for a in sorted(considered, key=_alt_order):
+            alts.add_row(a.provides, a.capability, a.verdict.value, a.reason)
+        console.print(alts)
+    idle = sorted(a.capability for a in result.alternatives if a.verdict == "not_needed")
+    if idle:
+        console.print(f"not needed for this goal: {', '.join(idle)}")
+    if result.feasible:
+        console.print(result.explanation)
+
+
+def _alt_order(a: Any) -> tuple[str, int, str]:
+    return (a.provides, 0 if a.verdict == "chosen" else 1, a.capability)
+
+
+COMMANDS = [plan]
