@@ -402,3 +402,12 @@ def test_invoke_sim_shorthand(files: Callable[..., Path]) -> None:
     ws = load_workspace(root)
     assert ws.capabilities["pay"].invoke.door == "sim"
     assert ws.capabilities["b"].invoke.python == "pkg.mod:run"
+
+
+def test_named_file_redeclaring_a_workspace_name_is_blamed(files: Callable[..., Path]) -> None:
+    """`ido validate copy.yaml` of a declaration the workspace already has reports the copy."""
+    root = files({"capabilities/a.yaml": CAP, "drafts/copy.yaml": CAP})
+    with pytest.raises(ValidationError) as caught:
+        load_paths([root / "drafts/copy.yaml"], root)
+    problem = only(caught.value.problems)
+    assert problem.path == "drafts/copy.yaml" and "already declared at capabilities/a.yaml:2" in problem.message

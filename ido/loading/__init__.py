@@ -63,20 +63,20 @@ def load_paths(paths: Sequence[Path], root: Path | None = None, *, checks: bool 
     loaded = Loaded()
     read_paths(paths, loaded)
     named = set(loaded.paths)
+    context = Loaded()
     if root is not None and root.is_dir():
-        context = Loaded()
         seen = {p.resolve() for p in _expand(paths)}
         for folder in FOLDERS:
             for file in yaml_files(root / folder):
                 if file.resolve() not in seen:
                     read_file(file, context)
-        loaded.models.extend(context.models)
-        loaded.problems.extend(context.problems)
-        loaded.incomplete |= context.incomplete
     workspace = Workspace(root)
+    # Context first, so a named file redeclaring a workspace name is the one blamed.
+    into_workspace(context, workspace)
     into_workspace(loaded, workspace)
-    found = cross_reference(workspace, incomplete=frozenset(loaded.incomplete)) if checks else []
-    problems = loaded.problems + [p for p in found if p.path is None or p.path in named]
+    incomplete = frozenset(loaded.incomplete | context.incomplete)
+    found = cross_reference(workspace, incomplete=incomplete) if checks else []
+    problems = loaded.problems + context.problems + [p for p in found if p.path is None or p.path in named]
     if problems:
         raise ValidationError(_dedupe(problems))
     return workspace
