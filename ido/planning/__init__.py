@@ -7,6 +7,7 @@ order from causal links) -> `reasons` (a verdict for every alternative).
 `fleet` allocates many runs to scarce providers with OR-Tools CP-SAT.
 """
 
+from ido.planning.fleet import Allocation, Demand, Provider, allocate
 from ido.planning.order import plan_graph, schedule, to_dot
 from ido.planning.planner import Planner
 from ido.planning.types import (
@@ -21,15 +22,19 @@ from ido.planning.types import (
 )
 
 __all__ = [
+    "Allocation",
     "Alternative",
     "Blocker",
+    "Demand",
     "Plan",
     "PlanRequest",
     "PlanStep",
     "Planner",
+    "Provider",
     "ScoreBreakdown",
     "SearchMetrics",
     "Verdict",
+    "allocate",
     "plan_graph",
     "schedule",
     "to_dot",
