@@ -12,8 +12,8 @@ The planner, engine and simulator read a Workspace; the CLI builds one.
 
     @ws.capability(provides="payment", requires={"order.reserved": True},
                    effects={"order.paid": True}, cost=0.3, latency="400ms")
-    async def charge(inputs, facts):
-        ...
+    async def charge(order_id: str, amount: float, ctx: CallContext) -> dict:
+        ...   # returns reported facts, e.g. {"payment": {"id": "ch_1"}}
 """
 
 from __future__ import annotations
@@ -77,11 +77,15 @@ class Workspace:
     # ---- building ------------------------------------------------------------
 
     @classmethod
-    def load(cls, root: Path) -> Workspace:
-        """Return the workspace read from folder `root`; raises ValidationError with every problem."""
+    def load(cls, root: Path, *, checks: bool = True) -> Workspace:
+        """Return the workspace read from folder `root`; raises ValidationError with every problem.
+
+        `checks=False` skips the cross-reference checks, for a workspace that
+        Python code completes before calling `check()`.
+        """
         from ido.loading import load_workspace
 
-        return load_workspace(root)
+        return load_workspace(root, checks=checks)
 
     def _table(self, kind: str) -> dict[str, Any]:
         tables: dict[str, dict[str, Any]] = {
@@ -167,10 +171,11 @@ class Workspace:
         """Return a decorator registering a sync or async callable as a capability.
 
         The capability is invoked as `{python: "<module>:<qualname>"}`; its name
-        defaults to the function's name. The callable receives the run's inputs
-        and facts (see `ido.engine`) and returns a mapping of reported facts or
-        None. Raises ValidationError (located at the function) when the
-        declaration is wrong, or when the name is taken.
+        defaults to the function's name. The engine calls it with the intent
+        inputs it names as keyword arguments, plus an `ido.engine.context.CallContext`
+        if it takes a `ctx` parameter; it returns a mapping of facts or None
+        (see `ido.engine.executors.PythonExecutor`). Raises ValidationError
+        (located at the function) when the declaration is wrong or the name is taken.
         """
 
         def register(fn: F) -> F:
@@ -210,7 +215,8 @@ class Workspace:
     ) -> Callable[[F], F]:
         """Return a decorator registering a sync or async callable as an observer of `facts`.
 
-        The callable returns a mapping fact -> value (facts it cannot see left out).
+        The callable returns a mapping fact -> value (facts it cannot see left out);
+        the engine reads it through `ido.engine.executors.DoorFactReader`.
         """
 
         def register(fn: F) -> F:

@@ -251,3 +251,50 @@ def test_load_of_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     """A workspace folder that does not exist is a UsageError, not an empty workspace."""
     with pytest.raises(UsageError, match="is not a folder"):
         Workspace.load(tmp_path / "nope")
+
+
+async def test_decorated_and_yaml_python_capabilities_run_in_the_engine(
+    files: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A YAML `invoke: {python: module:function}` and a decorated callable both run through the engine."""
+    from ido.engine import Engine
+    from ido.journal import open_store
+
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    root = files({
+        "capabilities/c.yaml": """
+            capabilities:
+              - name: reserve
+                provides: reservation
+                requires: {order.reserved: false}
+                effects: {order.reserved: true}
+                invoke: {python: "idows_shop:reserve"}
+        """,
+        "intents/i.yaml": """
+            intent: paid
+            inputs: {order_id: str}
+            given: {order.reserved: false, order.paid: false}
+            goal: {order.paid: true}
+        """,
+    })
+    (root / "idows_shop.py").write_text("def reserve(order_id):\n    return {'reservation': {'id': 'r-' + order_id}}\n")
+    with pytest.raises(ValidationError, match="goal fact 'order.paid' is produced by no capability"):
+        Workspace.load(root)
+    ws = Workspace.load(root, checks=False)
+    seen: list[str] = []
+
+    @ws.capability(provides="payment", requires={"order.reserved": True, "order.paid": False},
+                   effects={"order.paid": True}, cost=0.3)
+    async def charge(order_id: str) -> dict[str, Any]:
+        seen.append(order_id)
+        return {"payment": {"id": "p-1"}}
+
+    assert ws.check() is ws
+    engine = Engine(ws, open_store("memory://"))
+    try:
+        result = await engine.run("paid", inputs={"order_id": "o-7"})
+    finally:
+        await engine.close()
+    sys.modules.pop("idows_shop", None)
+    assert result.status == "succeeded" and result.steps_executed == 2
+    assert seen == ["o-7"]

@@ -221,26 +221,26 @@ def _goals(workspace: Workspace) -> list[Problem]:
         for fact, matcher in intent.goal.items():
             if matcher_holds(matcher, None, False) or fact in domain.open:
                 continue
-            values: list[tuple[Scalar, str]] = list(effects.get(fact, []))
-            if fact in intent.given:
-                values.append((intent.given[fact], "given"))
-            if not values:
+            produced = effects.get(fact, [])
+            given = [(intent.given[fact], "given")] if fact in intent.given else []
+            if not produced and not any(matcher_holds(matcher, v, True) for v, _ in given):
                 example = describe_matcher(matcher).removeprefix("= ")
+                start = f" (given says {_show_values(given).removesuffix(' (given)')})" if given else ""
                 problems.append(
                     origin.problem(
                         ("goal", fact),
-                        f"goal fact {fact!r} is produced by no capability; add a capability with "
+                        f"goal fact {fact!r} is produced by no capability{start}; add a capability with "
                         f"effects {{{fact}: {example}}} or remove it from the goal"
                         + _typo(fact, domain.known()),
                         key=True,
                     )
                 )
-            elif _never(matcher, [v for v, _ in values]):
+            elif produced and _never(matcher, [v for v, _ in [*produced, *given]]):
                 problems.append(
                     origin.problem(
                         ("goal", fact),
                         f"goal {fact} {_matcher_text(matcher)} can never hold: {fact} only takes "
-                        f"{_show_values(_unique(values))}; match one of those values",
+                        f"{_show_values(_unique([*produced, *given]))}; match one of those values",
                     )
                 )
     return problems
