@@ -278,7 +278,7 @@ async def test_decorated_and_yaml_python_capabilities_run_in_the_engine(
         """,
     })
     (root / "idows_shop.py").write_text("def reserve(order_id):\n    return {'reservation': {'id': 'r-' + order_id}}\n")
-    with pytest.raises(ValidationError, match="goal fact 'order.paid' is produced by no capability"):
+    with pytest.raises(ValidationError, match=r"goal fact 'order\.paid' is produced by no capability"):
         Workspace.load(root)
     ws = Workspace.load(root, checks=False)
     seen: list[str] = []
