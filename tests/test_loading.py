@@ -411,3 +411,25 @@ def test_named_file_redeclaring_a_workspace_name_is_blamed(files: Callable[..., 
         load_paths([root / "drafts/copy.yaml"], root)
     problem = only(caught.value.problems)
     assert problem.path == "drafts/copy.yaml" and "already declared at capabilities/a.yaml:2" in problem.message
+
+
+def test_union_branch_rules_win_over_type_lists(files: Callable[..., Path]) -> None:
+    """An empty selector reports the selector's own rule, not "expected a text or a mapping"."""
+    root = files({"x.yaml": "scenario: s\nintent: i\nfaults:\n  - {target: {}, kind: down}\n"})
+    assert only(problems_of(root, "x.yaml")).message == "a target selector needs `provides` or `tags`"
+
+
+def test_missing_fields_of_optional_nested_models_say_what_they_are(files: Callable[..., Path]) -> None:
+    """`quota: {calls: 5}` says what `per` is, although quota itself is optional."""
+    root = files({"capabilities/a.yaml": CAP + "    quota: {calls: 5}\n"})
+    problem = only(problems_of(root))
+    assert problem.field == "capabilities[0].quota.per"
+    assert problem.message == "missing; the window of the quota, such as 1s or 1m"
+
+
+def test_invoke_with_a_bare_word_shows_the_shorthand(files: Callable[..., Path]) -> None:
+    """`invoke: python` explains the forms invoke takes, including `sim`."""
+    root = files({"capabilities/a.yaml": CAP + "    invoke: python\n"})
+    message = only(problems_of(root)).message
+    assert message.startswith("expected `sim`, or a mapping with one of http, python, sim")
+    assert message.endswith("got 'python'")

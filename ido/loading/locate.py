@@ -150,6 +150,12 @@ _MISSING_HELP: dict[str, str] = {
     "window": "the window of the quota, such as 1s",
 }
 
+#: How to write models that have a shorthand, for "expected ..." messages.
+_SHAPES = {
+    "Invoke": "`sim`, or a mapping with one of http, python, sim (such as {python: 'pkg.mod:function'})",
+    "InputSpec": "a type (str, int, float, bool) or a mapping with fields type, secret, default, description",
+}
+
 _TYPE_WORDS = {
     bool: "true or false",
     int: "a whole number",
@@ -264,6 +270,12 @@ def _one_problem(
         tag = str(ctx.get("tag", "")).strip("'")
         message = f"unknown {discriminator} {tag!r}" + did_you_mean(tag, expected, what=f"{discriminator}s")
         return origin.problem((*dloc, discriminator), message)
+    if len(errors) > 1:
+        # Union alternatives failed at one place: a rule of the branch the value
+        # was meant for (a selector's own check) says more than "expected X or Y".
+        ruled = [(lc, e) for lc, e in errors if e["type"] in ("value_error", "assertion_error")]
+        if len(ruled) == 1:
+            return _one_problem(model, data, dloc, ruled, origin)
     if len(errors) > 1 or kind.endswith(("_type", "_parsing")) or kind in ("model_type", "model_attributes_type"):
         wanted = _describe(_type_at(model, _union_loc(loc, dloc)))
         return origin.problem(dloc, f"expected {wanted}, got {show(value)}")
@@ -310,7 +322,18 @@ def _union_loc(loc: Loc, dloc: Loc) -> Loc:
     return loc[:cut]
 
 
+def _model_of(tp: Any) -> Any:
+    """Return `tp`, or the model among a union's members (`Quota | None` -> Quota)."""
+    tp = _strip(tp)
+    if _is_union(tp):
+        for member in typing.get_args(tp):
+            if _is_model(_strip(member)):
+                return _strip(member)
+    return tp
+
+
 def _missing_help(parent: Any, name: str) -> str:
+    parent = _model_of(parent)
     model_name = parent.__name__ if isinstance(parent, type) else ""
     if f"{model_name}.{name}" in _MISSING_HELP:
         return _MISSING_HELP[f"{model_name}.{name}"]
@@ -456,6 +479,8 @@ def _describe(tp: Any) -> str:
         return "a mapping"
     if origin is typing.Literal:
         return "one of " + ", ".join(str(a) for a in typing.get_args(tp))
+    if _is_model(tp) and tp.__name__ in _SHAPES:
+        return _SHAPES[tp.__name__]
     if _is_model(tp):
         fields = _field_names(tp)
         return f"a mapping with fields {', '.join(fields)}" if fields else "a mapping"
