@@ -19,7 +19,7 @@ from typing import Any
 import pydantic
 
 from ido.errors import Problem
-from ido.loading.locate import Origin, did_you_mean, problems_from, show
+from ido.loading.locate import Origin, did_you_mean, node_at, problems_from, show
 from ido.loading.yamlfile import Document, display_path, read_documents
 from ido.model import RULE_KINDS, Capability, Intent, Observer, Policy, Scenario
 from ido.workspace import Workspace
@@ -115,19 +115,13 @@ def read_document(document: Document, hint: str | None, loaded: Loaded) -> None:
     elif "name" in data:
         _build(_single_model(data, hint), data, root, loaded)
     else:
-        keys = [str(k) for k in data]
         valid = ["intent", "scenario", "name", *LIST_KEYS]
-        suggestion = ""
-        for key in keys:
-            close = did_you_mean(key, valid)
-            if close.startswith("; did"):
-                suggestion = f"unknown field {key!r}{close} "
-                loaded.problems.append(root.problem((key,), suggestion.strip() + "; " + _shapes_hint(hint), key=True))
-                break
+        typos = [k for k in map(str, data) if did_you_mean(k, valid).startswith("; did")]
+        if typos:
+            message = f"unknown field {typos[0]!r}{did_you_mean(typos[0], valid)}; {_shapes_hint(hint)}"
+            loaded.problems.append(root.problem((typos[0],), message, key=True))
         else:
-            loaded.problems.append(
-                root.problem((), "this document declares nothing ido knows; " + _shapes_hint(hint))
-            )
+            loaded.problems.append(root.problem((), "this document declares nothing ido knows; " + _shapes_hint(hint)))
         loaded.incomplete.add(hint or "capability")
 
 
@@ -175,18 +169,8 @@ def _read_lists(data: dict[str, Any], root: Origin, loaded: Loaded) -> None:
             loaded.incomplete.add(_KIND_OF_MODEL[model])
             continue
         for index, item in enumerate(items):
-            origin = Origin(
-                path=root.path,
-                node=_child(root, (key, index)),
-                prefix=(key, index),
-            )
-            _build(model, item, origin, loaded)
-
-
-def _child(root: Origin, loc: tuple[str | int, ...]) -> Any:
-    from ido.loading.locate import node_at
-
-    return node_at(root.node, loc) if root.node is not None else None
+            node = node_at(root.node, (key, index)) if root.node is not None else None
+            _build(model, item, Origin(path=root.path, node=node, prefix=(key, index)), loaded)
 
 
 def _build(model: type[pydantic.BaseModel], data: Any, origin: Origin, loaded: Loaded) -> None:
