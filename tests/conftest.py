@@ -1,8 +1,9 @@
-"""Shared test configuration: hypothesis profiles.
+"""Shared test configuration: hypothesis profiles and the `files` fixture.
 
 Engineers put area fixtures in ``tests/<area>/conftest.py``; this file only holds
 what every test needs. ``HYPOTHESIS_PROFILE`` picks the profile ("default" keeps
-runs short on the shared 2-core machine; "ci" is a little wider).
+runs short on the shared 2-core machine; "ci" is a little wider). `files`
+writes a small workspace of YAML files for a test.
 """
 
 from __future__ import annotations
