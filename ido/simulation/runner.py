@@ -25,7 +25,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ido.clock import Clock
 from ido.decisions import DecisionRecord
@@ -42,8 +42,10 @@ from ido.simulation.report import (
     percentile,
     rounded,
 )
-from ido.simulation.world import SimulatedWorld
-from ido.workspace import Workspace
+from ido.simulation.world import CURRENT_RUN, SimulatedWorld
+
+if TYPE_CHECKING:  # ido.workspace imports ido.loading, which imports it back
+    from ido.workspace import Workspace
 
 #: Epoch (2026-01-01T00:00:00Z) the records of simulated runs are dated from: reports stay byte-stable.
 SIM_EPOCH = 1767225600.0
@@ -196,10 +198,13 @@ async def _simulate_strategy(
                 await asyncio.sleep(delay)
             run_id = f"sim-{strategy}-{index:06d}"
             world.bind_run(run_id, index)
-            world.expect_run(index)
-            run_id = await engine.start(intent, inputs=dict(scn.inputs), set_facts=dict(scn.set_), options={
-                "strategy": strategy, "simulate": scn.scenario, "run_id": run_id,
-            })
+            token = world.enter_run(index)  # the run's task inherits it: its observers read its state
+            try:
+                run_id = await engine.start(intent, inputs=dict(scn.inputs), set_facts=dict(scn.set_), options={
+                    "strategy": strategy, "simulate": scn.scenario, "run_id": run_id,
+                })
+            finally:
+                CURRENT_RUN.reset(token)
             world.bind_run(run_id, index)
             tasks.append(asyncio.ensure_future(one(index, run_id, start + at)))
         await asyncio.gather(*tasks)

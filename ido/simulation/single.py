@@ -14,14 +14,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ido.clock import Clock
 from ido.journal import Store
 from ido.model import Intent, Scalar, Scenario
 from ido.simulation.clock import run_virtual
 from ido.simulation.runner import build_world, make_engine, run_horizon
-from ido.workspace import Workspace
+from ido.simulation.world import CURRENT_RUN
+
+if TYPE_CHECKING:  # ido.workspace imports ido.loading, which imports it back
+    from ido.workspace import Workspace
 
 
 def first_fault_at(scenario: Scenario) -> float:
@@ -63,10 +66,14 @@ def run_in_scenario(
         try:
             await asyncio.sleep(start_at)
             world.expect_run(0)
-            run_id = await engine.start(
-                the_intent, inputs=run_inputs, set_facts=facts,
-                options={"strategy": strategy, "simulate": scn.scenario, "simulate_at": start_at},
-            )
+            token = world.enter_run(0)
+            try:
+                run_id = await engine.start(
+                    the_intent, inputs=run_inputs, set_facts=facts,
+                    options={"strategy": strategy, "simulate": scn.scenario, "simulate_at": start_at},
+                )
+            finally:
+                CURRENT_RUN.reset(token)
             world.bind_run(run_id, 0)
             return await asyncio.wait_for(engine.wait(run_id), run_horizon(the_intent))
         finally:

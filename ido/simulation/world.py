@@ -17,11 +17,14 @@ run made to that capability before), so run 17's third call to
 binds each engine run id to its strategy-independent arrival index with
 `bind_run`.
 
-Observers read the world's simulated state, which is global (observers do not
-know runs): it starts from `facts`, and a successful call writes those of its
-effects an observer watches (e.g. an incident intent's `service.restarted`).
-A fault targeting an observer by name makes it fail while it is down, hangs
-or flaps down (kind `connection`/`timeout`).
+Observers read the world's simulated state: the scenario's `facts`, overlaid
+per run with the effects its successful calls had on facts an observer
+watches (a restarted service is healthy for the incident that restarted it,
+not for every incident). The observer door does not say which run asks, so
+the runner sets `CURRENT_RUN` (a context variable, inherited by the run's
+asyncio task) when it starts a run; outside any run observers see the shared
+facts only. A fault targeting an observer by name makes it fail while it is
+down, hangs or flaps down (kind `connection`/`timeout`).
 
 Quota throttling (HTTP 429) is raised as `ExecutionError(kind="client",
 status=429)` with "throttled" in the message: the engine should read a 429
@@ -31,6 +34,7 @@ as transient (back off and retry later, or switch), unlike other 4xx.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import math
 import random
@@ -46,6 +50,9 @@ from ido.model import Capability, Observer, Scalar
 from ido.simulation.faults import FAST_FAILURE_S, FaultEffect, FaultSchedule
 
 DEFAULT_JITTER = 0.25
+
+#: The run key (the runner's arrival index) of the run whose task is executing, if any.
+CURRENT_RUN: contextvars.ContextVar[str | None] = contextvars.ContextVar("ido_sim_run", default=None)
 
 
 class Draws:
@@ -107,6 +114,8 @@ class SimulatedWorld:
         self.start = start
         self.facts: dict[str, Scalar] = dict(facts or {})
         self._watched = {f for o in self.observers.values() for f in o.facts}
+        #: run key -> watched facts its successful calls set (overlaying `facts`).
+        self.run_facts: dict[str, dict[str, Scalar]] = defaultdict(dict)
         self._run_keys: dict[str, str] = {}
         self._pending_key: str | None = None
         self._ordinals: dict[tuple[str, str], int] = defaultdict(int)
@@ -125,6 +134,10 @@ class SimulatedWorld:
     def bind_run(self, run_id: str, key: object) -> None:
         """Make the run `run_id` draw its luck as run `key` (the runner's arrival index)."""
         self._run_keys[run_id] = str(key)
+
+    def enter_run(self, key: object) -> contextvars.Token[str | None]:
+        """Mark the current context as run `key`'s (observers read its state); call before starting it."""
+        return CURRENT_RUN.set(str(key))
 
     def expect_run(self, key: object) -> None:
         """Give `key` to the next run id the world has not seen (a run about to start)."""
@@ -200,7 +213,7 @@ class SimulatedWorld:
             raise self._error(cap, "server", f"{cap.name}: HTTP 503 server error{injected}", 503)
         for fact, value in cap.effects.items():
             if fact in self._watched:
-                self.facts[fact] = value
+                self.run_facts[key][fact] = value
         reported: dict[str, Scalar] = dict.fromkeys(cap.reports, f"{cap.name}:{key}:{ordinal}")
         detail: dict[str, Any] = {"simulated": True, "latency_s": round(latency, 6)}
         if effect.labels:
@@ -232,7 +245,9 @@ class SimulatedWorld:
             )
         if effect.down:
             raise ExecutionError(f"observer {observer.name}: connection refused", kind="connection")
-        return {f: self.facts[f] for f in observer.facts if f in self.facts}
+        key = CURRENT_RUN.get()
+        state = self.facts if key is None else {**self.facts, **self.run_facts.get(key, {})}
+        return {f: state[f] for f in observer.facts if f in state}
 
     def executors(self) -> dict[str, SimulatedWorld]:
         """Return the world as the executor of every door, the mapping `Engine(executors=...)` takes."""

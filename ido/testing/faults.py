@@ -125,7 +125,8 @@ class FaultTransport(httpx.AsyncBaseTransport):
         if effect.hang:
             if read_timeout is None:
                 await asyncio.get_running_loop().create_future()  # until the caller gives up
-            await asyncio.sleep(float(read_timeout))
+            else:
+                await asyncio.sleep(float(read_timeout))
             raise httpx.ReadTimeout(f"no answer (injected: {note})", request=request)
         if is_probe:
             if effect.probe_lies or self.rng.random() >= effect.probe_down_p:

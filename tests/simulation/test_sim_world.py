@@ -13,7 +13,7 @@ from sim_helpers import call, capability
 from ido.errors import ExecutionError
 from ido.model import Capability, Fault, Observer
 from ido.simulation.clock import run_virtual
-from ido.simulation.world import SimulatedWorld
+from ido.simulation.world import CURRENT_RUN, SimulatedWorld
 
 FAULT = TypeAdapter(Fault)
 
@@ -240,22 +240,31 @@ def test_luck_depends_on_run_key_and_ordinal_not_on_interleaving() -> None:
 
 
 def test_observers_read_the_simulated_state_and_faults_down_them(observer: Observer) -> None:
-    """Observers report the facts successful calls set; a fault targeting the observer makes it fail."""
+    """Observers report the facts a run's successful calls set, to that run only; a fault downs them."""
     restart = capability("service.restart", provides="restart", effects={"service.restarted": True})
 
-    async def main() -> tuple[dict[str, Any], dict[str, Any], str]:
+    async def main() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], str]:
         world = SimulatedWorld(
-            [restart], [observer], faults=[fault(target="service.status", kind="down", at="10s")]
+            [restart], [observer], faults=[fault(target="service.status", kind="down", at="10s")],
+            facts={"service.restarted": False},
         )
+        world.bind_run("run-1", "incident-1")
+        token = world.enter_run("incident-1")
         before = await world.observe(observer)
-        await world.execute(call(restart))
+        await world.execute(call(restart, "run-1"))
         after = await world.observe(observer)
+        CURRENT_RUN.reset(token)
+        token = world.enter_run("incident-2")
+        other = await world.observe(observer)
         await asyncio.sleep(10)
         try:
             await world.observe(observer)
             failed = "no"
         except ExecutionError as exc:
             failed = exc.kind
-        return before, after, failed
+        CURRENT_RUN.reset(token)
+        return before, after, other, failed
 
-    assert run_virtual(main) == ({}, {"service.restarted": True}, "connection")
+    assert run_virtual(main) == (
+        {"service.restarted": False}, {"service.restarted": True}, {"service.restarted": False}, "connection",
+    )
