@@ -293,6 +293,10 @@ class Engine:
                 self._set_status(run, "blocked", record)
                 if record.wake_at is not None:
                     until = record.wake_at if until is None else min(until, record.wake_at)
+                if action == "block":
+                    # estimates recover with time: look again even if nothing else happens
+                    recheck = now + self.health.recheck_after()
+                    until = recheck if until is None else min(until, recheck)
                 if deadline is None:
                     cap = blocked_since + MAX_BLOCKED_S
                     until = cap if until is None else min(until, cap)

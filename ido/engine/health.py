@@ -32,8 +32,17 @@ from ido.health import CapabilityHealth, Circuit, HealthSnapshot
 class HealthConfig:
     """Tuning of estimates and circuit breakers (defaults suit services answering in ~1s)."""
 
-    #: EWMA weight of the newest outcome.
+    #: EWMA weight of the newest outcome in the latency estimate.
     alpha: float = 0.2
+    #: pseudo-observations the declared reliability is worth; outcomes decay with weight
+    #: 1 - 1/prior_weight, so the success estimate forgets at the same pace (one random
+    #: failure of a 0.99 provider moves it to 0.97, not to 0.79 as a plain EWMA would).
+    prior_weight: float = 50.0
+    #: half-life (seconds) of a pessimistic success estimate drifting back to the declared
+    #: reliability without new evidence, so a capability is tried again after a while.
+    recovery_half_life: float = 60.0
+    #: how often (seconds) recovery is applied; blocked runs recheck at this pace.
+    recovery_step: float = 5.0
     #: consecutive failures that open a closed circuit.
     failure_threshold: int = 3
     #: windowed success rate below which a closed circuit opens (with min_samples outcomes).
@@ -53,6 +62,10 @@ class _Entry:
     """Mutable per-capability state; published as `CapabilityHealth` in snapshots."""
 
     success: float | None = None
+    #: decayed pseudo-counts behind `success` (successes, observations).
+    hits: float = 0.0
+    seen: float = 0.0
+    prior: float | None = None
     latency: float | None = None
     cost: float | None = None
     window: deque[bool] = field(default_factory=lambda: deque(maxlen=20))
@@ -83,6 +96,7 @@ class HealthTracker:
         self._snapshot_version = -1
         self._next_transition = math.inf
         self._subscribers: set[asyncio.Event] = set()
+        self._recovered_at = -math.inf
 
     # -- evidence ------------------------------------------------------------
     def _entry(self, name: str) -> _Entry:
@@ -107,8 +121,13 @@ class HealthTracker:
         e.last_seen = now
         e.window.append(ok)
         value = 1.0 if ok else 0.0
-        start = e.success if e.success is not None else prior
-        e.success = value if start is None else start + cfg.alpha * (value - start)
+        if e.seen == 0.0:
+            e.prior = prior if prior is not None else 0.9
+            e.hits, e.seen = e.prior * cfg.prior_weight, cfg.prior_weight
+        keep = 1.0 - 1.0 / cfg.prior_weight
+        e.hits = e.hits * keep + value
+        e.seen = e.seen * keep + 1.0
+        e.success = e.hits / e.seen
         if ok:
             e.latency = latency_s if e.latency is None else e.latency + cfg.alpha * (latency_s - e.latency)
             if cost is not None:
@@ -187,11 +206,17 @@ class HealthTracker:
         """
         if now >= self._next_transition:
             self._apply_transitions(now)
+        if now - self._recovered_at >= self.config.recovery_step:
+            self._recover(now)
         if self._snapshot is None or self._snapshot_version != self.version:
             caps = {name: self._publish(e) for name, e in self._entries.items()}
             self._snapshot = HealthSnapshot.model_construct(at=now, capabilities=caps)
             self._snapshot_version = self.version
         return self._snapshot
+
+    def recheck_after(self) -> float:
+        """Return how long a blocked run may wait before estimates may have recovered."""
+        return self.config.recovery_step
 
     def next_retry_at(self) -> float | None:
         """Return the earliest time an open circuit becomes half-open (None: none pending)."""
@@ -243,6 +268,25 @@ class HealthTracker:
             if e.circuit is Circuit.OPEN and e.retry_at is not None:
                 pending = min(pending, e.retry_at)
         self._next_transition = pending
+
+    def _recover(self, now: float) -> None:
+        """Let success estimates below their prior drift back toward it, by the half-life."""
+        if math.isinf(self._recovered_at):
+            self._recovered_at = now
+            return
+        elapsed = now - self._recovered_at
+        self._recovered_at = now
+        factor = 0.5 ** (elapsed / self.config.recovery_half_life)
+        changed = False
+        for e in self._entries.values():
+            if e.success is None or e.prior is None or e.success >= e.prior:
+                continue
+            target = e.prior + (e.success - e.prior) * factor
+            e.hits = target * e.seen
+            e.success = target
+            changed = self._moved(e) or changed
+        if changed:
+            self._bump()
 
     def _moved(self, e: _Entry) -> bool:
         cfg = self.config

@@ -8,13 +8,28 @@ from ido.health import Circuit
 CFG = HealthConfig(failure_threshold=3, backoff=1.0, backoff_cap=4.0, alpha=0.5)
 
 
-def test_ewma_moves_toward_outcomes_from_the_prior() -> None:
-    """The first failure lowers the estimate from the declared reliability instead of zeroing it."""
-    h = HealthTracker(CFG)
-    h.record_outcome("a", ok=False, latency_s=0.1, now=0.0, prior=0.9)
-    assert h.snapshot(0.0).of("a").success_rate == 0.45
-    h.record_outcome("a", ok=True, latency_s=0.3, now=1.0)
-    assert h.snapshot(1.0).of("a").success_rate == 0.725
+def test_success_estimate_starts_at_the_prior_and_follows_outcomes() -> None:
+    """One failure of a 0.99 provider moves the estimate a little; a run of failures moves it a lot."""
+    h = HealthTracker(HealthConfig(prior_weight=50, failure_threshold=1000))
+    h.record_outcome("a", ok=False, latency_s=0.1, now=0.0, prior=0.99)
+    assert h.snapshot(0.0).of("a").success_rate == 0.9702
+    for _ in range(40):
+        h.record_outcome("a", ok=False, latency_s=0.1, now=0.0)
+    assert h.snapshot(0.0).of("a").success_rate < 0.5
+
+
+def test_pessimistic_estimate_recovers_toward_the_prior_with_time() -> None:
+    """Without new evidence, a low estimate halves its distance to the prior every half-life."""
+    h = HealthTracker(HealthConfig(prior_weight=10, failure_threshold=1000, recovery_half_life=10, recovery_step=1,
+                                   success_tolerance=0.0))
+    h.snapshot(0.0)
+    for t in range(20):
+        h.record_outcome("a", ok=False, latency_s=0.1, now=0.0, prior=0.9)
+    low = h.snapshot(0.0).of("a").success_rate
+    assert low is not None
+    later = h.snapshot(10.0).of("a").success_rate
+    assert later is not None
+    assert abs((0.9 - later) - (0.9 - low) / 2) < 0.01
 
 
 def test_latency_estimate_follows_successes() -> None:
