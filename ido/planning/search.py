@@ -28,6 +28,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 INF = float("inf")
 EPS = 1e-9
@@ -237,6 +238,13 @@ def astar(
         and bounds.makespan is None and not limited
     )
     h = task.hmax(metric)
+    # Admissible bounds on what the rest of a plan must still use: prune a label whose
+    # resource so far plus that lower bound already breaks the bound.
+    prune = [
+        (i, task.hmax(m), cap)
+        for i, m, cap in ((1, "cost", cap_cost), (2, "risk", cap_risk))
+        if cap != INF and m != metric
+    ]
     latency_metric = metric == "latency"
 
     h0 = h(init)
@@ -331,6 +339,14 @@ def astar(
                     continue
             hv = h(new_state)
             if hv == INF:
+                continue
+            if prune:
+                used = (0.0, new_cost, new_risk)
+                if any(used[i] + hr(new_state) > cap + EPS for i, hr, cap in prune):
+                    continue
+            if metric == "cost" and new_cost + hv > cap_cost + EPS:
+                continue
+            if metric == "risk" and new_risk + hv > cap_risk + EPS:
                 continue
             if latency_metric:
                 new_g = new_makespan
@@ -439,23 +455,33 @@ def bounded_astar(
     """Return `astar` under `bounds`, trying the unbounded search first.
 
     Resource labels weaken duplicate detection (a state is re-expanded for every
-    non-dominated label), so the unbounded optimum is computed first: when it
-    happens to stay within the bounds it is also the bounded optimum, which is
-    the common case in the engine (bounds are rarely binding). Only otherwise
-    does the full resource-constrained search run.
+    non-dominated label; the timing vector of a deadline is the worst), so the
+    unbounded optimum is computed first: when it stays within the bounds it is
+    also the bounded optimum, the common case in the engine. Otherwise the first
+    bound it breaks is added and the search repeated, until the answer keeps
+    every bound (at most five rounds).
     """
     active = any(b is not None for b in (bounds.cost, bounds.risk, bounds.steps, bounds.makespan)) or bool(bounds.uses)
     if not active or metric == "latency":
         return astar(task, init, bounds, metric, max_nodes)
-    free = astar(task, init, _NO_BOUNDS, metric, max_nodes)
-    if isinstance(free, Failed):
-        return free  # no plan at all, so none within the bounds either (or the limit was hit)
-    if within(measure(task, free.ops), bounds):
-        return free
-    bounded = astar(task, init, bounds, metric, max_nodes)
-    bounded.expanded += free.expanded
-    bounded.generated += free.generated
-    return bounded
+    # Add the bounds one violated kind at a time: each search is exact for the bounds it
+    # has, so the first answer within all bounds is optimal under all of them.
+    names = ("cost", "risk", "steps", "makespan", "uses")
+    kept: dict[str, Any] = {}
+    expanded = generated = 0
+    while True:
+        result = astar(task, init, Bounds(**kept), metric, max_nodes)
+        expanded += result.expanded
+        generated += result.generated
+        if isinstance(result, Failed):
+            result.expanded, result.generated = expanded, generated
+            return result  # none within a subset of the bounds, so none within all
+        used = measure(task, result.ops)
+        broken = [n for n in names if n not in kept and not within(used, Bounds(**{n: getattr(bounds, n)}))]
+        if not broken:
+            result.expanded, result.generated = expanded, generated
+            return result
+        kept[broken[0]] = getattr(bounds, broken[0])
 
 
 _NO_BOUNDS = Bounds()
