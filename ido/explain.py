@@ -208,7 +208,7 @@ def why_not(store: Store, run_id: str, capability: str) -> WhyNot:
                 decision_id=d.decision_id,
             ))
     if reasons:
-        summary = _summary(reasons)
+        summary = _summary(reasons, {d.seq for d in weighed if capability in d.chosen})
     else:
         summary, verdict = _never(explanation, weighed, decl, role)
         reasons = [
@@ -341,12 +341,19 @@ def _role_seen(explanation: Explanation, capability: str) -> str | None:
     return None
 
 
-def _summary(reasons: list[WhyNotReason]) -> str:
+def _summary(reasons: list[WhyNotReason], dispatched: set[int]) -> str:
     chosen = [r.seq for r in reasons if r.verdict == Verdict.CHOSEN]
     others = [r for r in reasons if r.verdict != Verdict.CHOSEN]
     parts = []
-    if chosen:
-        parts.append(f"chosen at decision{'s' if len(chosen) > 1 else ''} {_seqs(chosen)}")
+    ran = [s for s in chosen if s in dispatched]
+    planned = [s for s in chosen if s not in dispatched]
+    if ran:
+        parts.append(f"dispatched at decision{'s' if len(ran) > 1 else ''} {_seqs(ran)}")
+    if planned:
+        parts.append(
+            f"in the chosen plan (not yet dispatched) at decision{'s' if len(planned) > 1 else ''} "
+            f"{_seqs(planned)}"
+        )
     if others:
         verdicts = sorted({r.verdict for r in others})
         parts.append(f"not chosen at decision{'s' if len(others) > 1 else ''} {_seqs([r.seq for r in others])} ({', '.join(verdicts)})")

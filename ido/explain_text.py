@@ -91,11 +91,16 @@ def _decision(d: ExplainedDecision) -> list[RenderableType]:
         out.append(line)
     elif d.reason:
         out.append(Text(f"   {d.reason}"))
-    if d.alternatives:
-        out.append(Text("   alternatives:"))
-        width = max(len(a.capability) for a in d.alternatives)
-        vwidth = max(len(str(a.verdict)) for a in d.alternatives)
-        out.extend(_alternative(a, width, vwidth) for a in d.alternatives)
+    # Capabilities whose role is not needed now say little one by one: list them on one line.
+    shown = [a for a in d.alternatives if a.verdict != Verdict.NOT_NEEDED]
+    idle = [a.capability for a in d.alternatives if a.verdict == Verdict.NOT_NEEDED]
+    if shown:
+        out.append(Text("   alternatives (+ in the chosen plan, > dispatched now):"))
+        width = max(len(a.capability) for a in shown)
+        vwidth = max(len(str(a.verdict)) for a in shown)
+        out.extend(_alternative(a, width, vwidth, a.capability in d.chosen) for a in shown)
+    if idle:
+        out.append(Text(f"   not needed now ({len(idle)}): {', '.join(idle)}", style="dim"))
     health = _health_lines(d.health)
     if health:
         out.append(Text("   health: " + "; ".join(health), style="yellow"))
@@ -111,8 +116,8 @@ def _decision(d: ExplainedDecision) -> list[RenderableType]:
     return out
 
 
-def _alternative(a: Alternative, width: int, vwidth: int) -> Text:
-    mark = "+" if a.verdict == Verdict.CHOSEN else "-"
+def _alternative(a: Alternative, width: int, vwidth: int, dispatched: bool) -> Text:
+    mark = ">" if dispatched else "+" if a.verdict == Verdict.CHOSEN else "-"
     line = Text(f"     {mark} ")
     line.append(a.capability.ljust(width), style="bold" if a.verdict == Verdict.CHOSEN else "")
     line.append("  ")

@@ -55,7 +55,12 @@ def _echo_json(data: Any) -> None:
 
 
 def _print(renderable: RenderableType) -> None:
-    Console(file=click.get_text_stream("stdout"), highlight=False, soft_wrap=True).print(renderable)
+    stream = click.get_text_stream("stdout")
+    console = Console(file=stream, highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        # Piped or captured: never wrap or truncate (run ids must stay whole for scripts).
+        console = Console(file=stream, highlight=False, soft_wrap=True, width=1000)
+    console.print(renderable)
 
 
 @click.command("runs")
@@ -78,7 +83,8 @@ def runs(ctx: CliContext, status: str | None, limit: int | None, as_json: bool) 
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
     for col in ("run", "intent", "status", "started", "cost", "steps", "decisions"):
-        table.add_column(col, justify="right" if col in {"cost", "steps", "decisions"} else "left")
+        table.add_column(col, justify="right" if col in {"cost", "steps", "decisions"} else "left",
+                         no_wrap=col in {"run", "status", "started"})
     for r in rows:
         started = datetime.fromtimestamp(r.created_at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(

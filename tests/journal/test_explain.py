@@ -64,6 +64,8 @@ async def test_explain_text_tells_the_story(journal: SQLiteStore) -> None:
     assert "payment.stripe-eu failed (server: HTTP 503)" in text
     assert "prediction missed" in text and "prediction hit" in text
     assert "payment.stripe-eu circuit open" in text
+    assert "> payment.adyen" in text  # dispatched by decision 2
+    assert "not needed now (1): payment.stripe-eu" in text
 
 
 async def test_why_not_reports_each_decision(journal: SQLiteStore) -> None:
@@ -72,6 +74,7 @@ async def test_why_not_reports_each_decision(journal: SQLiteStore) -> None:
     assert [(r.seq, r.verdict) for r in w.reasons] == [(1, "chosen"), (2, "unhealthy"), (3, "not_needed")]
     assert "circuit open" in w.reasons[1].reason
     assert w.provides == "payment"
+    assert w.summary == "dispatched at decision 1; not chosen at decisions 2, 3 (not_needed, unhealthy)"
     denied = why_not(journal, RUN_ID, "payment.paypal-us")
     assert {r.verdict for r in denied.reasons} == {"denied"}
     assert "gdpr-data-stays-in-eu" in denied.reasons[0].reason
