@@ -268,3 +268,24 @@ def test_python_declarations_are_checked_alike() -> None:
     ]
     with pytest.raises(ValidationError):
         ws.check()
+
+
+def test_a_broken_declaration_does_not_hide_other_goal_problems(files: Callable[..., Path]) -> None:
+    """A capability that fails validation still counts as producing its effects, so a goal typo
+    elsewhere is reported in the same pass and its own goal fact is not blamed."""
+    root = files({
+        "capabilities/c.yaml": CAPS + "  - {name: ship, provides: shipping, effects: {order.shipped: true}, cots: 1}\n",
+        "intents/i.yaml": INTENT.replace("{order.paid: true}", "{order.paid: true, order.shipped: true, order.notifed: true}"),
+    })
+    problems = problems_of(root)
+    assert sorted(p.field or "" for p in problems) == ["capabilities[3].cots", "goal.order.notifed"]
+
+
+def test_a_syntax_error_skips_the_fact_checks(files: Callable[..., Path]) -> None:
+    """When a file cannot be read at all, goals are not judged against what is left."""
+    root = files({
+        "capabilities/c.yaml": CAPS,
+        "capabilities/broken.yaml": "capabilities:\n  - {name: ship, provides: shipping\n",
+        "intents/i.yaml": INTENT.replace("{order.paid: true}", "{order.paid: true, order.shipped: true}"),
+    })
+    assert [p.path for p in problems_of(root)] == ["capabilities/broken.yaml"]

@@ -74,8 +74,10 @@ def load_paths(paths: Sequence[Path], root: Path | None = None, *, checks: bool 
     # Context first, so a named file redeclaring a workspace name is the one blamed.
     into_workspace(context, workspace)
     into_workspace(loaded, workspace)
-    incomplete = frozenset(loaded.incomplete | context.incomplete)
-    found = cross_reference(workspace, incomplete=incomplete) if checks else []
+    gaps = Loaded()
+    gaps.merge(loaded)
+    gaps.merge(context)
+    found = _checks(workspace, gaps) if checks else []
     problems = loaded.problems + context.problems + [p for p in found if p.path is None or p.path in named]
     if problems:
         raise ValidationError(_dedupe(problems))
@@ -167,10 +169,15 @@ def _finish(loaded: Loaded, workspace: Workspace, checks: bool) -> Workspace:
     into_workspace(loaded, workspace)
     problems = list(loaded.problems)
     if checks:
-        problems += cross_reference(workspace, incomplete=frozenset(loaded.incomplete))
+        problems += _checks(workspace, loaded)
     if problems:
         raise ValidationError(_dedupe(problems))
     return workspace
+
+
+def _checks(workspace: Workspace, loaded: Loaded) -> list[Problem]:
+    facts = None if loaded.open_facts is None else frozenset(loaded.open_facts)
+    return cross_reference(workspace, incomplete=frozenset(loaded.incomplete), open_facts=facts)
 
 
 def _expand(paths: Sequence[Path]) -> list[Path]:

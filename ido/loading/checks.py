@@ -34,21 +34,29 @@ _CAPABILITY_KEYS = (
 _CAPABILITY_PREFIXES = ("capability.tags.",)
 
 
-def cross_reference(workspace: Workspace, *, incomplete: frozenset[str] = frozenset()) -> list[Problem]:
+def cross_reference(
+    workspace: Workspace,
+    *,
+    incomplete: frozenset[str] = frozenset(),
+    open_facts: frozenset[str] | None = frozenset(),
+) -> list[Problem]:
     """Return every cross-reference problem of `workspace`.
 
     `incomplete` names kinds some of whose declarations failed to load; checks
     that would blame a missing declaration of such a kind are skipped, so one
     broken file does not cause a cascade of "unknown name" problems.
+    `open_facts` are facts that failed declarations mention: they may take any
+    value; None means a failure hides which facts exist, and the goal and
+    matcher checks are skipped.
     """
     problems: list[Problem] = []
     problems += _compensations(workspace, incomplete)
     problems += _intent_policies(workspace, incomplete)
     problems += _scenarios(workspace, incomplete)
     problems += _policy_keys(workspace)
-    if not incomplete & {"capability", "observer", "intent"}:
-        problems += _goals(workspace)
-        problems += _requires(workspace)
+    if open_facts is not None:
+        problems += _goals(workspace, open_facts)
+        problems += _requires(workspace, open_facts)
     return problems
 
 
@@ -170,9 +178,9 @@ class _Domain:
     """The values each fact can take as far as declarations say: from intents' `given`,
     capabilities' `effects` and scenarios' `set`; facts observed or reported are open."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, open_facts: frozenset[str]) -> None:
         self.values: dict[str, list[tuple[Scalar, str]]] = {}
-        self.open: set[str] = set()
+        self.open: set[str] = set(open_facts)
         for intent in workspace.intents.values():
             for fact, value in intent.given.items():
                 self._add(fact, value, "given")
@@ -209,8 +217,8 @@ def _never(matcher: Scalar | Op, values: list[Scalar]) -> bool:
     return not any(matcher_holds(matcher, value, True) for value in values)
 
 
-def _goals(workspace: Workspace) -> list[Problem]:
-    domain = _Domain(workspace)
+def _goals(workspace: Workspace, open_facts: frozenset[str]) -> list[Problem]:
+    domain = _Domain(workspace, open_facts)
     effects: dict[str, list[tuple[Scalar, str]]] = {}
     for capability in workspace.capabilities.values():
         for fact, value in capability.effects.items():
@@ -246,8 +254,8 @@ def _goals(workspace: Workspace) -> list[Problem]:
     return problems
 
 
-def _requires(workspace: Workspace) -> list[Problem]:
-    domain = _Domain(workspace)
+def _requires(workspace: Workspace, open_facts: frozenset[str]) -> list[Problem]:
+    domain = _Domain(workspace, open_facts)
     known = domain.known()
     problems = []
     for name, capability in workspace.capabilities.items():

@@ -44,13 +44,27 @@ _KIND_OF_MODEL = {Capability: "capability", Observer: "observer", Policy: "polic
 
 @dataclass
 class Loaded:
-    """What reading some files gave: the models with their origins, the problems, and
-    the kinds whose loading was incomplete (a file or declaration failed)."""
+    """What reading some files gave: the models with their origins, the problems, the
+    kinds whose loading was incomplete (a file or declaration failed), and the facts
+    that failed declarations mention (None when a failure hides which facts)."""
 
     models: list[tuple[Any, Origin]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     incomplete: set[str] = field(default_factory=set)
     paths: list[str] = field(default_factory=list)
+    open_facts: set[str] | None = field(default_factory=set)
+
+    def hide_facts(self) -> None:
+        """Record that a failure hides which facts the workspace can produce."""
+        self.open_facts = None
+
+    def merge(self, other: Loaded) -> None:
+        """Take `other`'s incompleteness and open facts (models and problems stay apart)."""
+        self.incomplete |= other.incomplete
+        if self.open_facts is None or other.open_facts is None:
+            self.open_facts = None
+        else:
+            self.open_facts |= other.open_facts
 
 
 def yaml_files(folder: Path) -> list[Path]:
@@ -84,6 +98,7 @@ def read_file(path: Path, loaded: Loaded, *, text: str | bytes | None = None) ->
     if problems:
         loaded.problems.extend(problems)
         loaded.incomplete.update(_KIND_OF_MODEL.values())
+        loaded.hide_facts()
         return
     hint = kind_hint(path)
     for document in documents:
@@ -105,6 +120,7 @@ def read_document(document: Document, hint: str | None, loaded: Loaded) -> None:
             )
         )
         loaded.incomplete.add(hint or "capability")
+        loaded.hide_facts()
         return
     if "scenario" in data:
         _build(Scenario, data, root, loaded)
@@ -123,6 +139,7 @@ def read_document(document: Document, hint: str | None, loaded: Loaded) -> None:
         else:
             loaded.problems.append(root.problem((), "this document declares nothing ido knows; " + _shapes_hint(hint)))
         loaded.incomplete.add(hint or "capability")
+        loaded.hide_facts()
 
 
 def _shapes_hint(hint: str | None) -> str:
@@ -167,6 +184,7 @@ def _read_lists(data: dict[str, Any], root: Origin, loaded: Loaded) -> None:
                 root.problem((key,), f"expected a list of {key} (each item starting with `- `), got {show(items)}")
             )
             loaded.incomplete.add(_KIND_OF_MODEL[model])
+            loaded.hide_facts()
             continue
         for index, item in enumerate(items):
             node = node_at(root.node, (key, index)) if root.node is not None else None
@@ -179,8 +197,37 @@ def _build(model: type[pydantic.BaseModel], data: Any, origin: Origin, loaded: L
     except pydantic.ValidationError as exc:
         loaded.problems.extend(problems_from(exc, model, data, origin))
         loaded.incomplete.add(_KIND_OF_MODEL[model])
+        _harvest_facts(model, data, loaded)
         return
     loaded.models.append((built, origin))
+
+
+#: Fields of a declaration that name facts it produces or assumes (mapping keys or a list).
+_FACT_FIELDS: dict[type[pydantic.BaseModel], tuple[str, ...]] = {
+    Capability: ("effects", "reports"),
+    Observer: ("facts",),
+    Intent: ("given",),
+    Scenario: ("set",),
+}
+
+
+def _harvest_facts(model: type[pydantic.BaseModel], data: Any, loaded: Loaded) -> None:
+    # A declaration that failed still says which facts it would produce; keeping
+    # them "open" lets the goal and matcher checks run without blaming it twice.
+    if loaded.open_facts is None or model not in _FACT_FIELDS:
+        return
+    if not isinstance(data, dict):
+        loaded.hide_facts()
+        return
+    for name in _FACT_FIELDS[model]:
+        value = data.get(name)
+        if value is None:
+            continue
+        if isinstance(value, dict | list) and all(isinstance(k, str) for k in value):
+            loaded.open_facts.update(value)
+        else:
+            loaded.hide_facts()
+            return
 
 
 def into_workspace(loaded: Loaded, workspace: Workspace) -> None:
