@@ -99,11 +99,15 @@ class Planner:
         policies: Sequence[Policy] | PolicySet = (),
         *,
         max_nodes: int = 300_000,
+        heuristic: str = "lmcut",
     ) -> None:
         self.compiled = Compiled(capabilities)
         self.policies = policies if isinstance(policies, PolicySet) else PolicySet(policies)
         self.capabilities: dict[str, Capability] = {c.name: c for c in capabilities}
         self.max_nodes = max_nodes
+        if heuristic not in ("hmax", "lmcut"):
+            raise ValueError(f"heuristic {heuristic!r} is not one of hmax, lmcut")
+        self.heuristic = heuristic
         self._goals: dict[int, tuple[Intent, list[tuple[int, Any, str]], list[tuple[str, Any]]]] = {}
         self._tasks: dict[Any, Task] = {}
 
@@ -306,7 +310,9 @@ class Planner:
         """Return A*'s answer on the call's task (bounds default to the call's) and the task."""
         task, local = self.task(call, force=force)
         init = self.init_of(call, local, forced=force is not None)
-        result = bounded_astar(task, init, call.bounds if bounds is None else bounds, metric, self.max_nodes)
+        result = bounded_astar(
+            task, init, call.bounds if bounds is None else bounds, metric, self.max_nodes, self.heuristic
+        )
         return result, task
 
     # -- the plan -----------------------------------------------------------------
@@ -374,7 +380,12 @@ class Planner:
     def steps(self, call: Call, task: Task, positions: Sequence[int]) -> tuple[list[PlanStep], dict[str, Any]]:
         """Return the plan steps (ordered, with `after`) and totals for op positions in `task`."""
         by_index = {c.op.index: c for c in call.relevant}
-        chosen = [by_index[task.ops[pos].index] for pos in positions]
+        found = [by_index[task.ops[pos].index] for pos in positions]
+        first = schedule([c.op.reads for c in found], [c.op.writes for c in found], [c.latency for c in found])
+        # Canonical order: any linearization of the partial order has the same DAG, so list
+        # the steps by earliest start, then name, whatever interleaving the search found.
+        order = canonical_order(first.after, first.start, [c.op.name for c in found])
+        chosen = [found[i] for i in order]
         scheduled = schedule(
             [c.op.reads for c in chosen], [c.op.writes for c in chosen], [c.latency for c in chosen]
         )
@@ -394,6 +405,19 @@ class Planner:
                 approval_policies=list(c.judgement.approval_by),
             ))
         return steps, totals_of(call.intent, chosen, scheduled.latency)
+
+
+def canonical_order(after: Sequence[Sequence[int]], start: Sequence[float], names: Sequence[str]) -> list[int]:
+    """Return a topological order of steps: among ready steps, earliest start, then name."""
+    waiting = [set(a) for a in after]
+    done: set[int] = set()
+    order: list[int] = []
+    while len(order) < len(after):
+        ready = [i for i in range(len(after)) if i not in done and waiting[i] <= done]
+        pick = min(ready, key=lambda i: (start[i], names[i], i))
+        order.append(pick)
+        done.add(pick)
+    return order
 
 
 def totals_of(intent: Intent, chosen: Sequence[Candidate], latency: float) -> dict[str, Any]:

@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ido.planning.heuristics import weight
+
 INF = float("inf")
 EPS = 1e-9
 
@@ -62,13 +64,20 @@ class Task:
     domains: list[int]
     goal: tuple[tuple[int, frozenset[int]], ...]
     ops: list[TaskOp]
-    _hmax: dict[str, _HMax] = field(default_factory=dict)
+    _heuristics: dict[tuple[str, str], Any] = field(default_factory=dict)
 
-    def hmax(self, metric: str) -> _HMax:
+    def hmax(self, metric: str) -> Any:
         """Return the (cached) h_max evaluator of this task for `metric`."""
-        h = self._hmax.get(metric)
+        return self.heuristic("hmax", metric)
+
+    def heuristic(self, kind: str, metric: str) -> Any:
+        """Return the (cached) evaluator `kind` (hmax or lmcut) of this task for `metric`."""
+        key = (kind, metric)
+        h = self._heuristics.get(key)
         if h is None:
-            h = self._hmax[metric] = _HMax(self, metric)
+            from ido.planning.heuristics import HEURISTICS
+
+            h = self._heuristics[key] = HEURISTICS[kind](self, metric)
         return h
 
 
@@ -105,104 +114,6 @@ class Failed:
     exhausted: bool = True
 
 
-def _weight(op: TaskOp, metric: str) -> float:
-    if metric == "score":
-        return op.score
-    if metric == "cost":
-        return op.cost
-    if metric == "risk":
-        return op.risk
-    if metric == "latency":
-        return op.latency
-    return 1.0
-
-
-class _HMax:
-    """h_max over the task's delete relaxation, for one metric: a Dijkstra over facts."""
-
-    def __init__(self, task: Task, metric: str) -> None:
-        offsets = [0]
-        for size in task.domains:
-            offsets.append(offsets[-1] + size)
-        self.offsets = offsets
-        self.n_facts = offsets[-1]
-        n_ops = len(task.ops)
-        # entry ids: every precondition entry of every op, then the goal entries (op n_ops).
-        triggers: list[list[tuple[int, int]]] = [[] for _ in range(self.n_facts)]
-        need: list[int] = []
-        entry = 0
-        all_pre = [op.pre for op in task.ops] + [task.goal]
-        for o, pre in enumerate(all_pre):
-            need.append(len(pre))
-            for var, admits in pre:
-                base = offsets[var]
-                for val in admits:
-                    triggers[base + val].append((entry, o))
-                entry += 1
-        self.triggers = triggers
-        self.need = need
-        self.n_entries = entry
-        self.goal_op = n_ops
-        self.weights = [_weight(op, metric) for op in task.ops]
-        self.eff_facts = [tuple(offsets[v] + val for v, val in op.eff) for op in task.ops]
-        self.free_ops = [o for o, op in enumerate(task.ops) if not op.pre]
-        self.cache: dict[tuple[int, ...], float] = {}
-
-    def __call__(self, state: tuple[int, ...]) -> float:
-        cached = self.cache.get(state)
-        if cached is not None:
-            return cached
-        value = self._compute(state)
-        if len(self.cache) > 200_000:
-            self.cache.clear()
-        self.cache[state] = value
-        return value
-
-    def _compute(self, state: tuple[int, ...]) -> float:
-        if self.need[self.goal_op] == 0:
-            return 0.0
-        dist = [INF] * self.n_facts
-        heap: list[tuple[float, int]] = []
-        offsets = self.offsets
-        for var, val in enumerate(state):
-            f = offsets[var] + val
-            dist[f] = 0.0
-            heap.append((0.0, f))
-        weights = self.weights
-        eff_facts = self.eff_facts
-        for o in self.free_ops:
-            c = weights[o]
-            for f in eff_facts[o]:
-                if c < dist[f]:
-                    dist[f] = c
-                    heapq.heappush(heap, (c, f))
-        heapq.heapify(heap)
-        need = self.need[:]
-        done = bytearray(self.n_entries)
-        triggers = self.triggers
-        goal_op = self.goal_op
-        pop = heapq.heappop
-        push = heapq.heappush
-        while heap:
-            d, f = pop(heap)
-            if d > dist[f]:
-                continue
-            for entry, o in triggers[f]:
-                if done[entry]:
-                    continue
-                done[entry] = 1
-                need[o] -= 1
-                if need[o] == 0:
-                    if o == goal_op:
-                        return d
-                    c = d + weights[o]
-                    for g in eff_facts[o]:
-                        if c < dist[g]:
-                            dist[g] = c
-                            push(heap, (c, g))
-        return INF
-
-
 def goal_holds(task: Task, state: tuple[int, ...]) -> bool:
     """Return whether every goal entry admits its variable's value in `state`."""
     return all(state[var] in admits for var, admits in task.goal)
@@ -214,6 +125,7 @@ def astar(
     bounds: Bounds,
     metric: str = "score",
     max_nodes: int = 300_000,
+    heuristic: str = "hmax",
 ) -> Found | Failed:
     """Return the plan minimising `metric` among plans within `bounds`, or `Failed`.
 
@@ -237,7 +149,8 @@ def astar(
         bounds.cost is None and bounds.risk is None and bounds.steps is None
         and bounds.makespan is None and not limited
     )
-    h = task.hmax(metric)
+    # latency is a max, not a sum: LM-cut's additive bound does not hold for it
+    h = task.heuristic("hmax" if metric == "latency" else heuristic, metric)
     # Admissible bounds on what the rest of a plan must still use: prune a label whose
     # resource so far plus that lower bound already breaks the bound.
     prune = [
@@ -246,6 +159,10 @@ def astar(
         if cap != INF and m != metric
     ]
     latency_metric = metric == "latency"
+    # LM-cut costs far more per state than h_max: evaluate it when a node is popped, not
+    # when generated (most generated nodes are never popped). Until then the node's key
+    # uses max(0, h(parent) - action cost), a lower bound on h* of the child.
+    lazy = heuristic == "lmcut" and not latency_metric
 
     h0 = h(init)
     if h0 == INF:
@@ -254,20 +171,33 @@ def astar(
     timing0 = (0.0,) * (2 * n) if track_time else ()
     uses0 = (0,) * len(limited)
     label0 = (0.0, 0.0, 0.0, 0, 0.0, *timing0, *uses0)
-    # node: [state, label, parent node id, op position, alive]
-    nodes: list[list[object]] = [[init, label0, -1, -1, True]]
+    # node: [state, label, parent node id, op position, alive, h (None: not yet evaluated)]
+    nodes: list[list[object]] = [[init, label0, -1, -1, True, h0]]
     labels: dict[tuple[int, ...], list[int]] = {init: [0]}
-    heap: list[tuple[float, int]] = [(round(h0, 9), 0)]
+    # heap entries: (f, -g, node id): among equal f the deepest first (fewer expansions in the
+    # last f-layer), then first-generated (capability-name order)
+    heap: list[tuple[float, float, int]] = [(round(h0, 9), 0.0, 0)]
     expanded = 0
     generated = 1
     n_t = 2 * n if track_time else 0
     while heap:
-        _, node_id = heapq.heappop(heap)
+        key, _, node_id = heapq.heappop(heap)
         node = nodes[node_id]
         if not node[4]:
             continue
         state: tuple[int, ...] = node[0]  # type: ignore[assignment]
         label: tuple[float, ...] = node[1]  # type: ignore[assignment]
+        if node[5] is None:
+            hv = h(state)
+            node[5] = hv
+            if hv == INF:
+                node[4] = False
+                continue
+            f = round(label[0] + hv, 9)
+            if f > key:
+                heapq.heappush(heap, (f, -round(label[0], 9), node_id))
+                continue
+        parent_h: float = node[5]  # type: ignore[assignment]
         if goal_holds(task, state):
             path: list[int] = []
             while node_id > 0:
@@ -337,9 +267,16 @@ def astar(
                 new_makespan = makespan if makespan > fin else fin
                 if new_makespan > cap_time + EPS:
                     continue
-            hv = h(new_state)
-            if hv == INF:
-                continue
+            if lazy:
+                hv = parent_h - weight(op, metric)
+                if hv < 0.0:
+                    hv = 0.0
+                known: float | None = None
+            else:
+                hv = h(new_state)
+                if hv == INF:
+                    continue
+                known = hv
             if prune:
                 used = (0.0, new_cost, new_risk)
                 if any(used[i] + hr(new_state) > cap + EPS for i, hr, cap in prune):
@@ -352,7 +289,7 @@ def astar(
                 new_g = new_makespan
                 f = new_g if new_g > hv else hv
             else:
-                new_g = g + _weight(op, metric)
+                new_g = g + weight(op, metric)
                 f = new_g + hv
             new_label = (new_g, new_cost, new_risk, new_steps, new_makespan, *new_timing, *new_uses)
             existing = labels.get(new_state)
@@ -375,9 +312,9 @@ def astar(
                 labels[new_state] = keep
             else:
                 labels[new_state] = [len(nodes)]
-            nodes.append([new_state, new_label, node_id, pos, True])
+            nodes.append([new_state, new_label, node_id, pos, True, known])
             generated += 1
-            heapq.heappush(heap, (round(f, 9), len(nodes) - 1))
+            heapq.heappush(heap, (round(f, 9), -round(new_g, 9), len(nodes) - 1))
     return Failed(expanded, generated)
 
 
@@ -451,6 +388,7 @@ def bounded_astar(
     bounds: Bounds,
     metric: str = "score",
     max_nodes: int = 300_000,
+    heuristic: str = "hmax",
 ) -> Found | Failed:
     """Return `astar` under `bounds`, trying the unbounded search first.
 
@@ -463,14 +401,14 @@ def bounded_astar(
     """
     active = any(b is not None for b in (bounds.cost, bounds.risk, bounds.steps, bounds.makespan)) or bool(bounds.uses)
     if not active or metric == "latency":
-        return astar(task, init, bounds, metric, max_nodes)
+        return astar(task, init, bounds, metric, max_nodes, heuristic)
     # Add the bounds one violated kind at a time: each search is exact for the bounds it
     # has, so the first answer within all bounds is optimal under all of them.
     names = ("cost", "risk", "steps", "makespan", "uses")
     kept: dict[str, Any] = {}
     expanded = generated = 0
     while True:
-        result = astar(task, init, Bounds(**kept), metric, max_nodes)
+        result = astar(task, init, Bounds(**kept), metric, max_nodes, heuristic)
         expanded += result.expanded
         generated += result.generated
         if isinstance(result, Failed):

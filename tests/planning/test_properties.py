@@ -87,6 +87,18 @@ def test_plans_are_valid_admissible_and_optimal(world: World) -> None:
 
 
 @given(worlds())
+def test_lmcut_and_hmax_find_plans_of_equal_score(world: World) -> None:
+    """Both admissible heuristics give the same feasibility and optimal score as the reference."""
+    a = Planner(world.caps, world.policies, heuristic="hmax").plan(world.intent, world.request, world.health)
+    b = Planner(world.caps, world.policies, heuristic="lmcut").plan(world.intent, world.request, world.health)
+    best = optimum(world.caps, world.policies, world.intent, world.request, world.health, world.max_len)
+    assert a.feasible == b.feasible == (best is not None)
+    if best is not None:
+        assert math.isclose(b.score, best.score, rel_tol=1e-9, abs_tol=1e-9)
+        assert math.isclose(a.score, b.score, rel_tol=1e-9, abs_tol=1e-9)
+
+
+@given(worlds())
 def test_equal_inputs_give_equal_plans(world: World) -> None:
     """Two planners built from the same inputs (registry order shuffled) return the same plan."""
     a = Planner(world.caps, world.policies).plan(world.intent, world.request, world.health)

@@ -1,0 +1,326 @@
+"""Admissible heuristics over a per-call task: h_max and LM-cut, both cached per state.
+
+Called by `ido.planning.search`. Facts of the delete relaxation are
+(variable, value index) pairs; a precondition entry that admits several
+values (from `not`, `in`, `exists` matchers) is a disjunction, which LM-cut
+handles through an auxiliary fact reached at cost 0 from each admitted value.
+h_max is cheap and exact on chains of roles (the usual workspace); LM-cut
+(Helmert & Domshlak 2009) is far more informed where sub-goals are
+independent or interact (two branches, blocksworld, logistics), at a higher
+cost per state. `Task.heuristic(kind, metric)` picks one.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ido.planning.search import Task, TaskOp
+
+INF = float("inf")
+EPS = 1e-9
+
+
+def weight(op: TaskOp, metric: str) -> float:
+    """Return an operator's action cost under `metric` (steps: 1)."""
+    if metric == "score":
+        return op.score
+    if metric == "cost":
+        return op.cost
+    if metric == "risk":
+        return op.risk
+    if metric == "latency":
+        return op.latency
+    return 1.0
+
+
+class HMax:
+    """h_max over the task's delete relaxation, for one metric: a Dijkstra over facts."""
+
+    def __init__(self, task: Task, metric: str) -> None:
+        offsets = [0]
+        for size in task.domains:
+            offsets.append(offsets[-1] + size)
+        self.offsets = offsets
+        self.n_facts = offsets[-1]
+        n_ops = len(task.ops)
+        # entry ids: every precondition entry of every op, then the goal entries (op n_ops).
+        triggers: list[list[tuple[int, int]]] = [[] for _ in range(self.n_facts)]
+        need: list[int] = []
+        entry = 0
+        all_pre = [op.pre for op in task.ops] + [task.goal]
+        for o, pre in enumerate(all_pre):
+            need.append(len(pre))
+            for var, admits in pre:
+                base = offsets[var]
+                for val in admits:
+                    triggers[base + val].append((entry, o))
+                entry += 1
+        self.triggers = triggers
+        self.need = need
+        self.n_entries = entry
+        self.goal_op = n_ops
+        self.weights = [weight(op, metric) for op in task.ops]
+        self.eff_facts = [tuple(offsets[v] + val for v, val in op.eff) for op in task.ops]
+        self.free_ops = [o for o, op in enumerate(task.ops) if not op.pre]
+        self.cache: dict[tuple[int, ...], float] = {}
+
+    def __call__(self, state: tuple[int, ...]) -> float:
+        cached = self.cache.get(state)
+        if cached is not None:
+            return cached
+        value = self._compute(state)
+        if len(self.cache) > 200_000:
+            self.cache.clear()
+        self.cache[state] = value
+        return value
+
+    def _compute(self, state: tuple[int, ...]) -> float:
+        if self.need[self.goal_op] == 0:
+            return 0.0
+        dist = [INF] * self.n_facts
+        heap: list[tuple[float, int]] = []
+        offsets = self.offsets
+        for var, val in enumerate(state):
+            f = offsets[var] + val
+            dist[f] = 0.0
+            heap.append((0.0, f))
+        weights = self.weights
+        eff_facts = self.eff_facts
+        for o in self.free_ops:
+            c = weights[o]
+            for f in eff_facts[o]:
+                if c < dist[f]:
+                    dist[f] = c
+                    heapq.heappush(heap, (c, f))
+        heapq.heapify(heap)
+        need = self.need[:]
+        done = bytearray(self.n_entries)
+        triggers = self.triggers
+        goal_op = self.goal_op
+        pop = heapq.heappop
+        push = heapq.heappush
+        while heap:
+            d, f = pop(heap)
+            if d > dist[f]:
+                continue
+            for entry, o in triggers[f]:
+                if done[entry]:
+                    continue
+                done[entry] = 1
+                need[o] -= 1
+                if need[o] == 0:
+                    if o == goal_op:
+                        return d
+                    c = d + weights[o]
+                    for g in eff_facts[o]:
+                        if c < dist[g]:
+                            dist[g] = c
+                            push(heap, (c, g))
+        return INF
+
+
+class LMCut:
+    """LM-cut over the task's delete relaxation for one metric (admissible, >= h_max)."""
+
+    def __init__(self, task: Task, metric: str) -> None:
+        offsets = [0]
+        for size in task.domains:
+            offsets.append(offsets[-1] + size)
+        self.offsets = offsets
+        n = offsets[-1]
+        aux: dict[tuple[int, frozenset[int]], int] = {}
+        pre: list[tuple[int, ...]] = []
+        eff: list[tuple[int, ...]] = []
+        cost: list[float] = []
+        extra: list[tuple[int, int]] = []  # (value fact, aux fact): zero-cost links
+
+        def entry_fact(var: int, admits: frozenset[int]) -> int | None:
+            nonlocal n
+            if not admits:
+                return None
+            if len(admits) == 1:
+                return offsets[var] + next(iter(admits))
+            key = (var, admits)
+            if key not in aux:
+                aux[key] = n
+                extra.extend((offsets[var] + v, n) for v in sorted(admits))
+                n += 1
+            return aux[key]
+
+        entries = [op.pre for op in task.ops] + [task.goal]
+        facts_of: list[tuple[int, ...] | None] = []
+        for conds in entries:
+            ids = [entry_fact(var, admits) for var, admits in conds]
+            facts_of.append(None if any(i is None for i in ids) else tuple(sorted(set(ids))))  # type: ignore[arg-type]
+        n_init = n
+        n_goal = n + 1
+        n += 2
+        for o, op in enumerate(task.ops):
+            ids = facts_of[o]
+            if ids is None:
+                continue  # a precondition no value admits: never applicable
+            pre.append(ids or (n_init,))
+            eff.append(tuple(offsets[v] + val for v, val in op.eff))
+            cost.append(weight(op, metric))
+        goal_ids = facts_of[-1]
+        self.unreachable_goal = goal_ids is None
+        pre.append(goal_ids or (n_init,))
+        eff.append((n_goal,))
+        cost.append(0.0)
+        for value_fact, aux_fact in extra:
+            pre.append((value_fact,))
+            eff.append((aux_fact,))
+            cost.append(0.0)
+        self.n_facts = n
+        self.init_fact = n_init
+        self.goal_fact = n_goal
+        self.pre = pre
+        self.eff = eff
+        self.cost = cost
+        self.n_pre = [len(p) for p in pre]
+        self.pre_of: list[list[int]] = [[] for _ in range(n)]
+        self.achievers: list[list[int]] = [[] for _ in range(n)]
+        for o, (p, e) in enumerate(zip(pre, eff, strict=True)):
+            for f in p:
+                self.pre_of[f].append(o)
+            for f in e:
+                self.achievers[f].append(o)
+        self.cache: dict[tuple[int, ...], float] = {}
+
+    def __call__(self, state: tuple[int, ...]) -> float:
+        cached = self.cache.get(state)
+        if cached is not None:
+            return cached
+        value = INF if self.unreachable_goal else self._compute(state)
+        if len(self.cache) > 200_000:
+            self.cache.clear()
+        self.cache[state] = value
+        return value
+
+    def _compute(self, state: tuple[int, ...]) -> float:
+        offsets = self.offsets
+        sources = [self.init_fact] + [offsets[v] + val for v, val in enumerate(state)]
+        cost = self.cost[:]
+        goal = self.goal_fact
+        achievers = self.achievers
+        eff = self.eff
+        pre = self.pre
+        pre_of = self.pre_of
+        n_facts = self.n_facts
+        dist, pc, opdist = self._hmax(sources, cost)
+        if dist[goal] == INF:
+            return INF
+        # ops by precondition choice; entries go stale when a choice moves (checked on use)
+        by_pc: list[list[int]] = [[] for _ in range(n_facts)]
+        for o, p in enumerate(pc):
+            if p >= 0:
+                by_pc[p].append(o)
+        total = 0.0
+        push = heapq.heappush
+        pop = heapq.heappop
+        while dist[goal] > EPS:
+            # goal zone: facts from which the goal is reached along zero-cost justifications
+            zone = bytearray(n_facts)
+            zone[goal] = 1
+            stack = [goal]
+            while stack:
+                f = stack.pop()
+                for o in achievers[f]:
+                    p = pc[o]
+                    if p >= 0 and cost[o] <= EPS and not zone[p]:
+                        zone[p] = 1
+                        stack.append(p)
+            seen = bytearray(n_facts)
+            stack = [s for s in sources if not zone[s]]
+            for s in stack:
+                seen[s] = 1
+            cut: set[int] = set()
+            while stack:
+                f = stack.pop()
+                for o in by_pc[f]:
+                    if pc[o] != f:
+                        continue
+                    for e in eff[o]:
+                        if zone[e]:
+                            cut.add(o)
+                        elif not seen[e]:
+                            seen[e] = 1
+                            stack.append(e)
+            if not cut:
+                break  # cannot happen for a finite positive h_max; stay admissible
+            m = min(cost[o] for o in cut)
+            total += m
+            # h_max after the cut ops got cheaper: values only fall, so propagate the
+            # decrease from the cut ops' effects (incremental, as Fast Downward does)
+            heap: list[tuple[float, int]] = []
+            for o in cut:
+                cost[o] -= m
+                c = opdist[o] + cost[o]
+                for e in eff[o]:
+                    if c < dist[e] - EPS:
+                        dist[e] = c
+                        push(heap, (c, e))
+            while heap:
+                d, f = pop(heap)
+                if d > dist[f]:
+                    continue
+                for o in pre_of[f]:
+                    if pc[o] != f:
+                        continue  # its costliest precondition is another fact: no change
+                    best = -1.0
+                    best_fact = f
+                    for q in pre[o]:
+                        if dist[q] > best:
+                            best = dist[q]
+                            best_fact = q
+                    if best_fact != f:
+                        by_pc[best_fact].append(o)
+                        pc[o] = best_fact
+                    if best < opdist[o]:
+                        opdist[o] = best
+                        c = best + cost[o]
+                        for e in eff[o]:
+                            if c < dist[e] - EPS:
+                                dist[e] = c
+                                push(heap, (c, e))
+        return total
+
+    def _hmax(self, sources: list[int], cost: list[float]) -> tuple[list[float], list[int], list[float]]:
+        """Return h_max of every fact, each operator's precondition choice (-1: unreached)
+        and its h_max (the cost of that costliest precondition)."""
+        n = self.n_facts
+        dist = [INF] * n
+        done = bytearray(n)
+        heap = []
+        for s in sources:
+            dist[s] = 0.0
+            heap.append((0.0, s))
+        heapq.heapify(heap)
+        need = self.n_pre[:]
+        pc = [-1] * len(self.pre)
+        opdist = [INF] * len(self.pre)
+        pre_of = self.pre_of
+        eff = self.eff
+        pop = heapq.heappop
+        push = heapq.heappush
+        while heap:
+            d, f = pop(heap)
+            if done[f]:
+                continue
+            done[f] = 1
+            for o in pre_of[f]:
+                need[o] -= 1
+                if need[o] == 0:
+                    pc[o] = f  # facts pop in order of h_max: the last one is the costliest
+                    opdist[o] = d
+                    c = d + cost[o]
+                    for e in eff[o]:
+                        if c < dist[e]:
+                            dist[e] = c
+                            push(heap, (c, e))
+        return dist, pc, opdist
+
+
+HEURISTICS = {"hmax": HMax, "lmcut": LMCut}
