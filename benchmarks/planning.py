@@ -57,12 +57,12 @@ def scale_registry(n_caps: int, depth: int, seed: int = 7) -> tuple[list[Capabil
     rng = random.Random(seed)
     caps: list[dict[str, Any]] = []
 
-    def provider(name: str, role: str, requires: dict[str, Any], effects: dict[str, Any]) -> None:
+    def provider(name: str, role: str, requires: dict[str, Any], effects: dict[str, Any], region: str = "") -> None:
         caps.append({
             "name": name, "provides": role, "requires": requires, "effects": effects,
             "cost": round(rng.uniform(0.1, 1.0), 3), "latency": round(rng.uniform(0.05, 2.0), 3),
             "reliability": round(rng.uniform(0.9, 0.999), 4),
-            "tags": {"region": rng.choice(["eu", "eu", "us"]), "vendor": f"v{rng.randrange(6)}"},
+            "tags": {"region": region or rng.choice(["eu", "eu", "us"]), "vendor": f"v{rng.randrange(6)}"},
             "invoke": "sim",
         })
 
@@ -72,7 +72,9 @@ def scale_registry(n_caps: int, depth: int, seed: int = 7) -> tuple[list[Capabil
             req = {f"{branch}.s{k - 1}": True} if k else {}
             req[f"{branch}.s{k}"] = False
             for p in range(4):
-                provider(f"{branch}.r{k}.p{p}", f"{branch}-r{k}", req, {f"{branch}.s{k}": True})
+                # two EU providers per role at least, so one open circuit never blocks the goal
+                provider(f"{branch}.r{k}.p{p}", f"{branch}-r{k}", req, {f"{branch}.s{k}": True},
+                         region="eu" if p < 2 else "")
             provider(f"{branch}.r{k}.undo", f"{branch}-r{k}-undo", {f"{branch}.s{k}": True}, {f"{branch}.s{k}": False})
     j = 0
     while len(caps) < n_caps:

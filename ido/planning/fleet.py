@@ -95,15 +95,15 @@ def allocate(
         probe = Demand("", key[0], key[1], key[2])
         for pi, p in enumerate(ordered):
             if p.capacity > 0 and _admissible(probe, p):
-                y[ci, pi] = model.NewIntVar(0, min(len(classes[key]), p.capacity), f"y{ci}_{pi}")
+                y[ci, pi] = model.new_int_var(0, min(len(classes[key]), p.capacity), f"y{ci}_{pi}")
     for ci, key in enumerate(keys):
         row = [v for (c, _), v in y.items() if c == ci]
         if row:
-            model.Add(sum(row) <= len(classes[key]))
+            model.add(sum(row) <= len(classes[key]))
     for pi, p in enumerate(ordered):
         col = [v for (_, q), v in y.items() if q == pi]
         if col:
-            model.Add(sum(col) <= p.capacity)
+            model.add(sum(col) <= p.capacity)
     success = {pi: round(p.success * SUCCESS_SCALE) for pi, p in enumerate(ordered)}
     cost = {pi: round(p.cost * COST_SCALE) for pi, p in enumerate(ordered)}
     successes = sum(success[pi] * v for (_, pi), v in y.items())
@@ -116,17 +116,17 @@ def allocate(
         solver.parameters.num_workers = 1
         solver.parameters.random_seed = 0
         solver.parameters.max_time_in_seconds = time_limit_s
-        model.Maximize(successes)
-        status = solver.Solve(model)
+        model.maximize(successes)
+        status = solver.solve(model)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             optimal = status == cp_model.OPTIMAL
-            best = round(solver.ObjectiveValue())
-            model.Add(successes >= best)
-            model.Minimize(spend)
-            status = solver.Solve(model)
+            best = round(solver.objective_value)
+            model.add(successes >= best)
+            model.minimize(spend)
+            status = solver.solve(model)
             optimal = optimal and status == cp_model.OPTIMAL
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                counts = {k: solver.Value(v) for k, v in y.items()}
+                counts = {k: solver.value(v) for k, v in y.items()}
         else:
             optimal = False
 

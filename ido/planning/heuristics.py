@@ -152,8 +152,9 @@ class LMCut:
         entries = [op.pre for op in task.ops] + [task.goal]
         facts_of: list[tuple[int, ...] | None] = []
         for conds in entries:
-            ids = [entry_fact(var, admits) for var, admits in conds]
-            facts_of.append(None if any(i is None for i in ids) else tuple(sorted(set(ids))))  # type: ignore[arg-type]
+            found = [entry_fact(var, admits) for var, admits in conds]
+            known = [i for i in found if i is not None]
+            facts_of.append(None if len(known) < len(found) else tuple(sorted(set(known))))
         n_init = n
         n_goal = n + 1
         n += 2

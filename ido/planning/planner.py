@@ -36,6 +36,7 @@ from ido.model.capability import Capability
 from ido.model.conditions import matcher_holds
 from ido.model.intent import Intent
 from ido.model.policy import Policy
+from ido.planning import reasons
 from ido.planning.compile import OTHER, Compiled, Operator, value_key
 from ido.planning.order import schedule
 from ido.planning.search import INF, Bounds, Failed, Found, Task, TaskOp, bounded_astar
@@ -330,8 +331,6 @@ class Planner:
         With `explain=False` the alternatives are not computed (the search is
         the same); the engine and `ido plan` keep the default.
         """
-        from ido.planning import reasons  # reasons imports this module's types
-
         started = time.perf_counter()
         call = self.prepare(intent, request, health)
         expanded = generated = 0

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ido.model.conditions import describe_matcher
 from ido.planning.search import EPS, Bounds, Failed, Found, Task, measure, relaxed_reachable, within
-from ido.planning.types import Alternative, Blocker, PlanStep, Verdict
+from ido.planning.types import Alternative, Blocker, BlockerKind, PlanStep, Verdict
 
 if TYPE_CHECKING:
     from ido.planning.planner import Call, Candidate, Planner
@@ -265,6 +265,7 @@ def blockers(planner: Planner, call: Call, failed: Failed | None) -> list[Blocke
     task, local = planner.task(call)
     init = planner.init_of(call, local)
     reached = relaxed_reachable(task, init)
+    derived: list[Blocker] = []  # goal facts blocked further down their chain of requirements
     for var, admits in call.goal:
         if call.init_global[var] in admits:
             continue
@@ -284,20 +285,57 @@ def blockers(planner: Planner, call: Call, failed: Failed | None) -> list[Blocke
             out.append(_producers_blocked(fact, producers))
         elif not reached[local[var]] & admits:
             needs = []
+            missing_facts = []
             for p in usable:
                 missing = unmet_fact(planner, call, p)
                 if missing:
                     needs.append(f"{p.op.name} needs {missing}")
-            out.append(Blocker(
-                kind="precondition", fact=fact,
+                    missing_facts.append(missing)
+            root = _root_cause(planner, call, missing_facts, by_index)
+            derived.append(Blocker(
+                kind=root[2], fact=fact,
                 capabilities=[p.op.name for p in usable],
+                policies=root[1],
                 message=f"{fact} cannot be reached: " + ("; ".join(needs) or "its producers never apply")
-                + ", which cannot become true",
+                + ", which cannot become true" + (f" ({root[0]})" if root[0] else ""),
             ))
-    if out:
+    if out or derived:
         # direct causes (no producer, denied, unhealthy, ...) before their consequences
-        return sorted(out, key=lambda b: b.kind == "precondition")
+        return out + derived
     return _constraint_blockers(planner, call)
+
+
+def _root_cause(
+    planner: Planner, call: Call, facts: Sequence[str], by_index: dict[int, Candidate], depth: int = 8,
+) -> tuple[str, list[str], BlockerKind]:
+    """Return the first fact down the chain of unmet requirements whose producers are all
+    unavailable: in words, the denying policies and the blocker kind (`denied`, `unhealthy`,
+    ...); ("", [], "precondition") when none is found."""
+    compiled = planner.compiled
+    seen: set[str] = set()
+    frontier = list(dict.fromkeys(facts))
+    for _ in range(depth):
+        following: list[str] = []
+        for fact in frontier:
+            if fact in seen:
+                continue
+            seen.add(fact)
+            var = compiled.var_index.get(fact)
+            producers = [by_index[i] for i in compiled.writers[var] if i in by_index] if var is not None else []
+            if not producers:
+                return f"nothing usable produces {fact}", [], "no_producer"
+            if all(p.status != "ok" for p in producers):
+                blocked = _producers_blocked(fact, producers)
+                return blocked.message, list(blocked.policies), blocked.kind
+            for p in producers:
+                if p.status == "ok":
+                    missing = unmet_fact(planner, call, p)
+                    if missing:
+                        following.append(missing)
+        frontier = following
+        if not frontier:
+            break
+    return "", [], "precondition"
 
 
 def _producers_blocked(fact: str, producers: Sequence[Candidate]) -> Blocker:
@@ -305,9 +343,10 @@ def _producers_blocked(fact: str, producers: Sequence[Candidate]) -> Blocker:
     kind = max(set(kinds), key=lambda k: (kinds.count(k), k))
     policies = sorted({n for p in producers for n in p.judgement.denied_by})
     parts = [f"{p.op.name}: {p.detail}" for p in producers]
-    blocker_kind = {"denied": "denied", "unhealthy": "unhealthy", "excluded": "excluded"}.get(kind, "limit")
+    kinds_of: dict[str, BlockerKind] = {"denied": "denied", "unhealthy": "unhealthy", "excluded": "excluded"}
+    blocker_kind = kinds_of.get(kind, "limit")
     return Blocker(
-        kind=blocker_kind,  # type: ignore[arg-type]
+        kind=blocker_kind,
         fact=fact,
         policies=policies,
         capabilities=[p.op.name for p in producers],
@@ -389,7 +428,7 @@ def _constraint_blocker(call: Call, name: str, value: float, bound: float, *, al
         )
     kind = "limit" if label == "steps_per_run" else "max_steps"
     return Blocker(
-        kind=kind, needed=value, bound=bound, policies=[policy] if policy else [],  # type: ignore[arg-type]
+        kind=kind, needed=value, bound=bound, policies=[policy] if policy else [],
         message=f"{label}: the shortest plan{qualifier} needs {value:g} steps, over {label} {declared:g}"
         f" ({req.steps_taken} taken)",
     )

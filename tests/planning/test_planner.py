@@ -303,3 +303,13 @@ def test_explain_false_skips_alternatives_only() -> None:
     request = PlanRequest(state=dict(intent.given))
     full, quick = planner.plan(intent, request), planner.plan(intent, request, explain=False)
     assert quick.steps == full.steps and quick.alternatives == []
+
+
+def test_blockers_name_the_root_cause_down_the_chain() -> None:
+    """With the only reservation capability's circuit open, every goal fact is blocked as unhealthy,
+    and the explanation names inventory.reserve."""
+    health = HealthSnapshot(capabilities={"inventory.reserve": CapabilityHealth(circuit=Circuit.OPEN)})
+    plan = _plan(health=health)
+    assert not plan.feasible
+    assert {b.kind for b in plan.blockers} == {"unhealthy"}
+    assert "inventory.reserve: circuit open" in plan.explanation
