@@ -107,6 +107,8 @@ class PinnedPath(Frozen):
     substitutes: dict[int, str] = Field(default_factory=dict)
     #: plan step index -> providers given up on for that step, in order.
     abandoned: dict[int, list[str]] = Field(default_factory=dict)
+    #: plan step index -> its role's providers in the initial plan's order (static-fallback).
+    chains: dict[int, list[str]] = Field(default_factory=dict)
 
 
 class DecisionRecord(Frozen):

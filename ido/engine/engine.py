@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ido.clock import Clock
-from ido.decisions import DecisionRecord, Outcome, PinnedPath, Revisions, Trigger
+from ido.decisions import DecisionRecord, Outcome, Revisions, Trigger
 from ido.digest import digest, digest_models
 from ido.engine import logging as engine_logging
 from ido.engine.decide import decide
@@ -32,7 +32,7 @@ from ido.engine.executors import default_doors
 from ido.engine.health import HealthConfig, HealthTracker
 from ido.engine.inputs import DecisionInputs
 from ido.engine.run import Finished, RunResult, RunState, StepHandle, conditions_for, redact
-from ido.engine.strategies import STRATEGIES, apply_outcome
+from ido.engine.strategies import STRATEGIES, apply_outcome, pin
 from ido.errors import ExecutionError, UsageError
 from ido.journal.base import TERMINAL_STATUSES, Store
 from ido.model import Capability, Intent, Observer, Policy, Scalar
@@ -110,6 +110,7 @@ class Engine:
         self._probes: list[asyncio.Task[None]] = []
         self._observed: dict[str, tuple[float, dict[str, Scalar]]] = {}
         self._revisions_stored: set[str] = set()
+        self._revisions: dict[int, tuple[Intent, Revisions]] = {}
         self._closed = False
 
     # -- public API ------------------------------------------------------------------
@@ -218,7 +219,15 @@ class Engine:
         raise UsageError(f"no intent {ref!r} in the workspace")
 
     def revisions(self, intent: Intent) -> Revisions:
-        """Return the digests of the intent, capabilities and policies runs work under."""
+        """Return the digests of the intent, capabilities and policies runs work under (cached)."""
+        cached = self._revisions.get(id(intent))
+        if cached is not None and cached[0] is intent:
+            return cached[1]
+        found = self._compute_revisions(intent)
+        self._revisions[id(intent)] = (intent, found)
+        return found
+
+    def _compute_revisions(self, intent: Intent) -> Revisions:
         finder = getattr(self.workspace, "revisions", None)
         if callable(finder):
             with contextlib.suppress(Exception):
@@ -329,10 +338,8 @@ class Engine:
         record, plan = decide(inputs, self.planner, self.policies)
         run.notes = []
         run.last_decision = record.decision_id
-        if run.strategy != "adaptive" and run.pinned is None and record.plan is not None and record.plan.feasible:
-            run.pinned = PinnedPath.model_construct(
-                plan=record.plan, done=[], failures={}, not_before={}, substitutes={}, abandoned={},
-            )
+        if run.strategy != "adaptive" and run.pinned is None and plan is not None and plan.feasible:
+            run.pinned = pin(plan)
         self._publish(run, record)
         return record, plan
 

@@ -9,16 +9,26 @@ inputs from a stored `DecisionRecord` so `ido replay` can decide again.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ido.decisions import DecisionRecord, InFlight, PinnedPath, Remaining, Revisions, Trigger
+from ido.decisions import (
+    FORMAT_VERSION,
+    DecisionRecord,
+    InFlight,
+    PinnedPath,
+    Remaining,
+    Revisions,
+    Trigger,
+)
 from ido.digest import digest
 from ido.health import HealthSnapshot
 from ido.model import Capability, Intent, Scalar, describe_matcher, matcher_holds
-from ido.planning.types import Plan, PlanStep
+from ido.planning.types import Plan, PlanStep, SearchMetrics
 
 #: money below this is rounding noise (costs are floats).
 EPSILON = 1e-9
@@ -57,14 +67,39 @@ class DecisionInputs:
     notes: tuple[str, ...] = ()
 
     def digest(self) -> str:
-        """Return the digest of every input (the record's `inputs_digest`)."""
-        return digest([
+        """Return the digest of every input (the record's `inputs_digest`).
+
+        Built from flat JSON (models by their own cached digests), so it costs
+        microseconds per decision; `ido replay` recomputes it the same way.
+        """
+        payload = [
             self.run_id, self.seq, self.decision_id, self.at, str(self.trigger), self.cause,
-            self.parent_id, self.intent.intent, self.revisions, self.strategy, dict(self.state),
-            dict(self.inputs), _health_digest(self.health), self.now, self.spent, self.elapsed_s,
-            self.steps_taken, dict(self.attempts), list(self.in_flight), list(self.exclude),
-            list(self.approved), self.reusable, self.pinned, list(self.faults), list(self.notes),
-        ])
+            self.parent_id, self.intent.intent, self.revisions.intent, self.revisions.capabilities,
+            self.revisions.policies, self.strategy, self.state, self.inputs, _health_digest(self.health),
+            self.now, self.spent, self.elapsed_s, self.steps_taken, self.attempts,
+            [(f.capability, f.provides, f.step, f.plan_step, f.cost) for f in self.in_flight],
+            list(self.exclude), list(self.approved), model_digest(self.reusable),
+            model_digest(self.pinned), list(self.faults), list(self.notes),
+        ]
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_digests: dict[int, tuple[Any, str]] = {}
+
+
+def model_digest(model: Any) -> str | None:
+    """Return a model's content digest, computed once per object (plans are shared by decisions)."""
+    if model is None:
+        return None
+    hit = _digests.get(id(model))
+    if hit is not None and hit[0] is model:
+        return hit[1]
+    if len(_digests) > 4096:
+        _digests.clear()
+    value = digest(model)
+    _digests[id(model)] = (model, value)
+    return value
 
 
 _last_health: tuple[HealthSnapshot | None, str] = (None, "")
@@ -98,7 +133,11 @@ def from_record(
         elapsed_s=record.remaining.elapsed_s, steps_taken=record.steps_taken,
         attempts=dict(record.attempts), in_flight=tuple(record.in_flight),
         exclude=tuple(record.exclude), approved=tuple(record.approved),
-        reusable=record.plan if record.plan_reused else None, pinned=record.pinned,
+        reusable=(
+            record.plan.model_copy(update={"alternatives": list(record.alternatives)})
+            if record.plan_reused and record.plan is not None else None
+        ),
+        pinned=record.pinned,
         faults=tuple(record.faults), notes=tuple(record.notes),
     )
 
@@ -191,12 +230,14 @@ def record(inp: DecisionInputs, **outputs: Any) -> DecisionRecord:
     """Return the decision record of `inp` with the given outputs (action, chosen, plan ...)."""
     plan: Plan | None = outputs.get("plan")
     fields: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
         "decision_id": inp.decision_id,
         "run_id": inp.run_id,
         "seq": inp.seq,
         "parent_id": inp.parent_id,
         "at": inp.at,
         "trigger": inp.trigger,
+        "action": "wait",
         "intent": inp.intent.intent,
         "revisions": inp.revisions,
         "state": dict(inp.state),
@@ -205,8 +246,16 @@ def record(inp: DecisionInputs, **outputs: Any) -> DecisionRecord:
         "health_digest": _health_digest(inp.health),
         "remaining": remaining(inp),
         "attempts": dict(inp.attempts),
+        "chosen": [],
+        "plan": None,
+        "alternatives": list(plan.alternatives) if plan is not None else [],
+        "reason": "",
         "faults": list(inp.faults),
+        "metrics": plan.metrics if plan is not None else _NO_METRICS,
+        "predicted": {},
+        "outcomes": [],
         "notes": list(inp.notes),
+        "inputs_digest": inp.digest(),
         "strategy": inp.strategy,
         "cause": inp.cause,
         "now": inp.now,
@@ -215,20 +264,39 @@ def record(inp: DecisionInputs, **outputs: Any) -> DecisionRecord:
         "in_flight": list(inp.in_flight),
         "exclude": list(inp.exclude),
         "approved": list(inp.approved),
+        "plan_reused": False,
         "pinned": inp.pinned,
         "health_at": inp.health.at,
-        "inputs_digest": inp.digest(),
+        "dispatch": [],
+        "wake_at": None,
     }
-    if plan is not None:
-        fields.setdefault("alternatives", list(plan.alternatives))
-        fields["metrics"] = plan.metrics
     fields.update(outputs)
+    if plan is not None:
+        fields["plan"] = lean(plan)
     if "predicted" not in outputs and plan is not None and outputs.get("dispatch"):
         predicted: dict[str, Scalar] = {}
         for i in outputs["dispatch"]:
             predicted.update(plan.steps[i].effects)
         fields["predicted"] = predicted
     return DecisionRecord.model_construct(**fields)
+
+
+_NO_METRICS = SearchMetrics()
+_lean: dict[int, tuple[Plan, Plan]] = {}
+
+
+def lean(plan: Plan) -> Plan:
+    """Return `plan` without its alternatives (records keep them once, in `alternatives`)."""
+    if not plan.alternatives:
+        return plan
+    hit = _lean.get(id(plan))
+    if hit is not None and hit[0] is plan:
+        return hit[1]
+    if len(_lean) > 4096:
+        _lean.clear()
+    slim = plan.model_copy(update={"alternatives": []})
+    _lean[id(plan)] = (plan, slim)
+    return slim
 
 
 def without_steps(plan: Plan, done: set[int]) -> Plan:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ido.decisions import PinnedPath, Revisions, Trigger
+from ido.decisions import Revisions, Trigger
 from ido.engine.run import RunState, StepHandle, redact
-from ido.engine.strategies import apply_outcome
+from ido.engine.strategies import apply_outcome, pin
 from ido.errors import JournalError, UsageError
 from ido.journal.base import TERMINAL_STATUSES, Event
 
@@ -87,7 +87,7 @@ def _fold_event(engine: Engine, run: RunState, event: Event, pending: dict[int, 
         if run.strategy != "adaptive" and run.pinned is None and plan and plan.get("feasible"):
             from ido.planning.types import Plan
 
-            run.pinned = PinnedPath(plan=Plan.model_validate(plan))
+            run.pinned = pin(Plan.model_validate({**plan, "alternatives": data.get("alternatives", [])}))
     elif kind == "dispatched":
         cap = engine.capabilities.get(str(data["capability"]))
         if cap is None:

@@ -33,6 +33,7 @@ from ido.engine.inputs import (
     expected_cost,
     gap,
     guard,
+    lean,
     needs_approval,
     record,
 )
@@ -55,7 +56,7 @@ def _terminal(inp: DecisionInputs) -> DecisionRecord | None:
     if not gap(inp.intent, inp.state):
         return record(inp, action="succeed", reason="the goal holds")
     c = inp.intent.constraints
-    if c.deadline is not None and inp.elapsed_s >= c.deadline:
+    if c.deadline is not None and inp.elapsed_s >= c.deadline - 1e-9:  # (now - started) may round below
         return record(
             inp, action="fail",
             reason=f"deadline passed: {inp.elapsed_s:.3g}s elapsed of {c.deadline:g}s",
@@ -172,6 +173,7 @@ def _static(inp: DecisionInputs, planner: Any, policies: Any) -> tuple[DecisionR
     if done is not None:
         return done, None
     pinned = inp.pinned
+    made: Plan | None = None
     if pinned is None:
         request = PlanRequest.model_construct(
             state=dict(inp.state), inputs=dict(inp.inputs), spent=inp.spent, elapsed_s=inp.elapsed_s,
@@ -182,10 +184,11 @@ def _static(inp: DecisionInputs, planner: Any, policies: Any) -> tuple[DecisionR
         plan = planner.plan(inp.intent, request, None)
         if not plan.feasible:
             return record(inp, action="fail", plan=plan, reason=f"no plan at the start: {plan.explanation}"), plan
-        pinned = PinnedPath.model_construct(
-            plan=plan, done=[], failures={}, not_before={}, substitutes={}, abandoned={},
-        )
+        pinned = pin(plan)
+        made = plan
     plan = pinned.plan
+    # the engine pins the full plan it gets back (with alternatives, for the fallback chains)
+    out_plan = made if made is not None else plan
     # the record keeps the path as it stood before this decision (an input); a path made
     # now is the record's `plan`, from which the engine pins it.
     recorded = inp.pinned
@@ -208,23 +211,24 @@ def _static(inp: DecisionInputs, planner: Any, policies: Any) -> tuple[DecisionR
         return record(
             inp, action="await_approval", chosen=[name], dispatch=[index],
             reason=f"{name} needs a person's approval ({', '.join(by)}){held}", **out,
-        ), plan
+        ), out_plan
     if picked:
         retry = [n for i, n in zip(picked, names, strict=True) if pinned.failures.get(i)]
         head = f"retry {', '.join(retry)} (fixed path)" if retry else f"dispatch {', '.join(names)} (fixed path)"
-        return record(inp, action="dispatch", chosen=names, dispatch=picked, reason=head + held, **out), plan
+        return record(inp, action="dispatch", chosen=names, dispatch=picked, reason=head + held, **out), out_plan
     if inp.in_flight:
-        return _wait_record(inp, plan, "fixed path: nothing else can start" + held, **out), plan
+        rest = {k: v for k, v in out.items() if k != "plan"}  # `plan` is passed positionally
+        return _wait_record(inp, plan, "fixed path: nothing else can start" + held, **rest), out_plan
     if waiting:
         wake = min(waiting)
         return record(
             inp, action="backoff", wake_at=wake,
             reason=f"fixed path: retry after the backoff, at t={wake:.4g}s{held}", **out,
-        ), plan
+        ), out_plan
     return record(
         inp, action="fail", reason="fixed path cannot continue: " + ("; ".join(refused) or "no step ready"),
         **out,
-    ), plan
+    ), out_plan
 
 
 def static(inp: DecisionInputs, planner: Any, policies: Any) -> tuple[DecisionRecord, Plan | None]:
@@ -253,6 +257,14 @@ def fallback_chain(plan: Plan, index: int) -> list[str]:
     return [step.capability, *(a.capability for a in ranked)]
 
 
+def pin(plan: Plan) -> PinnedPath:
+    """Return a fresh static path for `plan`: nothing done yet, each step's fallback chain."""
+    return PinnedPath.model_construct(
+        plan=lean(plan), done=[], failures={}, not_before={}, substitutes={}, abandoned={},
+        chains={i: fallback_chain(plan, i) for i in range(len(plan.steps))},
+    )
+
+
 def apply_outcome(
     strategy: str, pinned: PinnedPath, index: int, ok: bool, now: float,
 ) -> PinnedPath:
@@ -272,7 +284,7 @@ def apply_outcome(
     not_before[index] = now + delay
     update: dict[str, Any] = {"failures": failures, "not_before": not_before}
     if strategy == "static-fallback" and count >= FALLBACK_AFTER:
-        chain = fallback_chain(pinned.plan, index)
+        chain = pinned.chains.get(index) or fallback_chain(pinned.plan, index)
         current = pinned.substitutes.get(index, pinned.plan.steps[index].capability)
         position = chain.index(current) if current in chain else 0
         if position + 1 < len(chain):
