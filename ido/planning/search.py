@@ -400,7 +400,7 @@ def bounded_astar(
     every bound (at most five rounds).
     """
     active = any(b is not None for b in (bounds.cost, bounds.risk, bounds.steps, bounds.makespan)) or bool(bounds.uses)
-    if not active or metric == "latency":
+    if not active:
         return astar(task, init, bounds, metric, max_nodes, heuristic)
     # Add the bounds one violated kind at a time: each search is exact for the bounds it
     # has, so the first answer within all bounds is optimal under all of them.
