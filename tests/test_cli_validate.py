@@ -173,3 +173,11 @@ def test_schema_rejects_an_unknown_kind(capsys: pytest.CaptureFixture[str]) -> N
     """`ido schema widget` is a usage error listing the kinds."""
     assert main(["schema", "widget"]) == 2
     assert "intent" in capsys.readouterr().err
+
+
+def test_validate_in_a_folder_without_a_workspace_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An empty folder validates (exit 0) with a note on stderr pointing at --workspace."""
+    assert main(["--workspace", str(tmp_path), "validate"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("ok: 0 intents")
+    assert "pass --workspace DIR" in captured.err

@@ -18,7 +18,7 @@ import click
 from ido.cli.main import CliContext
 from ido.errors import ValidationError
 from ido.loading import load_paths, load_workspace
-from ido.loading.documents import yaml_files
+from ido.loading.documents import FOLDERS, yaml_files
 from ido.loading.schema import KINDS, json_schema
 from ido.loading.yamlfile import display_path
 from ido.workspace import Workspace
@@ -38,6 +38,12 @@ def validate(obj: CliContext, paths: tuple[Path, ...]) -> int:
         click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
         return 2
     click.echo(f"ok: {_summary(workspace, paths) if paths else workspace.summary()}")
+    if not paths and not any((obj.workspace / folder).is_dir() for folder in FOLDERS):
+        click.echo(
+            f"note: {obj.workspace} has none of {', '.join(f + '/' for f in FOLDERS)}; "
+            "pass --workspace DIR to check another folder",
+            err=True,
+        )
     return 0
 
 
