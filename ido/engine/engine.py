@@ -111,6 +111,7 @@ class Engine:
         self._observed: dict[str, tuple[float, dict[str, Scalar]]] = {}
         self._revisions_stored: set[str] = set()
         self._revisions: dict[int, tuple[Intent, Revisions]] = {}
+        self._dumped: dict[int, tuple[Any, Any]] = {}
         self._closed = False
 
     # -- public API ------------------------------------------------------------------
@@ -344,13 +345,29 @@ class Engine:
         return record, plan
 
     def _publish(self, run: RunState, record: DecisionRecord) -> None:
-        run.event("decision", self.clock.timestamp(), record.model_dump(mode="json"))
+        run.event("decision", self.clock.timestamp(), self._record_data(record))
         if self.keep_records:
             run.records.append(record)
         if self.logger is not None:
             engine_logging.log_decision(self.logger, record)
         for listener in self.listeners:
             listener(record)
+
+    def _record_data(self, record: DecisionRecord) -> dict[str, Any]:
+        """Return the record as JSON data; its plan, alternatives and health are dumped once
+        per object (many decisions share them while nothing changes)."""
+        data = record.model_dump(mode="json", exclude=_SHARED)
+        for name in _SHARED:
+            value = getattr(record, name)
+            key = id(value)
+            hit = self._dumped.get(key)
+            if hit is None or hit[0] is not value:
+                if len(self._dumped) > 2048:
+                    self._dumped.clear()
+                hit = (value, _dump(value))
+                self._dumped[key] = hit
+            data[name] = hit[1]
+        return data
 
     def _remember_plan(self, run: RunState, plan: Plan | None) -> None:
         if run.strategy == "adaptive" and plan is not None and plan.feasible:
@@ -702,6 +719,20 @@ class Engine:
             decisions=run.decisions, cost=run.spent, elapsed_s=self.clock.now() - run.started,
             records=tuple(run.records),
         )
+
+
+#: record fields shared between decisions, dumped once per object.
+_SHARED = frozenset({"plan", "alternatives", "health"})
+
+
+def _dump(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [v.model_dump(mode="json") for v in value]
+    if isinstance(value, dict):
+        return {k: v.model_dump(mode="json") for k, v in value.items()}
+    return value.model_dump(mode="json")
 
 
 def _drop_capability(plan: Plan, capability: str) -> Plan | None:

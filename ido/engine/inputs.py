@@ -78,11 +78,38 @@ class DecisionInputs:
             self.revisions.policies, self.strategy, self.state, self.inputs, _health_digest(self.health),
             self.now, self.spent, self.elapsed_s, self.steps_taken, self.attempts,
             [(f.capability, f.provides, f.step, f.plan_step, f.cost) for f in self.in_flight],
-            list(self.exclude), list(self.approved), model_digest(self.reusable),
-            model_digest(self.pinned), list(self.faults), list(self.notes),
+            list(self.exclude), list(self.approved), plan_fingerprint(self.reusable),
+            pinned_fingerprint(self.pinned), list(self.faults), list(self.notes),
         ]
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def plan_fingerprint(plan: Plan | None) -> Any:
+    """Return the parts of a plan a decision depends on (steps, their order and numbers).
+
+    Alternatives and explanations are outputs derived from these, so they are left out;
+    it is cheap enough to compute on every decision.
+    """
+    if plan is None:
+        return None
+    return [
+        plan.feasible, plan.cost, plan.latency_s, plan.success_probability, plan.score,
+        [(s.capability, s.provides, s.after, s.cost, s.latency_s, s.success_probability, s.score,
+          s.requires_approval) for s in plan.steps],
+    ]
+
+
+def pinned_fingerprint(pinned: PinnedPath | None) -> Any:
+    """Return the static path's progress and its plan's fingerprint."""
+    if pinned is None:
+        return None
+    return [
+        plan_fingerprint(pinned.plan), sorted(pinned.done), sorted(pinned.failures.items()),
+        sorted(pinned.not_before.items()), sorted(pinned.substitutes.items()),
+        sorted((k, list(v)) for k, v in pinned.abandoned.items()),
+        sorted((k, list(v)) for k, v in pinned.chains.items()),
+    ]
 
 
 _digests: dict[int, tuple[Any, str]] = {}
@@ -242,13 +269,13 @@ def record(inp: DecisionInputs, **outputs: Any) -> DecisionRecord:
         "revisions": inp.revisions,
         "state": dict(inp.state),
         "gap": gap(inp.intent, inp.state),
-        "health": dict(inp.health.capabilities),
+        "health": inp.health.capabilities,  # shared with the snapshot (both immutable in use)
         "health_digest": _health_digest(inp.health),
         "remaining": remaining(inp),
         "attempts": dict(inp.attempts),
         "chosen": [],
         "plan": None,
-        "alternatives": list(plan.alternatives) if plan is not None else [],
+        "alternatives": plan.alternatives if plan is not None else [],  # shared with the plan
         "reason": "",
         "faults": list(inp.faults),
         "metrics": plan.metrics if plan is not None else _NO_METRICS,

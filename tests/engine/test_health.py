@@ -23,7 +23,7 @@ def test_pessimistic_estimate_recovers_toward_the_prior_with_time() -> None:
     h = HealthTracker(HealthConfig(prior_weight=10, failure_threshold=1000, recovery_half_life=10, recovery_step=1,
                                    success_tolerance=0.0))
     h.snapshot(0.0)
-    for t in range(20):
+    for _ in range(20):
         h.record_outcome("a", ok=False, latency_s=0.1, now=0.0, prior=0.9)
     low = h.snapshot(0.0).of("a").success_rate
     assert low is not None
