@@ -257,7 +257,7 @@ class SQLiteStore(Store):
             if batch:
                 try:
                     self._commit(batch)
-                except Exception as exc:  # never leave a caller waiting forever
+                except Exception as exc:  # even ROLLBACK failed: never leave a caller waiting
                     for item in batch:
                         item.error = item.error or JournalError(
                             f"cannot write the journal {self.path}: {type(exc).__name__}: {exc}"
@@ -281,7 +281,7 @@ class SQLiteStore(Store):
                 for item in batch:
                     self._apply(conn, item, last, has_row)
                 conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except Exception as exc:  # sqlite3.Error (disk full, I/O) or a bug: nothing is written
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 error = JournalError(f"cannot write the journal {self.path}: {exc}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -243,3 +244,25 @@ def test_open_store_urls(tmp_path: Path) -> None:
         open_store("redis://localhost")
     with pytest.raises(JournalError, match="names no file"):
         open_store("sqlite://")
+
+
+async def test_a_write_refused_by_the_database_fails_only_its_caller(db_path: Path) -> None:
+    """When SQLite refuses one caller's rows, that caller gets a JournalError and the store goes on."""
+    s = SQLiteStore(db_path)
+    await s.append([event("r1", 1)], run=run_info("r1"))
+    await s.append([event("r2", 1)], run=run_info("r2"))
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.kind = 'fault' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END"
+        )
+    conn.close()
+    results = await asyncio.gather(
+        s.append([event("r1", 2, "fault")]), s.append([event("r2", 2)]), return_exceptions=True,
+    )
+    assert isinstance(results[0], JournalError) and "refused by a test trigger" in str(results[0])
+    assert results[1] is None
+    await s.append([event("r1", 2)])
+    assert [e.kind for e in s.events(run_id="r1")] == ["observation", "observation"]
+    assert [e.seq for e in s.events(run_id="r2")] == [1, 2]
+    s.close()
