@@ -45,7 +45,7 @@ def parse_value(text: str) -> Scalar:
         return lowered == "true"
     for cast in (int, float):
         try:
-            return cast(text)  # type: ignore[no-any-return]
+            return cast(text)
         except ValueError:
             pass
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":

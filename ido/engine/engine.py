@@ -191,13 +191,17 @@ class Engine:
         self._closed = True
         for task in self._probes:
             task.cancel()
-        steps = [h.task for r in self.runs.values() for h in r.in_flight.values() if h.task is not None]
+        steps: list[asyncio.Task[Any]] = [
+            h.task for r in self.runs.values() for h in r.in_flight.values() if h.task is not None
+        ]
         for run in self.runs.values():
             if run.task is not None and not run.task.done():
                 run.task.cancel()
         for step in steps:
             step.cancel()
-        pending = [*self._probes, *(r.task for r in self.runs.values() if r.task is not None), *steps]
+        pending: list[asyncio.Task[Any]] = [
+            *self._probes, *(r.task for r in self.runs.values() if r.task is not None), *steps,
+        ]
         for task in pending:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -317,7 +321,8 @@ class Engine:
             if action == "await_approval":
                 await self._await_answer(run, deadline)
                 continue
-            if action in ("block", "backoff") and deadline is None and now >= blocked_since + MAX_BLOCKED_S:
+            if (action in ("block", "backoff") and deadline is None and blocked_since is not None
+                    and now >= blocked_since + MAX_BLOCKED_S):
                 return await self._finish(run, record.model_copy(update={"action": "fail"}), blocked_out=True)
             await self._sleep(run, until, watch_health=action in ("block", "backoff"))
 
@@ -356,7 +361,7 @@ class Engine:
     def _record_data(self, record: DecisionRecord) -> dict[str, Any]:
         """Return the record as JSON data; its plan, alternatives and health are dumped once
         per object (many decisions share them while nothing changes)."""
-        data = record.model_dump(mode="json", exclude=_SHARED)
+        data = record.model_dump(mode="json", exclude=set(_SHARED))
         for name in _SHARED:
             value = getattr(record, name)
             key = id(value)

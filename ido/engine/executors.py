@@ -149,10 +149,9 @@ class HttpExecutor:
         latency = loop.time() - started
         status = response.status_code
         if status >= 400:
-            kind = "server" if status >= 500 else "client"
             raise ExecutionError(
                 f"{cap.name}: {spec.method} {_origin(url)} answered {status}",
-                kind=kind, capability=cap.name, status=status,
+                kind="server" if status >= 500 else "client", capability=cap.name, status=status,
             )
         payload: Any = {}
         if response.content:

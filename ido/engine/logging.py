@@ -41,7 +41,7 @@ def configure(stream: IO[str] | None = None) -> Any:
     """Turn decision logging on, writing JSON lines to `stream` (stderr by default); return the logger."""
     global _logger
     _logger = structlog.wrap_logger(
-        structlog.PrintLogger(stream or sys.stderr),
+        structlog.PrintLogger(stream or sys.stderr),  # type: ignore[arg-type]
         processors=[
             structlog.processors.add_log_level,
             redact,

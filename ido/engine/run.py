@@ -133,7 +133,7 @@ class RunState:
         """Buffer one journal event with the run's next seq (written by the next flush)."""
         self.event_seq += 1
         self.buffer.append(Event.model_construct(
-            run_id=self.run_id, seq=self.event_seq, kind=kind, at=at, data=data,
+            run_id=self.run_id, seq=self.event_seq, kind=kind, at=at, data=data,  # type: ignore[arg-type]
         ))
 
     def idempotency_key(self, capability: str) -> str:
@@ -143,7 +143,7 @@ class RunState:
     def info(self, now_ts: float) -> RunInfo:
         """Return the run's summary row as of now."""
         return RunInfo.model_construct(
-            run_id=self.run_id, intent=self.intent.intent, status=self.status,
+            run_id=self.run_id, intent=self.intent.intent, status=self.status,  # type: ignore[arg-type]
             created_at=self.created_at, updated_at=now_ts, inputs=self.public_inputs,
             revisions={
                 "intent": self.revisions.intent, "capabilities": self.revisions.capabilities,
@@ -169,7 +169,8 @@ def conditions_for(run: RunState, record: DecisionRecord | None, reason: str) ->
 
     def cond(kind: str, value: bool, why: str) -> Condition_:
         return Condition_.model_construct(
-            type=kind, status=value, reason=why, message=reason if value else "", decision_id=decision,
+            type=kind,  # type: ignore[arg-type]
+            status=value, reason=why, message=reason if value else "", decision_id=decision,
         )
 
     return [

@@ -208,6 +208,7 @@ class ServiceServer:
         if status >= 400:
             self._reply(handler, status, {"error": f"{path} failing with {status}"})
             return
+        assert ep is not None
         with self._lock:
             answer = self._side_effect(ep, key)
         headers = {"X-Cost": str(ep.cost)} if ep.cost is not None else {}
