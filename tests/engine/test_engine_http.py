@@ -79,10 +79,11 @@ async def test_compensation_runs_in_reverse_order(server: ServiceServer) -> None
     caps = [
         http_capability(server, "reserve", cost=0.1, provides="reserve", requires={"order.reserved": False},
                         effects={"order.reserved": True}, compensate="release"),
-        http_capability(server, "release", provides="release", effects={"order.reserved": False}),
+        # undo actions cost a little, so no optimal plan adds them as free no-op steps
+        http_capability(server, "release", cost=0.01, provides="release", effects={"order.reserved": False}),
         http_capability(server, "pay", cost=0.2, provides="payment", requires={"order.reserved": True, "order.paid": False},
                         effects={"order.paid": True}, compensate="refund"),
-        http_capability(server, "refund", provides="refund", effects={"order.paid": False}),
+        http_capability(server, "refund", cost=0.01, provides="refund", effects={"order.paid": False}),
         http_capability(server, "ship", cost=0.3, **SHIP),
     ]
     intent = order_intent(given={"order.reserved": False, "order.paid": False, "order.shipped": False},
