@@ -55,6 +55,8 @@ class HealthConfig:
     #: changes of the success estimate (absolute) or latency (relative) that bump `version`.
     success_tolerance: float = 0.05
     latency_tolerance: float = 0.25
+    #: latency moves smaller than this (seconds) never count as a change, however relative.
+    latency_floor: float = 0.01
 
 
 @dataclass(slots=True)
@@ -298,7 +300,7 @@ class HealthTracker:
             moved = True
         if e.latency is not None and (
             e.shown_latency is None
-            or abs(e.latency - e.shown_latency) > cfg.latency_tolerance * max(e.shown_latency, 1e-3)
+            or abs(e.latency - e.shown_latency) > max(cfg.latency_tolerance * e.shown_latency, cfg.latency_floor)
         ):
             e.shown_latency = e.latency
             moved = True
