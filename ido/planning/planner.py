@@ -365,7 +365,7 @@ class Planner:
                 intent=intent.intent,
                 feasible=False,
                 blockers=blockers,
-                alternatives=reasons.unavailable_alternatives(self, call) if explain else [],
+                alternatives=reasons.unavailable_alternatives(self, call, blockers) if explain else [],
                 explanation=reasons.infeasible_explanation(call, blockers),
             )
         metrics = SearchMetrics(

@@ -38,7 +38,19 @@ _UNAVAILABLE_VERDICT = {
 }
 
 #: How many forced re-plans an infeasible call may spend on its candidates' verdicts.
-_MAX_DIAGNOSED = 40
+_MAX_DIAGNOSED = 12
+
+#: The verdict of every candidate when a constraint of this blocker kind alone rules out every plan.
+_CONSTRAINT_VERDICTS = {
+    "budget": Verdict.OVER_BUDGET,
+    "deadline": Verdict.TOO_SLOW,
+    "min_success": Verdict.TOO_RISKY,
+    "max_steps": Verdict.OVER_LIMIT,
+    "limit": Verdict.OVER_LIMIT,
+}
+
+#: Marks a constraint blocker that binds only together with the other constraints.
+_JOINT = " meeting the other constraints"
 
 
 def alternatives(
@@ -78,15 +90,33 @@ def alternatives(
     return out
 
 
-def unavailable_alternatives(planner: Planner, call: Call) -> list[Alternative]:
-    """Return verdicts for the relevant capabilities of an infeasible call."""
+def unavailable_alternatives(planner: Planner, call: Call, found_blockers: Sequence[Blocker]) -> list[Alternative]:
+    """Return verdicts for the relevant capabilities of an infeasible call.
+
+    When one constraint alone rules out every plan (a blocker not qualified by
+    "meeting the other constraints"), it rules out every plan using each
+    candidate too, so each gets that verdict without a search; when a goal
+    fact cannot be reached, no plan uses any candidate. Only when constraints
+    bind together is each candidate diagnosed by a forced re-plan (at most
+    `_MAX_DIAGNOSED` of them).
+    """
+    alone = next(
+        (b for b in found_blockers if b.fact is None and b.kind in _CONSTRAINT_VERDICTS and _JOINT not in b.message),
+        None,
+    )
+    goal_blocked = next((b for b in found_blockers if b.fact is not None), None)
     out = []
     diagnosed = 0
     for c in sorted(call.relevant, key=lambda c: (c.op.capability.provides, c.op.name)):
         if c.status != "ok":
             out.append(_unavailable(c))
-        elif call.missing_goal_facts or diagnosed >= _MAX_DIAGNOSED:
-            out.append(_alt(c, Verdict.PRECONDITION, "no admissible plan reaches the goal with it"))
+        elif alone is not None:
+            out.append(_alt(c, _CONSTRAINT_VERDICTS[alone.kind], f"no plan can use it: {alone.message}",
+                            policies=list(alone.policies)))
+        elif call.missing_goal_facts or goal_blocked is not None or diagnosed >= _MAX_DIAGNOSED:
+            why = goal_blocked.message if goal_blocked is not None else "the goal cannot be reached"
+            out.append(_alt(c, Verdict.PRECONDITION, f"no admissible plan reaches the goal: {why}",
+                            unmet_fact=goal_blocked.fact if goal_blocked is not None else None))
         else:
             diagnosed += 1
             out.append(_diagnose(planner, call, c))
@@ -397,7 +427,7 @@ def _constraint_blockers(planner: Planner, call: Call) -> list[Blocker]:
 
 def _constraint_blocker(call: Call, name: str, value: float, bound: float, *, alone: bool) -> Blocker:
     label, declared, policy = call.bound_sources[name]
-    qualifier = "" if alone else " meeting the other constraints"
+    qualifier = "" if alone else _JOINT
     req = call.request
     if name == "cost":
         spent = f" ({req.spent:g} already spent)" if req.spent else ""

@@ -174,14 +174,15 @@ def astar(
     # node: [state, label, parent node id, op position, alive, h (None: not yet evaluated)]
     nodes: list[list[object]] = [[init, label0, -1, -1, True, h0]]
     labels: dict[tuple[int, ...], list[int]] = {init: [0]}
-    # heap entries: (f, -g, node id): among equal f the deepest first (fewer expansions in the
-    # last f-layer), then first-generated (capability-name order)
-    heap: list[tuple[float, float, int]] = [(round(h0, 9), 0.0, 0)]
+    # heap entries: (f, -depth, 0 if h is evaluated else 1, g, id). Among equal f: the deepest
+    # first (fewer expansions in the last f-layer); at one depth, evaluated nodes first, then
+    # the cheapest (likeliest to keep f), then first-generated (capability-name order).
+    heap: list[tuple[float, int, int, float, int]] = [(round(h0, 9), 0, 0, 0.0, 0)]
     expanded = 0
     generated = 1
     n_t = 2 * n if track_time else 0
     while heap:
-        key, _, node_id = heapq.heappop(heap)
+        key, neg_depth, _, _, node_id = heapq.heappop(heap)
         node = nodes[node_id]
         if not node[4]:
             continue
@@ -195,7 +196,7 @@ def astar(
                 continue
             f = round(label[0] + hv, 9)
             if f > key:
-                heapq.heappush(heap, (f, -round(label[0], 9), node_id))
+                heapq.heappush(heap, (f, neg_depth, 0, round(label[0], 9), node_id))
                 continue
         parent_h: float = node[5]  # type: ignore[assignment]
         if goal_holds(task, state):
@@ -314,7 +315,9 @@ def astar(
                 labels[new_state] = [len(nodes)]
             nodes.append([new_state, new_label, node_id, pos, True, known])
             generated += 1
-            heapq.heappush(heap, (round(f, 9), -round(new_g, 9), len(nodes) - 1))
+            heapq.heappush(
+                heap, (round(f, 9), neg_depth - 1, 0 if known is not None else 1, round(new_g, 9), len(nodes) - 1)
+            )
     return Failed(expanded, generated)
 
 
