@@ -2,9 +2,11 @@
 best admissible plan, or the precise reasons none exists.
 
 Pipeline: `compile` (facts -> integer variables, capabilities -> operators,
-relevance pruning) -> `search` (A* with resource bounds) -> `order` (partial
-order from causal links) -> `reasons` (a verdict for every alternative).
-`fleet` allocates many runs to scarce providers with OR-Tools CP-SAT.
+relevance pruning) -> `search` (A* with resource bounds and dominance, guided
+by `heuristics`: LM-cut by default, h_max) -> `order` (partial order from
+causal links, critical path) -> `reasons` (a verdict for every alternative,
+blockers of an infeasible goal). `planner.Planner` wires them; `fleet`
+allocates many runs to scarce providers with OR-Tools CP-SAT.
 """
 
 from ido.planning.fleet import Allocation, Demand, Provider, allocate

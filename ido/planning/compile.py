@@ -15,7 +15,9 @@ assign value indices. Each domain reserves three indices:
 
 Relevance (`Compiled.relevant`) is the backward closure over the fact/action
 graph: an operator matters only if it writes a variable the goal or a
-relevant operator's precondition reads. It is cached per set of goal variables.
+relevant operator's precondition reads. It is cached per set of goal
+variables, and walks a writers index in plain Python rather than a networkx
+graph (the same closure, without building a graph of the whole registry).
 """
 
 from __future__ import annotations
