@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import random
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -107,6 +108,7 @@ class Engine:
         self.health = health or HealthTracker(health_config)
         self.runs: dict[str, RunState] = {}
         self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._quota_windows: dict[str, deque[float]] = {}
         self._probes: list[asyncio.Task[None]] = []
         self._observed: dict[str, tuple[float, dict[str, Scalar]]] = {}
         self._revisions_stored: set[str] = set()
@@ -488,12 +490,14 @@ class Engine:
         handle.task = asyncio.get_running_loop().create_task(self._execute(run, handle))
 
     async def _execute(self, run: RunState, handle: StepHandle) -> None:
-        """Run one step (within its capability's concurrency limit) and hand the loop its outcome."""
+        """Run one step (within its capability's concurrency limit and quota) and hand the loop its outcome."""
         sem = self._semaphore(handle.capability)
         if sem is None:
+            await self._within_quota(handle.capability)
             finished = await self.call(run, handle)
         else:
             async with sem:
+                await self._within_quota(handle.capability)
                 finished = await self.call(run, handle)
         run.finished.append(finished)
         run.wake.set()
@@ -540,6 +544,22 @@ class Engine:
             cap.name, ok=True, latency_s=latency, now=self.clock.now(), cost=result.cost, prior=cap.reliability,
         )
         return Finished(handle, result, None, latency)
+
+    async def _within_quota(self, cap: Capability) -> None:
+        """Return once a call of `cap` fits its declared quota (calls per window), across runs."""
+        quota = cap.quota
+        if quota is None:
+            return
+        window = self._quota_windows.setdefault(cap.name, deque())
+        while True:
+            now = self.clock.now()
+            while window and window[0] <= now - quota.per:
+                window.popleft()
+            if len(window) < quota.calls:
+                window.append(now)
+                return
+            # waiters wake in timer order (first come, first served) and re-check
+            await asyncio.sleep(window[0] + quota.per - now)
 
     def _semaphore(self, cap: Capability) -> asyncio.Semaphore | None:
         # FIFO across runs: asyncio.Semaphore wakes its waiters in arrival order.

@@ -174,3 +174,29 @@ async def test_max_concurrency_is_respected_across_runs() -> None:
     await eng.close()
     assert all(r.status == "succeeded" for r in results)
     assert peak == 1
+
+
+def test_declared_quota_is_never_exceeded_across_runs() -> None:
+    """A provider declaring 2 calls per second never gets a third within any second, whatever the runs."""
+    calls: list[float] = []
+
+    async def pay() -> dict[str, Any]:
+        calls.append(asyncio.get_running_loop().time())
+        return {}
+
+    async def main() -> list[Any]:
+        ws = workspace(order_intent(constraints={"deadline": 60}))
+        ws.capability(name="pay.limited", quota={"calls": 2, "per": 1.0}, cost=0.1, **PAY)(pay)
+        ws.add(_sim("ship", SHIP, cost=0.1))
+        eng = engine(ws)
+        try:
+            ids = [await eng.start("order", inputs={"order_id": f"o-{i}"}) for i in range(7)]
+            return [await eng.wait(i) for i in ids]
+        finally:
+            await eng.close()
+
+    results = run_virtual(main)
+    assert all(r.status == "succeeded" for r in results)
+    assert len(calls) == 7
+    for i, t in enumerate(calls):
+        assert sum(1 for u in calls[i:] if u < t + 1.0 - 1e-9) <= 2
