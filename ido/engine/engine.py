@@ -519,7 +519,7 @@ class Engine:
             idempotency_key=handle.key, inputs=run.inputs, facts=dict(run.state),
             timeout=cap.effective_timeout, secrets=run.secrets,
         )
-        self.health.begin_call(cap.name, now)
+        self.health.begin_call(cap.name, now, cap.latency)
         try:
             result = await executor.execute(call)
         except ExecutionError as exc:

@@ -57,6 +57,8 @@ class HealthConfig:
     latency_tolerance: float = 0.25
     #: latency moves smaller than this (seconds) never count as a change, however relative.
     latency_floor: float = 0.01
+    #: a call in flight this many times longer than the latency estimate raises the estimate.
+    slow_factor: float = 3.0
 
 
 @dataclass(slots=True)
@@ -79,6 +81,9 @@ class _Entry:
     opened_by_probe: bool = False
     trial_in_flight: bool = False
     probe_up: bool | None = None
+    #: start times of calls in flight (oldest first) and the declared latency.
+    started: deque[float] = field(default_factory=deque)
+    expected: float | None = None
     probe_trusted: bool = True
     probe_trial: bool = False
     last_seen: float | None = None
@@ -119,6 +124,8 @@ class HealthTracker:
         """
         cfg = self.config
         e = self._entry(name)
+        if e.started:
+            e.started.popleft()
         e.samples += 1
         e.last_seen = now
         e.window.append(ok)
@@ -179,11 +186,17 @@ class HealthTracker:
         if changed:
             self._bump()
 
-    def begin_call(self, name: str, now: float) -> None:
-        """Note that a call starts; a half-open circuit admits only this one trial until it ends."""
-        e = self._entries.get(name)
-        if e is None:
-            return
+    def begin_call(self, name: str, now: float, expected_latency: float | None = None) -> None:
+        """Note that a call starts; a half-open circuit admits only this one trial until it ends.
+
+        Calls in flight are watched: one running far longer than the latency
+        estimate (or `expected_latency` before any evidence) raises the estimate
+        before it ends, so new runs can avoid a provider that has become slow.
+        """
+        e = self._entry(name)
+        e.started.append(now)
+        if e.expected is None:
+            e.expected = expected_latency
         self._transition(e, now)
         if e.circuit is Circuit.HALF_OPEN:
             e.circuit = Circuit.OPEN
@@ -194,6 +207,8 @@ class HealthTracker:
     def abandon_call(self, name: str) -> None:
         """Note that a call ended without an outcome (cancelled); free its trial slot."""
         e = self._entries.get(name)
+        if e is not None and e.started:
+            e.started.popleft()
         if e is not None and e.trial_in_flight:
             e.trial_in_flight = False
             e.retry_at = None
@@ -281,6 +296,13 @@ class HealthTracker:
         factor = 0.5 ** (elapsed / self.config.recovery_half_life)
         changed = False
         for e in self._entries.values():
+            typical = e.latency if e.latency is not None else e.expected
+            if e.started and typical is not None:
+                age = now - e.started[0]
+                if age > self.config.slow_factor * max(typical, self.config.latency_floor):
+                    # a call still running this long is evidence of slowness before it ends
+                    e.latency = age
+                    changed = self._moved(e) or changed
             if e.success is None or e.prior is None or e.success >= e.prior:
                 continue
             target = e.prior + (e.success - e.prior) * factor

@@ -129,3 +129,13 @@ def test_low_windowed_rate_opens_without_consecutive_failures() -> None:
     h.record_outcome("a", ok=False, latency_s=0.1, now=9.0)
     assert h.snapshot(9.0).of("a").circuit is Circuit.OPEN
     assert h.snapshot(9.0).of("a").consecutive_failures == 1  # the window opened it, not a streak
+
+
+def test_call_running_far_too_long_raises_the_latency_estimate_before_it_ends() -> None:
+    """A call still in flight at several times the expected latency counts as slowness evidence."""
+    h = HealthTracker(HealthConfig(recovery_step=1.0))
+    h.snapshot(0.0)
+    h.begin_call("carrier", 0.0, expected_latency=0.5)
+    assert h.snapshot(1.0).of("carrier").latency_s is None  # 1s is not yet alarming
+    slow = h.snapshot(2.0).of("carrier").latency_s
+    assert slow is not None and slow >= 2.0
