@@ -114,6 +114,7 @@ class Engine:
         self._revisions_stored: set[str] = set()
         self._revisions: dict[int, tuple[Intent, Revisions]] = {}
         self._dumped: dict[int, tuple[Any, Any]] = {}
+        self._fresh_plans: dict[tuple[Any, ...], Plan] = {}
         self._closed = False
 
     # -- public API ------------------------------------------------------------------
@@ -332,6 +333,10 @@ class Engine:
         run.decisions += 1
         seq = run.decisions
         health = self.health.snapshot(now)
+        reusable = run.reusable if run.reusable_version == self.health.version else None
+        fresh_key = self._fresh_key(run) if reusable is None and run.pinned is None else None
+        if fresh_key is not None:
+            reusable = self._fresh_plans.get(fresh_key)
         inputs = DecisionInputs(
             run_id=run.run_id, seq=seq, decision_id=f"{run.run_id}-d{seq}", at=self.clock.iso(),
             trigger=run.trigger, intent=run.intent, revisions=run.revisions, state=dict(run.state),
@@ -340,16 +345,34 @@ class Engine:
             elapsed_s=now - run.started, steps_taken=run.steps_taken, attempts=dict(run.attempts),
             in_flight=tuple(h.in_flight() for h in run.in_flight.values()),
             exclude=tuple(sorted(run.excluded)), approved=tuple(sorted(run.approved)),
-            reusable=run.reusable if run.reusable_version == self.health.version else None,
-            pinned=run.pinned, faults=tuple(run.faults), notes=tuple(run.notes),
+            reusable=reusable, pinned=run.pinned, faults=tuple(run.faults), notes=tuple(run.notes),
         )
         record, plan = decide(inputs, self.planner, self.policies)
+        if fresh_key is not None and plan is not None and plan.feasible and not record.plan_reused:
+            if len(self._fresh_plans) > 1024:
+                self._fresh_plans.clear()
+            self._fresh_plans[fresh_key] = plan
         run.notes = []
         run.last_decision = record.decision_id
         if run.strategy != "adaptive" and run.pinned is None and plan is not None and plan.feasible:
             run.pinned = pin(plan)
         self._publish(run, record)
         return record, plan
+
+    def _fresh_key(self, run: RunState) -> tuple[Any, ...] | None:
+        """Return the key under which a run that has done nothing yet may share another's first plan.
+
+        Two such runs of one intent, with equal state, inputs and approvals, under
+        the same health version, get the same plan from the planner; the second
+        takes the first's as its (recorded) reusable plan instead of searching again.
+        """
+        if run.steps_taken or run.in_flight or run.spent or run.attempts:
+            return None
+        version = self.health.version if run.strategy == "adaptive" else -1  # static plans ignore health
+        return (
+            id(run.intent), run.strategy, version, _items_key(run.state), _items_key(run.public_inputs),
+            tuple(sorted(run.excluded)), tuple(sorted(run.approved)),
+        )
 
     def _publish(self, run: RunState, record: DecisionRecord) -> None:
         run.event("decision", self.clock.timestamp(), self._record_data(record))
@@ -758,6 +781,11 @@ def _dump(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: v.model_dump(mode="json") for k, v in value.items()}
     return value.model_dump(mode="json")
+
+
+def _items_key(mapping: Mapping[str, Any]) -> tuple[Any, ...]:
+    # type names too: True and 1 are equal in Python but different facts
+    return tuple(sorted((k, type(v).__name__, v) for k, v in mapping.items()))
 
 
 def _drop_capability(plan: Plan, capability: str) -> Plan | None:

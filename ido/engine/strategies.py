@@ -174,6 +174,10 @@ def _static(inp: DecisionInputs, planner: Any, policies: Any) -> tuple[DecisionR
         return done, None
     pinned = inp.pinned
     made: Plan | None = None
+    reused = False
+    if pinned is None and inp.reusable is not None and inp.reusable.feasible:
+        # the same first plan another run with the same start already made
+        pinned, made, reused = pin(inp.reusable), inp.reusable, True
     if pinned is None:
         request = PlanRequest.model_construct(
             state=dict(inp.state), inputs=dict(inp.inputs), spent=inp.spent, elapsed_s=inp.elapsed_s,
@@ -204,7 +208,10 @@ def _static(inp: DecisionInputs, planner: Any, policies: Any) -> tuple[DecisionR
             continue
         ready.append((i, pinned.substitutes.get(i, plan.steps[i].capability)))
     picked, names, refused, approval = _select(inp, plan, ready, policies)
-    out: dict[str, Any] = {"pinned": recorded, "plan": plan, "alternatives": list(plan.alternatives)}
+    out: dict[str, Any] = {"pinned": recorded, "plan": plan, "alternatives": list(plan.alternatives),
+                           "plan_reused": reused}
+    if made is not None:
+        out["alternatives"] = made.alternatives
     held = f"; held back: {'; '.join(refused)}" if refused else ""
     if approval is not None and not picked:
         index, name, by = approval
