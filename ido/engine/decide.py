@@ -49,6 +49,32 @@ def comparable(record: DecisionRecord) -> dict[str, Any]:
     return data
 
 
+def check(record: DecisionRecord, intent: Any, capabilities: Any, planner: Any, policies: Any) -> list[str]:
+    """Return how re-deciding `record` from its own inputs differs from it (empty: identical).
+
+    `intent`, `capabilities`, `planner` and `policies` must be those of the
+    record's revisions. Records of the compensation procedure (trigger
+    `compensation`) are not made by `decide` and are returned as identical.
+    Each difference reads `field: recorded X, re-derived Y`, most telling first.
+    Called by `ido replay`.
+    """
+    if str(record.trigger) == "compensation":
+        return []
+    again, _ = decide(from_record(record, intent, capabilities), planner, policies)
+    before, after = comparable(record), comparable(again)
+    keys = ["action", "chosen", "dispatch", "reason", "plan", "alternatives"]
+    keys += sorted(k for k in set(before) | set(after) if k not in keys)
+    return [
+        f"{key}: recorded {_short(before.get(key))}, re-derived {_short(after.get(key))}"
+        for key in keys if before.get(key) != after.get(key)
+    ]
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _drop(data: Any) -> None:
     if isinstance(data, dict):
         for key in VOLATILE:
@@ -60,4 +86,4 @@ def _drop(data: Any) -> None:
             _drop(value)
 
 
-__all__ = ["DecisionInputs", "comparable", "decide", "from_record"]
+__all__ = ["DecisionInputs", "check", "comparable", "decide", "from_record"]

@@ -8,6 +8,7 @@ from typing import Any
 from engine_helpers import PAY, SHIP, engine, eu_only, http_capability, order_intent, workspace
 
 from ido.engine import HealthConfig, comparable, decide, from_record
+from ido.engine.decide import check
 from ido.engine.strategies import fallback_chain
 from ido.model import Capability, Policy
 from ido.simulation.clock import run_virtual
@@ -112,6 +113,10 @@ async def test_decide_is_pure_and_replays_from_its_record() -> None:
         again, _ = decide(from_record(rec, intent, eng.capabilities), eng.planner, eng.policies)
         assert comparable(again) == comparable(rec)
         assert again.inputs_digest == rec.inputs_digest
+        assert check(rec, intent, eng.capabilities, eng.planner, eng.policies) == []
+    changed = result.records[0].model_copy(update={"state": {**result.records[0].state, "order.paid": True}})
+    differences = check(changed, intent, eng.capabilities, eng.planner, eng.policies)
+    assert differences and differences[0].startswith(("action:", "chosen:", "dispatch:", "reason:"))
 
 
 def test_static_never_switches_and_fallback_does() -> None:
