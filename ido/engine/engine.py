@@ -455,6 +455,10 @@ class Engine:
             except TimeoutError:
                 if self._answered_elsewhere(run):
                     return
+            if run.finished:
+                # steps dispatched before the approval request keep landing: record them now
+                self._fold(run)
+                await self._flush(run)
         self._fold_answer(run)
 
     def _answered_elsewhere(self, run: RunState) -> bool:
