@@ -115,6 +115,7 @@ class Engine:
         self._revisions: dict[int, tuple[Intent, Revisions]] = {}
         self._dumped: dict[int, tuple[Any, Any]] = {}
         self._fresh_plans: dict[tuple[Any, ...], Plan] = {}
+        self._policy_inputs = _inputs_read_by(self.policy_list)
         self._closed = False
 
     # -- public API ------------------------------------------------------------------
@@ -333,6 +334,7 @@ class Engine:
         run.decisions += 1
         seq = run.decisions
         health = self.health.snapshot(now)
+        run.decided_version = self.health.version
         reusable = run.reusable if run.reusable_version == self.health.version else None
         fresh_key = self._fresh_key(run) if reusable is None and run.pinned is None else None
         if fresh_key is not None:
@@ -369,8 +371,10 @@ class Engine:
         if run.steps_taken or run.in_flight or run.spent or run.attempts:
             return None
         version = self.health.version if run.strategy == "adaptive" else -1  # static plans ignore health
+        # inputs reach the planner only through policies: only the ones they read tell plans apart
+        read = {k: v for k, v in run.public_inputs.items() if k in self._policy_inputs}
         return (
-            id(run.intent), run.strategy, version, _items_key(run.state), _items_key(run.public_inputs),
+            id(run.intent), run.strategy, version, _items_key(run.state), _items_key(read),
             tuple(sorted(run.excluded)), tuple(sorted(run.approved)),
         )
 
@@ -401,7 +405,8 @@ class Engine:
 
     def _remember_plan(self, run: RunState, plan: Plan | None) -> None:
         if run.strategy == "adaptive" and plan is not None and plan.feasible:
-            run.reusable, run.reusable_version = plan, self.health.version
+            # the version the plan was made under: a change since (during the append) voids it
+            run.reusable, run.reusable_version = plan, run.decided_version
         else:
             run.reusable = None
 
@@ -785,6 +790,17 @@ def _dump(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: v.model_dump(mode="json") for k, v in value.items()}
     return value.model_dump(mode="json")
+
+
+def _inputs_read_by(policies: Iterable[Policy]) -> frozenset[str]:
+    """Return the names of run inputs any policy matcher mentions (`inputs.NAME`)."""
+    names: set[str] = set()
+    for policy in policies:
+        for condition in (policy.applies_to, policy.deny, policy.allow_only, policy.prefer, policy.require_approval):
+            for fact in condition or {}:
+                if fact.startswith("inputs."):
+                    names.add(fact.removeprefix("inputs."))
+    return frozenset(names)
 
 
 def _items_key(mapping: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -133,6 +133,9 @@ class HealthTracker:
         if e.seen == 0.0:
             e.prior = prior if prior is not None else 0.9
             e.hits, e.seen = e.prior * cfg.prior_weight, cfg.prior_weight
+            # the planner already assumes the declared reliability: only moving away from it is news
+            if e.shown_success is None and prior is not None:
+                e.shown_success = prior
         keep = 1.0 - 1.0 / cfg.prior_weight
         e.hits = e.hits * keep + value
         e.seen = e.seen * keep + 1.0
@@ -167,7 +170,8 @@ class HealthTracker:
     def record_probe(self, name: str, *, up: bool, now: float) -> None:
         """Fold one probe answer in: down opens the circuit; up may only half-open it early."""
         e = self._entry(name)
-        changed = e.probe_up is not up
+        # a first "up" changes nothing the planner reads (it only avoids probes saying down)
+        changed = e.probe_up is not up and not (up and e.probe_up is None)
         e.probe_up = up
         e.last_seen = now
         if not up and e.circuit is Circuit.CLOSED:

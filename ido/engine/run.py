@@ -111,6 +111,7 @@ class RunState:
     key_groups: dict[str, int] = field(default_factory=dict)
     reusable: Plan | None = None
     reusable_version: int = -1
+    decided_version: int = -1
     pinned: PinnedPath | None = None
     approved: set[str] = field(default_factory=set)
     excluded: set[str] = field(default_factory=set)

@@ -10,9 +10,14 @@ CFG = HealthConfig(failure_threshold=3, backoff=1.0, backoff_cap=4.0, alpha=0.5)
 
 def test_success_estimate_starts_at_the_prior_and_follows_outcomes() -> None:
     """One failure of a 0.99 provider moves the estimate a little; a run of failures moves it a lot."""
-    h = HealthTracker(HealthConfig(prior_weight=50, failure_threshold=1000))
+    h = HealthTracker(HealthConfig(prior_weight=50, failure_threshold=1000, success_tolerance=0.0))
     h.record_outcome("a", ok=False, latency_s=0.1, now=0.0, prior=0.99)
     assert h.snapshot(0.0).of("a").success_rate == 0.9702
+    quiet = HealthTracker(HealthConfig(prior_weight=50, failure_threshold=1000))
+    quiet.record_outcome("a", ok=True, latency_s=0.1, now=0.0, prior=0.99)
+    version = quiet.version
+    quiet.record_outcome("a", ok=False, latency_s=0.1, now=0.0)
+    assert quiet.version == version  # a move under the tolerance is not a health change
     for _ in range(40):
         h.record_outcome("a", ok=False, latency_s=0.1, now=0.0)
     assert h.snapshot(0.0).of("a").success_rate < 0.5
