@@ -17,16 +17,18 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from ido.cli.main import CliContext
 from ido.decisions import DecisionRecord
-from ido.engine.run import RunResult
 from ido.errors import UsageError
 from ido.journal import Store, open_store
 from ido.model import Scalar
+
+if TYPE_CHECKING:
+    from ido.engine.run import RunResult
 
 #: verdicts not worth a line's space: the chosen one and roles not needed.
 _QUIET_VERDICTS = {"chosen", "not_needed"}
