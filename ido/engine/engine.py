@@ -502,7 +502,9 @@ class Engine:
         """Return a step ready to start, after buffering its `dispatched` event."""
         cap = self.capabilities[name]
         plan_step = record.plan.steps[index] if record.plan is not None and index < len(record.plan.steps) else None
-        cost = float(plan_step.cost) if plan_step is not None and plan_step.cost else cap.cost
+        cost = cap.cost
+        if plan_step is not None and plan_step.cost and plan_step.capability == name:
+            cost = float(plan_step.cost)
         run.steps_taken += 1
         run.attempts[name] = run.attempts.get(name, 0) + 1
         handle = StepHandle(

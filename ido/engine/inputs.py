@@ -246,8 +246,11 @@ def needs_approval(
 
 
 def expected_cost(step: PlanStep, capability: Capability, inp: DecisionInputs) -> float:
-    """Return the cost to reserve for a step: the plan's figure, else observed, else declared."""
-    if step.cost:
+    """Return the cost to reserve for a step: the plan's figure, else observed, else declared.
+
+    A substitute provider (static-fallback) is priced by its own numbers, never the plan's.
+    """
+    if step.cost and step.capability == capability.name:
         return float(step.cost)
     observed = inp.health.of(capability.name).cost
     return float(observed if observed is not None else capability.cost)
