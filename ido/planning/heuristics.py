@@ -158,10 +158,12 @@ class LMCut:
         n_init = n
         n_goal = n + 1
         n += 2
+        internal: list[int] = []  # internal op -> position in task.ops
         for o, op in enumerate(task.ops):
             ids = facts_of[o]
             if ids is None:
                 continue  # a precondition no value admits: never applicable
+            internal.append(o)
             pre.append(ids or (n_init,))
             eff.append(tuple(offsets[v] + val for v, val in op.eff))
             cost.append(weight(op, metric))
@@ -188,7 +190,10 @@ class LMCut:
                 self.pre_of[f].append(o)
             for f in e:
                 self.achievers[f].append(o)
+        self.internal = internal
         self.cache: dict[tuple[int, ...], float] = {}
+        #: state -> {task op position: summed cost of the landmarks found there that contain it}
+        self.shares: dict[tuple[int, ...], dict[int, float]] = {}
 
     def __call__(self, state: tuple[int, ...]) -> float:
         cached = self.cache.get(state)
@@ -197,8 +202,17 @@ class LMCut:
         value = INF if self.unreachable_goal else self._compute(state)
         if len(self.cache) > 200_000:
             self.cache.clear()
+            self.shares.clear()
         self.cache[state] = value
         return value
+
+    def child_bound(self, state: tuple[int, ...], h: float, position: int, action_cost: float) -> float:
+        """Return a lower bound on h of the state reached from `state` (of value `h`) by the op at
+        `position`: the landmarks found for `state` that do not contain that op still hold there
+        (any plan from the child, prefixed with the op, is a plan from `state`)."""
+        shares = self.shares.get(state)
+        bound = h - action_cost if shares is None else h - shares.get(position, 0.0)
+        return bound if bound > 0.0 else 0.0
 
     def _compute(self, state: tuple[int, ...]) -> float:
         offsets = self.offsets
@@ -219,6 +233,7 @@ class LMCut:
             if p >= 0:
                 by_pc[p].append(o)
         total = 0.0
+        share: dict[int, float] = {}
         push = heapq.heappush
         pop = heapq.heappop
         while dist[goal] > EPS:
@@ -253,6 +268,8 @@ class LMCut:
                 break  # cannot happen for a finite positive h_max; stay admissible
             m = min(cost[o] for o in cut)
             total += m
+            for o in cut:
+                share[o] = share.get(o, 0.0) + m
             # h_max after the cut ops got cheaper: values only fall, so propagate the
             # decrease from the cut ops' effects (incremental, as Fast Downward does)
             heap: list[tuple[float, int]] = []
@@ -286,6 +303,8 @@ class LMCut:
                             if c < dist[e] - EPS:
                                 dist[e] = c
                                 push(heap, (c, e))
+        n_task = len(self.internal)
+        self.shares[state] = {self.internal[o]: v for o, v in share.items() if o < n_task}
         return total
 
     def _hmax(self, sources: list[int], cost: list[float]) -> tuple[list[float], list[int], list[float]]:

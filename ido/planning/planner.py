@@ -307,12 +307,14 @@ class Planner:
         bounds: Bounds | None = None,
         metric: str = "score",
         force: int | None = None,
+        max_nodes: int | None = None,
     ) -> tuple[Found | Failed, Task]:
         """Return A*'s answer on the call's task (bounds default to the call's) and the task."""
         task, local = self.task(call, force=force)
         init = self.init_of(call, local, forced=force is not None)
+        limit = self.max_nodes if max_nodes is None else min(max_nodes, self.max_nodes)
         result = bounded_astar(
-            task, init, call.bounds if bounds is None else bounds, metric, self.max_nodes, self.heuristic
+            task, init, call.bounds if bounds is None else bounds, metric, limit, self.heuristic
         )
         return result, task
 

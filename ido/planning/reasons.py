@@ -37,6 +37,11 @@ _UNAVAILABLE_VERDICT = {
     "over_limit": Verdict.OVER_LIMIT,
 }
 
+#: Node budget of the forced re-plan behind one `costlier` verdict: this many times the
+#: main search's expansions, at least the minimum.
+_FORCED_FACTOR = 20
+_MIN_FORCED_NODES = 2_000
+
 #: How many forced re-plans an infeasible call may spend on its candidates' verdicts.
 _MAX_DIAGNOSED = 12
 
@@ -183,7 +188,17 @@ def _swapped(call: Call, c: Candidate, task: Task, found: Found) -> float | None
 
 def _forced(planner: Planner, call: Call, c: Candidate, chosen_score: float, task: Task, found: Found) -> Alternative:
     swapped = _swapped(call, c, task, found)
-    result = Found([], swapped, 0, 0) if swapped is not None else planner.search(call, force=c.op.index)[0]
+    if swapped is not None:
+        result: Found | Failed = Found([], swapped, 0, 0)
+    else:
+        # Bound the work per alternative by the main search's effort, so explaining a plan
+        # never costs far more than finding it.
+        budget = max(_MIN_FORCED_NODES, _FORCED_FACTOR * found.expanded)
+        result = planner.search(call, force=c.op.index, max_nodes=budget)[0]
+        if isinstance(result, Failed) and not result.exhausted:
+            # The chosen plan is optimal, so no plan with this capability scores better.
+            return _alt(c, Verdict.COSTLIER, "costlier: no plan with it beats the chosen one "
+                        "(its best score was not computed: search limit)")
     if isinstance(result, Found):
         delta = result.value - chosen_score
         if abs(delta) <= EPS:
@@ -195,13 +210,13 @@ def _forced(planner: Planner, call: Call, c: Candidate, chosen_score: float, tas
                 f"{delta:+.4g} against the chosen plan"
             )
         return _alt(c, Verdict.COSTLIER, reason, score_delta=delta, numbers={"plan_score": result.value})
-    return _diagnose(planner, call, c)
+    return _diagnose(planner, call, c, max(_MIN_FORCED_NODES, _FORCED_FACTOR * found.expanded))
 
 
-def _diagnose(planner: Planner, call: Call, c: Candidate) -> Alternative:
+def _diagnose(planner: Planner, call: Call, c: Candidate, max_nodes: int | None = None) -> Alternative:
     """Return why no plan within the constraints uses `c`: which bound the best one breaks."""
     relaxed = Bounds(uses=call.bounds.uses)
-    result, task = planner.search(call, bounds=relaxed, force=c.op.index)
+    result, task = planner.search(call, bounds=relaxed, force=c.op.index, max_nodes=max_nodes)
     if isinstance(result, Failed):
         if not result.exhausted:
             return _alt(c, Verdict.PRECONDITION, "not usable: the search limit was reached proving it")

@@ -161,7 +161,8 @@ def astar(
     latency_metric = metric == "latency"
     # LM-cut costs far more per state than h_max: evaluate it when a node is popped, not
     # when generated (most generated nodes are never popped). Until then the node's key
-    # uses max(0, h(parent) - action cost), a lower bound on h* of the child.
+    # uses the parent's landmarks that do not contain the action (`LMCut.child_bound`),
+    # a lower bound on the child's LM-cut value and on its h*.
     lazy = heuristic == "lmcut" and not latency_metric
 
     h0 = h(init)
@@ -189,6 +190,9 @@ def astar(
         state: tuple[int, ...] = node[0]  # type: ignore[assignment]
         label: tuple[float, ...] = node[1]  # type: ignore[assignment]
         if node[5] is None:
+            if prune and any(label[i] + hr(state) > cap + EPS for i, hr, cap in prune):
+                node[4] = False
+                continue
             hv = h(state)
             node[5] = hv
             if hv == INF:
@@ -269,16 +273,14 @@ def astar(
                 if new_makespan > cap_time + EPS:
                     continue
             if lazy:
-                hv = parent_h - weight(op, metric)
-                if hv < 0.0:
-                    hv = 0.0
+                hv = h.child_bound(state, parent_h, pos, weight(op, metric))
                 known: float | None = None
             else:
                 hv = h(new_state)
                 if hv == INF:
                     continue
                 known = hv
-            if prune:
+            if prune and not lazy:  # lazy search: checked when the node is popped
                 used = (0.0, new_cost, new_risk)
                 if any(used[i] + hr(new_state) > cap + EPS for i, hr, cap in prune):
                     continue
