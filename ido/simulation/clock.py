@@ -22,6 +22,7 @@ Used by `ido.simulation.runner` and `ido.simulation.single` through
 from __future__ import annotations
 
 import asyncio
+import math
 import selectors
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -55,7 +56,7 @@ class _JumpingSelector:
                 )
             return events
         events = self._inner.select(0)
-        if events or timeout == 0:
+        if events or loop._ready:  # type: ignore[attr-defined]
             return events
         if timeout is None:
             raise VirtualTimeError(
@@ -78,6 +79,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._allow_readers = True  # the base class registers its self-pipe while constructing
         real = selectors.DefaultSelector()
         super().__init__(real)
+        self._clock_resolution = 0.0  # timers fire strictly after their time; see _advance
         self._selector = _JumpingSelector(real, self)
         self._allow_readers = False
 
@@ -86,11 +88,13 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return self._virtual_now
 
     def _advance(self, timeout: float) -> None:
-        # Jump exactly to the earliest timer (now + timeout may round below it, or be capped
-        # at asyncio's one-day select limit); nothing else can happen before it.
+        # Jump to just past the earliest timer: with a clock resolution of 0 a timer fires
+        # only once the clock has passed its time, so it never runs early (asyncio's usual
+        # 1 ns tolerance would let a "sleep until t" wake a hair before t, again and again,
+        # without time ever moving), and every wake-up moves the clock forward.
         scheduled = getattr(self, "_scheduled", None)
         target = scheduled[0]._when if scheduled else self._virtual_now + timeout
-        self._virtual_now = max(self._virtual_now, target)
+        self._virtual_now = max(self._virtual_now, math.nextafter(target, math.inf))
 
     def run_in_executor(  # type: ignore[override]
         self, executor: Any, func: Callable[..., T], *args: Any
