@@ -187,7 +187,11 @@ class Engine:
         run = await rebuild(self, run_id)
         if run.status in TERMINAL_STATUSES:
             return self._result(run)
-        self._launch(run)
+        if run.compensating:  # it had failed and was undoing its steps
+            self.runs[run.run_id] = run
+            run.task = asyncio.get_running_loop().create_task(self._compensate(run))
+        else:
+            self._launch(run)
         return await self.wait(run.run_id)
 
     async def close(self) -> None:
@@ -747,14 +751,23 @@ class Engine:
             self._set_status(run, "succeeded", record)
             await self._flush(run)
             return self._result(run)
+        if run.intent.on_failure == "compensate" and run.completed:
+            # not "failed" yet: that is terminal, and a crash now must leave the undoing to resume
+            run.compensating = True
+            await self._flush(run)
+            return await self._compensate(run)
         self._set_status(run, "failed", record)
         await self._flush(run)
-        if run.intent.on_failure == "compensate" and run.completed:
-            from ido.engine.compensation import compensate
+        return self._result(run)
 
-            status, last = await compensate(self, run)
-            self._set_status(run, status, last)
-            await self._flush(run)
+    async def _compensate(self, run: RunState) -> RunResult:
+        """Undo the run's completed steps and end it compensated or compensation_failed."""
+        from ido.engine.compensation import compensate
+
+        status, last = await compensate(self, run)
+        run.compensating = False
+        self._set_status(run, status, last)
+        await self._flush(run)
         return self._result(run)
 
     def _set_status(self, run: RunState, status: str, record: DecisionRecord | None) -> None:

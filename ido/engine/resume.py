@@ -57,6 +57,9 @@ async def rebuild(engine: Engine, run_id: str) -> RunState:
     run.event_seq = events[-1].seq
     if run.status in TERMINAL_STATUSES:
         return run
+    if run.compensating:
+        # the undo in flight at the crash is redone by the compensation loop, with the same key
+        pending = {k: h for k, h in pending.items() if not h.compensation}
     run.resend = sorted(pending.values(), key=lambda h: h.step)
     current = engine.revisions(intent)
     notes = _revision_notes(engine, run.revisions, current)
@@ -83,6 +86,8 @@ def _fold_event(engine: Engine, run: RunState, event: Event, pending: dict[int, 
     elif kind == "decision":
         run.decisions = max(run.decisions, int(data.get("seq", 0)))
         run.last_decision = data.get("decision_id")
+        if data.get("action") == "fail" or data.get("trigger") == "compensation":
+            run.compensating = run.intent.on_failure == "compensate"
         plan = data.get("plan")
         if run.strategy != "adaptive" and run.pinned is None and plan and plan.get("feasible"):
             from ido.planning.types import Plan

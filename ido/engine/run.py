@@ -127,6 +127,8 @@ class RunState:
     observed_at: dict[str, float] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[RunResult] | None = None
+    #: the run failed and is undoing its completed steps (status stays non-terminal until done).
+    compensating: bool = False
     #: resent steps (resume): dispatched before a crash without an outcome.
     resend: list[StepHandle] = field(default_factory=list)
 

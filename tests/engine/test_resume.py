@@ -88,3 +88,32 @@ async def test_waiting_approval_survives_a_restart_and_takes_an_answer_from_the_
     kinds = [e.kind for e in store.events(run_id=run_id)]
     assert kinds.count("approval_requested") == 1
     assert kinds.count("approval_given") == 1
+
+
+async def test_crash_during_compensation_resumes_the_undoing(server: ServiceServer) -> None:
+    """A run killed while refunding is not left 'failed': resume finishes the refund, with the same key."""
+    store = MemoryStore()
+    caps = [
+        http_capability(server, "pay", cost=0.2, compensate="refund", **PAY),
+        http_capability(server, "refund", cost=0.01, timeout=5.0, idempotent=True, provides="refund",
+                        requires={"order.paid": True}, effects={"order.paid": False}),
+        http_capability(server, "ship", cost=0.1, **SHIP),
+    ]
+    ws = workspace(*caps, order_intent(constraints={"deadline": 0.5}))
+    server.set("ship", status=503)
+    server.set("refund", hang=True)
+    first = engine(ws, store=store)
+    run_id = await first.start("order", inputs={"order_id": "o-4"})
+    while not server.requests("refund"):
+        await asyncio.sleep(0.01)
+    await _crash(first)
+    assert store.get_run(run_id=run_id).status not in ("failed", "compensated")
+    server.set("refund", hang=False)
+    second = engine(ws, store=store)
+    result = await second.resume(run_id)
+    await second.close()
+    assert result.status == "compensated"
+    keys = [r.idempotency_key for r in server.requests("refund")]
+    assert len(keys) == 2 and keys[0] == keys[1]
+    assert len(server.side_effects("refund")) == 1
+    assert len(server.side_effects("pay")) == 1
