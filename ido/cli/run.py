@@ -66,14 +66,34 @@ def parse_pairs(pairs: tuple[str, ...], option: str, *, typed: bool) -> dict[str
     return out
 
 
-def describe(record: DecisionRecord) -> str:
-    """Return one line for a decision: `#4 step failed: X (server: 503) -> switch to Y; rejected: ...`."""
+def _roles(record: DecisionRecord) -> dict[str, str]:
+    plan = record.plan
+    if plan is None or not plan.feasible:
+        return {}
+    return {s.provides: s.capability for s in plan.steps}
+
+
+def describe(record: DecisionRecord, previous: DecisionRecord | None = None) -> str:
+    """Return one line for a decision: `#4 step failed: X (server: 503) -> switch to Y; rejected: ...`.
+
+    With the run's `previous` decision, a dispatch that replaces the provider the
+    previous plan had for a role reads "switch from A to B".
+    """
     trigger = str(record.trigger).replace("_", " ")
     head = f"#{record.seq} {trigger}" + (f": {record.cause}" if record.cause else "")
     action = record.action
     chosen = ", ".join(record.chosen)
+    before = _roles(previous) if previous is not None else {}
+    switched = [
+        f"{before[role]} to {name}" for role, name in _roles(record).items()
+        if role in before and before[role] != name
+    ]
     if action == "dispatch":
-        if record.reason.startswith("switch"):
+        if switched and record.chosen and all(_role_of(record, n) not in before or before[_role_of(record, n)] != n
+                                              for n in record.chosen):
+            what = "switch from " + ", ".join(switched)
+            switched = []
+        elif record.reason.startswith("switch"):
             what = f"switch to {chosen}"
         elif record.reason.startswith("retry"):
             what = f"retry {chosen}"
@@ -89,6 +109,8 @@ def describe(record: DecisionRecord) -> str:
         what = f"compensate: {record.reason}"
     else:
         what = f"{action}: {record.reason}"
+    if switched and action in ("dispatch", "await_approval", "wait"):
+        what += "; plan switches from " + ", ".join(switched)
     line = f"{head} -> {what}"
     rejected = sorted(
         (a for a in record.alternatives if str(a.verdict) not in _QUIET_VERDICTS),
@@ -99,6 +121,26 @@ def describe(record: DecisionRecord) -> str:
         more = len(rejected) - len(shown)
         line += "; rejected: " + ", ".join(shown) + (f" (+{more} more)" if more > 0 else "")
     return line
+
+
+def _role_of(record: DecisionRecord, capability: str) -> str:
+    if record.plan is not None:
+        for step in record.plan.steps:
+            if step.capability == capability:
+                return step.provides
+    return ""
+
+
+class DecisionPrinter:
+    """A listener printing one line per decision, remembering each run's previous decision."""
+
+    def __init__(self) -> None:
+        self._previous: dict[str, DecisionRecord] = {}
+
+    def __call__(self, record: DecisionRecord) -> None:
+        click.echo(describe(record, self._previous.get(record.run_id)))
+        if record.plan is not None and record.plan.feasible:
+            self._previous[record.run_id] = record
 
 
 def _rejection(alternative: Any) -> str:
@@ -182,7 +224,7 @@ def run(ctx: CliContext, intent: str, inputs: tuple[str, ...], facts: tuple[str,
         the_intent.bind_inputs(raw_inputs)
     except ValueError as exc:
         raise UsageError(f"intent {the_intent.intent}: {exc}") from None
-    listeners = [] if as_json else [lambda record: click.echo(describe(record))]
+    listeners = [] if as_json else [DecisionPrinter()]
     log_file = _logging()
     try:
         if scenario is not None:
@@ -262,7 +304,7 @@ def resume(ctx: CliContext, run_id: str | None, as_json: bool) -> int:
     from ido.loading import load_workspace
 
     workspace = load_workspace(ctx.workspace)
-    listeners = [] if as_json else [lambda record: click.echo(describe(record))]
+    listeners = [] if as_json else [DecisionPrinter()]
     results = asyncio.run(_resume(ctx, workspace, run_id, listeners))
     if not results:
         click.echo("no unfinished runs to resume")

@@ -339,6 +339,11 @@ class Engine:
         seq = run.decisions
         health = self.health.snapshot(now)
         run.decided_version = self.health.version
+        if run.last_snapshot is not None and run.last_snapshot is not health:
+            news = _health_news(run.last_snapshot, health)
+            if news:
+                run.cause = f"{run.cause}; health: {news}" if run.cause else f"health: {news}"
+        run.last_snapshot = health
         reusable = run.reusable if run.reusable_version == self.health.version else None
         fresh_key = self._fresh_key(run) if reusable is None and run.pinned is None else None
         if fresh_key is not None:
@@ -805,6 +810,19 @@ def _dump(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: v.model_dump(mode="json") for k, v in value.items()}
     return value.model_dump(mode="json")
+
+
+def _health_news(before: Any, after: Any, limit: int = 3) -> str:
+    """Return what changed between two snapshots that planning notices: circuits and probes."""
+    news = []
+    for name, h in after.capabilities.items():
+        old = before.of(name)
+        if h.circuit != old.circuit:
+            news.append(f"{name} circuit {h.circuit.value.replace('_', '-')}")
+        elif h.probe_up is False and old.probe_up is not False:
+            news.append(f"{name} probe says down")
+    shown = ", ".join(sorted(news)[:limit])
+    return shown + (f" (+{len(news) - limit} more)" if len(news) > limit else "")
 
 
 def _inputs_read_by(policies: Iterable[Policy]) -> frozenset[str]:

@@ -112,6 +112,8 @@ class RunState:
     reusable: Plan | None = None
     reusable_version: int = -1
     decided_version: int = -1
+    #: the health snapshot of the previous decision (to say what changed since).
+    last_snapshot: Any = None
     pinned: PinnedPath | None = None
     approved: set[str] = field(default_factory=set)
     excluded: set[str] = field(default_factory=set)

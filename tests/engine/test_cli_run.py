@@ -107,6 +107,7 @@ def test_simulated_run_switches_away_from_the_outage(tmp_path: Path, capsys: pyt
     out = capsys.readouterr().out
     assert code == 0
     assert "payment.stripe-eu unhealthy" in out
+    assert "payment.stripe-eu to payment.adyen-eu" in out  # the line says what switched
     assert "dispatch payment.stripe-eu" not in out
 
 
