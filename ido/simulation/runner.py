@@ -1,7 +1,7 @@
 """`simulate()`: run a scenario's arrivals under every strategy and compare them.
 
 For each strategy the runner builds a fresh simulated world (same seed, same
-fault timeline), a fresh in-memory journal and an `Engine` with that
+fault timeline), a fresh in-memory journal (`SimStore`) and an `Engine` with that
 strategy, and starts the scenario's runs at identical arrival times on a
 virtual clock (`ido.simulation.clock`): a minute-long outage with a thousand
 runs takes seconds of wall time. Each run is bound to its arrival index so it
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ido.clock import Clock
 from ido.decisions import DecisionRecord
 from ido.errors import UsageError
-from ido.journal import MemoryStore, Store
+from ido.journal import Store
 from ido.model import Capability, Intent, Scenario
 from ido.policy import PolicySet
 from ido.simulation.clock import run_virtual
@@ -42,6 +42,7 @@ from ido.simulation.report import (
     percentile,
     rounded,
 )
+from ido.simulation.store import SimStore
 from ido.simulation.world import CURRENT_RUN, SimulatedWorld
 
 if TYPE_CHECKING:  # ido.workspace imports ido.loading, which imports it back
@@ -163,7 +164,7 @@ async def _simulate_strategy(
     clock = Clock(epoch=SIM_EPOCH)
     start = loop.time()
     world = build_world(workspace, scn, seed, clock, start)
-    store = MemoryStore()
+    store = SimStore()
     engine = make_engine(workspace, store, world, clock, strategy)
     policies = PolicySet(list(workspace.policies.values()))
     caps = workspace.capabilities
