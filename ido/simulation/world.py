@@ -186,14 +186,14 @@ class SimulatedWorld:
 
         if effect.down:
             await asyncio.sleep(min(FAST_FAILURE_S, timeout))
-            raise self._error(cap, "connection", f"{cap.name}: connection refused{injected}")
+            raise self._error(effect.labels, cap, "connection", f"{cap.name}: connection refused{injected}")
         if effect.hang:
             await asyncio.sleep(timeout)
-            raise self._error(cap, "timeout", f"{cap.name}: no answer within {timeout:g}s{injected}")
+            raise self._error(effect.labels, cap, "timeout", f"{cap.name}: no answer within {timeout:g}s{injected}")
         if effect.quotas and not self.schedule.admit(effect.quotas, self.scenario_time()):
             await asyncio.sleep(min(FAST_FAILURE_S, timeout))
             raise self._error(
-                cap, "client", f"{cap.name}: HTTP 429 throttled, quota exhausted{injected}", 429
+                effect.labels, cap, "client", f"{cap.name}: HTTP 429 throttled, quota exhausted{injected}", 429
             )
         jitter = DEFAULT_JITTER if cap.invoke.sim is None else cap.invoke.sim.latency_jitter
         base = cap.latency * lognormal_factor(jitter, draws.normal())
@@ -201,16 +201,16 @@ class SimulatedWorld:
         if latency > timeout:
             await asyncio.sleep(timeout)
             raise self._error(
-                cap, "timeout", f"{cap.name}: timed out after {timeout:g}s (needed {latency:.3g}s){injected}"
+                effect.labels, cap, "timeout", f"{cap.name}: timed out after {timeout:g}s (needed {latency:.3g}s){injected}"
             )
         await asyncio.sleep(latency)
         if effect.client_status is not None:
             raise self._error(
-                cap, "client", f"{cap.name}: HTTP {effect.client_status} (API changed){injected}",
+                effect.labels, cap, "client", f"{cap.name}: HTTP {effect.client_status} (API changed){injected}",
                 effect.client_status,
             )
         if draws.fail >= cap.reliability * (1.0 - effect.error_p):
-            raise self._error(cap, "server", f"{cap.name}: HTTP 503 server error{injected}", 503)
+            raise self._error(effect.labels, cap, "server", f"{cap.name}: HTTP 503 server error{injected}", 503)
         for fact, value in cap.effects.items():
             if fact in self._watched:
                 self.run_facts[key][fact] = value
@@ -254,5 +254,10 @@ class SimulatedWorld:
         return {"sim": self, "http": self, "python": self}
 
     @staticmethod
-    def _error(cap: Capability, kind: Any, message: str, status: int | None = None) -> ExecutionError:
-        return ExecutionError(message, kind=kind, capability=cap.name, status=status)
+    def _error(
+        labels: tuple[str, ...], cap: Capability, kind: Any, message: str, status: int | None = None,
+    ) -> ExecutionError:
+        error = ExecutionError(message, kind=kind, capability=cap.name, status=status)
+        # the engine stamps these on the run's next decision records (`Engine._note_faults`)
+        error.faults = list(labels)  # type: ignore[attr-defined]
+        return error
