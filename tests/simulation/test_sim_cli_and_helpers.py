@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sim_helpers import mini_workspace
 
+import ido.simulation
 import ido.testing
 from ido.cli.main import main
 from ido.journal import open_store
@@ -119,8 +120,9 @@ def test_simulate_intent_compares_strategies() -> None:
     assert report.strategies["static"].success_rate < 1.0
 
 
-def test_public_names_are_exported() -> None:
-    """`ido.testing.__all__` is sorted and names exactly what the module exports."""
-    assert ido.testing.__all__ == sorted(ido.testing.__all__)
-    for name in ido.testing.__all__:
-        assert hasattr(ido.testing, name)
+@pytest.mark.parametrize("module", [ido.testing, ido.simulation], ids=lambda m: m.__name__)
+def test_public_names_are_exported(module: Any) -> None:
+    """`__all__` of ido.testing and ido.simulation is sorted and every name in it exists."""
+    assert module.__all__ == sorted(module.__all__)
+    for name in module.__all__:
+        assert hasattr(module, name)
