@@ -77,7 +77,7 @@ class Workspace:
     # ---- building ------------------------------------------------------------
 
     @classmethod
-    def load(cls, root: Path, *, checks: bool = True) -> Workspace:
+    def load(cls, root: Path | str, *, checks: bool = True) -> Workspace:
         """Return the workspace read from folder `root`; raises ValidationError with every problem.
 
         `checks=False` skips the cross-reference checks, for a workspace that

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ido.errors import Problem, UsageError, ValidationError
 from ido.loading.checks import cross_reference
@@ -25,7 +26,9 @@ from ido.loading.documents import FOLDERS, Loaded, into_workspace, read_file, re
 from ido.loading.locate import Origin, did_you_mean
 from ido.loading.yamlfile import display_path
 from ido.model import Intent, Scenario
-from ido.workspace import Workspace
+
+if TYPE_CHECKING:  # ido.workspace imports ido.loading.locate; it is imported lazily below
+    from ido.workspace import Workspace
 
 __all__ = [
     "Origin",
@@ -36,19 +39,20 @@ __all__ = [
 ]
 
 
-def load_workspace(root: Path, *, checks: bool = True) -> Workspace:
+def load_workspace(root: Path | str, *, checks: bool = True) -> Workspace:
     """Return the workspace declared below folder `root` (missing sub-folders are fine).
 
     Raises ValidationError with every problem, UsageError when `root` is not a
     folder. `checks=False` skips the cross-reference checks (files and models only).
     """
+    root = Path(root)
     if not root.is_dir():
         raise UsageError(f"workspace {str(root)!r} is not a folder; pass --workspace DIR with intents/, capabilities/, policies/")
     loaded = Loaded()
     for folder in FOLDERS:
         for file in yaml_files(root / folder):
             read_file(file, loaded)
-    return _finish(loaded, Workspace(root), checks)
+    return _finish(loaded, _workspace_class()(root), checks)
 
 
 def load_paths(paths: Sequence[Path], root: Path | None = None, *, checks: bool = True) -> Workspace:
@@ -70,7 +74,7 @@ def load_paths(paths: Sequence[Path], root: Path | None = None, *, checks: bool 
             for file in yaml_files(root / folder):
                 if file.resolve() not in seen:
                     read_file(file, context)
-    workspace = Workspace(root)
+    workspace = _workspace_class()(root)
     # Context first, so a named file redeclaring a workspace name is the one blamed.
     into_workspace(context, workspace)
     into_workspace(loaded, workspace)
@@ -157,7 +161,7 @@ def _from_file(ref: str, workspace: Workspace, kind: str) -> Intent | Scenario |
 
 
 def _copy(workspace: Workspace) -> Workspace:
-    copy = Workspace(workspace.root)
+    copy = _workspace_class()(workspace.root)
     for kind in ("capability", "observer", "intent", "policy", "scenario"):
         copy._table(kind).update(workspace._table(kind))
     copy.origins.update(workspace.origins)
@@ -191,3 +195,10 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     """Return the problems without repeats, in file and line order (stable otherwise)."""
     unique = list(dict.fromkeys(problems))
     return sorted(unique, key=lambda p: (p.path or "", p.line or 0, p.column or 0))
+
+
+def _workspace_class() -> type[Workspace]:
+    """Return `ido.workspace.Workspace`, imported on first use (it imports this package)."""
+    from ido.workspace import Workspace
+
+    return Workspace

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
@@ -22,7 +22,9 @@ from ido.errors import Problem
 from ido.loading.locate import Origin, did_you_mean, node_at, problems_from, show
 from ido.loading.yamlfile import Document, display_path, read_documents
 from ido.model import RULE_KINDS, Capability, Intent, Observer, Policy, Scenario
-from ido.workspace import Workspace
+
+if TYPE_CHECKING:  # the workspace imports the loader's locating helpers: no cycle at run time
+    from ido.workspace import Workspace
 
 #: Workspace sub-folders and the kind of declaration each holds.
 FOLDERS: dict[str, str] = {

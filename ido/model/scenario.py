@@ -150,6 +150,9 @@ class Arrivals(Frozen):
         return self
 
 
+_DEFAULT_STRATEGIES: list[Strategy] = ["adaptive", "static"]
+
+
 class Scenario(Frozen):
     """A rehearsal: `runs` arrivals of `intent` under `faults`, per strategy, seeded."""
 
@@ -162,7 +165,7 @@ class Scenario(Frozen):
     inputs: dict[str, Scalar] = Field(default_factory=dict)
     set_: dict[str, Scalar] = Field(default_factory=dict, alias="set")
     faults: list[Fault] = Field(default_factory=list)
-    strategies: list[Strategy] = Field(default_factory=lambda: ["adaptive", "static"], min_length=1)
+    strategies: list[Strategy] = Field(default_factory=lambda: _DEFAULT_STRATEGIES.copy(), min_length=1)
 
     @property
     def name(self) -> str:
