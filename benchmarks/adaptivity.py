@@ -77,7 +77,7 @@ def table(name: str, report: Report, wall: float) -> Table:
         t.add_column(col, justify="right")
     for strategy, s in report.strategies.items():
         t.add_row(strategy, f"{s.success_rate:.1%}", f"{s.cost_mean:.4f}", f"{s.latency_p50_s:.2f}",
-                  f"{s.latency_p95_s:.2f}", f"{s.replans_mean:.2f}", str(s.compensated),
+                  f"{s.latency_p95_s:.2f}", f"{s.replans_mean:.3f}", str(s.compensated),
                   str(s.policy_violations), str(s.budget_violations), str(s.deadline_violations))
     return t
 
@@ -101,7 +101,7 @@ def markdown(rows: list[tuple[str, Report, float]], checks: list[tuple[str, bool
         for strategy, s in report.strategies.items():
             lines.append(
                 f"| {name} | {strategy} | {s.success_rate:.1%} | {s.cost_mean:.4f} | {s.latency_p50_s:.2f} "
-                f"| {s.latency_p95_s:.2f} | {s.replans_mean:.2f} | {s.compensated} | {s.policy_violations} "
+                f"| {s.latency_p95_s:.2f} | {s.replans_mean:.3f} | {s.compensated} | {s.policy_violations} "
                 f"| {s.budget_violations} | {s.deadline_violations} |"
             )
     lines += ["", "Ratios (adaptive vs static): " + "; ".join(
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args(argv)
     runs = args.runs or (100 if args.quick else 1000)
-    console = Console()
+    console = Console(width=150)
     workspace = load_workspace(ROOT)
     names = args.scenario or scenario_names(workspace)
     rows: list[tuple[str, Report, float]] = []
