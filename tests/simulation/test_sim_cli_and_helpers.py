@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +129,18 @@ def test_public_names_are_exported(module: Any) -> None:
     assert module.__all__ == sorted(module.__all__)
     for name in module.__all__:
         assert hasattr(module, name)
+
+
+def test_reports_are_byte_identical_across_processes() -> None:
+    """Two processes with different hash seeds print byte-identical JSON for the same scenario and seed."""
+    outputs = []
+    for hash_seed in ("1", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run(
+            [sys.executable, "-m", "ido", "--workspace", str(ROOT), "--store", "memory://", "simulate",
+             "lying-probe", "--runs", "8", "--json"],
+            capture_output=True, env=env, timeout=120, check=True,
+        )
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    assert json.loads(outputs[0])["runs"] == 8
