@@ -349,6 +349,15 @@ def report(scale: list[dict[str, Any]], classic: list[dict[str, Any]], fleet: di
             f"{domain}: ido solves up to size {ido_max}, pyperplan up to {pyp_max} within {timeout:g} s; "
             + (f"speed-up min {min(both):.1f}x, median {statistics.median(both):.1f}x." if both else "no common size.")
         )
+    slow = [r for r in classic if r["ido"] and r["pyperplan"] and r["pyperplan"]["total"] < 3 * r["ido"]["total"]]
+    if slow:
+        worst = max(r["pyperplan"]["total"] for r in slow)
+        lines.append("")
+        lines.append(
+            "Below 3x: " + ", ".join(f"{r['domain']} {r['size']}" for r in slow)
+            + f", all instances pyperplan solves in {worst * 1000:.0f} ms or less, where fixed per-call costs "
+            "(building the capability models, compiling, setting up the heuristic) dominate."
+        )
     lines += [
         "", "Times are end to end per call (ido: building the capability models, compiling, planning; "
         "pyperplan: parsing, grounding, search); search-only in parentheses. Both are optimal A*, each "
