@@ -385,3 +385,15 @@ def _never(
     return reason, str(Verdict.PRECONDITION)
 
 
+
+
+__all__ = [
+    "ExplainedDecision",
+    "ExplainedOutcome",
+    "Explanation",
+    "RunFault",
+    "WhyNot",
+    "WhyNotReason",
+    "explain",
+    "why_not",
+]

@@ -215,3 +215,6 @@ def _when(epoch: float) -> str:
     if not epoch:
         return "-"
     return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+__all__ = ["render_explanation", "render_why_not", "to_text"]
