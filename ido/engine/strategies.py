@@ -37,6 +37,7 @@ from ido.engine.inputs import (
     needs_approval,
     record,
 )
+from ido.health import HealthSnapshot
 from ido.planning.types import Plan, PlanRequest, Verdict
 
 Strategy = Callable[[DecisionInputs, Any, Any], tuple[DecisionRecord, Plan | None]]
@@ -49,6 +50,28 @@ TEMPORAL_MAXIMUM_S = 100.0
 FALLBACK_AFTER = 3
 #: blockers that health can lift (wait and replan); any other kind fails the run.
 TRANSIENT_BLOCKERS = frozenset({"unhealthy", "deadline", "min_success", "budget"})
+
+
+def _recovery_would_lift(inp: DecisionInputs, planner: Any) -> bool:
+    """Return whether a plan would exist if every capability were healthy again.
+
+    An infeasible plan's blockers can mix causes: a goal unreachable *now*
+    because circuits are open also lists the side conditions that can never
+    hold (a capability whose precondition is never met). Failing the run on
+    such a mix would give up on outages that heal within the deadline, so
+    the engine asks the planner once more with no health evidence (declared
+    reliability, latency, cost; every circuit closed): if that finds a plan,
+    waiting for health can help and the run blocks or backs off instead.
+    """
+    if not any(h.circuit != "closed" or h.probe_up is False or h.success_rate is not None
+               for h in inp.health.capabilities.values()):
+        return False  # health is already the declaration: nothing could recover
+    request = PlanRequest.model_construct(
+        state=dict(inp.state), inputs=dict(inp.inputs), spent=inp.spent + sum(f.cost for f in inp.in_flight),
+        elapsed_s=inp.elapsed_s, steps_taken=inp.steps_taken, attempts=dict(inp.attempts),
+        exclude=sorted(inp.exclude), now=inp.now,
+    )
+    return bool(planner.plan(inp.intent, request, HealthSnapshot(at=inp.now), explain=False).feasible)
 
 
 def _terminal(inp: DecisionInputs) -> DecisionRecord | None:
@@ -107,7 +130,10 @@ def _dispatch_reason(inp: DecisionInputs, plan: Plan, names: list[str]) -> str:
         head = f"switch from {failed} to {chosen}"
     else:
         head = f"dispatch {chosen}"
-    return f"{head}: best admissible plan (score {plan.score:.4g}, cost {plan.cost:.4g}, p={plan.success_probability:.3g})"
+    # a provider the fleet gave to other runs (the engine notes it, and excludes it this once)
+    fleet = "".join(f"; {note}" for note in inp.notes if "fleet allocation assigned" in note)
+    return (f"{head}: best admissible plan (score {plan.score:.4g}, cost {plan.cost:.4g}, "
+            f"p={plan.success_probability:.3g}){fleet}")
 
 
 def adaptive(inp: DecisionInputs, planner: Any, policies: Any) -> tuple[DecisionRecord, Plan | None]:
@@ -131,7 +157,7 @@ def adaptive(inp: DecisionInputs, planner: Any, policies: Any) -> tuple[Decision
             return _wait_record(inp, plan, "no admissible plan for the rest yet"), plan
         kinds = {b.kind for b in plan.blockers}
         why = plan.explanation or "; ".join(b.message for b in plan.blockers) or "no admissible plan"
-        if kinds and kinds <= TRANSIENT_BLOCKERS:
+        if (kinds and kinds <= TRANSIENT_BLOCKERS) or _recovery_would_lift(inp, planner):
             retry = earliest_retry(inp.health, inp.now)
             if retry is not None:
                 return record(
