@@ -65,6 +65,7 @@ def alternatives(
     chosen = {s.capability for s in steps}
     used_roles = sorted({s.provides for s in steps})
     by_index = {c.op.index: c for c in call.relevant}
+    swaps = _Swaps(task, found)
     out: list[Alternative] = []
     for role in used_roles:
         for op_index in planner.compiled.roles[role]:
@@ -83,7 +84,7 @@ def alternatives(
             elif c.status != "ok":
                 out.append(_unavailable(c))
             else:
-                out.append(_forced(planner, call, c, totals["score"], task, found))
+                out.append(_forced(planner, call, c, totals["score"], task, found, swaps))
     used = set(used_roles)
     for c in sorted(call.relevant, key=lambda c: (c.op.capability.provides, c.op.name)):
         if c.op.capability.provides in used:
@@ -131,13 +132,17 @@ def unavailable_alternatives(planner: Planner, call: Call, found_blockers: Seque
 def _alt(c: Candidate, verdict: Verdict, reason: str, **extra: Any) -> Alternative:
     numbers = c.numbers()
     numbers.update(extra.pop("numbers", {}))
-    return Alternative(
+    # Built from already-typed values, every field given (pydantic resolves missing defaults
+    # slowly): validating thousands of alternatives per plan would cost more than the search.
+    return Alternative.model_construct(
         capability=c.op.name,
         provides=c.op.capability.provides,
         verdict=verdict,
         reason=reason,
+        policies=list(extra.get("policies", ())),
+        score_delta=extra.get("score_delta"),
+        unmet_fact=extra.get("unmet_fact"),
         numbers=numbers,
-        **extra,
     )
 
 
@@ -162,32 +167,59 @@ def _unavailable(c: Candidate) -> Alternative:
     return _alt(c, verdict, reason, policies=policies)
 
 
-def _swapped(call: Call, c: Candidate, task: Task, found: Found) -> float | None:
+class _Swaps:
+    """What the swap argument needs about one plan, indexed once per `alternatives` call.
+
+    Looking positions and same-signature chosen steps up in dicts keeps the
+    verdicts of n alternatives O(n) (a scan per alternative made them O(n^2)).
+    """
+
+    __slots__ = ("found", "positions", "signatures", "task")
+
+    def __init__(self, task: Task, found: Found) -> None:
+        self.task = task
+        self.found = found
+        self.positions = {op.index: i for i, op in enumerate(task.ops)}
+        self.signatures: dict[tuple[Any, Any], list[int]] = {}
+        for k, pos in enumerate(found.ops):
+            op = task.ops[pos]
+            self.signatures.setdefault((op.pre, op.eff), []).append(k)
+
+
+def _swapped(call: Call, c: Candidate, task: Task, found: Found, swaps: _Swaps | None = None) -> float | None:
     """Return the best score of a plan using `c` when a swap proves it, else None.
 
     When the chosen plan is the unconstrained optimum and `c` has exactly the
     preconditions and effects of a chosen step, any plan using `c` can swap it
     back for that step, so no plan using `c` scores below the chosen plan with
     that one step swapped; if the swapped plan is within the bounds, it is the
-    best plan using `c` (no re-plan needed).
+    best plan using `c` (no re-plan needed). A swapped-in step no dearer, riskier
+    or slower than the one it replaces keeps the plan within the bounds the
+    chosen plan meets, so only the others are measured.
     """
     if not found.unbounded:
         return None
-    pos = next((i for i, op in enumerate(task.ops) if op.index == c.op.index), None)
+    if swaps is None or swaps.task is not task or swaps.found is not found:
+        swaps = _Swaps(task, found)
+    pos = swaps.positions.get(c.op.index)
     if pos is None:
         return None
     mine = task.ops[pos]
-    for k, chosen_pos in enumerate(found.ops):
-        other = task.ops[chosen_pos]
-        if other.pre == mine.pre and other.eff == mine.eff:
-            path = [*found.ops[:k], pos, *found.ops[k + 1:]]
-            if within(measure(task, path), call.bounds):
-                return found.value - other.score + mine.score
+    for k in swaps.signatures.get((mine.pre, mine.eff), ()):
+        other = task.ops[found.ops[k]]
+        if mine.cost <= other.cost and mine.risk <= other.risk and mine.latency <= other.latency:
+            return found.value - other.score + mine.score
+        path = [*found.ops[:k], pos, *found.ops[k + 1:]]
+        if within(measure(task, path), call.bounds):
+            return found.value - other.score + mine.score
     return None
 
 
-def _forced(planner: Planner, call: Call, c: Candidate, chosen_score: float, task: Task, found: Found) -> Alternative:
-    swapped = _swapped(call, c, task, found)
+def _forced(
+    planner: Planner, call: Call, c: Candidate, chosen_score: float, task: Task, found: Found,
+    swaps: _Swaps | None = None,
+) -> Alternative:
+    swapped = _swapped(call, c, task, found, swaps)
     if swapped is not None:
         result: Found | Failed = Found([], swapped, 0, 0)
     else:
