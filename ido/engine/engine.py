@@ -30,6 +30,7 @@ from ido.engine import logging as engine_logging
 from ido.engine.decide import decide
 from ido.engine.doors import Call
 from ido.engine.executors import default_doors
+from ido.engine.fleet import Admission, Fleet, allowed_providers
 from ido.engine.health import HealthConfig, HealthTracker
 from ido.engine.inputs import DecisionInputs
 from ido.engine.run import Finished, RunResult, RunState, StepHandle, conditions_for, redact
@@ -108,6 +109,8 @@ class Engine:
         self.health = health or HealthTracker(health_config)
         self.runs: dict[str, RunState] = {}
         self._semaphores: dict[str, asyncio.Semaphore] = {}
+        #: slots in use per capability and CP-SAT allocation when runs compete for full ones.
+        self.fleet = Fleet(self.capabilities, lambda: self.health.snapshot(self.clock.now()))
         self._quota_windows: dict[str, deque[float]] = {}
         self._probes: list[asyncio.Task[None]] = []
         self._observed: dict[str, tuple[float, dict[str, Scalar]]] = {}
@@ -274,6 +277,8 @@ class Engine:
 
     async def _drive(self, run: RunState) -> RunResult:
         for handle in run.resend:
+            self.fleet.occupy(handle.capability.name)
+            handle.slot = True
             self._start_step(run, handle)
         run.resend = []
         blocked_since: float | None = None
@@ -290,8 +295,17 @@ class Engine:
             await self._observe(run)
             record, plan = self._decide(run, self.clock.now())
             action = record.action
+            if action != "dispatch":
+                self.fleet.drop_held(run.run_id)
+            if action == "dispatch" and not await self._admitted(run, record):
+                # the fleet gave a scarce provider to other runs: decide again without it
+                self._set_status(run, "running", record)
+                await self._flush(run)
+                continue
             if action == "dispatch":
                 handles = [self._prepare(run, record, i, name) for i, name in zip(record.dispatch, record.chosen, strict=True)]
+                for handle in handles:
+                    handle.slot = True  # taken by `_admitted`
                 self._set_status(run, "running", record)
                 await self._flush(run)
                 for handle in handles:
@@ -355,10 +369,11 @@ class Engine:
             cause=run.cause, parent_id=run.last_decision, inputs=run.public_inputs, spent=run.spent,
             elapsed_s=now - run.started, steps_taken=run.steps_taken, attempts=dict(run.attempts),
             in_flight=tuple(h.in_flight() for h in run.in_flight.values()),
-            exclude=tuple(sorted(run.excluded)), approved=tuple(sorted(run.approved)),
+            exclude=tuple(sorted(run.excluded | run.fleet_excluded)), approved=tuple(sorted(run.approved)),
             reusable=reusable, pinned=run.pinned, faults=tuple(run.faults), notes=tuple(run.notes),
         )
         record, plan = decide(inputs, self.planner, self.policies)
+        run.fleet_excluded = set()
         if fresh_key is not None and plan is not None and plan.feasible and not record.plan_reused:
             if len(self._fresh_plans) > 1024:
                 self._fresh_plans.clear()
@@ -370,6 +385,53 @@ class Engine:
         self._publish(run, record)
         return record, plan
 
+    async def _admitted(self, run: RunState, record: DecisionRecord) -> bool:
+        """Return whether the fleet lets `record`'s steps go now; else note the reroute on the run.
+
+        Every admitted step holds a slot (`Fleet.occupy`) until it ends. When the
+        allocation assigns another provider for one of them, the slots taken for
+        the others are given back, the scarce capability is excluded from the
+        run's next decision (only that one), and the reason becomes its cause.
+        """
+        admissions: list[Admission] = []
+        self.fleet.begin(run.run_id)
+        for name in record.chosen:
+            cap = self.capabilities[name]
+
+            def demand(cap: Capability = cap) -> tuple[float | None, frozenset[str]]:
+                if run.strategy != "adaptive":  # a fixed path never switches: it may only wait
+                    return self._budget_left(run), frozenset({cap.name})
+                return self._budget_left(run), allowed_providers(
+                    self.fleet, cap, lambda c: self.policies.judge(c, run.intent, run.public_inputs),
+                    run.excluded,
+                )
+
+            admissions.append(await self.fleet.admit(run.run_id, cap, demand))
+        self.fleet.end(run.run_id)
+        rerouted = [a for a in admissions if a.action == "reroute"]
+        if not rerouted:
+            return True
+        for a in admissions:
+            if a.action == "go":
+                self.fleet.release(a.capability)
+        run.fleet_excluded = set().union(*(a.exclude for a in rerouted))
+        why = "; ".join(a.reason for a in rerouted)
+        run.notes.append(why)
+        run.cause = why
+        run.reusable = None
+        return False
+
+    def _budget_left(self, run: RunState) -> float | None:
+        """Return what is left of the run's budget (and cost_per_run limit) after steps in flight."""
+        c = run.intent.constraints
+        limits = getattr(self.policies, "limits", None)
+        limit = limits(run.intent, run.public_inputs).cost_per_run if limits is not None else None
+        caps = [x for x in (c.budget, limit) if x is not None]
+        if not caps:
+            return None
+        used = run.spent + sum(h.cost for h in run.in_flight.values())
+        return max(0.0, min(caps) - used)
+
     def _fresh_key(self, run: RunState) -> tuple[Any, ...] | None:
         """Return the key under which a run that has done nothing yet may share another's first plan.
 
@@ -377,7 +439,7 @@ class Engine:
         the same health version, get the same plan from the planner; the second
         takes the first's as its (recorded) reusable plan instead of searching again.
         """
-        if run.steps_taken or run.in_flight or run.spent or run.attempts:
+        if run.steps_taken or run.in_flight or run.spent or run.attempts or run.fleet_excluded:
             return None
         version = self.health.version if run.strategy == "adaptive" else -1  # static plans ignore health
         # inputs reach the planner only through policies: only the ones they read tell plans apart
@@ -535,13 +597,18 @@ class Engine:
     async def _execute(self, run: RunState, handle: StepHandle) -> None:
         """Run one step (within its capability's concurrency limit and quota) and hand the loop its outcome."""
         sem = self._semaphore(handle.capability)
-        if sem is None:
-            await self._within_quota(handle.capability)
-            finished = await self.call(run, handle)
-        else:
-            async with sem:
+        try:
+            if sem is None:
                 await self._within_quota(handle.capability)
                 finished = await self.call(run, handle)
+            else:
+                async with sem:
+                    await self._within_quota(handle.capability)
+                    finished = await self.call(run, handle)
+        finally:
+            if handle.slot:
+                handle.slot = False
+                self.fleet.release(handle.capability.name)
         run.finished.append(finished)
         run.wake.set()
 

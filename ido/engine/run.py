@@ -60,6 +60,8 @@ class StepHandle:
     started: float = 0.0
     task: asyncio.Task[None] | None = None
     compensation: bool = False
+    #: it holds a slot in the engine's fleet (released when the step ends).
+    slot: bool = False
 
     def in_flight(self) -> InFlight:
         """Return the record form of this step."""
@@ -117,6 +119,8 @@ class RunState:
     pinned: PinnedPath | None = None
     approved: set[str] = field(default_factory=set)
     excluded: set[str] = field(default_factory=set)
+    #: capabilities the fleet gave to other runs: excluded from the next decision only.
+    fleet_excluded: set[str] = field(default_factory=set)
     #: (decision id, capability, policies) of the approval the run waits for.
     pending_approval: tuple[str, str, list[str]] | None = None
     answer: tuple[bool, str] | None = None

@@ -1,0 +1,202 @@
+"""Fleet allocation across runs: who gets a scarce provider when several runs want it at once.
+
+The engine asks `Fleet.admit(run, capability)` after a decision chose to
+dispatch `capability` and before it dispatches it. When the capability has
+no `max_concurrency` or a free slot beyond the demands already waiting for
+it, the answer is immediate and no solver runs (the uncontended path costs a
+dict lookup). Otherwise the demand joins a batch for its role; the batch is
+settled one event-loop tick later (so every run deciding in that tick
+competes together) by `ido.planning.fleet.allocate` (CP-SAT: expected
+successes, then cost), over every provider of the role with its free slots,
+each run's remaining budget and the providers its policies allow. Each run
+then gets one of two answers (`Admission`):
+
+- `go`: dispatch as decided (it was assigned the provider it wanted, or no
+  admissible provider had room: it waits at the capability's semaphore, FIFO);
+- `reroute`: another provider was assigned to it: the run decides again with
+  the scarce one excluded for that decision, and the reason recorded.
+
+The answer depends only on the demands of the batch, the slots in use and
+health, never on wall time, so a simulation on the virtual clock stays
+deterministic. `load` counts, per capability, the steps in flight plus those
+waiting for a slot: a `go` takes one (`occupy`), the engine gives it back with
+`release` when the step ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ido.health import Circuit, HealthSnapshot
+from ido.model import Capability
+from ido.planning import fleet as planning_fleet
+from ido.planning.fleet import Demand, Provider
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The fleet's answer for one run wanting one capability now."""
+
+    action: str  # "go" or "reroute"
+    capability: str
+    #: for reroute: the provider the allocation assigned instead (a slot is held for it).
+    assigned: str | None = None
+    reason: str = ""
+    #: for reroute: the role's providers without room, to leave out of the run's next decision.
+    exclude: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class _Want:
+    run_id: str
+    capability: Capability
+    budget: float | None
+    allowed: frozenset[str]
+    answer: asyncio.Future[Admission]
+
+
+class Fleet:
+    """Slots in use per capability and the batches of runs competing for full ones."""
+
+    def __init__(
+        self, capabilities: Mapping[str, Capability], health: Callable[[], HealthSnapshot],
+    ) -> None:
+        self.capabilities = capabilities
+        self.health = health
+        self.by_role: dict[str, list[Capability]] = {}
+        for cap in sorted(capabilities.values(), key=lambda c: c.name):
+            self.by_role.setdefault(cap.provides, []).append(cap)
+        #: capability -> steps in flight or waiting for a slot.
+        self.load: dict[str, int] = {}
+        self._batches: dict[str, list[_Want]] = {}
+        #: run id -> providers the allocation holds a slot of for that run's next decision.
+        self._held: dict[str, list[str]] = {}
+        #: the same, taken by the decision being admitted now (see `begin`/`end`).
+        self._holding: dict[str, list[str]] = {}
+        #: how many times the solver ran, and how many runs it sent elsewhere (benchmarks read these).
+        self.solves = 0
+        self.rerouted = 0
+
+    # -- slots ------------------------------------------------------------------------------
+    def occupy(self, name: str) -> None:
+        """Note a step of `name` dispatched (in flight or queued for its slot)."""
+        self.load[name] = self.load.get(name, 0) + 1
+
+    def release(self, name: str) -> None:
+        """Note a step of `name` ended."""
+        left = self.load.get(name, 0) - 1
+        if left > 0:
+            self.load[name] = left
+        else:
+            self.load.pop(name, None)
+
+    def free(self, cap: Capability) -> int | None:
+        """Return the free slots of `cap` now (None: unlimited)."""
+        if cap.max_concurrency is None:
+            return None
+        return max(0, cap.max_concurrency - self.load.get(cap.name, 0))
+
+    # -- admission --------------------------------------------------------------------------
+    def contended(self, cap: Capability) -> bool:
+        """Return whether one more step of `cap` would wait for a slot (or join a batch)."""
+        free = self.free(cap)
+        if free is None:
+            return False
+        waiting = sum(1 for w in self._batches.get(cap.provides, ()) if w.capability.name == cap.name)
+        return free <= waiting
+
+    async def admit(
+        self, run_id: str, cap: Capability, demand: Callable[[], tuple[float | None, frozenset[str]]],
+    ) -> Admission:
+        """Return whether the run may dispatch `cap` now or should take another provider.
+
+        `demand()` returns what is left of the run's budget (None: unbounded) and
+        the providers of the role its policies admit and it has not ruled out;
+        it is only called when the run has to compete.
+        """
+        held = self._holding.get(run_id)
+        if held and cap.name in held:
+            held.remove(cap.name)  # the allocation assigned it to this run: its slot is counted
+            return Admission("go", cap.name)
+        if not self.contended(cap):
+            self.occupy(cap.name)
+            return Admission("go", cap.name)
+        budget, allowed = demand()
+        loop = asyncio.get_running_loop()
+        batch = self._batches.setdefault(cap.provides, [])
+        if not batch:
+            loop.call_soon(self._settle, cap.provides)
+        want = _Want(run_id, cap, budget, allowed, loop.create_future())
+        batch.append(want)
+        return await want.answer
+
+    def _settle(self, role: str) -> None:
+        """Allocate the role's batch with CP-SAT and answer every run in it."""
+        batch = self._batches.pop(role, [])
+        if not batch:
+            return
+        snapshot = self.health()
+        # every slot a batch member wants is taken from the free ones first; the rest are shared
+        providers = []
+        for cap in self.by_role.get(role, []):
+            h = snapshot.of(cap.name)
+            if h.circuit is Circuit.OPEN or h.probe_up is False:
+                continue
+            free = self.free(cap)
+            providers.append(Provider(
+                name=cap.name, role=role, capacity=len(batch) if free is None else free,
+                cost=h.cost if h.cost is not None else cap.cost,
+                success=h.success_rate if h.success_rate is not None else cap.reliability,
+            ))
+        demands = [Demand(w.run_id, role, w.budget, w.allowed) for w in batch]
+        self.solves += 1
+        allocation = planning_fleet.allocate(demands, providers)
+        for want in batch:
+            name = want.capability.name
+            got = allocation.assignments.get(want.run_id)
+            if got is None or got == name:
+                # assigned its choice, or nothing admissible has room: it takes (or queues for)
+                # its slot now, so demands later in this tick see the slot taken
+                self.occupy(name)
+                answer = Admission("go", name)
+            else:
+                self.rerouted += 1
+                self.occupy(got)
+                self._held.setdefault(want.run_id, []).append(got)
+                full = frozenset(
+                    c.name for c in self.by_role.get(role, []) if c.name != got and self.free(c) == 0
+                )
+                answer = Admission("reroute", name, got, (
+                    f"{name} at capacity (max_concurrency {want.capability.max_concurrency}); "
+                    f"fleet allocation assigned {got}"
+                ), full | {name})
+            if not want.answer.done():
+                want.answer.set_result(answer)
+
+
+    def begin(self, run_id: str) -> None:
+        """Start admitting a decision of `run_id`: the slots held for it become usable by it."""
+        self._holding[run_id] = self._held.pop(run_id, [])
+
+    def end(self, run_id: str) -> None:
+        """Finish admitting `run_id`'s decision: give back held slots it did not use."""
+        for name in self._holding.pop(run_id, ()):
+            self.release(name)
+
+    def drop_held(self, run_id: str) -> None:
+        """Give back every slot held for `run_id` (its decision dispatches nothing)."""
+        for name in self._held.pop(run_id, ()):
+            self.release(name)
+
+
+def allowed_providers(
+    fleet: Fleet, cap: Capability, judge: Callable[[Capability], Any], excluded: set[str],
+) -> frozenset[str]:
+    """Return the providers of `cap`'s role a run's policies allow and it has not ruled out."""
+    return frozenset(
+        c.name for c in fleet.by_role.get(cap.provides, [])
+        if c.name not in excluded and not judge(c).denied_by
+    )
