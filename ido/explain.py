@@ -14,6 +14,7 @@ capability was (not) used. Both are pure reads of the journal; the text renderer
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import Field
@@ -360,7 +361,7 @@ def _summary(reasons: list[WhyNotReason], dispatched: set[int]) -> str:
     return "; ".join(parts)
 
 
-def _seqs(seqs: list[int | None]) -> str:
+def _seqs(seqs: Sequence[int | None]) -> str:
     return ", ".join(str(s) for s in seqs if s is not None)
 
 
