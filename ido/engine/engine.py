@@ -110,7 +110,7 @@ class Engine:
         self.runs: dict[str, RunState] = {}
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         #: slots in use per capability and CP-SAT allocation when runs compete for full ones.
-        self.fleet = Fleet(self.capabilities, lambda: self.health.snapshot(self.clock.now()))
+        self.fleet = Fleet(self.capabilities, lambda: self.health.snapshot(self.clock.now()), self.clock.now)
         self._quota_windows: dict[str, deque[float]] = {}
         self._probes: list[asyncio.Task[None]] = []
         self._observed: dict[str, tuple[float, dict[str, Scalar]]] = {}

@@ -26,6 +26,7 @@ waiting for a slot: a `go` takes one (`occupy`), the engine gives it back with
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -63,9 +64,13 @@ class Fleet:
 
     def __init__(
         self, capabilities: Mapping[str, Capability], health: Callable[[], HealthSnapshot],
+        now: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.capabilities = capabilities
         self.health = health
+        self.now = now
+        #: capability with a quota -> engine-clock times of the calls admitted (its rate window).
+        self._admitted: dict[str, deque[float]] = {}
         self.by_role: dict[str, list[Capability]] = {}
         for cap in sorted(capabilities.values(), key=lambda c: c.name):
             self.by_role.setdefault(cap.provides, []).append(cap)
@@ -84,6 +89,9 @@ class Fleet:
     def occupy(self, name: str) -> None:
         """Note a step of `name` dispatched (in flight or queued for its slot)."""
         self.load[name] = self.load.get(name, 0) + 1
+        cap = self.capabilities.get(name)
+        if cap is not None and cap.quota is not None:
+            self._admitted.setdefault(name, deque()).append(self.now())
 
     def release(self, name: str) -> None:
         """Note a step of `name` ended."""
@@ -94,10 +102,16 @@ class Fleet:
             self.load.pop(name, None)
 
     def free(self, cap: Capability) -> int | None:
-        """Return the free slots of `cap` now (None: unlimited)."""
-        if cap.max_concurrency is None:
-            return None
-        return max(0, cap.max_concurrency - self.load.get(cap.name, 0))
+        """Return the free slots of `cap` now (None: unlimited): concurrency and quota left."""
+        free = None if cap.max_concurrency is None else max(0, cap.max_concurrency - self.load.get(cap.name, 0))
+        if cap.quota is not None:
+            window = self._admitted.get(cap.name)
+            now = self.now()
+            while window and window[0] <= now - cap.quota.per:
+                window.popleft()
+            left = cap.quota.calls - len(window or ())
+            free = max(0, left) if free is None else max(0, min(free, left))
+        return free
 
     # -- admission --------------------------------------------------------------------------
     def contended(self, cap: Capability) -> bool:
@@ -170,8 +184,7 @@ class Fleet:
                     c.name for c in self.by_role.get(role, []) if c.name != got and self.free(c) == 0
                 )
                 answer = Admission("reroute", name, got, (
-                    f"{name} at capacity (max_concurrency {want.capability.max_concurrency}); "
-                    f"fleet allocation assigned {got}"
+                    f"{name} at capacity ({_limits(want.capability)}); fleet allocation assigned {got}"
                 ), full | {name})
             if not want.answer.done():
                 want.answer.set_result(answer)
@@ -190,6 +203,15 @@ class Fleet:
         """Give back every slot held for `run_id` (its decision dispatches nothing)."""
         for name in self._held.pop(run_id, ()):
             self.release(name)
+
+
+def _limits(cap: Capability) -> str:
+    parts = []
+    if cap.max_concurrency is not None:
+        parts.append(f"max_concurrency {cap.max_concurrency}")
+    if cap.quota is not None:
+        parts.append(f"quota {cap.quota.calls} per {cap.quota.per:g}s")
+    return ", ".join(parts)
 
 
 def allowed_providers(

@@ -134,3 +134,29 @@ def test_runs_without_an_admissible_alternative_wait_for_a_slot(monkeypatch: pyt
     results = run_virtual(main)
     assert [r.status for r in results] == ["succeeded"] * 3
     assert calls.total == Counter({"pay.only": 3}) and calls.peak["pay.only"] == 1
+
+
+def test_a_used_up_quota_sends_competing_runs_to_another_provider() -> None:
+    """Runs beyond a provider's calls-per-window quota are rerouted when another provider has room."""
+    calls = Calls()
+
+    async def main() -> tuple[list[Any], Any]:
+        ws = workspace(order_intent(constraints={"budget": 1.0, "deadline": 60}), eu_only())
+        ws.capability(name="pay.rated", cost=0.1, quota={"calls": 2, "per": 10.0}, tags={"region": "eu"},
+                      **PAY)(calls.provider("pay.rated"))
+        ws.capability(name="pay.other", cost=0.2, tags={"region": "eu"}, **PAY)(calls.provider("pay.other"))
+        ws.add(Capability.model_validate({"name": "ship", "invoke": "sim", "latency": 0.001, "cost": 0.1,
+                                          "tags": {"region": "eu"}, **SHIP}))
+        eng = engine(ws)
+        try:
+            ids = [await eng.start("order", inputs={"order_id": f"o-{i}"}) for i in range(5)]
+            return [await eng.wait(i) for i in ids], eng.fleet
+        finally:
+            await eng.close()
+
+    results, fleet = run_virtual(main)
+    assert [r.status for r in results] == ["succeeded"] * 5
+    assert calls.total == Counter({"pay.rated": 2, "pay.other": 3})
+    assert fleet.rerouted == 3
+    reasons = [rec.reason for r in results for rec in r.records if "fleet allocation" in rec.reason]
+    assert len(reasons) == 3 and all("quota 2 per 10s" in why for why in reasons)
