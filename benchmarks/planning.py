@@ -158,17 +158,39 @@ def _p95(values: list[float]) -> float:
 
 # -- 2. classic tasks against pyperplan -------------------------------------------------
 
-def _solve_ido(domain: str, size: int, heuristic: str, out: Any) -> None:
+#: A call is repeated in its child process while the calls so far took less than this (s), up to
+#: REPEATS calls; the median counts. The first call in a fresh process pays one-time costs (page
+#: faults on memory shared with the parent after fork, cold caches) that a long-lived caller does
+#: not; it is reported separately ("first call"). Both planners are timed the same way.
+REPEAT_BUDGET_S = 1.0
+REPEATS = 7
+
+
+def _repeat(solve: Any) -> dict[str, Any]:
+    """Return the median call of `solve()` (by total), with the first call's total and the count."""
+    runs = [solve()]
+    while len(runs) < REPEATS and sum(r["total"] for r in runs) < REPEAT_BUDGET_S:
+        runs.append(solve())
+    ordered = sorted(runs, key=lambda r: r["total"])
+    return ordered[(len(ordered) - 1) // 2] | {"first": runs[0]["total"], "calls": len(runs)}
+
+
+def _solve_ido(domain: str, size: int, heuristic: str | None, out: Any) -> None:
     inst = DOMAINS[domain](size)
-    t0 = time.perf_counter()
-    caps, intent = inst.models()
-    t1 = time.perf_counter()
-    planner = Planner(caps, [], max_nodes=50_000_000, heuristic=heuristic)
-    t2 = time.perf_counter()
-    plan = planner.plan(intent, PlanRequest(state=inst.state), explain=False)
-    t3 = time.perf_counter()
-    out.send({"cost": len(plan.steps) if plan.feasible else None, "prepare": t2 - t0, "search": t3 - t2,
-              "total": t3 - t0, "expanded": plan.metrics.nodes_expanded, "models": t1 - t0})
+
+    def once() -> dict[str, Any]:
+        t0 = time.perf_counter()
+        caps, intent = inst.models()
+        t1 = time.perf_counter()
+        options = {} if heuristic is None else {"heuristic": heuristic}
+        planner = Planner(caps, [], max_nodes=50_000_000, **options)
+        t2 = time.perf_counter()
+        plan = planner.plan(intent, PlanRequest(state=inst.state), explain=False)
+        t3 = time.perf_counter()
+        return {"cost": len(plan.steps) if plan.feasible else None, "prepare": t2 - t0, "search": t3 - t2,
+                "total": t3 - t0, "expanded": plan.metrics.nodes_expanded, "models": t1 - t0}
+
+    out.send(_repeat(once))
 
 
 def _solve_pyperplan(domain: str, size: int, heuristic: str, out: Any) -> None:
@@ -186,15 +208,19 @@ def _solve_pyperplan(domain: str, size: int, heuristic: str, out: Any) -> None:
         d, p = Path(tmp) / "domain.pddl", Path(tmp) / "problem.pddl"
         d.write_text(inst.domain)
         p.write_text(inst.problem)
-        t0 = time.perf_counter()
-        parser = Parser(str(d), str(p))
-        task = grounding.ground(parser.parse_problem(parser.parse_domain()))
-        t1 = time.perf_counter()
-        h = LmCutHeuristic(task) if heuristic == "lmcut" else hMaxHeuristic(task)
-        solution = astar_search(task, h)
-        t2 = time.perf_counter()
-    out.send({"cost": len(solution) if solution is not None else None, "prepare": t1 - t0,
-              "search": t2 - t1, "total": t2 - t0})
+
+        def once() -> dict[str, Any]:
+            t0 = time.perf_counter()
+            parser = Parser(str(d), str(p))
+            task = grounding.ground(parser.parse_problem(parser.parse_domain()))
+            t1 = time.perf_counter()
+            h = LmCutHeuristic(task) if heuristic == "lmcut" else hMaxHeuristic(task)
+            solution = astar_search(task, h)
+            t2 = time.perf_counter()
+            return {"cost": len(solution) if solution is not None else None, "prepare": t1 - t0,
+                    "search": t2 - t1, "total": t2 - t0}
+
+        out.send(_repeat(once))
 
 
 def _timed(target: Any, args: tuple[Any, ...], timeout: float) -> dict[str, Any] | None:
@@ -203,12 +229,13 @@ def _timed(target: Any, args: tuple[Any, ...], timeout: float) -> dict[str, Any]
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=target, args=(*args, send))
     proc.start()
-    result = recv.recv() if recv.poll(timeout) else None
+    # a child repeats short calls (`_repeat`): allow for that, but count only a median call within `timeout`
+    result = recv.recv() if recv.poll(timeout + REPEAT_BUDGET_S) else None
     proc.join(0.5)
     if proc.is_alive():
         proc.kill()
         proc.join()
-    return result
+    return result if result is not None and result["total"] <= timeout else None
 
 
 CLASSIC_SIZES = {
@@ -230,16 +257,16 @@ def bench_classic(quick: bool, timeout: float) -> list[dict[str, Any]]:
             ido = None
             if ido_alive:
                 lm = _timed(_solve_ido, (domain, size, "lmcut"), timeout)
-                hm = _timed(_solve_ido, (domain, size, "hmax"), (min(timeout, lm["total"]) if lm else timeout) + 0.05)
+                hm = _timed(_solve_ido, (domain, size, "hmax"), _second_limit(lm, timeout))
                 best = [r | {"heuristic": h} for r, h in ((lm, "lmcut"), (hm, "hmax")) if r]
                 ido = min(best, key=lambda r: r["total"]) if best else None
                 if ido is not None:
                     ido["default"] = lm["total"] if lm else None
+                    ido["default_first"] = lm["first"] if lm else None
             pyp = None
             if pyp_alive:
                 lm = _timed(_solve_pyperplan, (domain, size, "lmcut"), timeout)
-                hm_limit = min(timeout, lm["total"]) if lm else timeout
-                hm = _timed(_solve_pyperplan, (domain, size, "hmax"), hm_limit + 0.05)
+                hm = _timed(_solve_pyperplan, (domain, size, "hmax"), _second_limit(lm, timeout))
                 best = [r | {"heuristic": h} for r, h in ((lm, "lmcut"), (hm, "hmax")) if r]
                 pyp = min(best, key=lambda r: r["total"]) if best else None
             ido_alive = ido is not None
@@ -249,6 +276,15 @@ def bench_classic(quick: bool, timeout: float) -> list[dict[str, Any]]:
             console.print(f"{domain} {size}: ido {_fmt_s(ido)}, pyperplan {_fmt_s(pyp)}"
                           + (f" ({pyp['heuristic']})" if pyp else ""))
     return rows
+
+
+def _second_limit(first: dict[str, Any] | None, timeout: float) -> float:
+    """Return the time limit of the second heuristic's child: enough for its calls to match the
+    first heuristic's (a slower one cannot be the best of two), never more than the timeout."""
+    if first is None:
+        return timeout + REPEAT_BUDGET_S
+    per_call = min(timeout, first["total"])
+    return per_call + REPEAT_BUDGET_S + per_call + 0.05
 
 
 def _fmt_s(r: dict[str, Any] | None) -> str:
@@ -316,8 +352,9 @@ def report(scale: list[dict[str, Any]], classic: list[dict[str, Any]], fleet: di
             )
     lines += [
         "", f"### Classic tasks: ido vs pyperplan optimal A* (best of h_max and LM-cut), {timeout:g} s per call", "",
-        "| domain | size | optimal cost | ido s (search, h) | ido default (LM-cut) s | pyperplan s (search, h) | speed-up (best of two each) | speed-up (ido default) | ido nodes |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| domain | size | optimal cost | ido s (search, h) | ido default (LM-cut) s | pyperplan s (search, h) "
+        "| speed-up (best of two each) | speed-up (ido default) | first call in a fresh process: ido / pyperplan s (speed-up) | ido nodes |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     ctable = Table(title="classic tasks")
     for col in ("domain", "size", "cost", "ido s", "pyperplan s", "speed-up"):
@@ -333,9 +370,11 @@ def report(scale: list[dict[str, Any]], classic: list[dict[str, Any]], fleet: di
         pyp_s = f"{pyp['total']:.3f} ({pyp['search']:.3f}, {pyp['heuristic']})" if pyp else f"timeout (>{timeout:g})"
         ratio = f"{pyp['total'] / ido['total']:.1f}x" if ido and pyp else ("ido only" if ido else "-")
         ratio_default = f"{pyp['total'] / default:.1f}x" if default and pyp else "-"
+        first = (f"{ido['first']:.3f} / {pyp['first']:.3f} ({pyp['first'] / ido['first']:.1f}x)"
+                 if ido and pyp else "-")
         lines.append(
             f"| {r['domain']} | {r['size']} | {cost} | {ido_s} | {default_s} | {pyp_s} | {ratio} | {ratio_default} "
-            f"| {ido['expanded'] if ido else '-'} |"
+            f"| {first} | {ido['expanded'] if ido else '-'} |"
         )
         ctable.add_row(r["domain"], str(r["size"]), cost, ido_s, pyp_s, ratio)
     console.print(ctable)
@@ -349,21 +388,38 @@ def report(scale: list[dict[str, Any]], classic: list[dict[str, Any]], fleet: di
             f"{domain}: ido solves up to size {ido_max}, pyperplan up to {pyp_max} within {timeout:g} s; "
             + (f"speed-up min {min(both):.1f}x, median {statistics.median(both):.1f}x." if both else "no common size.")
         )
-    slow = [r for r in classic if r["ido"] and r["pyperplan"] and r["pyperplan"]["total"] < 3 * r["ido"]["total"]]
+    both = [r for r in classic if r["ido"] and r["pyperplan"]]
+    slow = [r for r in both if r["pyperplan"]["total"] < 3 * r["ido"]["total"]]
+    lines.append("")
     if slow:
         worst = max(r["pyperplan"]["total"] for r in slow)
-        lines.append("")
         lines.append(
-            "Below 3x: " + ", ".join(f"{r['domain']} {r['size']}" for r in slow)
+            "Target (3x at every size both solve): **missed** at " + ", ".join(f"{r['domain']} {r['size']}" for r in slow)
             + f", all instances pyperplan solves in {worst * 1000:.0f} ms or less, where fixed per-call costs "
             "(building the capability models, compiling, setting up the heuristic) dominate."
         )
+    elif both:
+        lines.append(f"Target (3x at every size both solve): **met** at all {len(both)} sizes "
+                     f"(least {min(r['pyperplan']['total'] / r['ido']['total'] for r in both):.1f}x).")
+    cold = [r for r in both if r["pyperplan"]["first"] < 3 * r["ido"]["first"]]
+    if cold:
+        lines.append("")
+        lines.append(
+            "Counting only the first call in a fresh process, below 3x: "
+            + ", ".join(f"{r['domain']} {r['size']} ({r['pyperplan']['first'] / r['ido']['first']:.1f}x)" for r in cold)
+            + "."
+        )
     lines += [
-        "", "Times are end to end per call (ido: building the capability models, compiling, planning; "
-        "pyperplan: parsing, grounding, search); search-only in parentheses. Both are optimal A*, each "
-        "timed with h_max and with LM-cut, and the faster counts (as the issue defines pyperplan's side); "
-        "the ido default column is LM-cut alone (`Planner(heuristic='lmcut')`, the default). ido's LM-cut "
-        "is incremental (h_max values only fall after a cut) and evaluated lazily when a node is popped.",
+        "", "Times are end to end per call (ido: building the capability models from dicts, compiling, "
+        "planning; pyperplan: parsing, grounding, search); search-only in parentheses. Each planner runs in "
+        f"a child process forked per (instance, heuristic); a call is repeated there (each time from "
+        f"scratch, nothing reused) while the calls so far took under {REPEAT_BUDGET_S:g} s, up to {REPEATS} "
+        "calls, and the median call counts; the first call of the fresh process, which also pays one-time "
+        "costs of the process (page faults on memory shared with the parent, cold caches), is shown "
+        "separately. Both are optimal A*, each timed with h_max and with LM-cut, and the faster counts (as "
+        "the issue defines pyperplan's side); the ido default column is LM-cut alone (`Planner()`'s "
+        "default). ido's LM-cut is incremental (h_max values only fall after a cut) and evaluated lazily "
+        "when a node is popped.",
         "", "### Fleet allocation (CP-SAT)", "",
         f"1,000 runs (2 roles, budgets, policy allow-lists) over 10 providers with quotas: median "
         f"**{fleet['median_ms']:.1f} ms**, p95 {fleet['p95_ms']:.1f} ms, {fleet['assigned']:.0f} runs assigned "

@@ -23,7 +23,7 @@ graph (the same closure, without building a graph of the whole registry).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ido.model.capability import Capability
@@ -42,13 +42,20 @@ def value_key(value: Any) -> tuple[str, Any]:
     return (type(value).__name__, value)
 
 
+def equal_key(value: Any) -> tuple[bool, Any]:
+    """Return a dict key under which values equal by `same_value` meet (1 and 1.0, never True and 1)."""
+    return (isinstance(value, bool), value)
+
+
 @dataclass(slots=True)
 class Variable:
-    """One fact: its name, its values (index -> value; 0-2 are reserved) and the reverse index."""
+    """One fact: its name, its values (index -> value; 0-2 are reserved) and the reverse indices."""
 
     name: str
     values: list[Any]
     index: dict[tuple[str, Any], int]
+    #: `equal_key(value)` -> the indices of every value equal to it (1 and 1.0 are two values)
+    equal: dict[tuple[bool, Any], list[int]] = field(default_factory=dict)
 
     def value_index(self, present: bool, value: Any) -> int:
         """Return the index of a state's value for this fact (OTHER when no capability mentions it)."""
@@ -101,30 +108,37 @@ class Compiled:
     """The integer task of a registry: variables, operators, writer index, relevance cache."""
 
     def __init__(self, capabilities: Sequence[Capability]) -> None:
-        caps = sorted(capabilities, key=lambda c: c.name)
+        caps = sorted(capabilities, key=_name)
         names = [c.name for c in caps]
         if len(set(names)) != len(names):
             dup = sorted({n for n in names if names.count(n) > 1})[0]
             raise ValueError(f"capability {dup!r} is declared twice; capability names are unique")
         self.variables: list[Variable] = []
         self.var_index: dict[str, int] = {}
+        # One pass to collect every variable's domain (plain loops: this is per-registry setup
+        # that `ido plan` and one-shot callers pay on every call).
+        value = self._value
+        var_of = self._var
         for cap in caps:
             for fact, matcher in cap.requires.items():
-                var = self._var(fact)
-                for value in _matcher_values(matcher):
-                    self._value(var, value)
-            for fact, value in cap.effects.items():
-                self._value(self._var(fact), value)
+                var = var_of(fact)
+                if isinstance(matcher, Op):
+                    for v in _matcher_values(matcher):
+                        value(var, v)
+                else:
+                    value(var, matcher)
+            for fact, v in cap.effects.items():
+                value(var_of(fact), v)
             for fact in cap.reports:
-                self._var(fact)
+                var_of(fact)
+        self._literal: dict[tuple[int, tuple[str, Any]], Precondition] = {}
         self.operators: list[Operator] = [self._operator(i, cap) for i, cap in enumerate(caps)]
         self.by_name: dict[str, Operator] = {op.name: op for op in self.operators}
         self.writers: list[list[int]] = [[] for _ in self.variables]
+        self.roles: dict[str, list[int]] = {}
         for op in self.operators:
             for var in op.writes:
                 self.writers[var].append(op.index)
-        self.roles: dict[str, list[int]] = {}
-        for op in self.operators:
             self.roles.setdefault(op.capability.provides, []).append(op.index)
         self._relevant: dict[frozenset[int], list[int]] = {}
 
@@ -138,16 +152,30 @@ class Compiled:
 
     def _value(self, var: int, value: Any) -> int:
         v = self.variables[var]
-        key = value_key(value)
+        key = (type(value).__name__, value)
         idx = v.index.get(key)
         if idx is None:
             idx = len(v.values)
             v.values.append(value)
             v.index[key] = idx
+            v.equal.setdefault((isinstance(value, bool), value), []).append(idx)
         return idx
 
     def precondition(self, var: int, matcher: Matcher) -> Precondition:
-        """Return the compiled entry `fact matcher` over variable `var`'s known values."""
+        """Return the compiled entry `fact matcher` over variable `var`'s known values.
+
+        A literal (the common case) admits exactly the values equal to it: looked up
+        in the variable's equality index and shared between operators, instead of
+        testing every value of the domain.
+        """
+        if not isinstance(matcher, Op) and matcher == matcher:  # a literal, and not NaN
+            key = (var, (type(matcher).__name__, matcher))
+            hit = self._literal.get(key)
+            if hit is None:
+                admits = self.variables[var].equal.get((isinstance(matcher, bool), matcher), ())
+                hit = Precondition(var, matcher, frozenset(admits))
+                self._literal[key] = hit
+            return hit
         v = self.variables[var]
         admits = frozenset(
             i for i in range(len(v.values)) if i != OTHER and matcher_admits(matcher, i, v)
@@ -155,20 +183,24 @@ class Compiled:
         return Precondition(var, matcher, admits)
 
     def _operator(self, index: int, cap: Capability) -> Operator:
+        var_index = self.var_index
+        precondition = self.precondition
+        requires = cap.requires
         pre = tuple(
-            self.precondition(self.var_index[fact], matcher)
-            for fact, matcher in sorted(cap.requires.items())
+            precondition(var_index[fact], requires[fact])
+            for fact in (sorted(requires) if len(requires) > 1 else requires)
         )
-        eff: dict[int, int] = {self.var_index[f]: KNOWN for f in cap.reports}
+        eff: dict[int, int] = {var_index[f]: KNOWN for f in cap.reports} if cap.reports else {}
+        variables = self.variables
         for fact, value in cap.effects.items():
-            var = self.var_index[fact]
-            eff[var] = self.variables[var].index[value_key(value)]
+            var = var_index[fact]
+            eff[var] = variables[var].index[(type(value).__name__, value)]
         return Operator(
             index=index,
             capability=cap,
             pre=pre,
             eff=tuple(sorted(eff.items())),
-            reads=frozenset(p.var for p in pre),
+            reads=frozenset([p.var for p in pre]),
             writes=frozenset(eff),
         )
 
@@ -203,6 +235,10 @@ class Compiled:
     def initial(self, state: Mapping[str, Any]) -> list[int]:
         """Return the value index of every variable in `state` (ABSENT / OTHER as needed)."""
         return [v.value_index(v.name in state, state.get(v.name)) for v in self.variables]
+
+
+def _name(cap: Capability) -> str:
+    return cap.name
 
 
 def _matcher_values(matcher: Matcher) -> list[Any]:

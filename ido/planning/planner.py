@@ -43,6 +43,10 @@ from ido.planning.search import INF, Bounds, Failed, Found, Task, TaskOp, bounde
 from ido.planning.types import Plan, PlanRequest, PlanStep, ScoreBreakdown, SearchMetrics
 from ido.policy import Limits, PolicyJudgement, PolicySet
 
+#: What the policies say about a capability when none applies to the call.
+_NO_JUDGEMENT = PolicyJudgement()
+_CLOSED = Circuit.CLOSED.value
+
 #: Candidate statuses other than "ok", in the order a verdict reports them.
 UNAVAILABLE = ("excluded", "denied", "unhealthy", "over_limit")
 
@@ -133,8 +137,11 @@ class Planner:
                 admits = admits | {OTHER}
             goal.append((var, admits))
         limits = self.policies.limits(intent, request.inputs)
+        judge = bool(self.policies.applicable(intent, request.inputs))
+        exclude = frozenset(request.exclude)
+        operators = compiled.operators
         relevant = [
-            self._candidate(compiled.operators[i], intent, request, health, limits)
+            self._candidate(operators[i], intent, request, health, limits, judge, exclude)
             for i in compiled.relevant(frozenset(var for var, _ in goal))
         ]
         bounds, sources = _bounds(intent, request, limits, relevant)
@@ -175,26 +182,30 @@ class Planner:
         request: PlanRequest,
         health: HealthSnapshot | None,
         limits: Limits,
+        judge: bool = True,
+        exclude: frozenset[str] | Sequence[str] = (),
     ) -> Candidate:
+        """Return how this call sees `op`; `judge=False` when no policy applies (nothing to ask)."""
         cap = op.capability
-        judgement = self.policies.judge(cap, intent, request.inputs)
+        judgement = self.policies.judge(cap, intent, request.inputs) if judge else _NO_JUDGEMENT
         cost, latency, probability = cap.cost, cap.latency, cap.reliability
-        circuit = Circuit.CLOSED.value
+        circuit = _CLOSED
         status, detail = "ok", ""
         if health is not None:
-            h = health.of(cap.name)
-            circuit = h.circuit.value
-            if h.cost is not None:
-                cost = h.cost
-            if h.latency_s is not None:
-                latency = h.latency_s
-            if h.success_rate is not None:
-                probability = h.success_rate
-            if h.circuit == Circuit.OPEN and (h.retry_at is None or h.retry_at > request.now):
-                status = "unhealthy"
-                detail = "circuit open" + (f" until t={h.retry_at:g}s" if h.retry_at is not None else "")
-            elif h.probe_up is False:
-                status, detail = "unhealthy", "its probe says down"
+            h = health.capabilities.get(cap.name)
+            if h is not None:
+                circuit = h.circuit.value
+                if h.cost is not None:
+                    cost = h.cost
+                if h.latency_s is not None:
+                    latency = h.latency_s
+                if h.success_rate is not None:
+                    probability = h.success_rate
+                if h.circuit == Circuit.OPEN and (h.retry_at is None or h.retry_at > request.now):
+                    status = "unhealthy"
+                    detail = "circuit open" + (f" until t={h.retry_at:g}s" if h.retry_at is not None else "")
+                elif h.probe_up is False:
+                    status, detail = "unhealthy", "its probe says down"
         risk = -math.log(probability) if probability > 0 else INF
         if status == "ok" and probability <= 0:
             status, detail = "unhealthy", "its observed success rate is 0"
@@ -202,8 +213,8 @@ class Planner:
         raw = objective.cost * cost + objective.latency * latency - judgement.preference
         if objective.risk:
             raw += objective.risk * risk
-        score = max(0.0, raw)
-        if cap.name in request.exclude:
+        score = raw if raw > 0.0 else 0.0
+        if cap.name in exclude:
             status, detail = "excluded", "excluded by the caller"
         elif judgement.denied_by:
             status, detail = "denied", self.policies.describe_denial(judgement.denied_by)
