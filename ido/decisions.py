@@ -9,6 +9,7 @@ and HTTP headers are redacted before a record is built.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -172,3 +173,26 @@ class DecisionRecord(Frozen):
     dispatch: list[int] = Field(default_factory=list)
     #: engine-clock seconds at which to decide again (backoff), if any.
     wake_at: float | None = None
+
+
+#: Key of a stored decision's data that replaces a long `alternatives` list: the digest of
+#: the list, stored once in the journal as a revision of kind `alternatives` (the engine
+#: writes a set of more than `ido.engine.engine.INLINE_ALTERNATIVES` that way, once, however
+#: many decisions share it). `resolve_alternatives` puts the list back.
+ALTERNATIVES_REF = "alternatives_ref"
+
+
+def resolve_alternatives(data: Mapping[str, Any], get_revision: Callable[[str], Any]) -> dict[str, Any]:
+    """Return decision event data with a referenced alternatives list put back inline.
+
+    `get_revision(digest)` returns stored content (a journal's `get_revision`,
+    ideally cached by the caller: many decisions share one set). Data without a
+    reference is returned as it is (a shallow copy). Called by `ido.explain` and
+    `ido.engine.resume` before `DecisionRecord.model_validate`, so records read
+    back have the same shape however they were stored.
+    """
+    out = dict(data)
+    ref = out.pop(ALTERNATIVES_REF, None)
+    if ref is not None:
+        out["alternatives"] = get_revision(str(ref))
+    return out

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import Field
 from pydantic import ValidationError as PydanticError
 
-from ido.decisions import DecisionRecord, Outcome, Remaining, Revisions
+from ido.decisions import DecisionRecord, Outcome, Remaining, Revisions, resolve_alternatives
 from ido.errors import JournalCorrupted, JournalError, UsageError
 from ido.health import CapabilityHealth
 from ido.journal.base import Condition_, Event, Store
@@ -139,9 +139,10 @@ def explain(store: Store, run_id: str) -> Explanation:
     outcomes: dict[int, list[ExplainedOutcome]] = {}  # outcome events naming the decision
     faults: list[RunFault] = []
     notes: list[str] = []
+    stored_sets: dict[str, Any] = {}  # alternatives stored once, shared by many decisions
     for event in events:
         if event.kind == "decision":
-            record = _decision(event)
+            record = _decision(event, store, stored_sets)
             by_id[record.decision_id] = len(decisions)
             embedded[len(decisions)] = [_from_outcome(event.seq, o) for o in record.outcomes]
             outcomes[len(decisions)] = []
@@ -224,9 +225,25 @@ def why_not(store: Store, run_id: str, capability: str) -> WhyNot:
 
 # -- reading events ----------------------------------------------------------------------------
 
-def _decision(event: Event) -> DecisionRecord:
+def _decision(event: Event, store: Store | None = None, stored_sets: dict[str, Any] | None = None) -> DecisionRecord:
+    data: Any = event.data
+    if store is not None and "alternatives_ref" in data:
+        cache = stored_sets if stored_sets is not None else {}
+
+        def get(digest: str) -> Any:
+            if digest not in cache:
+                try:
+                    cache[digest] = store.get_revision(digest=digest)
+                except JournalError:
+                    raise JournalCorrupted(
+                        f"decision event {event.seq} of run {event.run_id} refers to alternatives "
+                        f"{digest}, which the journal does not hold", run_id=event.run_id,
+                    ) from None
+            return cache[digest]
+
+        data = resolve_alternatives(data, get)
     try:
-        return DecisionRecord.model_validate(event.data)
+        return DecisionRecord.model_validate(data)
     except PydanticError as exc:
         raise JournalCorrupted(
             f"decision event {event.seq} of run {event.run_id} is not a decision record this ido "

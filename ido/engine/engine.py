@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ido.clock import Clock
-from ido.decisions import DecisionRecord, Outcome, Revisions, Trigger
+from ido.decisions import ALTERNATIVES_REF, DecisionRecord, Outcome, Revisions, Trigger
 from ido.digest import digest, digest_models
 from ido.engine import logging as engine_logging
 from ido.engine.decide import decide
@@ -45,6 +45,10 @@ Listener = Callable[[DecisionRecord], Any]
 MAX_BLOCKED_S = 300.0
 #: how often a run waiting for approval looks for an answer written by another process.
 APPROVAL_POLL_S = 1.0
+#: a decision's alternatives are kept inline up to this many; a longer list is stored once in
+#: the journal (a revision of kind `alternatives`, by content digest) and records refer to it,
+#: so decisions sharing a plan on a large registry do not each re-encode a thousand entries.
+INLINE_ALTERNATIVES = 64
 
 
 def _items(collection: Any) -> list[Any]:
@@ -117,6 +121,7 @@ class Engine:
         self._revisions_stored: set[str] = set()
         self._revisions: dict[int, tuple[Intent, Revisions]] = {}
         self._dumped: dict[int, tuple[Any, Any]] = {}
+        self._alternative_sets: dict[int, tuple[Any, str]] = {}
         self._fresh_plans: dict[tuple[Any, ...], Plan] = {}
         self._policy_inputs = _inputs_read_by(self.policy_list)
         self._closed = False
@@ -472,7 +477,23 @@ class Engine:
                 hit = (value, _dump(value))
                 self._dumped[key] = hit
             data[name] = hit[1]
+        if len(record.alternatives) > INLINE_ALTERNATIVES:
+            data[ALTERNATIVES_REF] = self._stored_alternatives(record.alternatives, data.pop("alternatives"))
         return data
+
+    def _stored_alternatives(self, alternatives: Any, dumped: list[Any]) -> str:
+        """Return the digest under which `alternatives` (dumped) are in the journal, storing them once."""
+        hit = self._alternative_sets.get(id(alternatives))
+        if hit is not None and hit[0] is alternatives:
+            return hit[1]
+        key = digest(dumped)
+        if key not in self._revisions_stored:
+            self.store.put_revision(digest=key, kind="alternatives", content=dumped)
+            self._revisions_stored.add(key)
+        if len(self._alternative_sets) > 1024:
+            self._alternative_sets.clear()
+        self._alternative_sets[id(alternatives)] = (alternatives, key)
+        return key
 
     def _remember_plan(self, run: RunState, plan: Plan | None) -> None:
         if run.strategy == "adaptive" and plan is not None and plan.feasible:

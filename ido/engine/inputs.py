@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ido.decisions import (
@@ -285,7 +285,12 @@ def record(inp: DecisionInputs, **outputs: Any) -> DecisionRecord:
         "predicted": {},
         "outcomes": [],
         "notes": list(inp.notes),
-        "inputs_digest": inp.digest(),
+        # a reusable plan the decision did not use (the goal held, a bound ran out) is not
+        # recorded, so replay cannot digest it: it had no say, leave it out here too
+        "inputs_digest": (
+            inp.digest() if inp.reusable is None or outputs.get("plan_reused")
+            else replace(inp, reusable=None).digest()
+        ),
         "strategy": inp.strategy,
         "cause": inp.cause,
         "now": inp.now,

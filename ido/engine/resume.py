@@ -90,7 +90,10 @@ def _fold_event(engine: Engine, run: RunState, event: Event, pending: dict[int, 
             run.compensating = run.intent.on_failure == "compensate"
         plan = data.get("plan")
         if run.strategy != "adaptive" and run.pinned is None and plan and plan.get("feasible"):
+            from ido.decisions import resolve_alternatives
             from ido.planning.types import Plan
+
+            data = resolve_alternatives(data, lambda key: engine.store.get_revision(digest=key))
 
             run.pinned = pin(Plan.model_validate({**plan, "alternatives": data.get("alternatives", [])}))
     elif kind == "dispatched":
