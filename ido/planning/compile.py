@@ -77,9 +77,13 @@ class Precondition:
     admits: frozenset[int]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Operator:
-    """A compiled capability: preconditions, effects (var -> value index) and its numbers."""
+    """A compiled capability: preconditions, effects (var -> value index) and its numbers.
+
+    Not frozen (a frozen dataclass pays `object.__setattr__` per field, and a registry
+    compiles thousands), but never changed after `Compiled` builds it.
+    """
 
     index: int
     capability: Capability
@@ -87,6 +91,10 @@ class Operator:
     eff: tuple[tuple[int, int], ...]
     reads: frozenset[int]
     writes: frozenset[int]
+    #: sorted: the variables it reads but does not write, those it writes, and both together
+    reads_only: tuple[int, ...] = ()
+    writes_sorted: tuple[int, ...] = ()
+    waits: tuple[int, ...] = ()
 
     @property
     def name(self) -> str:
@@ -115,24 +123,50 @@ class Compiled:
             raise ValueError(f"capability {dup!r} is declared twice; capability names are unique")
         self.variables: list[Variable] = []
         self.var_index: dict[str, int] = {}
-        # One pass to collect every variable's domain (plain loops: this is per-registry setup
-        # that `ido plan` and one-shot callers pay on every call).
-        value = self._value
+        self._literal: dict[tuple[int, tuple[str, Any]], Precondition] = {}
+        # One pass collects every variable's domain and each capability's entries over variable
+        # indices; a second builds the operators once the domains are complete (a matcher's
+        # admitted values depend on the whole domain). Plain loops: `ido plan` and one-shot
+        # callers pay this on every call.
+        var_index = self.var_index
         var_of = self._var
+        value = self._value
+        entries: list[tuple[list[tuple[int, Matcher]], dict[int, int]]] = []
         for cap in caps:
-            for fact, matcher in cap.requires.items():
-                var = var_of(fact)
+            requires = cap.requires
+            req: list[tuple[int, Matcher]] = []
+            for fact in sorted(requires) if len(requires) > 1 else requires:
+                matcher = requires[fact]
+                var = var_index.get(fact)
+                if var is None:
+                    var = var_of(fact)
                 if isinstance(matcher, Op):
                     for v in _matcher_values(matcher):
                         value(var, v)
                 else:
                     value(var, matcher)
+                req.append((var, matcher))
+            eff: dict[int, int] = {var_of(fact): KNOWN for fact in cap.reports} if cap.reports else {}
             for fact, v in cap.effects.items():
-                value(var_of(fact), v)
-            for fact in cap.reports:
-                var_of(fact)
-        self._literal: dict[tuple[int, tuple[str, Any]], Precondition] = {}
-        self.operators: list[Operator] = [self._operator(i, cap) for i, cap in enumerate(caps)]
+                var = var_index.get(fact)
+                if var is None:
+                    var = var_of(fact)
+                eff[var] = value(var, v)
+            entries.append((req, eff))
+        precondition = self.precondition
+        operators: list[Operator] = []
+        for i, cap in enumerate(caps):
+            req, eff = entries[i]
+            pre = tuple([precondition(var, matcher) for var, matcher in req])
+            eff_items = tuple(sorted(eff.items())) if len(eff) > 1 else tuple(eff.items())
+            reads = frozenset([var for var, _ in req])
+            writes_sorted = tuple([var for var, _ in eff_items])
+            writes = frozenset(writes_sorted)
+            operators.append(Operator(
+                i, cap, pre, eff_items, reads, writes,
+                tuple(sorted(reads - writes)), writes_sorted, tuple(sorted(reads | writes)),
+            ))
+        self.operators = operators
         self.by_name: dict[str, Operator] = {op.name: op for op in self.operators}
         self.writers: list[list[int]] = [[] for _ in self.variables]
         self.roles: dict[str, list[int]] = {}
@@ -181,28 +215,6 @@ class Compiled:
             i for i in range(len(v.values)) if i != OTHER and matcher_admits(matcher, i, v)
         )
         return Precondition(var, matcher, admits)
-
-    def _operator(self, index: int, cap: Capability) -> Operator:
-        var_index = self.var_index
-        precondition = self.precondition
-        requires = cap.requires
-        pre = tuple(
-            precondition(var_index[fact], requires[fact])
-            for fact in (sorted(requires) if len(requires) > 1 else requires)
-        )
-        eff: dict[int, int] = {var_index[f]: KNOWN for f in cap.reports} if cap.reports else {}
-        variables = self.variables
-        for fact, value in cap.effects.items():
-            var = var_index[fact]
-            eff[var] = variables[var].index[(type(value).__name__, value)]
-        return Operator(
-            index=index,
-            capability=cap,
-            pre=pre,
-            eff=tuple(sorted(eff.items())),
-            reads=frozenset([p.var for p in pre]),
-            writes=frozenset(eff),
-        )
 
     def relevant(self, goal_vars: frozenset[int]) -> list[int]:
         """Return indices of operators that can matter for a goal over `goal_vars`, sorted.

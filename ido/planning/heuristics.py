@@ -76,35 +76,48 @@ class HMax:
         self.cache[state] = value
         return value
 
+    def child_bound(self, state: tuple[int, ...], h: float, position: int, action_cost: float) -> float:
+        """Return a lower bound on h_max of a child of `state` (of value `h`) reached by an op of
+        `action_cost`: h_max is consistent, so it falls by at most the action's cost."""
+        bound = h - action_cost
+        return bound if bound > 0.0 else 0.0
+
     def _compute(self, state: tuple[int, ...]) -> float:
         if self.need[self.goal_op] == 0:
             return 0.0
         dist = [INF] * self.n_facts
-        heap: list[tuple[float, int]] = []
         offsets = self.offsets
-        for var, val in enumerate(state):
-            f = offsets[var] + val
+        # Facts at distance 0 (the state's, and what zero-cost ops reach from them) need no
+        # priority queue: a plain stack settles them before anything the heap holds.
+        zero = [offsets[var] + val for var, val in enumerate(state)]
+        for f in zero:
             dist[f] = 0.0
-            heap.append((0.0, f))
+        heap: list[tuple[float, int]] = []
         weights = self.weights
         eff_facts = self.eff_facts
+        push = heapq.heappush
         for o in self.free_ops:
             c = weights[o]
             for f in eff_facts[o]:
                 if c < dist[f]:
                     dist[f] = c
-                    heapq.heappush(heap, (c, f))
-        heapq.heapify(heap)
+                    if c == 0.0:
+                        zero.append(f)
+                    else:
+                        push(heap, (c, f))
         need = self.need[:]
         done = bytearray(self.n_entries)
         triggers = self.triggers
         goal_op = self.goal_op
         pop = heapq.heappop
-        push = heapq.heappush
-        while heap:
-            d, f = pop(heap)
-            if d > dist[f]:
-                continue
+        while zero or heap:
+            if zero:
+                f = zero.pop()
+                d = 0.0
+            else:
+                d, f = pop(heap)
+                if d > dist[f]:
+                    continue
             for entry, o in triggers[f]:
                 if done[entry]:
                     continue
@@ -117,7 +130,10 @@ class HMax:
                     for g in eff_facts[o]:
                         if c < dist[g]:
                             dist[g] = c
-                            push(heap, (c, g))
+                            if c == 0.0:
+                                zero.append(g)
+                            else:
+                                push(heap, (c, g))
         return INF
 
 

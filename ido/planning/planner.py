@@ -115,6 +115,7 @@ class Planner:
         self.heuristic = heuristic
         self._goals: dict[int, tuple[Intent, list[tuple[int, Any, str]], list[tuple[str, Any]]]] = {}
         self._tasks: dict[Any, Task] = {}
+        self._judged: dict[tuple[int, tuple[Any, ...]], tuple[Intent, dict[int, PolicyJudgement]]] = {}
 
     # -- per-call preparation -------------------------------------------------
 
@@ -137,11 +138,11 @@ class Planner:
                 admits = admits | {OTHER}
             goal.append((var, admits))
         limits = self.policies.limits(intent, request.inputs)
-        judge = bool(self.policies.applicable(intent, request.inputs))
+        judgements = self._judgements(intent, request.inputs)
         exclude = frozenset(request.exclude)
         operators = compiled.operators
         relevant = [
-            self._candidate(operators[i], intent, request, health, limits, judge, exclude)
+            self._candidate(operators[i], intent, request, health, limits, judgements, exclude)
             for i in compiled.relevant(frozenset(var for var, _ in goal))
         ]
         bounds, sources = _bounds(intent, request, limits, relevant)
@@ -157,6 +158,22 @@ class Planner:
             bounds=bounds,
             bound_sources=sources,
         )
+
+    def _judgements(self, intent: Intent, inputs: dict[str, Any]) -> dict[int, PolicyJudgement] | None:
+        """Return the per-operator judgement cache for `intent` run with `inputs`, or None when
+        no policy applies to them. Policies are fixed for the planner's life, so what they say
+        about a capability depends only on these; the engine replans the same run many times."""
+        if not self.policies.applicable(intent, inputs):
+            return None
+        key = (id(intent), tuple(sorted((k, type(v).__name__, v) for k, v in inputs.items())))
+        hit = self._judged.get(key)
+        if hit is not None and hit[0] is intent:
+            return hit[1]
+        if len(self._judged) > 256:
+            self._judged.clear()
+        judgements: dict[int, PolicyJudgement] = {}
+        self._judged[key] = (intent, judgements)
+        return judgements
 
     def _goal(self, intent: Intent) -> tuple[list[tuple[int, Any, str]], list[tuple[str, Any]]]:
         cached = self._goals.get(id(intent))
@@ -182,12 +199,18 @@ class Planner:
         request: PlanRequest,
         health: HealthSnapshot | None,
         limits: Limits,
-        judge: bool = True,
-        exclude: frozenset[str] | Sequence[str] = (),
+        judgements: dict[int, PolicyJudgement] | None,
+        exclude: frozenset[str],
     ) -> Candidate:
-        """Return how this call sees `op`; `judge=False` when no policy applies (nothing to ask)."""
+        """Return how this call sees `op`; `judgements` caches the policies' word per operator
+        for this intent and inputs (None: no policy applies, nothing to ask)."""
         cap = op.capability
-        judgement = self.policies.judge(cap, intent, request.inputs) if judge else _NO_JUDGEMENT
+        if judgements is None:
+            judgement = _NO_JUDGEMENT
+        else:
+            judgement = judgements.get(op.index)  # type: ignore[assignment]
+            if judgement is None:
+                judgement = judgements[op.index] = self.policies.judge(cap, intent, request.inputs)
         cost, latency, probability = cap.cost, cap.latency, cap.reliability
         circuit = _CLOSED
         status, detail = "ok", ""
@@ -240,14 +263,16 @@ class Planner:
         compiled = self.compiled
         init = call.init_global
         state = call.request.state
-        others = tuple(
-            (var, value_key(state[compiled.variables[var].name]))
-            for var in sorted({p.var for c in cands for p in c.op.pre} | {v for v, _ in call.goal})
-            if init[var] == OTHER
-        )
+        others: tuple[tuple[int, Any], ...] = ()
+        if OTHER in init:  # a state value no capability mentions: matchers decide per call
+            others = tuple(
+                (var, value_key(state[compiled.variables[var].name]))
+                for var in sorted({p.var for c in cands for p in c.op.pre} | {v for v, _ in call.goal})
+                if init[var] == OTHER
+            )
         key = (
             tuple(call.goal),
-            tuple((c.op.index, c.score, c.cost, c.risk, c.latency) for c in cands),
+            tuple([(c.op.index, c.score, c.cost, c.risk, c.latency) for c in cands]),
             others,
             force,
         )
@@ -258,45 +283,45 @@ class Planner:
         task = self._tasks.get(key)
         variables: set[int] = {var for var, _ in call.goal}
         for c in cands:
-            variables |= c.op.reads | c.op.writes
+            variables.update(c.op.waits)
         order = sorted(variables)
         local = {var: i for i, var in enumerate(order)}
         if task is None:
             other_vars = {var for var, _ in others}
+            at = local.__getitem__
+            forced_var = len(order)
             ops: list[TaskOp] = []
             for c in cands:
                 op = c.op
-                pre = []
-                for p in op.pre:
-                    admits = p.admits
-                    if p.var in other_vars and matcher_holds(
-                        p.matcher, state[compiled.variables[p.var].name], True
-                    ):
-                        admits = admits | {OTHER}
-                    pre.append((local[p.var], admits))
-                eff = [(local[v], val) for v, val in op.eff]
-                writes = tuple(sorted(local[v] for v in op.writes))
+                if other_vars:
+                    pre = []
+                    for p in op.pre:
+                        admits = p.admits
+                        if p.var in other_vars and matcher_holds(
+                            p.matcher, state[compiled.variables[p.var].name], True
+                        ):
+                            admits = admits | {OTHER}
+                        pre.append((at(p.var), admits))
+                else:
+                    pre = [(at(p.var), p.admits) for p in op.pre]
+                eff = [(at(v), val) for v, val in op.eff]
+                # `order` is sorted, so the local images of sorted tuples stay sorted
+                writes = tuple(map(at, op.writes_sorted))
+                waits = tuple(map(at, op.waits))
                 if force == op.index:
-                    eff.append((len(order), 1))
-                    writes = (*writes, len(order))
+                    eff.append((forced_var, 1))
+                    writes = (*writes, forced_var)
+                    waits = (*waits, forced_var)
                 ops.append(TaskOp(
-                    index=op.index,
-                    name=op.name,
-                    pre=tuple(pre),
-                    eff=tuple(eff),
-                    score=c.score,
-                    cost=c.cost,
-                    risk=c.risk,
-                    latency=c.latency,
-                    reads_only=tuple(sorted(local[v] for v in op.reads - op.writes)),
-                    writes=writes,
-                    waits=tuple(sorted({local[v] for v in op.reads} | set(writes))),
+                    op.index, op.name, tuple(pre), tuple(eff), c.score, c.cost, c.risk, c.latency,
+                    tuple(map(at, op.reads_only)), writes, waits,
                 ))
-            domains = [len(compiled.variables[var].values) for var in order]
+            variables_of = compiled.variables
+            domains = [len(variables_of[var].values) for var in order]
             goal = [(local[var], admits) for var, admits in call.goal]
             if force is not None:
                 domains.append(2)
-                goal.append((len(order), frozenset({1})))
+                goal.append((forced_var, frozenset({1})))
             task = Task(domains=domains, goal=tuple(goal), ops=ops)
             if len(self._tasks) > 128:
                 self._tasks.clear()

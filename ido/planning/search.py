@@ -65,6 +65,28 @@ class Task:
     goal: tuple[tuple[int, frozenset[int]], ...]
     ops: list[TaskOp]
     _heuristics: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _successors: tuple[list[int], list[tuple[int, list[list[int]]]]] | None = None
+
+    def successor_index(self) -> tuple[list[int], list[tuple[int, list[list[int]]]]]:
+        """Return (positions of ops without preconditions, [(var, value -> positions)]): each op
+        listed under every value its first precondition admits, so expanding a state looks at the
+        ops whose first precondition holds instead of at every op. Cached."""
+        if self._successors is None:
+            free: list[int] = []
+            tables: dict[int, list[list[int]]] = {}
+            for pos, op in enumerate(self.ops):
+                if not op.pre:
+                    free.append(pos)
+                    continue
+                var, admits = op.pre[0]
+                table = tables.get(var)
+                if table is None:
+                    table = tables[var] = [[] for _ in range(self.domains[var])]
+                for val in admits:
+                    if val < len(table):
+                        table[val].append(pos)
+            self._successors = (free, sorted(tables.items()))
+        return self._successors
 
     def hmax(self, metric: str) -> Any:
         """Return the (cached) h_max evaluator of this task for `metric`."""
@@ -162,12 +184,14 @@ def astar(
     # LM-cut costs far more per state than h_max: evaluate it when a node is popped, not
     # when generated (most generated nodes are never popped). Until then the node's key
     # uses the parent's landmarks that do not contain the action (`LMCut.child_bound`),
-    # a lower bound on the child's LM-cut value and on its h*.
+    # a lower bound on the child's LM-cut value and on its h*. (Lazy h_max measured slower:
+    # its bound re-pushes most nodes, and an evaluation costs little more than a push.)
     lazy = heuristic == "lmcut" and not latency_metric
 
     h0 = h(init)
     if h0 == INF:
         return Failed(0, 0)
+    free, tables = task.successor_index()
     # label: (g, cost, risk, steps, makespan, timing..., uses...)
     timing0 = (0.0,) * (2 * n) if track_time else ()
     uses0 = (0,) * len(limited)
@@ -216,7 +240,15 @@ def astar(
         g, cost, risk, steps, makespan = label[0], label[1], label[2], label[3], label[4]
         timing = label[5:5 + n_t]
         uses = label[5 + n_t:]
-        for pos, op in enumerate(ops):
+        applicable = free[:]
+        for var, table in tables:
+            found = table[state[var]]
+            if found:
+                applicable += found
+        if len(applicable) > 1:
+            applicable.sort()  # task order (capability names): ties go to the earlier names
+        for pos in applicable:
+            op = ops[pos]
             ok = True
             for var, admits in op.pre:
                 if state[var] not in admits:
