@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from ido.clock import Clock
 from ido.decisions import ALTERNATIVES_REF, DecisionRecord, Outcome, Revisions, Trigger
@@ -38,7 +41,7 @@ from ido.engine.strategies import STRATEGIES, apply_outcome, pin
 from ido.errors import ExecutionError, UsageError
 from ido.journal.base import TERMINAL_STATUSES, Store
 from ido.model import Capability, Intent, Observer, Policy, Scalar
-from ido.planning.types import Plan
+from ido.planning.types import Alternative, Plan
 
 Listener = Callable[[DecisionRecord], Any]
 #: how long a run without a deadline stays blocked before it gives up (seconds).
@@ -486,7 +489,8 @@ class Engine:
         hit = self._alternative_sets.get(id(alternatives))
         if hit is not None and hit[0] is alternatives:
             return hit[1]
-        key = digest(dumped)
+        # pydantic's JSON of the models (fields in declaration order: equal lists, equal bytes)
+        key = hashlib.sha256(_ALTERNATIVES.dump_json(alternatives)).hexdigest()[:16]
         if key not in self._revisions_stored:
             self.store.put_revision(digest=key, kind="alternatives", content=dumped)
             self._revisions_stored.add(key)
@@ -890,10 +894,15 @@ class Engine:
 _SHARED = frozenset({"plan", "alternatives", "health"})
 
 
+_ALTERNATIVES = TypeAdapter(list[Alternative])
+
+
 def _dump(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, list):
+        if value and all(type(v) is Alternative for v in value):
+            return _ALTERNATIVES.dump_python(value, mode="json")  # one call, not one per entry
         return [v.model_dump(mode="json") for v in value]
     if isinstance(value, dict):
         return {k: v.model_dump(mode="json") for k, v in value.items()}

@@ -168,6 +168,7 @@ class Fleet:
         demands = [Demand(w.run_id, role, w.budget, w.allowed) for w in batch]
         self.solves += 1
         allocation = planning_fleet.allocate(demands, providers)
+        answers: list[tuple[_Want, str | None]] = []
         for want in batch:
             name = want.capability.name
             got = allocation.assignments.get(want.run_id)
@@ -175,20 +176,24 @@ class Fleet:
                 # assigned its choice, or nothing admissible has room: it takes (or queues for)
                 # its slot now, so demands later in this tick see the slot taken
                 self.occupy(name)
-                answer = Admission("go", name)
+                answers.append((want, None))
             else:
                 self.rerouted += 1
-                self.occupy(got)
+                self.occupy(got)  # held for the run's next decision
                 self._held.setdefault(want.run_id, []).append(got)
-                full = frozenset(
-                    c.name for c in self.by_role.get(role, []) if c.name != got and self.free(c) == 0
-                )
+                answers.append((want, got))
+        # once every slot of the batch is counted: the providers now full, left out of the next decisions
+        full = frozenset(c.name for c in self.by_role.get(role, []) if self.free(c) == 0)
+        for want, got in answers:
+            name = want.capability.name
+            if got is None:
+                answer = Admission("go", name)
+            else:
                 answer = Admission("reroute", name, got, (
                     f"{name} at capacity ({_limits(want.capability)}); fleet allocation assigned {got}"
-                ), full | {name})
+                ), (full - {got}) | {name})
             if not want.answer.done():
                 want.answer.set_result(answer)
-
 
     def begin(self, run_id: str) -> None:
         """Start admitting a decision of `run_id`: the slots held for it become usable by it."""

@@ -174,12 +174,14 @@ class _Swaps:
     verdicts of n alternatives O(n) (a scan per alternative made them O(n^2)).
     """
 
-    __slots__ = ("found", "positions", "signatures", "task")
+    __slots__ = ("cost", "found", "makespan", "positions", "risk", "signatures", "task")
 
     def __init__(self, task: Task, found: Found) -> None:
         self.task = task
         self.found = found
         self.positions = {op.index: i for i, op in enumerate(task.ops)}
+        used = measure(task, found.ops)
+        self.cost, self.risk, self.makespan = used.cost or 0.0, used.risk or 0.0, used.makespan or 0.0
         self.signatures: dict[tuple[Any, Any], list[int]] = {}
         for k, pos in enumerate(found.ops):
             op = task.ops[pos]
@@ -207,12 +209,25 @@ def _swapped(call: Call, c: Candidate, task: Task, found: Found, swaps: _Swaps |
     mine = task.ops[pos]
     for k in swaps.signatures.get((mine.pre, mine.eff), ()):
         other = task.ops[found.ops[k]]
-        if mine.cost <= other.cost and mine.risk <= other.risk and mine.latency <= other.latency:
+        if _fits(call.bounds, swaps, mine.cost - other.cost, mine.risk - other.risk, mine.latency - other.latency):
             return found.value - other.score + mine.score
         path = [*found.ops[:k], pos, *found.ops[k + 1:]]
         if within(measure(task, path), call.bounds):
             return found.value - other.score + mine.score
     return None
+
+
+def _fits(bounds: Bounds, swaps: _Swaps, d_cost: float, d_risk: float, d_latency: float) -> bool:
+    """Return True when a one-step swap changing the plan's numbers by these deltas surely stays in bounds.
+
+    Cost and risk add up; lengthening one step by d lengthens the critical path by
+    at most d. False means "measure it" (the path may still fit).
+    """
+    if bounds.cost is not None and d_cost > 0 and swaps.cost + d_cost > bounds.cost + EPS:
+        return False
+    if bounds.risk is not None and d_risk > 0 and swaps.risk + d_risk > bounds.risk + EPS:
+        return False
+    return not (bounds.makespan is not None and d_latency > 0 and swaps.makespan + d_latency > bounds.makespan + EPS)
 
 
 def _forced(
