@@ -224,13 +224,15 @@ def _solve_pyperplan(domain: str, size: int, heuristic: str, out: Any) -> None:
 
 
 def _timed(target: Any, args: tuple[Any, ...], timeout: float) -> dict[str, Any] | None:
-    """Return what `target` sent from a child process, or None when it ran past `timeout`."""
+    """Return what `target` sent from a child process, or None when its median call took
+    longer than `timeout` (the child is killed once it cannot be within it any more)."""
     ctx = mp.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=target, args=(*args, send))
     proc.start()
-    # a child repeats short calls (`_repeat`): allow for that, but count only a median call within `timeout`
-    result = recv.recv() if recv.poll(timeout + REPEAT_BUDGET_S) else None
+    # a child repeats calls while they took under REPEAT_BUDGET_S in all (`_repeat`): allow for
+    # that, but count only a median call within `timeout`
+    result = recv.recv() if recv.poll(timeout + REPEAT_BUDGET_S + min(timeout, REPEAT_BUDGET_S)) else None
     proc.join(0.5)
     if proc.is_alive():
         proc.kill()
@@ -279,12 +281,9 @@ def bench_classic(quick: bool, timeout: float) -> list[dict[str, Any]]:
 
 
 def _second_limit(first: dict[str, Any] | None, timeout: float) -> float:
-    """Return the time limit of the second heuristic's child: enough for its calls to match the
-    first heuristic's (a slower one cannot be the best of two), never more than the timeout."""
-    if first is None:
-        return timeout + REPEAT_BUDGET_S
-    per_call = min(timeout, first["total"])
-    return per_call + REPEAT_BUDGET_S + per_call + 0.05
+    """Return the per-call limit of the second heuristic: the first one's time (a slower one
+    cannot be the best of two), never more than the timeout."""
+    return timeout if first is None else min(timeout, first["total"] + 0.005)
 
 
 def _fmt_s(r: dict[str, Any] | None) -> str:

@@ -429,14 +429,16 @@ class Planner:
         steps = []
         for i, c in enumerate(chosen):
             cap = c.op.capability
-            steps.append(PlanStep(
+            # Every value is already of its field's type (from validated declarations and
+            # health): construct without validating again, as the engine calls this per decision.
+            steps.append(PlanStep.model_construct(
                 capability=cap.name,
                 provides=cap.provides,
                 after=scheduled.after[i],
-                cost=c.cost,
-                latency_s=c.latency,
-                success_probability=c.probability,
-                score=c.score,
+                cost=float(c.cost),
+                latency_s=float(c.latency),
+                success_probability=float(c.probability),
+                score=float(c.score),
                 effects=dict(cap.effects),
                 requires_approval=bool(c.judgement.approval_by),
                 approval_policies=list(c.judgement.approval_by),

@@ -313,3 +313,12 @@ def test_blockers_name_the_root_cause_down_the_chain() -> None:
     assert not plan.feasible
     assert {b.kind for b in plan.blockers} == {"unhealthy"}
     assert "inventory.reserve: circuit open" in plan.explanation
+
+
+def test_plans_equal_their_validated_copies() -> None:
+    """Steps built without re-validation are exactly what validating their dump gives back."""
+    health = HealthSnapshot(capabilities={"payment.stripe-eu": CapabilityHealth(cost=1, latency_s=2, success_rate=0.5)})
+    for plan in (_plan(), _plan(health=health), _plan(state={"order.paid": True})):
+        again = Plan.model_validate(plan.model_dump())
+        assert again == plan
+        assert again.model_dump_json() == plan.model_dump_json()
