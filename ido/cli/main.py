@@ -24,6 +24,7 @@ from ido.errors import IdoError
 #: Modules of `ido.cli` that contribute commands, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
     "plan",
+    "apply",
     "validate",
     "run",
     "simulate",

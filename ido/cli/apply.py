@@ -1,0 +1,105 @@
+"""`ido apply PLANFILE [--json]`: execute a plan saved by `ido plan INTENT --out PLANFILE`.
+
+Before anything is dispatched the plan is checked against the workspace and
+the world now (`ido.engine.saved_plan.staleness`); a stale plan is refused
+with every reason and exit 2 (`StalePlan`): the plan file is input that no
+longer fits, like any other invalid input. Exit 3 stays what DESIGN.md says
+it is, "no admissible plan exists", which a stale plan does not show: plan
+again to find out. A fresh plan runs like `ido run` (a line per decision,
+`--json` with the run keys, exit 0 when the goal holds, 1 otherwise), its
+first decision dispatching the saved plan's ready steps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ido.cli.main import CliContext
+from ido.cli.run import DecisionPrinter, _finish, _journal, _logging
+from ido.errors import ExecutionError, StalePlan
+
+if TYPE_CHECKING:
+    from ido.engine.run import RunResult
+
+
+@click.command("apply")
+@click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print run_id, status, steps_executed, decisions, cost, elapsed_s.")
+@click.pass_obj
+def apply(ctx: CliContext, planfile: Path, as_json: bool) -> int:
+    """Execute the plan in PLANFILE (from `ido plan INTENT --out PLANFILE`) as a run.
+
+    Refuses (exit 2, saying why) when the plan went stale: the intent,
+    capabilities or policies changed since (naming what changed), the
+    starting state differs (the intent's given facts, what observers report,
+    the plan's --set facts), or a probe says a planned capability is down.
+    Otherwise the run's first decision dispatches the saved plan's ready
+    steps; after that ido adapts as in `ido run`: if a step fails it replans
+    from the state reached, and may switch provider. Exit 0 when the goal
+    holds, 1 otherwise.
+    """
+    from ido.engine.saved_plan import load
+    from ido.loading import load_workspace
+
+    saved = load(planfile)
+    workspace = load_workspace(ctx.workspace)
+    intent = workspace.intent(saved.intent)
+    listeners = [] if as_json else [DecisionPrinter()]
+    log_file = _logging()
+    try:
+        result = asyncio.run(_apply(ctx, workspace, intent, saved, listeners, announce=not as_json))
+    finally:
+        if log_file is not None:
+            log_file.close()
+    return _finish(result, as_json, no_plan=False)
+
+
+async def _apply(
+    ctx: CliContext, workspace: Any, intent: Any, saved: Any, listeners: list[Any], *, announce: bool,
+) -> RunResult:
+    from ido.engine import Engine
+    from ido.engine.saved_plan import apply_saved, probe_plan, staleness
+
+    with _journal(ctx) as store:
+        engine = Engine(workspace, store, listeners=listeners)
+        try:
+            health = await probe_plan(engine, saved.plan)
+            observed: dict[str, Any] = {}
+            for observer in engine.observers:
+                try:
+                    observed.update(await engine.fact_reader.observe(observer))
+                except ExecutionError:
+                    continue  # as in a run: an observer that cannot answer reports nothing
+            stale = staleness(saved, workspace, intent, observed=observed, health=health)
+            if stale:
+                raise StalePlan(
+                    f"refusing to apply {saved.path}: the plan went stale\n"
+                    + "\n".join(f"  {s.kind}: {s.message}" for s in stale)
+                    + f"\nplan again: {_replan_command(saved)}"
+                )
+            if announce:
+                steps = ", ".join(s.capability for s in saved.plan.steps)
+                click.echo(f"applying saved plan {saved.digest} from {saved.path} ({steps}); still fresh")
+            return await apply_saved(engine, saved, intent, {"workspace": str(ctx.workspace)})
+        finally:
+            await engine.close()
+
+
+def _replan_command(saved: Any) -> str:
+    """Return the `ido plan` command that makes a fresh plan like `saved` (same --set facts and inputs)."""
+    parts = ["ido plan", saved.intent]
+    for flag, pairs in (("--set", saved.set_facts or {}), ("--input", saved.request.inputs)):
+        for key, value in sorted(pairs.items()):
+            text = value if isinstance(value, str) and flag == "--input" else json.dumps(value)
+            parts += [flag, shlex.quote(f"{key}={text}")]
+    parts += ["--out", shlex.quote(str(saved.path))]
+    return " ".join(parts)
+
+
+COMMANDS = [apply]
