@@ -5,8 +5,9 @@ as JSON scalars, else taken as strings), with the workspace's capabilities and
 policies and no health evidence. Prints a table of steps and a table of
 alternatives with verdicts and reasons, or the plan as JSON (`--json`), or
 Graphviz DOT (`--dot`). `--out PLANFILE` also saves the plan with what it was
-made from (revisions, state, request, health digest) for `ido apply`, which
-refuses it when those went stale. Exit 0 when a plan exists, 3 when none is
+made from (revisions, state, request, health digest, the --set facts and a
+digest per declaration) for `ido apply`, which refuses it when those went
+stale. Exit 0 when a plan exists, 3 when none is
 admissible (the explanation, naming the binding constraint, on stderr), 2 for
 bad usage or invalid files.
 """
@@ -99,7 +100,12 @@ def plan(
     planner = Planner(list(workspace.capabilities.values()), list(workspace.policies.values()))
     result = planner.plan(intent, request, health)
     if out is not None:
+        # imported only when saving: it imports the engine
+        from ido.engine.saved_plan import declaration_digests
+
         planfile = {
+            "set": facts,
+            "declarations": declaration_digests(workspace),
             "format_version": PLANFILE_FORMAT_VERSION,
             "intent": intent.intent,
             "plan": result.model_dump(mode="json"),

@@ -116,12 +116,15 @@ def test_dot_prints_the_partial_order(workspace: Path, capsys: pytest.CaptureFix
 
 
 def test_out_writes_a_planfile(workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """--out saves the plan with revisions, state, request and health digest."""
+    """--out saves the plan with revisions, state, request, health digest, --set facts and declaration digests."""
     target = tmp_path / "plan.json"
     assert _run(workspace, "ship-it", "--input", "amount=5", "--set", "customer.notified=true",
                 "--out", str(target), "--json") == 0
     data = json.loads(target.read_text())
-    assert set(data) == {"format_version", "intent", "plan", "request", "revisions", "health_digest", "state"}
+    assert set(data) == {"format_version", "intent", "plan", "request", "revisions", "health_digest", "state",
+                         "set", "declarations"}
+    assert data["set"] == {"customer.notified": True}
+    assert set(data["declarations"]) == {"capabilities", "observers", "policies"}
     assert data["intent"] == "ship-it" and data["plan"]["feasible"] is True
     assert set(data["revisions"]) == {"intent", "capabilities", "policies"}
     assert data["state"]["customer.notified"] is True
