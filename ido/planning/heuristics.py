@@ -45,8 +45,12 @@ class HMax:
         self.offsets = offsets
         self.n_facts = offsets[-1]
         n_ops = len(task.ops)
-        # entry ids: every precondition entry of every op, then the goal entries (op n_ops).
-        triggers: list[list[tuple[int, int]]] = [[] for _ in range(self.n_facts)]
+        # Per fact, the ops (the goal is op n_ops) with a precondition entry it satisfies. An entry
+        # that admits one value is met exactly once (each fact is settled once): its ops are in
+        # `triggers`. An entry admitting several values (`not`, `in`, `exists`) is met by the first
+        # of them settled: those are in `multi` with an entry id, checked against `done`.
+        triggers: list[list[int]] = [[] for _ in range(self.n_facts)]
+        multi: list[list[tuple[int, int]]] = [[] for _ in range(self.n_facts)]
         need: list[int] = []
         entry = 0
         all_pre = [op.pre for op in task.ops] + [task.goal]
@@ -54,15 +58,21 @@ class HMax:
             need.append(len(pre))
             for var, admits in pre:
                 base = offsets[var]
-                for val in admits:
-                    triggers[base + val].append((entry, o))
-                entry += 1
+                if len(admits) == 1:
+                    for val in admits:
+                        triggers[base + val].append(o)
+                else:
+                    for val in admits:
+                        multi[base + val].append((entry, o))
+                    entry += 1
         self.triggers = triggers
+        self.multi = multi
+        self.has_multi = entry > 0
         self.need = need
         self.n_entries = entry
         self.goal_op = n_ops
         self.weights = [weight(op, metric) for op in task.ops]
-        self.eff_facts = [tuple(offsets[v] + val for v, val in op.eff) for op in task.ops]
+        self.eff_facts = [tuple([offsets[v] + val for v, val in op.eff]) for op in task.ops]
         self.free_ops = [o for o, op in enumerate(task.ops) if not op.pre]
         self.cache: dict[tuple[int, ...], float] = {}
 
@@ -106,10 +116,11 @@ class HMax:
                     else:
                         push(heap, (c, f))
         need = self.need[:]
-        done = bytearray(self.n_entries)
         triggers = self.triggers
         goal_op = self.goal_op
         pop = heapq.heappop
+        multi = self.multi if self.has_multi else None
+        done = bytearray(self.n_entries)
         while zero or heap:
             if zero:
                 f = zero.pop()
@@ -118,12 +129,17 @@ class HMax:
                 d, f = pop(heap)
                 if d > dist[f]:
                     continue
-            for entry, o in triggers[f]:
-                if done[entry]:
-                    continue
-                done[entry] = 1
-                need[o] -= 1
-                if need[o] == 0:
+            fired = triggers[f]
+            if multi is not None and multi[f]:
+                fired = list(fired)
+                for entry, o in multi[f]:
+                    if not done[entry]:
+                        done[entry] = 1
+                        fired.append(o)
+            for o in fired:
+                left = need[o] - 1
+                need[o] = left
+                if left == 0:
                     if o == goal_op:
                         return d
                     c = d + weights[o]
