@@ -191,6 +191,8 @@ def astar(
     h0 = h(init)
     if h0 == INF:
         return Failed(0, 0)
+    if not (track_cost or track_risk or track_steps or track_time or limited):
+        return _astar_plain(task, init, metric, max_nodes, h, h0, lazy)
     free, tables = task.successor_index()
     # label: (g, cost, risk, steps, makespan, timing..., uses...)
     timing0 = (0.0,) * (2 * n) if track_time else ()
@@ -352,6 +354,111 @@ def astar(
             heapq.heappush(
                 heap, (round(f, 9), neg_depth - 1, 0 if known is not None else 1, round(new_g, 9), len(nodes) - 1)
             )
+    return Failed(expanded, generated)
+
+
+def _astar_plain(
+    task: Task, init: tuple[int, ...], metric: str, max_nodes: int, h: Any, h0: float, lazy: bool,
+) -> Found | Failed:
+    """Return `astar` when the label is g alone (no resource tracked: the unbounded search, which
+    `bounded_astar` always runs first): one label per state, kept only while no path reaches the
+    state at least as cheaply. The same nodes, in the same order, as the general loop, with
+    parallel lists instead of label tuples and dominance checks."""
+    ops = task.ops
+    goal = task.goal
+    free, tables = task.successor_index()
+    weights = [weight(op, metric) for op in ops]
+    pres = [op.pre for op in ops]
+    effs = [op.eff for op in ops]
+    states: list[tuple[int, ...]] = [init]
+    gs: list[float] = [0.0]
+    parents: list[int] = [-1]
+    positions: list[int] = [-1]
+    alive: list[bool] = [True]
+    hs: list[float | None] = [h0]
+    best: dict[tuple[int, ...], int] = {init: 0}
+    heap: list[tuple[float, int, int, float, int]] = [(round(h0, 9), 0, 0, 0.0, 0)]
+    pop = heapq.heappop
+    push = heapq.heappush
+    child_bound = h.child_bound if lazy else None
+    expanded = 0
+    generated = 1
+    while heap:
+        key, neg_depth, _, _, node_id = pop(heap)
+        if not alive[node_id]:
+            continue
+        state = states[node_id]
+        g = gs[node_id]
+        parent_h = hs[node_id]
+        if parent_h is None:
+            parent_h = h(state)
+            hs[node_id] = parent_h
+            if parent_h == INF:
+                alive[node_id] = False
+                continue
+            f = round(g + parent_h, 9)
+            if f > key:
+                push(heap, (f, neg_depth, 0, round(g, 9), node_id))
+                continue
+        for var, admits in goal:
+            if state[var] not in admits:
+                break
+        else:
+            path: list[int] = []
+            while node_id > 0:
+                path.append(positions[node_id])
+                node_id = parents[node_id]
+            path.reverse()
+            return Found(path, g, expanded, generated, unbounded=True)
+        expanded += 1
+        if expanded > max_nodes:
+            return Failed(expanded, generated, exhausted=False)
+        applicable = free[:]
+        for var, table in tables:
+            found = table[state[var]]
+            if found:
+                applicable += found
+        if len(applicable) > 1:
+            applicable.sort()
+        child_depth = neg_depth - 1
+        for pos in applicable:
+            for var, admits in pres[pos]:
+                if state[var] not in admits:
+                    break
+            else:
+                s = list(state)
+                for var, val in effs[pos]:
+                    s[var] = val
+                new_state = tuple(s)
+                if new_state == state:
+                    continue
+                w = weights[pos]
+                if child_bound is not None:
+                    hv = child_bound(state, parent_h, pos, w)
+                    evaluated = 1
+                    known = None
+                else:
+                    hv = h(new_state)
+                    if hv == INF:
+                        continue
+                    evaluated = 0
+                    known = hv
+                new_g = g + w
+                other = best.get(new_state)
+                if other is not None:
+                    if gs[other] <= new_g + EPS:
+                        continue  # reached at least as cheaply already
+                    alive[other] = False
+                new_id = len(states)
+                best[new_state] = new_id
+                states.append(new_state)
+                gs.append(new_g)
+                parents.append(node_id)
+                positions.append(pos)
+                alive.append(True)
+                hs.append(known)
+                generated += 1
+                push(heap, (round(new_g + hv, 9), child_depth, evaluated, round(new_g, 9), new_id))
     return Failed(expanded, generated)
 
 
