@@ -474,20 +474,22 @@ def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
 def relaxed_reachable(task: Task, init: tuple[int, ...]) -> list[set[int]]:
     """Return, per variable, the value indices reachable in the delete relaxation from `init`."""
     reached = [{val} for val in init]
-    pending = list(range(len(task.ops)))
+    pending = task.ops
     changed = True
     while changed:
         changed = False
         rest = []
-        for pos in pending:
-            op = task.ops[pos]
-            if all(reached[var] & admits for var, admits in op.pre):
-                for var, val in op.eff:
-                    if val not in reached[var]:
-                        reached[var].add(val)
-                        changed = True
+        for op in pending:
+            for var, admits in op.pre:
+                if reached[var].isdisjoint(admits):
+                    rest.append(op)
+                    break
             else:
-                rest.append(pos)
+                for var, val in op.eff:
+                    values = reached[var]
+                    if val not in values:
+                        values.add(val)
+                        changed = True
         pending = rest
     return reached
 
