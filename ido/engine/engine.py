@@ -6,7 +6,9 @@ Per run, one asyncio task repeats: fold in finished steps and observations
 an approval, a health change, a backoff's end or the deadline. Outcomes are
 written with the next decision in one append, so an outcome is durable
 before anything depending on it is dispatched. Health (`HealthTracker`),
-concurrency limits and probes are shared by every run of the engine.
+concurrency limits and probes are shared by every run of the engine; when
+runs compete for a provider at its `max_concurrency` or quota, the fleet
+(`ido.engine.fleet`) allocates them with CP-SAT before they dispatch.
 Failure handling lives elsewhere: `ido.engine.compensation` undoes completed
 steps, `ido.engine.resume` rebuilds an unfinished run from its journal.
 Time comes only from `Clock.now()` and asyncio, so the simulator's virtual
@@ -383,8 +385,11 @@ class Engine:
         record, plan = decide(inputs, self.planner, self.policies)
         run.fleet_excluded = set()
         if fresh_key is not None and plan is not None and plan.feasible and not record.plan_reused:
-            if len(self._fresh_plans) > 1024:
+            if len(self._fresh_plans) > 256:
                 self._fresh_plans.clear()
+            elif fresh_key[2] != -1 and any(k[2] not in (-1, fresh_key[2]) for k in self._fresh_plans):
+                # plans of an older health version can never be asked for again (versions only grow)
+                self._fresh_plans = {k: p for k, p in self._fresh_plans.items() if k[2] in (-1, fresh_key[2])}
             self._fresh_plans[fresh_key] = plan
         run.notes = []
         run.last_decision = record.decision_id
@@ -468,33 +473,39 @@ class Engine:
 
     def _record_data(self, record: DecisionRecord) -> dict[str, Any]:
         """Return the record as JSON data; its plan, alternatives and health are dumped once
-        per object (many decisions share them while nothing changes)."""
+        per object (many decisions share them while nothing changes); a long alternatives list
+        is stored once and referred to (`_stored_alternatives`)."""
         data = record.model_dump(mode="json", exclude=set(_SHARED))
+        long = len(record.alternatives) > INLINE_ALTERNATIVES
         for name in _SHARED:
+            if long and name == "alternatives":
+                data[ALTERNATIVES_REF] = self._stored_alternatives(record.alternatives)
+                continue
             value = getattr(record, name)
             key = id(value)
             hit = self._dumped.get(key)
             if hit is None or hit[0] is not value:
-                if len(self._dumped) > 2048:
+                # a few recent objects suffice (decisions share the current ones); a big cache
+                # of dumped data would only lengthen the garbage collector's full passes
+                if len(self._dumped) > 256:
                     self._dumped.clear()
                 hit = (value, _dump(value))
                 self._dumped[key] = hit
             data[name] = hit[1]
-        if len(record.alternatives) > INLINE_ALTERNATIVES:
-            data[ALTERNATIVES_REF] = self._stored_alternatives(record.alternatives, data.pop("alternatives"))
         return data
 
-    def _stored_alternatives(self, alternatives: Any, dumped: list[Any]) -> str:
-        """Return the digest under which `alternatives` (dumped) are in the journal, storing them once."""
+    def _stored_alternatives(self, alternatives: Any) -> str:
+        """Return the digest under which `alternatives` are in the journal, storing them once."""
         hit = self._alternative_sets.get(id(alternatives))
         if hit is not None and hit[0] is alternatives:
             return hit[1]
         # pydantic's JSON of the models (fields in declaration order: equal lists, equal bytes)
         key = hashlib.sha256(_ALTERNATIVES.dump_json(alternatives)).hexdigest()[:16]
         if key not in self._revisions_stored:
-            self.store.put_revision(digest=key, kind="alternatives", content=dumped)
+            content = _ALTERNATIVES.dump_python(alternatives, mode="json")
+            self.store.put_revision(digest=key, kind="alternatives", content=content)
             self._revisions_stored.add(key)
-        if len(self._alternative_sets) > 1024:
+        if len(self._alternative_sets) > 256:
             self._alternative_sets.clear()
         self._alternative_sets[id(alternatives)] = (alternatives, key)
         return key
@@ -883,6 +894,10 @@ class Engine:
         await self.store.append(events, run=run.info(self.clock.timestamp()))
 
     def _result(self, run: RunState) -> RunResult:
+        # the run is over: what only deciding needed goes (finished runs stay in `runs` for `wait`,
+        # and their last plan, with every alternative, would otherwise stay alive with them)
+        run.reusable = None
+        run.last_snapshot = None
         return RunResult(
             run_id=run.run_id, status=run.status, steps_executed=run.steps_taken,
             decisions=run.decisions, cost=run.spent, elapsed_s=self.clock.now() - run.started,

@@ -149,7 +149,8 @@ class Fleet:
 
     def _settle(self, role: str) -> None:
         """Allocate the role's batch with CP-SAT and answer every run in it."""
-        batch = self._batches.pop(role, [])
+        # a run cancelled while waiting (engine closing) competes for nothing
+        batch = [w for w in self._batches.pop(role, []) if not w.answer.done()]
         if not batch:
             return
         snapshot = self.health()

@@ -327,7 +327,7 @@ def lean(plan: Plan) -> Plan:
     hit = _lean.get(id(plan))
     if hit is not None and hit[0] is plan:
         return hit[1]
-    if len(_lean) > 4096:
+    if len(_lean) > 64:  # recent plans suffice; keeping thousands (with their alternatives) slows full GC passes
         _lean.clear()
     slim = plan.model_copy(update={"alternatives": []})
     _lean[id(plan)] = (plan, slim)
