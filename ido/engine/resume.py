@@ -5,7 +5,9 @@ back into a `RunState`: the state (start, observations, outcomes' facts),
 money spent, attempts, idempotency key groups, completed steps, the static
 path, approvals and faults. A step `dispatched` without an `outcome` is
 re-sent with the same step number, attempt and idempotency key, so the
-provider can recognise it. A run waiting for an approval keeps waiting (an
+provider can recognise it, and its answer is awaited and recorded before the
+run decides anything: it is the outcome the crash hid, so neither a deadline
+that passed meanwhile nor a compensation can overlook a step that took effect. A run waiting for an approval keeps waiting (an
 answer recorded meanwhile by `ido approve` is applied). When the
 capabilities or policies changed since the run's revision, a `revision`
 event is written and the next decision's trigger is `revision_changed`, with
@@ -14,6 +16,7 @@ a note of what changed; the run continues under the new revision.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from ido.decisions import Revisions, Trigger
@@ -60,7 +63,7 @@ async def rebuild(engine: Engine, run_id: str) -> RunState:
     if run.compensating:
         # the undo in flight at the crash is redone by the compensation loop, with the same key
         pending = {k: h for k, h in pending.items() if not h.compensation}
-    run.resend = sorted(pending.values(), key=lambda h: h.step)
+    resend = sorted(pending.values(), key=lambda h: h.step)
     current = engine.revisions(intent)
     notes = _revision_notes(engine, run.revisions, current)
     if notes:
@@ -73,9 +76,27 @@ async def rebuild(engine: Engine, run_id: str) -> RunState:
         run.trigger, run.cause, run.notes = Trigger.REVISION_CHANGED, "; ".join(notes), notes
     else:
         run.trigger, run.cause = Trigger.RESUME, "resumed from the journal"
-    if run.resend:
-        run.cause += f"; re-sending {', '.join(h.capability.name for h in run.resend)} with the same keys"
+    if resend:
+        trigger, cause = run.trigger, run.cause
+        answers = await _learn_outcomes(engine, run, resend)
+        run.trigger = trigger  # the next decision is the resume's, not the re-sent steps'
+        run.cause = f"{cause}; re-sending {', '.join(h.capability.name for h in resend)} with the same keys: {answers}"
     return run
+
+
+async def _learn_outcomes(engine: Engine, run: RunState, handles: list[StepHandle]) -> str:
+    """Re-send `handles` with their keys, fold their answers into `run`; return "X succeeded, Y failed".
+
+    A provider that acted before the crash answers again under the same key
+    without acting twice. Had the steps been restarted as ordinary steps in
+    flight instead, a deadline that passed during the crash would cancel them
+    at the first decision ("abandoned"), and a compensation would leave their
+    effects in place. Like compensation steps, they bypass concurrency slots.
+    """
+    finished = await asyncio.gather(*(engine.call(run, h) for h in handles))
+    run.finished.extend(finished)
+    engine._fold(run)  # outcome events, buffered: written with the next decision, before any dispatch
+    return ", ".join(f"{f.handle.capability.name} {'succeeded' if f.error is None else 'failed'}" for f in finished)
 
 
 def _fold_event(engine: Engine, run: RunState, event: Event, pending: dict[int, StepHandle]) -> None:
