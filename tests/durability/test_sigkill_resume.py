@@ -218,6 +218,8 @@ def check(root: Path, url: str, db: Path, shop: ServiceServer, done: Sweep,
         answered = [e.data for e in later if e.kind == "outcome" and e.data["idempotency_key"] == lost.key
                     and (lost.compensation or e.data["step"] == lost.step)]
         assert answered, f"{lost}: never re-sent and answered after the kill"
+        # its real answer, learnt with the key, not "abandoned" (which would hide an effect from compensation)
+        assert "abandoned" not in (answered[0].get("error") or ""), f"{lost}: {answered[0]}"
         if answered[0]["status"] == "succeeded":
             resent = [q for q in shop.requests(lost.capability) if q.idempotency_key == lost.key
                       and q.at >= lost.killed_at - 0.05]

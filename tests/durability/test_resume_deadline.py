@@ -1,0 +1,41 @@
+"""Resume after the deadline passed during the crash: the unanswered step's outcome is learnt, then undone."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from conftest import write_shop
+
+from ido.engine import Engine
+from ido.journal.sqlite import SQLiteStore
+from ido.loading import load_workspace
+from ido.testing.services import ServiceServer
+
+
+async def test_step_in_flight_at_crash_is_answered_and_compensated_after_the_deadline(
+    tmp_path: Path, shop: ServiceServer,
+) -> None:
+    """A payment in flight at the crash, resumed past the deadline, is re-sent with its key and refunded."""
+    ws = load_workspace(write_shop(tmp_path / "ws", shop, deadline="1s"))
+    store = SQLiteStore(tmp_path / "j.db")
+    shop.set("pay.acme", hang=True)
+    first = Engine(ws, store)
+    run_id = await first.start("order", inputs={"order_id": "o-1"})
+    while not shop.requests("pay.acme"):
+        await asyncio.sleep(0.01)
+    await first.close()  # the process dies: nothing more is written
+    await asyncio.sleep(1.1)  # the deadline passes before anyone resumes
+    shop.set("pay.acme", hang=False)
+    second = Engine(ws, store)
+    result = await second.resume(run_id)
+    await second.close()
+    events = store.events(run_id=run_id)
+    store.close()
+    assert result.status == "compensated"
+    pay = [e.data for e in events if e.kind == "outcome" and e.data["capability"] == "pay.acme"]
+    assert [(o["status"], o["idempotency_key"]) for o in pay] == [("succeeded", f"{run_id}:pay.acme:1")]
+    assert shop.side_effects("pay.acme") == [f"{run_id}:pay.acme:1"]
+    assert len(shop.side_effects("pay.refund")) == 1 and len(shop.side_effects("stock.release")) == 1
+    resumed = next(r for r in result.records if r.trigger == "resume")
+    assert "re-sending pay.acme with the same keys: pay.acme succeeded" in resumed.cause
