@@ -131,12 +131,13 @@ class Compiled:
         var_index = self.var_index
         var_of = self._var
         value = self._value
-        entries: list[tuple[list[tuple[int, Matcher]], dict[int, int]]] = []
+        entries: list[tuple[list[tuple[str, int, Matcher]], dict[int, int]]] = []
         for cap in caps:
             requires = cap.requires
-            req: list[tuple[int, Matcher]] = []
-            for fact in sorted(requires) if len(requires) > 1 else requires:
-                matcher = requires[fact]
+            req: list[tuple[str, int, Matcher]] = []
+            # declaration order here: it numbers the variables and values (and so decides
+            # ties deep in the heuristics); the operator's entries are sorted by fact below
+            for fact, matcher in requires.items():
                 var = var_index.get(fact)
                 if var is None:
                     var = var_of(fact)
@@ -145,7 +146,9 @@ class Compiled:
                         value(var, v)
                 else:
                     value(var, matcher)
-                req.append((var, matcher))
+                req.append((fact, var, matcher))
+            if len(req) > 1:
+                req.sort(key=_first)
             eff: dict[int, int] = {var_of(fact): KNOWN for fact in cap.reports} if cap.reports else {}
             for fact, v in cap.effects.items():
                 var = var_index.get(fact)
@@ -157,9 +160,9 @@ class Compiled:
         operators: list[Operator] = []
         for i, cap in enumerate(caps):
             req, eff = entries[i]
-            pre = tuple([precondition(var, matcher) for var, matcher in req])
+            pre = tuple([precondition(var, matcher) for _, var, matcher in req])
             eff_items = tuple(sorted(eff.items())) if len(eff) > 1 else tuple(eff.items())
-            reads = frozenset([var for var, _ in req])
+            reads = frozenset([var for _, var, _ in req])
             writes_sorted = tuple([var for var, _ in eff_items])
             writes = frozenset(writes_sorted)
             operators.append(Operator(
@@ -251,6 +254,10 @@ class Compiled:
 
 def _name(cap: Capability) -> str:
     return cap.name
+
+
+def _first(entry: tuple[str, int, Matcher]) -> str:
+    return entry[0]
 
 
 def _matcher_values(matcher: Matcher) -> list[Any]:

@@ -259,6 +259,7 @@ class LMCut:
         dist, pc, opdist = self._hmax(sources, cost)
         if dist[goal] == INF:
             return INF
+        n_ops = len(pre)
         # ops by precondition choice; entries go stale when a choice moves (checked on use)
         by_pc: list[list[int]] = [[] for _ in range(n_facts)]
         for o, p in enumerate(pc):
@@ -280,25 +281,30 @@ class LMCut:
                     if p >= 0 and cost[o] <= EPS and not zone[p]:
                         zone[p] = 1
                         stack.append(p)
-            seen = bytearray(n_facts)
-            stack = [s for s in sources if not zone[s]]
-            for s in stack:
-                seen[s] = 1
-            cut: set[int] = set()
+            # `seen` starts as a copy of the zone: a fact in the zone is never explored
+            seen = bytearray(zone)
+            stack = []
+            for s in sources:
+                if not seen[s]:
+                    seen[s] = 1
+                    stack.append(s)
+            in_cut = bytearray(n_ops)
+            cut: list[int] = []
             while stack:
                 f = stack.pop()
                 for o in by_pc[f]:
                     if pc[o] != f:
                         continue
                     for e in eff[o]:
-                        if zone[e]:
-                            cut.add(o)
-                        elif not seen[e]:
+                        if not seen[e]:
                             seen[e] = 1
                             stack.append(e)
+                        elif zone[e] and not in_cut[o]:
+                            in_cut[o] = 1
+                            cut.append(o)
             if not cut:
                 break  # cannot happen for a finite positive h_max; stay admissible
-            m = min(cost[o] for o in cut)
+            m = min([cost[o] for o in cut])
             total += m
             for o in cut:
                 share[o] = share.get(o, 0.0) + m
