@@ -154,7 +154,7 @@ class Fleet:
         if not batch:
             return
         snapshot = self.health()
-        # every slot a batch member wants is taken from the free ones first; the rest are shared
+        # every provider of the role with its free slots now (an unlimited one can take the whole batch)
         providers = []
         for cap in self.by_role.get(role, []):
             h = snapshot.of(cap.name)
