@@ -209,8 +209,8 @@ class Compiled:
             key = (var, (type(matcher).__name__, matcher))
             hit = self._literal.get(key)
             if hit is None:
-                admits = self.variables[var].equal.get((isinstance(matcher, bool), matcher), ())
-                hit = Precondition(var, matcher, frozenset(admits))
+                equal = self.variables[var].equal.get((isinstance(matcher, bool), matcher), [])
+                hit = Precondition(var, matcher, frozenset(equal))
                 self._literal[key] = hit
             return hit
         v = self.variables[var]

@@ -35,16 +35,16 @@ def weight(op: TaskOp, metric: str) -> float:
     return 1.0
 
 
-class HMax:
-    """h_max over the task's delete relaxation, for one metric: a Dijkstra over facts."""
+class _HMaxGraph:
+    """h_max's fact graph of a task's structure; shared by every `HMax` of tasks with the same
+    structure, never changed after building."""
 
-    def __init__(self, task: Task, metric: str) -> None:
+    def __init__(self, task: Task) -> None:
         offsets = [0]
         for size in task.domains:
             offsets.append(offsets[-1] + size)
         self.offsets = offsets
         self.n_facts = offsets[-1]
-        n_ops = len(task.ops)
         # Per fact, the ops (the goal is op n_ops) with a precondition entry it satisfies. An entry
         # that admits one value is met exactly once (each fact is settled once): its ops are in
         # `triggers`. An entry admitting several values (`not`, `in`, `exists`) is met by the first
@@ -67,13 +67,31 @@ class HMax:
                     entry += 1
         self.triggers = triggers
         self.multi = multi
-        self.has_multi = entry > 0
         self.need = need
         self.n_entries = entry
-        self.goal_op = n_ops
-        self.weights = [weight(op, metric) for op in task.ops]
         self.eff_facts = [tuple([offsets[v] + val for v, val in op.eff]) for op in task.ops]
         self.free_ops = [o for o, op in enumerate(task.ops) if not op.pre]
+
+
+class HMax:
+    """h_max over the task's delete relaxation, for one metric: a Dijkstra over facts."""
+
+    def __init__(self, task: Task, metric: str) -> None:
+        # the fact graph depends on the task's structure only: shared like LM-cut's
+        graph = task.shared.get("hmax")
+        if graph is None:
+            graph = task.shared["hmax"] = _HMaxGraph(task)
+        self.offsets = graph.offsets
+        self.n_facts = graph.n_facts
+        self.triggers = graph.triggers
+        self.multi = graph.multi
+        self.has_multi = graph.n_entries > 0
+        self.need = graph.need
+        self.n_entries = graph.n_entries
+        self.goal_op = len(task.ops)
+        self.eff_facts = graph.eff_facts
+        self.free_ops = graph.free_ops
+        self.weights = [weight(op, metric) for op in task.ops]
         self.cache: dict[tuple[int, ...], float] = {}
 
     def __call__(self, state: tuple[int, ...]) -> float:
@@ -153,10 +171,12 @@ class HMax:
         return INF
 
 
-class LMCut:
-    """LM-cut over the task's delete relaxation for one metric (admissible, >= h_max)."""
+class _LMCutGraph:
+    """LM-cut's fact graph of a task's structure: facts (values, auxiliary facts for entries
+    admitting several values, init, goal), operators' precondition and effect facts, indices.
+    Shared by every `LMCut` of tasks with the same structure; never changed after building."""
 
-    def __init__(self, task: Task, metric: str) -> None:
+    def __init__(self, task: Task) -> None:
         offsets = [0]
         for size in task.domains:
             offsets.append(offsets[-1] + size)
@@ -165,7 +185,6 @@ class LMCut:
         aux: dict[tuple[int, frozenset[int]], int] = {}
         pre: list[tuple[int, ...]] = []
         eff: list[tuple[int, ...]] = []
-        cost: list[float] = []
         extra: list[tuple[int, int]] = []  # (value fact, aux fact): zero-cost links
 
         def entry_fact(var: int, admits: frozenset[int]) -> int | None:
@@ -197,23 +216,19 @@ class LMCut:
                 continue  # a precondition no value admits: never applicable
             internal.append(o)
             pre.append(ids or (n_init,))
-            eff.append(tuple(offsets[v] + val for v, val in op.eff))
-            cost.append(weight(op, metric))
+            eff.append(tuple([offsets[v] + val for v, val in op.eff]))
         goal_ids = facts_of[-1]
         self.unreachable_goal = goal_ids is None
         pre.append(goal_ids or (n_init,))
         eff.append((n_goal,))
-        cost.append(0.0)
         for value_fact, aux_fact in extra:
             pre.append((value_fact,))
             eff.append((aux_fact,))
-            cost.append(0.0)
         self.n_facts = n
         self.init_fact = n_init
         self.goal_fact = n_goal
         self.pre = pre
         self.eff = eff
-        self.cost = cost
         self.n_pre = [len(p) for p in pre]
         self.pre_of: list[list[int]] = [[] for _ in range(n)]
         self.achievers: list[list[int]] = [[] for _ in range(n)]
@@ -223,6 +238,31 @@ class LMCut:
             for f in e:
                 self.achievers[f].append(o)
         self.internal = internal
+
+
+class LMCut:
+    """LM-cut over the task's delete relaxation for one metric (admissible, >= h_max)."""
+
+    def __init__(self, task: Task, metric: str) -> None:
+        # The fact graph depends on the task's structure only, not on its numbers: tasks that
+        # differ only in costs (the engine's calls as health changes) share it (`Task.shared`).
+        structure = task.shared.get("lmcut")
+        if structure is None:
+            structure = task.shared["lmcut"] = _LMCutGraph(task)
+        self.offsets = structure.offsets
+        self.unreachable_goal = structure.unreachable_goal
+        self.n_facts = structure.n_facts
+        self.init_fact = structure.init_fact
+        self.goal_fact = structure.goal_fact
+        self.pre = structure.pre
+        self.eff = structure.eff
+        self.n_pre = structure.n_pre
+        self.pre_of = structure.pre_of
+        self.achievers = structure.achievers
+        self.internal = structure.internal
+        ops = task.ops
+        # the task's ops that can apply, then the goal op and the auxiliary links (cost 0)
+        self.cost = [weight(ops[o], metric) for o in self.internal] + [0.0] * (len(self.pre) - len(self.internal))
         self.cache: dict[tuple[int, ...], float] = {}
         #: state -> {task op position: summed cost of the landmarks found there that contain it}
         self.shares: dict[tuple[int, ...], dict[int, float]] = {}

@@ -115,6 +115,7 @@ class Planner:
         self.heuristic = heuristic
         self._goals: dict[int, tuple[Intent, list[tuple[int, Any, str]], list[tuple[str, Any]]]] = {}
         self._tasks: dict[Any, Task] = {}
+        self._shared: dict[Any, dict[str, Any]] = {}
         self._judged: dict[tuple[int, tuple[Any, ...]], tuple[Intent, dict[int, PolicyJudgement]]] = {}
 
     # -- per-call preparation -------------------------------------------------
@@ -322,7 +323,13 @@ class Planner:
             if force is not None:
                 domains.append(2)
                 goal.append((forced_var, frozenset({1})))
-            task = Task(domains=domains, goal=tuple(goal), ops=ops)
+            structure = (key[0], tuple([c.op.index for c in cands]), others, force)
+            shared = self._shared.get(structure)
+            if shared is None:
+                if len(self._shared) > 128:
+                    self._shared.clear()
+                shared = self._shared[structure] = {}
+            task = Task(domains=domains, goal=tuple(goal), ops=ops, shared=shared)
             if len(self._tasks) > 128:
                 self._tasks.clear()
             self._tasks[key] = task

@@ -65,6 +65,9 @@ class Task:
     goal: tuple[tuple[int, frozenset[int]], ...]
     ops: list[TaskOp]
     _heuristics: dict[tuple[str, str], Any] = field(default_factory=dict)
+    #: what heuristics derive from the structure alone (not the numbers), shared by the
+    #: planner between tasks that differ only in their operators' numbers
+    shared: dict[str, Any] = field(default_factory=dict)
     _successors: tuple[list[int], list[tuple[int, list[list[int]]]]] | None = None
 
     def successor_index(self) -> tuple[list[int], list[tuple[int, list[list[int]]]]]:
