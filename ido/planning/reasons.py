@@ -86,9 +86,8 @@ def alternatives(
             else:
                 out.append(_forced(planner, call, c, totals["score"], task, found, swaps))
     used = set(used_roles)
-    for c in sorted(call.relevant, key=lambda c: (c.op.capability.provides, c.op.name)):
-        if c.op.capability.provides in used:
-            continue
+    idle = [c for c in call.relevant if c.op.capability.provides not in used]
+    for c in sorted(idle, key=lambda c: (c.op.capability.provides, c.op.name)):
         if c.status != "ok":
             out.append(_unavailable(c))
         else:
@@ -129,21 +128,46 @@ def unavailable_alternatives(planner: Planner, call: Call, found_blockers: Seque
     return out
 
 
+#: Alternatives already built, by content: a replan after a small health change gives most
+#: capabilities the very same verdict, reason and numbers, and sharing the (immutable) objects
+#: spares building thousands again, and the garbage collector from tracing them.
+_BUILT: dict[tuple[Any, ...], Alternative] = {}
+_BUILT_MAX = 50_000
+
+
 def _alt(c: Candidate, verdict: Verdict, reason: str, **extra: Any) -> Alternative:
+    more = extra.get("numbers")
+    policies = tuple(extra.get("policies", ()))
+    key = (
+        c.op.name, c.op.capability.provides, verdict, reason, policies, extra.get("score_delta"), extra.get("unmet_fact"),
+        c.cost, c.latency, c.probability, c.score, c.circuit, tuple(more.items()) if more else (),
+    )
+    try:
+        hit = _BUILT.get(key)
+    except TypeError:  # an unhashable number (never in practice): build it fresh
+        hit, key = None, ()
+    if hit is not None:
+        return hit
     numbers = c.numbers()
-    numbers.update(extra.pop("numbers", {}))
+    if more:
+        numbers.update(more)
     # Built from already-typed values, every field given (pydantic resolves missing defaults
     # slowly): validating thousands of alternatives per plan would cost more than the search.
-    return Alternative.model_construct(
+    alt = Alternative.model_construct(
         capability=c.op.name,
         provides=c.op.capability.provides,
         verdict=verdict,
         reason=reason,
-        policies=list(extra.get("policies", ())),
+        policies=list(policies),
         score_delta=extra.get("score_delta"),
         unmet_fact=extra.get("unmet_fact"),
         numbers=numbers,
     )
+    if key:
+        if len(_BUILT) >= _BUILT_MAX:
+            _BUILT.clear()
+        _BUILT[key] = alt
+    return alt
 
 
 def _numbers_text(c: Candidate) -> str:
