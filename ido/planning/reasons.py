@@ -138,7 +138,7 @@ _BUILT_MAX = 50_000
 def _alt(c: Candidate, verdict: Verdict, reason: str, **extra: Any) -> Alternative:
     more = extra.get("numbers")
     policies = tuple(extra.get("policies", ()))
-    key = (
+    key: tuple[Any, ...] = (
         c.op.name, c.op.capability.provides, verdict, reason, policies, extra.get("score_delta"), extra.get("unmet_fact"),
         c.cost, c.latency, c.probability, c.score, c.circuit, tuple(more.items()) if more else (),
     )
