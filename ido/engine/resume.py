@@ -55,8 +55,9 @@ async def rebuild(engine: Engine, run_id: str) -> RunState:
     run.status = info.status
     run.conditions = list(info.conditions)
     pending: dict[int, StepHandle] = {}
+    undoes: dict[int, int] = {}  # compensation dispatch -> the step it undoes
     for event in events[1:]:
-        _fold_event(engine, run, event, pending)
+        _fold_event(engine, run, event, pending, undoes)
     run.event_seq = events[-1].seq
     if run.status in TERMINAL_STATUSES:
         return run
@@ -95,11 +96,14 @@ async def _learn_outcomes(engine: Engine, run: RunState, handles: list[StepHandl
     """
     finished = await asyncio.gather(*(engine.call(run, h) for h in handles))
     run.finished.extend(finished)
-    engine._fold(run)  # outcome events, buffered: written with the next decision, before any dispatch
+    engine._fold(run)
+    await engine._flush(run)  # durable now: a run that goes on waiting (approval) keeps what it learnt
     return ", ".join(f"{f.handle.capability.name} {'succeeded' if f.error is None else 'failed'}" for f in finished)
 
 
-def _fold_event(engine: Engine, run: RunState, event: Event, pending: dict[int, StepHandle]) -> None:
+def _fold_event(
+    engine: Engine, run: RunState, event: Event, pending: dict[int, StepHandle], undoes: dict[int, int],
+) -> None:
     data = event.data
     kind = event.kind
     if kind == "observation":
@@ -132,8 +136,10 @@ def _fold_event(engine: Engine, run: RunState, event: Event, pending: dict[int, 
             attempt=int(data.get("attempt", 1)), cost=float(data.get("cost", cap.cost)),
             decision_id=str(data.get("decision_id", "")), compensation="compensates" in data,
         )
+        if data.get("compensates") is not None:
+            undoes[step] = int(data["compensates"])
     elif kind == "outcome":
-        _fold_outcome(engine, run, data, pending)
+        _fold_outcome(engine, run, data, pending, undoes)
     elif kind == "approval_requested":
         run.pending_approval = (str(data["decision_id"]), str(data["capability"]), list(data.get("policies", [])))
     elif kind == "approval_given":
@@ -148,7 +154,9 @@ def _fold_event(engine: Engine, run: RunState, event: Event, pending: dict[int, 
         run.status = str(data.get("status", run.status))
 
 
-def _fold_outcome(engine: Engine, run: RunState, data: dict[str, Any], pending: dict[int, StepHandle]) -> None:
+def _fold_outcome(
+    engine: Engine, run: RunState, data: dict[str, Any], pending: dict[int, StepHandle], undoes: dict[int, int],
+) -> None:
     step = int(data["step"])
     handle = pending.pop(step, None)
     name = str(data["capability"])
@@ -158,7 +166,11 @@ def _fold_outcome(engine: Engine, run: RunState, data: dict[str, Any], pending: 
         run.spent += float(data.get("cost", 0.0))
         cap = engine.capabilities.get(name)
         if data.get("compensation"):
-            if run.completed:
+            # the step it undid, not the latest one: steps without a compensate capability stay listed
+            kept = [c for c in run.completed if c[0] != undoes.get(step)]
+            if len(kept) < len(run.completed):
+                run.completed = kept
+            elif run.completed:  # a journal without `compensates`
                 run.completed.pop()
         elif cap is not None:
             run.completed.append((step, cap))
