@@ -1,103 +1,13 @@
-"""Fixtures of the durability tests: a real local shop service and a workspace of files using it.
-
-The shop is one `ServiceServer` on 127.0.0.1 living in the test process; the
-workspace is YAML on disk (tmp_path) whose capabilities invoke its endpoints
-over HTTP, so an engine in another process (killed, resumed) talks to it too.
-"""
+"""Fixtures of the durability tests: the shop's HTTP endpoints (see `durability_helpers`)."""
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from durability_helpers import ENDPOINTS
 
-import ido.loading  # noqa: F401 - first: ido.workspace and ido.loading import each other
 from ido.testing.services import ServiceServer
-
-#: endpoint -> (cost, delay in seconds): every step takes a little time, so kills land mid-run.
-ENDPOINTS = {
-    "stock.reserve": (0.05, 0.12),
-    "stock.release": (0.01, 0.05),
-    "pay.acme": (0.20, 0.15),
-    "pay.backup": (0.35, 0.15),
-    "pay.refund": (0.01, 0.05),
-    "ship.parcel": (0.30, 0.20),
-    "ship.cancel": (0.01, 0.05),
-    "notify.mail": (0.01, 0.08),
-}
-
-
-def _capability(server: ServiceServer, name: str, provides: str, requires: str, effects: str,
-                compensate: str | None = None) -> str:
-    cost, _ = ENDPOINTS[name]
-    undo = f"\n        compensate: {compensate}" if compensate else ""
-    return textwrap.dedent(f"""\
-      - name: {name}
-        provides: {provides}
-        requires: {requires}
-        effects: {effects}
-        cost: {cost}
-        latency: 200ms
-        reliability: 0.99
-        idempotent: true
-        timeout: 3s{undo}
-        invoke:
-          http:
-            method: POST
-            url: {server.url_for(name)}
-            json: {{order: "{{inputs.order_id}}"}}
-    """)
-
-
-def shop_capabilities(server: ServiceServer, *, pay_cost: float | None = None) -> str:
-    """Return capabilities/shop.yaml for `server`: reserve -> pay (two providers) -> ship, notify."""
-    caps = [
-        _capability(server, "stock.reserve", "reservation", "{order.reserved: false}",
-                    "{order.reserved: true}", "stock.release"),
-        _capability(server, "stock.release", "reservation-release", "{order.reserved: true}",
-                    "{order.reserved: false}"),
-        _capability(server, "pay.acme", "payment", "{order.reserved: true, order.paid: false}",
-                    "{order.paid: true}", "pay.refund"),
-        _capability(server, "pay.backup", "payment", "{order.reserved: true, order.paid: false}",
-                    "{order.paid: true}", "pay.refund"),
-        _capability(server, "pay.refund", "refund", "{order.paid: true}", "{order.paid: false}"),
-        _capability(server, "ship.parcel", "shipping", "{order.paid: true, order.shipped: false}",
-                    "{order.shipped: true}", "ship.cancel"),
-        _capability(server, "ship.cancel", "shipping-cancel", "{order.shipped: true}", "{order.shipped: false}"),
-        _capability(server, "notify.mail", "notification", "{order.paid: true, customer.notified: false}",
-                    "{customer.notified: true}"),
-    ]
-    text = "capabilities:\n" + "".join(textwrap.indent(c, "  ") for c in caps)
-    if pay_cost is not None:
-        text = text.replace("cost: 0.2\n", f"cost: {pay_cost}\n", 1)
-    return text
-
-
-ORDER_INTENT = """\
-intent: order
-inputs:
-  order_id: {type: str}
-given:
-  order.reserved: false
-  order.paid: false
-  order.shipped: false
-  customer.notified: false
-goal: {order.paid: true, order.shipped: true, customer.notified: true}
-constraints: {budget: 5.0, deadline: DEADLINE}
-objective: {cost: 1.0}
-on_failure: compensate
-"""
-
-
-def write_shop(root: Path, server: ServiceServer, *, deadline: str = "8s") -> Path:
-    """Write the shop workspace (intents/order.yaml, capabilities/shop.yaml) below `root`; return it."""
-    (root / "intents").mkdir(parents=True, exist_ok=True)
-    (root / "capabilities").mkdir(parents=True, exist_ok=True)
-    (root / "intents" / "order.yaml").write_text(ORDER_INTENT.replace("DEADLINE", deadline))
-    (root / "capabilities" / "shop.yaml").write_text(shop_capabilities(server))
-    return root
 
 
 @pytest.fixture

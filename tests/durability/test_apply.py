@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import shop_capabilities, write_shop
+from durability_helpers import shop_capabilities, write_shop
 
 from ido.cli.main import main
 from ido.journal.sqlite import SQLiteStore

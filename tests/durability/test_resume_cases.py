@@ -1,11 +1,11 @@
-"""Resume after the deadline passed during the crash: the unanswered step's outcome is learnt, then undone."""
+"""Resume edge cases: a deadline passed during the crash; a crash in the middle of compensation."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
-from conftest import write_shop
+from durability_helpers import write_shop
 
 from ido.engine import Engine
 from ido.journal.sqlite import SQLiteStore
@@ -39,3 +39,29 @@ async def test_step_in_flight_at_crash_is_answered_and_compensated_after_the_dea
     assert len(shop.side_effects("pay.refund")) == 1 and len(shop.side_effects("stock.release")) == 1
     resumed = next(r for r in result.records if r.trigger == "resume")
     assert "re-sending pay.acme with the same keys: pay.acme succeeded" in resumed.cause
+
+
+async def test_crash_during_compensation_never_undoes_a_step_twice(tmp_path: Path, shop: ServiceServer) -> None:
+    """Killed while releasing stock after the refund landed, resume releases once and never refunds again.
+
+    The completed notification has no undo: the journal fold must drop the step
+    the refund undid (the payment), not merely the latest completed one.
+    """
+    ws = load_workspace(write_shop(tmp_path / "ws", shop, deadline="1.5s"))
+    store = SQLiteStore(tmp_path / "j.db")
+    shop.set("ship.parcel", status=503)
+    shop.set("stock.release", hang=True)
+    first = Engine(ws, store)
+    run_id = await first.start("order", inputs={"order_id": "o-2"})
+    while not shop.requests("stock.release"):
+        await asyncio.sleep(0.01)
+    await first.close()
+    shop.set("stock.release", hang=False)
+    second = Engine(ws, store)
+    result = await second.resume(run_id)
+    await second.close()
+    store.close()
+    assert result.status == "compensated"
+    assert len(shop.side_effects("notify.mail")) == 1
+    assert len(shop.requests("pay.refund")) == 1 and len(shop.side_effects("pay.refund")) == 1
+    assert shop.side_effects("stock.release") == [f"{run_id}:stock.release:1"]

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import ENDPOINTS, write_shop
+from durability_helpers import ENDPOINTS, write_shop
 
 from ido.cli.main import main
 from ido.journal.base import TERMINAL_STATUSES, Event
