@@ -300,7 +300,7 @@ class Engine:
                 await self._await_answer(run, deadline)  # resumed while waiting for a person
                 continue
             if deadline is not None and now >= deadline and run.in_flight:
-                await self._abandon(run, "the deadline passed")
+                await self._abandon(run, "the deadline passed", settle=run.intent.on_failure == "compensate")
             self._fold(run)
             await self._observe(run)
             record, plan = self._decide(run, self.clock.now())
@@ -666,6 +666,7 @@ class Engine:
             timeout=cap.effective_timeout, secrets=run.secrets,
         )
         self.health.begin_call(cap.name, now, cap.latency)
+        handle.sent = True
         try:
             result = await executor.execute(call)
         except ExecutionError as exc:
@@ -716,11 +717,23 @@ class Engine:
             sem = self._semaphores[cap.name] = asyncio.Semaphore(cap.max_concurrency)
         return sem
 
-    async def _abandon(self, run: RunState, why: str) -> None:
-        """Cancel every step in flight and record each as failed (outcome unknown)."""
+    async def _abandon(self, run: RunState, why: str, *, settle: bool = False) -> None:
+        """Stop every step in flight; record those that never answered as failed (outcome unknown).
+
+        With `settle` (the run is about to undo its steps), requests that already
+        left through their door are not cancelled but awaited, up to their call
+        timeout: a provider may act on a request whatever the run does next, and
+        compensation can only undo what the run knows took effect. Steps still
+        queued for a concurrency slot or a quota were never sent and are cancelled.
+        """
         handles = list(run.in_flight.values())
+        if settle:
+            sent = [h.task for h in handles if h.sent and h.task is not None and not h.task.done()]
+            if sent:
+                bound = max(h.capability.effective_timeout for h in handles if h.sent) + 1.0
+                await asyncio.wait(sent, timeout=bound)
         for handle in handles:
-            if handle.task is not None:
+            if handle.task is not None and not handle.task.done():
                 handle.task.cancel()
         for handle in handles:
             if handle.task is not None:
@@ -853,7 +866,10 @@ class Engine:
     # -- the end ---------------------------------------------------------------------------
     async def _finish(self, run: RunState, record: DecisionRecord, *, blocked_out: bool = False) -> RunResult:
         if run.in_flight:
-            await self._abandon(run, f"the run {'succeeded' if record.action == 'succeed' else 'failed'}")
+            undoing = record.action == "fail" and run.intent.on_failure == "compensate"
+            await self._abandon(
+                run, f"the run {'succeeded' if record.action == 'succeed' else 'failed'}", settle=undoing,
+            )
             self._fold(run)
         if record.action == "succeed":
             self._set_status(run, "succeeded", record)

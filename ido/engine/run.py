@@ -58,6 +58,8 @@ class StepHandle:
     cost: float
     decision_id: str
     started: float = 0.0
+    #: the request left through its door (so it may take effect whatever happens to the run).
+    sent: bool = False
     task: asyncio.Task[None] | None = None
     compensation: bool = False
     #: it holds a slot in the engine's fleet (released when the step ends).

@@ -76,9 +76,16 @@ def _recovery_would_lift(inp: DecisionInputs, planner: Any) -> bool:
 
 def _terminal(inp: DecisionInputs) -> DecisionRecord | None:
     """Return a succeed/fail record when the goal holds or a hard bound is exhausted."""
-    if not gap(inp.intent, inp.state):
-        return record(inp, action="succeed", reason="the goal holds")
     c = inp.intent.constraints
+    if not gap(inp.intent, inp.state):
+        if c.deadline is not None and inp.elapsed_s > c.deadline:
+            # steps already sent at the deadline were awaited (a sent request may take
+            # effect anyway) and they completed the goal: done, late, nothing half-undone
+            return record(inp, action="succeed", reason=(
+                f"the goal holds, {inp.elapsed_s - c.deadline:.3g}s after the deadline: "
+                "steps already in flight when it passed completed it"
+            ))
+        return record(inp, action="succeed", reason="the goal holds")
     if c.deadline is not None and inp.elapsed_s >= c.deadline - 1e-9:  # (now - started) may round below
         return record(
             inp, action="fail",

@@ -207,3 +207,48 @@ async def test_journal_holds_dispatch_before_outcome(server: ServiceServer) -> N
     assert events[0].kind == "run_started"
     decisions = [e for e in events if e.kind == "decision"]
     assert len(decisions) == result.decisions
+
+
+NOTIFY = {"provides": "notification", "requires": {"order.shipped": True, "customer.notified": False},
+          "effects": {"customer.notified": True}}
+
+
+def _late_shipping_workspace(server: ServiceServer, *, notify: bool) -> object:
+    caps = [
+        http_capability(server, "pay", cost=0.2, **PAY, compensate="refund"),
+        http_capability(server, "refund", cost=0.01, **REFUND),
+        http_capability(server, "ship", cost=0.3, **SHIP, compensate="ship.cancel", timeout=3.0),
+        http_capability(server, "ship.cancel", cost=0.01, provides="ship-cancel",
+                        requires={"order.shipped": True}, effects={"order.shipped": False}),
+        http_capability(server, "notify", cost=0.01, **NOTIFY),
+    ]
+    given = {"order.paid": False, "order.shipped": False, "customer.notified": False}
+    goal = {"order.paid": True, "order.shipped": True, **({"customer.notified": True} if notify else {})}
+    server.set("ship", delay=1.2)
+    return workspace(*caps, order_intent(given=given, goal=goal, constraints={"deadline": 0.8}))
+
+
+async def test_a_step_in_flight_at_the_deadline_is_awaited_and_undone(server: ServiceServer) -> None:
+    """A request already sent when the deadline passes may still take effect: the run waits for
+    its answer and compensation undoes it, instead of abandoning it with a shipment booked."""
+    eng = engine(_late_shipping_workspace(server, notify=True))
+    result = await eng.run("order", inputs={"order_id": "o-9"})
+    await eng.close()
+    assert result.status == "compensated"
+    assert len(server.side_effects("ship")) == 1  # the provider did book it
+    assert len(server.side_effects("ship.cancel")) == 1  # and the run undid it
+    assert len(server.side_effects("refund")) == 1
+    assert not server.requests("notify")  # nothing new is started after the deadline
+    assert server.requests("ship.cancel")[0].at <= server.requests("refund")[0].at
+
+
+async def test_a_step_in_flight_at_the_deadline_that_completes_the_goal_succeeds_late(
+    server: ServiceServer,
+) -> None:
+    """When the awaited step completes the goal, the run succeeds and its record says it was late."""
+    eng = engine(_late_shipping_workspace(server, notify=False))
+    result = await eng.run("order", inputs={"order_id": "o-10"})
+    await eng.close()
+    assert result.status == "succeeded"
+    assert "after the deadline" in result.records[-1].reason
+    assert not server.requests("ship.cancel") and not server.requests("refund")
