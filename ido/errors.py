@@ -65,7 +65,7 @@ class ValidationError(IdoError):
         super().__init__(head + ":\n" + "\n".join(str(p) for p in self.problems))
 
 
-class ReferenceError_(IdoError):  # noqa: N801 - the builtin name ReferenceError is taken
+class ReferenceError_(IdoError):
     """A name (capability, policy, intent, scenario, python callable) that resolves to nothing."""
 
 

@@ -52,7 +52,7 @@ class Event(Frozen):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class Condition_(Frozen):  # noqa: N801 - `Condition` is the model's matcher mapping
+class Condition_(Frozen):
     """A Kubernetes-style run condition: Satisfied, Progressing, Degraded, Blocked."""
 
     type: Literal["Satisfied", "Progressing", "Degraded", "Blocked"]

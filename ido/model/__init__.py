@@ -20,7 +20,15 @@ from ido.model.conditions import (
 )
 from ido.model.intent import Constraints, InputSpec, Intent, Objective
 from ido.model.policy import RULE_KINDS, Limit, Policy
-from ido.model.scenario import FAULT_KINDS, Arrivals, Fault, Scenario, Selector, Strategy, fault_targets
+from ido.model.scenario import (
+    FAULT_KINDS,
+    Arrivals,
+    Fault,
+    Scenario,
+    Selector,
+    Strategy,
+    fault_targets,
+)
 from ido.model.values import (
     Amount,
     Duration,

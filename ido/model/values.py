@@ -9,8 +9,17 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
-from pydantic import BaseModel, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+)
 
 #: A fact's value: a JSON scalar. Strict, so YAML `true` stays a bool and `"1"` a string.
 Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
