@@ -9,6 +9,7 @@ run ids exit 2 with the candidates; `--json` prints the DESIGN.md keys.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -55,7 +56,7 @@ def _echo_json(data: Any) -> None:
 
 
 def _print(renderable: RenderableType) -> None:
-    stream = click.get_text_stream("stdout")
+    stream = sys.stdout  # click.get_text_stream is deprecated from click 8.5
     console = Console(file=stream, highlight=False, soft_wrap=True)
     if not console.is_terminal:
         # Piped or captured: never wrap or truncate (run ids must stay whole for scripts).

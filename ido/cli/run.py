@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
@@ -173,7 +174,7 @@ def _logging() -> IO[str] | None:
     from ido.engine import logging as engine_logging
 
     if target == "stderr":
-        engine_logging.configure(click.get_text_stream("stderr"))
+        engine_logging.configure(sys.stderr)
         return None
     handle = open(target, "a", encoding="utf-8")  # noqa: SIM115 - closed by the caller
     engine_logging.configure(handle)
