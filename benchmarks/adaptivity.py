@@ -30,6 +30,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import replace_section  # noqa: E402 - after the path insert
 from ido.loading import load_workspace  # noqa: E402
 from ido.simulation.report import Report  # noqa: E402
 from ido.simulation.runner import simulate  # noqa: E402
@@ -130,15 +131,8 @@ def _ratio(a: float, b: float) -> str:
 
 
 def write_section(section: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (creating the file if missing)."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
+    """Replace this benchmark's section of RESULTS.md (`section` carries its own markers)."""
+    replace_section("adaptivity", section.removeprefix(BEGIN + "\n").removesuffix("\n" + END), RESULTS)
 
 
 def main(argv: list[str] | None = None) -> int:

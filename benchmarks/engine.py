@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ido.loading  # noqa: E402,F401 - first: ido.workspace and ido.loading import each other
+from benchmarks.results import replace_section  # noqa: E402 - after the path insert
 from ido.engine import Engine  # noqa: E402
 from ido.engine.doors import Call, Result  # noqa: E402
 from ido.errors import ExecutionError  # noqa: E402
@@ -443,14 +444,7 @@ def _pairs(mapping: dict[str, int]) -> str:
 
 
 def _write_section(report: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    section = f"{BEGIN}\n{report}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
+    replace_section("engine", report, RESULTS)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import replace_section  # noqa: E402 - after the path insert
 from ido.decisions import DecisionRecord, Outcome, Remaining, Revisions, Trigger  # noqa: E402
 from ido.health import CapabilityHealth, Circuit  # noqa: E402
 from ido.journal.base import Event, RunInfo, Store  # noqa: E402
@@ -391,14 +392,7 @@ def _report(rows: list[dict[str, Any]], args: argparse.Namespace, seq_runs: int,
 
 
 def _write_section(report: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    section = f"{BEGIN}\n{report}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
+    replace_section("journal", report, RESULTS)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from ruamel.yaml import YAML  # noqa: E402
 
+from benchmarks.results import replace_section  # noqa: E402 - after the path insert
 from ido.errors import ValidationError  # noqa: E402
 from ido.loading import load_paths  # noqa: E402
 from ido.model import Capability  # noqa: E402
@@ -203,14 +204,7 @@ def _report(rows: list[tuple[str, int, float]], args: argparse.Namespace, sizes:
 
 
 def _write_section(report: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    section = f"{BEGIN}\n{report}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
+    replace_section("loading", report, RESULTS)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.classic import DOMAINS
+from benchmarks.results import replace_section
 from ido.health import CapabilityHealth, Circuit, HealthSnapshot
 from ido.model import Capability, Intent, Policy
 from ido.planning import Demand, Planner, PlanRequest, Provider, allocate
@@ -430,15 +431,7 @@ def report(scale: list[dict[str, Any]], classic: list[dict[str, Any]], fleet: di
 
 def write_section(text: str) -> None:
     """Replace this benchmark's section of RESULTS.md (creating the file if needed)."""
-    block = f"{BEGIN}\n{text}\n{END}"
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        new = head + block + tail
-    else:
-        new = current.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(new)
+    replace_section("planning", text, RESULTS)
 
 
 def main() -> None:
