@@ -25,6 +25,7 @@ The deadline bounds the plan's critical path, computed exactly during search.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ from ido.model.intent import Intent
 from ido.model.policy import Policy
 from ido.planning import reasons
 from ido.planning.compile import OTHER, Compiled, Operator, value_key
+from ido.planning.heuristics import weight
 from ido.planning.order import schedule
 from ido.planning.search import INF, Bounds, Failed, Found, Task, TaskOp, bounded_astar
 from ido.planning.types import Plan, PlanRequest, PlanStep, ScoreBreakdown, SearchMetrics
@@ -359,6 +361,8 @@ class Planner:
         result = bounded_astar(
             task, init, call.bounds if bounds is None else bounds, metric, limit, self.heuristic
         )
+        if isinstance(result, Found) and len(result.ops) > 1:
+            result = without_idle_steps(task, init, result, metric)
         return result, task
 
     # -- the plan -----------------------------------------------------------------
@@ -532,3 +536,37 @@ def _bounds(
         }
     return Bounds(cost=cost, risk=risk, steps=steps, makespan=makespan, uses=uses), sources
 
+
+def without_idle_steps(task: Task, init: tuple[int, ...], found: Found, metric: str) -> Found:
+    """Return `found` without the free steps the goal does not need.
+
+    An action that costs nothing under the metric ties with leaving it out, and
+    A*'s deeper-first tie-breaking can keep it: a free `release` after the payment
+    in an order plan. Dropping such a step keeps the plan valid (checked by
+    replaying it), its value unchanged and every bound held (costs, risk and
+    latency are non-negative), so equal inputs still give equal, shorter plans.
+    Called by `Planner.search` on every solution; free steps are rare, so this
+    usually checks nothing.
+    """
+    ops = list(found.ops)
+    for i in range(len(ops) - 1, -1, -1):
+        if weight(task.ops[ops[i]], metric) == 0.0:
+            trial = ops[:i] + ops[i + 1:]
+            if _reaches_goal(task, init, trial):
+                ops = trial
+    if len(ops) == len(found.ops):
+        return found
+    return dataclasses.replace(found, ops=ops)
+
+
+def _reaches_goal(task: Task, init: tuple[int, ...], ops: Sequence[int]) -> bool:
+    """Return whether applying `ops` in order from `init` is valid and ends in the goal."""
+    state = list(init)
+    for pos in ops:
+        op = task.ops[pos]
+        for var, admits in op.pre:
+            if state[var] not in admits:
+                return False
+        for var, val in op.eff:
+            state[var] = val
+    return all(state[var] in admits for var, admits in task.goal)

@@ -322,3 +322,27 @@ def test_plans_equal_their_validated_copies() -> None:
         again = Plan.model_validate(plan.model_dump())
         assert again == plan
         assert again.model_dump_json() == plan.model_dump_json()
+
+
+def test_free_steps_the_goal_does_not_need_are_left_out() -> None:
+    """A zero-cost action that ties with leaving it out (a free release after paying) is not in the plan."""
+    from ido.model import Capability, Intent
+    from ido.planning import Planner, PlanRequest
+
+    caps = [Capability.model_validate(d) for d in [
+        {"name": "reserve", "provides": "reserve", "requires": {"order.reserved": False},
+         "effects": {"order.reserved": True}, "cost": 0.1},
+        {"name": "release", "provides": "release", "requires": {"order.reserved": True},
+         "effects": {"order.reserved": False}, "cost": 0.0},
+        {"name": "pay", "provides": "payment", "requires": {"order.reserved": True, "order.paid": False},
+         "effects": {"order.paid": True}, "cost": 0.2},
+        {"name": "ship", "provides": "shipping", "requires": {"order.paid": True, "order.shipped": False},
+         "effects": {"order.shipped": True}, "cost": 0.3},
+    ]]
+    intent = Intent.model_validate({
+        "intent": "o", "given": {"order.reserved": False, "order.paid": False, "order.shipped": False},
+        "goal": {"order.paid": True, "order.shipped": True}, "objective": {"cost": 1.0},
+    })
+    plan = Planner(caps, []).plan(intent, PlanRequest(state=dict(intent.given)))
+    assert [s.capability for s in plan.steps] == ["reserve", "pay", "ship"]
+    assert abs(plan.score - 0.6) < 1e-9
