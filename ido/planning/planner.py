@@ -41,7 +41,7 @@ from ido.planning import reasons
 from ido.planning.compile import OTHER, Compiled, Operator, value_key
 from ido.planning.heuristics import weight
 from ido.planning.order import schedule
-from ido.planning.search import INF, Bounds, Failed, Found, Task, TaskOp, bounded_astar
+from ido.planning.search import INF, Bounds, Failed, Found, Task, TaskOp, bounded_astar, goal_holds
 from ido.planning.types import Plan, PlanRequest, PlanStep, ScoreBreakdown, SearchMetrics
 from ido.policy import Limits, PolicyJudgement, PolicySet
 
@@ -569,4 +569,4 @@ def _reaches_goal(task: Task, init: tuple[int, ...], ops: Sequence[int]) -> bool
                 return False
         for var, val in op.eff:
             state[var] = val
-    return all(state[var] in admits for var, admits in task.goal)
+    return goal_holds(task, tuple(state))
