@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidatorFunctionWrapHandler, field_validator, model_validator
 
 from ido.model.conditions import Condition, Effect
 from ido.model.values import Amount, Duration, FactName, Frozen, Name, Probability, Scalar
@@ -92,6 +92,10 @@ class Invoke(Frozen):
         return "sim"
 
 
+#: `invoke: sim`, the default: one shared instance (models are frozen), not one per capability.
+_SIM_INVOKE = Invoke(sim=SimInvoke())
+
+
 class Probe(Frozen):
     """How health is observed: an HTTP GET (2xx = up), a python callable, or the simulator."""
 
@@ -131,12 +135,20 @@ class Capability(Frozen):
     reliability: Probability = 1.0
     tags: dict[str, Scalar] = Field(default_factory=dict)
     probe: Probe | None = None
-    invoke: Invoke = Field(default_factory=lambda: Invoke(sim=SimInvoke()))
+    invoke: Invoke = Field(default_factory=lambda: _SIM_INVOKE)
     compensate: Name | None = None
     idempotent: bool = False
     timeout: Duration | None = None
     max_concurrency: int | None = Field(default=None, gt=0)
     quota: Quota | None = None
+
+    @field_validator("invoke", mode="wrap")
+    @classmethod
+    def _sim_shorthand(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # `invoke: sim` is the same frozen value for every capability: share it
+        if isinstance(value, str) and value == "sim":
+            return _SIM_INVOKE
+        return handler(value)
 
     @model_validator(mode="after")
     def _effects_change_something(self) -> Capability:

@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, WithJsonSchema, model_validator
+from pydantic import (
+    BeforeValidator,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+    model_validator,
+)
 from pydantic import Field as PydanticField
 
 from ido.model.values import Frozen, Scalar
@@ -141,8 +147,24 @@ _MATCHER_SCHEMA = {
     ],
 }
 
+_LITERAL_TYPES = (str, bool, int, float)
+
+
+def _literal_fast_path(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # A value of exactly a scalar type is a valid strict literal as it is: return it without
+    # the union's validation (most matchers are literals, and every capability has some).
+    if type(value) in _LITERAL_TYPES:
+        return value
+    return handler(value)
+
+
 #: A literal (equality) or an operator object.
-Matcher = Annotated[Scalar | Op, BeforeValidator(_parse_matcher), WithJsonSchema(_MATCHER_SCHEMA)]
+Matcher = Annotated[
+    Scalar | Op,
+    BeforeValidator(_parse_matcher),
+    WrapValidator(_literal_fast_path),
+    WithJsonSchema(_MATCHER_SCHEMA),
+]
 
 #: fact -> matcher; every entry must hold.
 Condition = dict[str, Matcher]
