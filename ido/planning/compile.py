@@ -37,9 +37,9 @@ FIRST_VALUE = 3
 Matcher = Any  # a Scalar literal or an `Op`
 
 
-def value_key(value: Any) -> tuple[str, Any]:
+def value_key(value: Any) -> tuple[type, Any]:
     """Return a dict key for a fact value that keeps `True` apart from `1`."""
-    return (type(value).__name__, value)
+    return (type(value), value)
 
 
 def equal_key(value: Any) -> tuple[bool, Any]:
@@ -53,7 +53,7 @@ class Variable:
 
     name: str
     values: list[Any]
-    index: dict[tuple[str, Any], int]
+    index: dict[tuple[type, Any], int]
     #: `equal_key(value)` -> the indices of every value equal to it (1 and 1.0 are two values)
     equal: dict[tuple[bool, Any], list[int]] = field(default_factory=dict)
 
@@ -123,28 +123,31 @@ class Compiled:
             raise ValueError(f"capability {dup!r} is declared twice; capability names are unique")
         self.variables: list[Variable] = []
         self.var_index: dict[str, int] = {}
-        self._literal: dict[tuple[int, tuple[str, Any]], Precondition] = {}
+        self._literal: dict[tuple[int, tuple[type, Any]], Precondition] = {}
         # One pass collects every variable's domain and each capability's entries over variable
         # indices; a second builds the operators once the domains are complete (a matcher's
-        # admitted values depend on the whole domain). Plain loops: `ido plan` and one-shot
-        # callers pay this on every call.
+        # admitted values depend on the whole domain). Plain loops with the lookups bound to
+        # locals: `ido plan` and one-shot callers pay this on every call.
         var_index = self.var_index
         var_of = self._var
         value = self._value
-        entries: list[tuple[list[tuple[str, int, Matcher]], dict[int, int]]] = []
+        # per variable, value key -> index (the `Variable.index` dicts): a literal already
+        # seen, the common case, costs one lookup here instead of a call to `_value`
+        known: list[dict[tuple[type, Any], int]] = []
+        self._known = known
+        entries: list[tuple[list[tuple[str, int, Matcher]], list[tuple[int, int]]]] = []
         for cap in caps:
-            requires = cap.requires
             req: list[tuple[str, int, Matcher]] = []
             # declaration order here: it numbers the variables and values (and so decides
             # ties deep in the heuristics); the operator's entries are sorted by fact below
-            for fact, matcher in requires.items():
+            for fact, matcher in cap.requires.items():
                 var = var_index.get(fact)
                 if var is None:
                     var = var_of(fact)
                 if isinstance(matcher, Op):
                     for v in _matcher_values(matcher):
                         value(var, v)
-                else:
+                elif (type(matcher), matcher) not in known[var]:
                     value(var, matcher)
                 req.append((fact, var, matcher))
             if len(req) > 1:
@@ -154,20 +157,27 @@ class Compiled:
                 var = var_index.get(fact)
                 if var is None:
                     var = var_of(fact)
-                eff[var] = value(var, v)
-            entries.append((req, eff))
+                idx = known[var].get((type(v), v))
+                eff[var] = value(var, v) if idx is None else idx
+            entries.append((req, sorted(eff.items()) if len(eff) > 1 else list(eff.items())))
         precondition = self.precondition
+        literal = self._literal
         operators: list[Operator] = []
+        append = operators.append
         for i, cap in enumerate(caps):
-            req, eff = entries[i]
-            pre = tuple([precondition(var, matcher) for _, var, matcher in req])
-            eff_items = tuple(sorted(eff.items())) if len(eff) > 1 else tuple(eff.items())
-            reads = frozenset([var for _, var, _ in req])
+            req, eff_items = entries[i]
+            pre_list = []
+            for _, var, matcher in req:
+                # a literal's entry is shared: look it up before paying for the call
+                hit = None if isinstance(matcher, Op) else literal.get((var, (type(matcher), matcher)))
+                pre_list.append(hit if hit is not None else precondition(var, matcher))
             writes_sorted = tuple([var for var, _ in eff_items])
             writes = frozenset(writes_sorted)
-            operators.append(Operator(
-                i, cap, pre, eff_items, reads, writes,
-                tuple(sorted(reads - writes)), writes_sorted, tuple(sorted(reads | writes)),
+            reads = frozenset([var for _, var, _ in req])
+            append(Operator(
+                i, cap, tuple(pre_list), tuple(eff_items), reads, writes,
+                tuple(sorted(reads - writes)) if reads else (), writes_sorted,
+                tuple(sorted(reads | writes)) if reads else writes_sorted,
             ))
         self.operators = operators
         self.by_name: dict[str, Operator] = {op.name: op for op in self.operators}
@@ -185,11 +195,12 @@ class Compiled:
             idx = len(self.variables)
             self.var_index[fact] = idx
             self.variables.append(Variable(fact, [None, None, None], {}))
+            self._known.append(self.variables[idx].index)
         return idx
 
     def _value(self, var: int, value: Any) -> int:
         v = self.variables[var]
-        key = (type(value).__name__, value)
+        key = (type(value), value)
         idx = v.index.get(key)
         if idx is None:
             idx = len(v.values)
@@ -206,7 +217,7 @@ class Compiled:
         testing every value of the domain.
         """
         if not isinstance(matcher, Op) and matcher == matcher:  # a literal, and not NaN
-            key = (var, (type(matcher).__name__, matcher))
+            key = (var, (type(matcher), matcher))
             hit = self._literal.get(key)
             if hit is None:
                 equal = self.variables[var].equal.get((isinstance(matcher, bool), matcher), [])

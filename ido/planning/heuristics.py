@@ -92,13 +92,17 @@ class HMax:
         self.eff_facts = graph.eff_facts
         self.free_ops = graph.free_ops
         self.weights = [weight(op, metric) for op in task.ops]
+        # Every action costing the same w > 0 (unit costs, the `steps` metric): Dijkstra's
+        # queue degenerates to layers w apart, walked breadth-first without a heap.
+        uniform = set(self.weights)
+        self.uniform = uniform.pop() if len(uniform) == 1 and self.weights[0] > 0.0 else None
         self.cache: dict[tuple[int, ...], float] = {}
 
     def __call__(self, state: tuple[int, ...]) -> float:
         cached = self.cache.get(state)
         if cached is not None:
             return cached
-        value = self._compute(state)
+        value = self._compute(state) if self.uniform is None else self._compute_layers(state, self.uniform)
         if len(self.cache) > 200_000:
             self.cache.clear()
         self.cache[state] = value
@@ -168,6 +172,52 @@ class HMax:
                                 zero.append(g)
                             else:
                                 push(heap, (c, g))
+        return INF
+
+    def _compute_layers(self, state: tuple[int, ...], w: float) -> float:
+        """Return `_compute(state)` when every action costs `w`: fact distances are multiples of
+        `w`, so the facts are settled layer by layer in first-reached order."""
+        if self.need[self.goal_op] == 0:
+            return 0.0
+        offsets = self.offsets
+        seen = bytearray(self.n_facts)
+        layer = [offsets[var] + val for var, val in enumerate(state)]
+        for f in layer:
+            seen[f] = 1
+        eff_facts = self.eff_facts
+        following: list[int] = []
+        for o in self.free_ops:
+            for g in eff_facts[o]:
+                if not seen[g]:
+                    seen[g] = 1
+                    following.append(g)
+        need = self.need[:]
+        triggers = self.triggers
+        goal_op = self.goal_op
+        multi = self.multi if self.has_multi else None
+        done = bytearray(self.n_entries)
+        depth = 0
+        while layer:
+            for f in layer:
+                fired = triggers[f]
+                if multi is not None and multi[f]:
+                    fired = list(fired)
+                    for entry, o in multi[f]:
+                        if not done[entry]:
+                            done[entry] = 1
+                            fired.append(o)
+                for o in fired:
+                    left = need[o] - 1
+                    need[o] = left
+                    if left == 0:
+                        if o == goal_op:
+                            return depth * w
+                        for g in eff_facts[o]:
+                            if not seen[g]:
+                                seen[g] = 1
+                                following.append(g)
+            layer, following = following, []
+            depth += 1
         return INF
 
 
