@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from benchmarks.classic import blocksworld, gripper, logistics
 from ido.planning import Planner, PlanRequest, schedule
@@ -97,3 +99,43 @@ def test_duplicate_capability_names_are_rejected() -> None:
     twice = [cap("a", "r", {}, {"x": True}), cap("a", "r", {}, {"y": True})]
     with pytest.raises(ValueError, match="declared twice"):
         Planner(twice, [])
+
+
+@st.composite
+def _uniform_tasks(draw: st.DrawFn) -> tuple[Task, list[tuple[int, ...]], float]:
+    """Return a random task whose actions all cost the same, some states, and that cost."""
+    domains = draw(st.lists(st.integers(2, 4), min_size=1, max_size=4))
+    values = [st.integers(0, size - 1) for size in domains]
+    cost = draw(st.sampled_from([1.0, 2.5]))
+
+    def entries(min_size: int) -> st.SearchStrategy[list[tuple[int, frozenset[int]]]]:
+        var = st.integers(0, len(domains) - 1)
+        return st.lists(var, min_size=min_size, max_size=len(domains), unique=True).flatmap(
+            lambda vs: st.tuples(*[
+                st.frozensets(values[v], min_size=1, max_size=2).map(lambda s, v=v: (v, s)) for v in vs
+            ]).map(list)
+        )
+
+    ops = []
+    for i in range(draw(st.integers(1, 7))):
+        pre = draw(entries(0))
+        eff = draw(entries(1))
+        writes = sorted({v for v, _ in eff})
+        ops.append(TaskOp(
+            index=i, name=f"o{i}", pre=tuple(pre), eff=tuple((v, min(s)) for v, s in eff),
+            score=cost, cost=cost, risk=0.0, latency=1.0, reads_only=(), writes=tuple(writes),
+            waits=tuple(writes),
+        ))
+    task = Task(domains=domains, goal=tuple(draw(entries(1))), ops=ops)
+    states = draw(st.lists(st.tuples(*values), min_size=1, max_size=4))
+    return task, states, cost
+
+
+@given(_uniform_tasks())
+def test_layered_hmax_equals_dijkstra_when_every_action_costs_the_same(case: tuple[Task, list[tuple[int, ...]], float]) -> None:
+    """h_max walks layers instead of a heap when costs are uniform: the values must not change."""
+    task, states, cost = case
+    h = task.heuristic("hmax", "score")
+    assert h.uniform == cost
+    for state in states:
+        assert h(state) == pytest.approx(h._compute(state))
