@@ -69,7 +69,11 @@ class _HMaxGraph:
         self.multi = multi
         self.need = need
         self.n_entries = entry
-        self.eff_facts = [tuple([offsets[v] + val for v, val in op.eff]) for op in task.ops]
+        # Effects on facts no precondition (nor the goal) mentions change no count: leave them
+        # out (a fact made false, such as `hand.empty: false`, usually is one).
+        self.eff_facts = [
+            tuple([f for v, val in op.eff if triggers[f := offsets[v] + val] or multi[f]]) for op in task.ops
+        ]
         self.free_ops = [o for o, op in enumerate(task.ops) if not op.pre]
 
 

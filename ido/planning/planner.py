@@ -292,6 +292,9 @@ class Planner:
         if task is None:
             other_vars = {var for var, _ in others}
             at = local.__getitem__
+            # every registry variable is in the task (a small registry, or one intent's):
+            # local indices are the global ones, and the operators' tuples are used as they are
+            identity = not order or order[-1] == len(order) - 1
             forced_var = len(order)
             ops: list[TaskOp] = []
             for c in cands:
@@ -305,19 +308,26 @@ class Planner:
                         ):
                             admits = admits | {OTHER}
                         pre.append((at(p.var), admits))
+                elif identity:
+                    pre = [(p.var, p.admits) for p in op.pre]
                 else:
                     pre = [(at(p.var), p.admits) for p in op.pre]
-                eff = [(at(v), val) for v, val in op.eff]
-                # `order` is sorted, so the local images of sorted tuples stay sorted
-                writes = tuple(map(at, op.writes_sorted))
-                waits = tuple(map(at, op.waits))
+                if identity:
+                    eff = op.eff
+                    writes, waits, reads_only = op.writes_sorted, op.waits, op.reads_only
+                else:
+                    eff = tuple([(at(v), val) for v, val in op.eff])
+                    # `order` is sorted, so the local images of sorted tuples stay sorted
+                    writes = tuple(map(at, op.writes_sorted))
+                    waits = tuple(map(at, op.waits))
+                    reads_only = tuple(map(at, op.reads_only))
                 if force == op.index:
-                    eff.append((forced_var, 1))
+                    eff = (*eff, (forced_var, 1))
                     writes = (*writes, forced_var)
                     waits = (*waits, forced_var)
                 ops.append(TaskOp(
-                    op.index, op.name, tuple(pre), tuple(eff), c.score, c.cost, c.risk, c.latency,
-                    tuple(map(at, op.reads_only)), writes, waits,
+                    op.index, op.name, tuple(pre), eff, c.score, c.cost, c.risk, c.latency,
+                    reads_only, writes, waits,
                 ))
             variables_of = compiled.variables
             domains = [len(variables_of[var].values) for var in order]
@@ -431,12 +441,12 @@ class Planner:
         found = [by_index[task.ops[pos].index] for pos in positions]
         first = schedule([c.op.reads for c in found], [c.op.writes for c in found], [c.latency for c in found])
         # Canonical order: any linearization of the partial order has the same DAG, so list
-        # the steps by earliest start, then name, whatever interleaving the search found.
+        # the steps by earliest start, then name, whatever interleaving the search found, and
+        # renumber the DAG's edges (no second scheduling needed).
         order = canonical_order(first.after, first.start, [c.op.name for c in found])
         chosen = [found[i] for i in order]
-        scheduled = schedule(
-            [c.op.reads for c in chosen], [c.op.writes for c in chosen], [c.latency for c in chosen]
-        )
+        renumber = {old: new for new, old in enumerate(order)}
+        after = [sorted([renumber[i] for i in first.after[old]]) for old in order]
         steps = []
         for i, c in enumerate(chosen):
             cap = c.op.capability
@@ -445,7 +455,7 @@ class Planner:
             steps.append(PlanStep.model_construct(
                 capability=cap.name,
                 provides=cap.provides,
-                after=scheduled.after[i],
+                after=after[i],
                 cost=float(c.cost),
                 latency_s=float(c.latency),
                 success_probability=float(c.probability),
@@ -454,7 +464,7 @@ class Planner:
                 requires_approval=bool(c.judgement.approval_by),
                 approval_policies=list(c.judgement.approval_by),
             ))
-        return steps, totals_of(call.intent, chosen, scheduled.latency)
+        return steps, totals_of(call.intent, chosen, first.latency)
 
 
 def canonical_order(after: Sequence[Sequence[int]], start: Sequence[float], names: Sequence[str]) -> list[int]:
