@@ -135,9 +135,13 @@ class Compiled:
         # seen, the common case, costs one lookup here instead of a call to `_value`
         known: list[dict[tuple[type, Any], int]] = []
         self._known = known
-        entries: list[tuple[list[tuple[str, int, Matcher]], list[tuple[int, int]]]] = []
+        # Each distinct (variable, literal) entry gets one slot, compiled once after this pass
+        # (an entry's admitted values depend on the whole domain); operator matchers get one each.
+        slots: dict[tuple[int, type, Any], int] = {}
+        slot_entries: list[tuple[int, Matcher]] = []
+        entries: list[tuple[list[tuple[str, int, int]], list[tuple[int, int]]]] = []
         for cap in caps:
-            req: list[tuple[str, int, Matcher]] = []
+            req: list[tuple[str, int, int]] = []
             # declaration order here: it numbers the variables and values (and so decides
             # ties deep in the heuristics); the operator's entries are sorted by fact below
             for fact, matcher in cap.requires.items():
@@ -147,9 +151,18 @@ class Compiled:
                 if isinstance(matcher, Op):
                     for v in _matcher_values(matcher):
                         value(var, v)
-                elif (type(matcher), matcher) not in known[var]:
-                    value(var, matcher)
-                req.append((fact, var, matcher))
+                    slot = len(slot_entries)
+                    slot_entries.append((var, matcher))
+                else:
+                    key = (var, type(matcher), matcher)
+                    known_slot = slots.get(key)
+                    if known_slot is None:
+                        value(var, matcher)
+                        slot = slots[key] = len(slot_entries)
+                        slot_entries.append((var, matcher))
+                    else:
+                        slot = known_slot
+                req.append((fact, var, slot))
             if len(req) > 1:
                 req.sort()  # by fact: the facts of one mapping are distinct
             eff: dict[int, int] = {var_of(fact): KNOWN for fact in cap.reports} if cap.reports else {}
@@ -161,21 +174,16 @@ class Compiled:
                 eff[var] = value(var, v) if idx is None else idx
             entries.append((req, sorted(eff.items()) if len(eff) > 1 else list(eff.items())))
         precondition = self.precondition
-        literal = self._literal
+        compiled_slots = [precondition(var, matcher) for var, matcher in slot_entries]
         operators: list[Operator] = []
         append = operators.append
         for i, cap in enumerate(caps):
             req, eff_items = entries[i]
-            pre_list = []
-            for _, var, matcher in req:
-                # a literal's entry is shared: look it up before paying for the call
-                hit = None if isinstance(matcher, Op) else literal.get((var, (type(matcher), matcher)))
-                pre_list.append(hit if hit is not None else precondition(var, matcher))
             writes_sorted = tuple([var for var, _ in eff_items])
             writes = frozenset(writes_sorted)
             reads = frozenset([var for _, var, _ in req])
             append(Operator(
-                i, cap, tuple(pre_list), tuple(eff_items), reads, writes,
+                i, cap, tuple([compiled_slots[slot] for _, _, slot in req]), tuple(eff_items), reads, writes,
                 tuple(sorted(reads - writes)) if reads else (), writes_sorted,
                 tuple(sorted(reads | writes)) if reads else writes_sorted,
             ))
