@@ -37,6 +37,10 @@ class Limits:
     steps_by: str | None = None
 
 
+#: No caps at all: what `PolicySet.limits` returns when there are no policies.
+_NO_LIMITS = Limits()
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyJudgement:
     """What the applicable policies say about one capability for one intent and inputs.
@@ -104,6 +108,8 @@ class PolicySet:
 
     def applicable(self, intent: Intent, inputs: Mapping[str, Any]) -> list[Policy]:
         """Return the policies that apply to `intent` run with `inputs`, sorted by name."""
+        if not self.policies:
+            return []
         key = (id(intent), _inputs_key(inputs))
         cached = self._applicable.get(key)
         if cached is not None and cached[0] is intent:
@@ -118,6 +124,8 @@ class PolicySet:
 
     def limits(self, intent: Intent, inputs: Mapping[str, Any]) -> Limits:
         """Return the tightest caps of the applicable `limit` policies."""
+        if not self.policies:
+            return _NO_LIMITS
         caps: dict[str, Any] = {}
         for policy in self.applicable(intent, inputs):
             if policy.limit is None:

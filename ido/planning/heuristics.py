@@ -13,6 +13,7 @@ cost per state. `Task.heuristic(kind, metric)` picks one.
 from __future__ import annotations
 
 import heapq
+from operator import add
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -183,9 +184,8 @@ class HMax:
         `w`, so the facts are settled layer by layer in first-reached order."""
         if self.need[self.goal_op] == 0:
             return 0.0
-        offsets = self.offsets
         seen = bytearray(self.n_facts)
-        layer = [offsets[var] + val for var, val in enumerate(state)]
+        layer = list(map(add, self.offsets, state))  # the state's facts (offsets has one more)
         for f in layer:
             seen[f] = 1
         eff_facts = self.eff_facts

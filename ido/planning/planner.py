@@ -417,6 +417,7 @@ class Planner:
                 breakdown=totals["breakdown"],
                 alternatives=alternatives,
                 explanation=reasons.feasible_explanation(call, steps, totals, alternatives),
+                metrics=_metrics(call, started, expanded, generated),
             )
         else:
             blockers = reasons.blockers(self, call, failed)
@@ -426,14 +427,9 @@ class Planner:
                 blockers=blockers,
                 alternatives=reasons.unavailable_alternatives(self, call, blockers) if explain else [],
                 explanation=reasons.infeasible_explanation(call, blockers),
+                metrics=_metrics(call, started, expanded, generated),
             )
-        metrics = SearchMetrics(
-            nodes_expanded=expanded,
-            nodes_generated=generated,
-            relevant_capabilities=len(call.relevant),
-            milliseconds=round((time.perf_counter() - started) * 1000, 3),
-        )
-        return plan.model_copy(update={"metrics": metrics})
+        return plan
 
     def steps(self, call: Call, task: Task, positions: Sequence[int]) -> tuple[list[PlanStep], dict[str, Any]]:
         """Return the plan steps (ordered, with `after`) and totals for op positions in `task`."""
@@ -465,6 +461,16 @@ class Planner:
                 approval_policies=list(c.judgement.approval_by),
             ))
         return steps, totals_of(call.intent, chosen, first.latency)
+
+
+def _metrics(call: Call, started: float, expanded: int, generated: int) -> SearchMetrics:
+    """Return a plan call's search effort and its time so far (taken as the plan is built)."""
+    return SearchMetrics(
+        nodes_expanded=expanded,
+        nodes_generated=generated,
+        relevant_capabilities=len(call.relevant),
+        milliseconds=round((time.perf_counter() - started) * 1000, 3),
+    )
 
 
 def canonical_order(after: Sequence[Sequence[int]], start: Sequence[float], names: Sequence[str]) -> list[int]:
