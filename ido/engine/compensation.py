@@ -17,6 +17,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from ido.decisions import DecisionRecord, Trigger
+from ido.engine.fold import fold_finished
 from ido.engine.inputs import DecisionInputs, record
 from ido.engine.run import RunState, StepHandle
 
@@ -90,7 +91,7 @@ async def compensate(engine: Engine, run: RunState) -> tuple[str, DecisionRecord
             await engine._flush(run)
             finished = await engine.call(run, handle)
             run.finished.append(finished)
-            engine._fold(run)
+            fold_finished(run, engine.clock)
             # the undo's own success is not a step of the forward plan
             if finished.error is None:
                 run.completed.pop()

@@ -29,17 +29,18 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from ido.clock import Clock
-from ido.decisions import ALTERNATIVES_REF, DecisionRecord, Outcome, Revisions, Trigger
+from ido.decisions import ALTERNATIVES_REF, DecisionRecord, Revisions, Trigger
 from ido.digest import digest, digest_models
 from ido.engine import logging as engine_logging
 from ido.engine.decide import decide
 from ido.engine.doors import Call
 from ido.engine.executors import default_doors
 from ido.engine.fleet import Admission, Fleet, allowed_providers
+from ido.engine.fold import fold_finished
 from ido.engine.health import HealthConfig, HealthTracker
 from ido.engine.inputs import DecisionInputs
 from ido.engine.run import Finished, RunResult, RunState, StepHandle, conditions_for, redact
-from ido.engine.strategies import STRATEGIES, apply_outcome, pin
+from ido.engine.strategies import STRATEGIES, pin
 from ido.errors import ExecutionError, UsageError
 from ido.journal.base import TERMINAL_STATUSES, Store
 from ido.model import Capability, Intent, Observer, Policy, Scalar
@@ -301,7 +302,7 @@ class Engine:
                 continue
             if deadline is not None and now >= deadline and run.in_flight:
                 await self._abandon(run, "the deadline passed", settle=run.intent.on_failure == "compensate")
-            self._fold(run)
+            fold_finished(run, self.clock)
             await self._observe(run)
             record, plan = self._decide(run, self.clock.now())
             action = record.action
@@ -569,7 +570,7 @@ class Engine:
                     return
             if run.finished:
                 # steps dispatched before the approval request keep landing: record them now
-                self._fold(run)
+                fold_finished(run, self.clock)
                 await self._flush(run)
         self._fold_answer(run)
 
@@ -746,74 +747,6 @@ class Engine:
                     f"{handle.capability.name}: abandoned, {why}", kind="timeout", capability=handle.capability.name,
                 ), self.clock.now() - handle.started))
 
-    def _fold(self, run: RunState) -> None:
-        """Apply finished steps to the run: state, money, keys, static path; buffer outcomes."""
-        if not run.finished:
-            return
-        finished, run.finished = run.finished, []
-        failed: list[str] = []
-        succeeded: list[str] = []
-        for f in finished:
-            handle = f.handle
-            cap = handle.capability
-            run.in_flight.pop(handle.step, None)
-            ok = f.error is None
-            facts: dict[str, Scalar] = {}
-            cost = 0.0
-            self._note_faults(run, f)
-            if ok:
-                assert f.result is not None
-                facts = {**cap.effects, **f.result.facts}
-                cost = f.result.cost if f.result.cost is not None else cap.cost
-                run.state.update(facts)
-                run.spent += cost
-                run.completed.append((handle.step, cap))
-                succeeded.append(cap.name)
-                if run.reusable is not None:
-                    run.reusable = _drop_capability(run.reusable, cap.name)
-            else:
-                assert f.error is not None
-                run.degraded = True
-                run.reusable = None
-                if not cap.idempotent and f.error.kind in ("timeout", "connection") and not handle.compensation:
-                    # its effect may have happened: never call a non-idempotent action blindly again
-                    run.excluded.add(cap.name)
-                failed.append(f"{cap.name} failed ({f.error.kind}"
-                              + (f": {f.error.status}" if f.error.status else "") + ")")
-            if ok or f.error is None or f.error.kind not in ("timeout", "connection"):
-                run.key_groups[cap.name] = run.key_groups.get(cap.name, 1) + 1
-            if run.pinned is not None and handle.plan_step is not None:
-                run.pinned = apply_outcome(run.strategy, run.pinned, handle.plan_step, ok, self.clock.now())
-            outcome = Outcome.model_construct(
-                capability=cap.name, step=handle.step, status="succeeded" if ok else "failed", hit=ok,
-                error=None if ok else str(f.error), error_kind=None if ok else f.error.kind,  # type: ignore[union-attr]
-                latency_s=round(f.latency_s, 6), cost=cost, facts=facts, idempotency_key=handle.key,
-            )
-            data = outcome.model_dump(mode="json")
-            data["decision_id"] = handle.decision_id
-            data["plan_step"] = handle.plan_step
-            data["compensation"] = handle.compensation
-            run.event("outcome", self.clock.timestamp(), data)
-        if failed:
-            run.trigger, run.cause = Trigger.STEP_FAILED, "; ".join(failed)
-        else:
-            run.trigger, run.cause = Trigger.STEP_SUCCEEDED, ", ".join(succeeded) + " succeeded"
-
-    def _note_faults(self, run: RunState, f: Finished) -> None:
-        """Stamp injected faults a door reports (simulation) on the run's next records."""
-        labels: list[str] = []
-        if f.result is not None:
-            labels = [str(x) for x in f.result.detail.get("faults", ())]
-        elif f.error is not None:
-            labels = [str(x) for x in getattr(f.error, "faults", ())]
-            text = str(f.error)
-            if not labels and "(injected: " in text:
-                labels = text[text.rindex("(injected: ") + 11:].rstrip(")").split("; ")
-        for label in labels:
-            if label and label not in run.faults:
-                run.faults.append(label)
-                run.event("fault", self.clock.timestamp(), {"fault": label, "capability": f.handle.capability.name})
-
     # -- observation --------------------------------------------------------------------
     async def _observe(self, run: RunState, *, force: bool = False) -> None:
         """Read observers whose facts are stale (cached per engine by interval); apply changes."""
@@ -870,7 +803,7 @@ class Engine:
             await self._abandon(
                 run, f"the run {'succeeded' if record.action == 'succeed' else 'failed'}", settle=undoing,
             )
-            self._fold(run)
+            fold_finished(run, self.clock)
         if record.action == "succeed":
             self._set_status(run, "succeeded", record)
             await self._flush(run)
@@ -968,12 +901,3 @@ def _items_key(mapping: Mapping[str, Any]) -> tuple[Any, ...]:
     # type names too: True and 1 are equal in Python but different facts
     return tuple(sorted((k, type(v).__name__, v) for k, v in mapping.items()))
 
-
-def _drop_capability(plan: Plan, capability: str) -> Plan | None:
-    """Return `plan` without its (first) step of `capability`, or None if it has none."""
-    from ido.engine.inputs import without_steps
-
-    for i, step in enumerate(plan.steps):
-        if step.capability == capability:
-            return without_steps(plan, {i})
-    return None

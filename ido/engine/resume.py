@@ -20,6 +20,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from ido.decisions import Revisions, Trigger
+from ido.engine.fold import fold_finished
 from ido.engine.run import RunState, StepHandle, redact
 from ido.engine.strategies import apply_outcome, pin
 from ido.errors import JournalError, UsageError
@@ -96,7 +97,7 @@ async def _learn_outcomes(engine: Engine, run: RunState, handles: list[StepHandl
     """
     finished = await asyncio.gather(*(engine.call(run, h) for h in handles))
     run.finished.extend(finished)
-    engine._fold(run)
+    fold_finished(run, engine.clock)
     await engine._flush(run)  # durable now: a run that goes on waiting (approval) keeps what it learnt
     return ", ".join(f"{f.handle.capability.name} {'succeeded' if f.error is None else 'failed'}" for f in finished)
 

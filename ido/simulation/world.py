@@ -258,6 +258,6 @@ class SimulatedWorld:
         labels: tuple[str, ...], cap: Capability, kind: Any, message: str, status: int | None = None,
     ) -> ExecutionError:
         error = ExecutionError(message, kind=kind, capability=cap.name, status=status)
-        # the engine stamps these on the run's next decision records (`Engine._note_faults`)
+        # the engine stamps these on the run's next decision records (`ido.engine.fold.note_faults`)
         error.faults = list(labels)  # type: ignore[attr-defined]
         return error
