@@ -32,6 +32,7 @@ from ido.clock import Clock
 from ido.decisions import ALTERNATIVES_REF, DecisionRecord, Revisions, Trigger
 from ido.digest import digest, digest_models
 from ido.engine import logging as engine_logging
+from ido.engine.deadline import MAX_BLOCKED_S, abandon, run_deadline
 from ido.engine.decide import decide
 from ido.engine.doors import Call
 from ido.engine.executors import default_doors
@@ -47,8 +48,6 @@ from ido.model import Capability, Intent, Observer, Policy, Scalar
 from ido.planning.types import Alternative, Plan
 
 Listener = Callable[[DecisionRecord], Any]
-#: how long a run without a deadline stays blocked before it gives up (seconds).
-MAX_BLOCKED_S = 300.0
 #: how often a run waiting for approval looks for an answer written by another process.
 APPROVAL_POLL_S = 1.0
 #: a decision's alternatives are kept inline up to this many; a longer list is stored once in
@@ -296,12 +295,12 @@ class Engine:
         while True:
             run.wake.clear()
             now = self.clock.now()
-            deadline = self._deadline(run)
+            deadline = run_deadline(run)
             if run.pending_approval is not None and (deadline is None or now < deadline):
                 await self._await_answer(run, deadline)  # resumed while waiting for a person
                 continue
             if deadline is not None and now >= deadline and run.in_flight:
-                await self._abandon(run, "the deadline passed", settle=run.intent.on_failure == "compensate")
+                await abandon(run, "the deadline passed", self.clock, settle=run.intent.on_failure == "compensate")
             fold_finished(run, self.clock)
             await self._observe(run)
             record, plan = self._decide(run, self.clock.now())
@@ -527,10 +526,6 @@ class Engine:
         text = record.reason
         return [p.strip() for p in text[text.rfind("(") + 1:text.rfind(")")].split(",")] if "(" in text else []
 
-    def _deadline(self, run: RunState) -> float | None:
-        d = run.intent.constraints.deadline
-        return None if d is None else run.started + d
-
     async def _sleep(self, run: RunState, until: float | None, *, watch_health: bool) -> None:
         """Wait for an outcome, an approval answer, a health change (if watched) or `until`."""
         if run.finished:
@@ -542,7 +537,7 @@ class Engine:
         try:
             await asyncio.wait_for(run.wake.wait(), timeout)
         except TimeoutError:
-            if until is not None and until >= (self._deadline(run) or float("inf")):
+            if until is not None and until >= (run_deadline(run) or float("inf")):
                 run.trigger, run.cause = Trigger.DEADLINE_PRESSURE, "the deadline was reached"
             elif run.pending_approval is None:
                 run.trigger, run.cause = Trigger.HEALTH_CHANGED, "the backoff elapsed"
@@ -718,35 +713,6 @@ class Engine:
             sem = self._semaphores[cap.name] = asyncio.Semaphore(cap.max_concurrency)
         return sem
 
-    async def _abandon(self, run: RunState, why: str, *, settle: bool = False) -> None:
-        """Stop every step in flight; record those that never answered as failed (outcome unknown).
-
-        With `settle` (the run is about to undo its steps), requests that already
-        left through their door are not cancelled but awaited, up to their call
-        timeout: a provider may act on a request whatever the run does next, and
-        compensation can only undo what the run knows took effect. Steps still
-        queued for a concurrency slot or a quota were never sent and are cancelled.
-        """
-        handles = list(run.in_flight.values())
-        if settle:
-            sent = [h.task for h in handles if h.sent and h.task is not None and not h.task.done()]
-            if sent:
-                bound = max(h.capability.effective_timeout for h in handles if h.sent) + 1.0
-                await asyncio.wait(sent, timeout=bound)
-        for handle in handles:
-            if handle.task is not None and not handle.task.done():
-                handle.task.cancel()
-        for handle in handles:
-            if handle.task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await handle.task
-        done = {f.handle.step for f in run.finished}
-        for handle in handles:
-            if handle.step not in done:
-                run.finished.append(Finished(handle, None, ExecutionError(
-                    f"{handle.capability.name}: abandoned, {why}", kind="timeout", capability=handle.capability.name,
-                ), self.clock.now() - handle.started))
-
     # -- observation --------------------------------------------------------------------
     async def _observe(self, run: RunState, *, force: bool = False) -> None:
         """Read observers whose facts are stale (cached per engine by interval); apply changes."""
@@ -800,8 +766,8 @@ class Engine:
     async def _finish(self, run: RunState, record: DecisionRecord, *, blocked_out: bool = False) -> RunResult:
         if run.in_flight:
             undoing = record.action == "fail" and run.intent.on_failure == "compensate"
-            await self._abandon(
-                run, f"the run {'succeeded' if record.action == 'succeed' else 'failed'}", settle=undoing,
+            await abandon(
+                run, f"the run {'succeeded' if record.action == 'succeed' else 'failed'}", self.clock, settle=undoing,
             )
             fold_finished(run, self.clock)
         if record.action == "succeed":
