@@ -164,7 +164,16 @@ def _p95(values: list[float]) -> float:
 #: faults on memory shared with the parent after fork, cold caches) that a long-lived caller does
 #: not; it is reported separately ("first call"). Both planners are timed the same way.
 REPEAT_BUDGET_S = 1.0
-REPEATS = 7
+REPEATS = 25
+
+#: Interpreter hash seeds for cheap instances. pyperplan's search order follows set iteration
+#: over strings, so its time on one instance changes with the interpreter's hash seed
+#: (blocksworld 4: 1.75 to 3.1 ms over seeds 1-6 on this machine); ido orders by name and index
+#: and does not depend on it. An instance whose call takes under SEEDED_BELOW_S is therefore
+#: timed once per seed, each in a fresh interpreter, for both planners, and the median over the
+#: seeds counts. Slower instances are timed once (the spread matters less next to their time).
+SEEDS = (1, 2, 3, 4, 5)
+SEEDED_BELOW_S = 0.1
 
 
 def _repeat(solve: Any) -> dict[str, Any]:
@@ -224,21 +233,49 @@ def _solve_pyperplan(domain: str, size: int, heuristic: str, out: Any) -> None:
         out.send(_repeat(once))
 
 
-def _timed(target: Any, args: tuple[Any, ...], timeout: float) -> dict[str, Any] | None:
+def _timed(target: Any, args: tuple[Any, ...], timeout: float, seed: int | None = None) -> dict[str, Any] | None:
     """Return what `target` sent from a child process, or None when its median call took
-    longer than `timeout` (the child is killed once it cannot be within it any more)."""
-    ctx = mp.get_context("fork")
+    longer than `timeout` (the child is killed once it cannot be within it any more).
+
+    The child is forked (sharing this process's hash seed) or, given `seed`, a fresh
+    interpreter started with PYTHONHASHSEED=seed."""
+    ctx = mp.get_context("fork" if seed is None else "spawn")
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=target, args=(*args, send))
-    proc.start()
+    saved = os.environ.get("PYTHONHASHSEED")
+    if seed is not None:
+        os.environ["PYTHONHASHSEED"] = str(seed)  # read by the spawned interpreter at start-up
+    try:
+        proc.start()
+    finally:
+        if seed is not None:
+            if saved is None:
+                del os.environ["PYTHONHASHSEED"]
+            else:
+                os.environ["PYTHONHASHSEED"] = saved
     # a child repeats calls while they took under REPEAT_BUDGET_S in all (`_repeat`): allow for
-    # that, but count only a median call within `timeout`
-    result = recv.recv() if recv.poll(timeout + REPEAT_BUDGET_S + min(timeout, REPEAT_BUDGET_S)) else None
+    # that, but count only a median call within `timeout` (a spawned child imports first)
+    start_up = 0.0 if seed is None else 30.0
+    limit = timeout + REPEAT_BUDGET_S + min(timeout, REPEAT_BUDGET_S) + start_up
+    result = recv.recv() if recv.poll(limit) else None
     proc.join(0.5)
     if proc.is_alive():
         proc.kill()
         proc.join()
     return result if result is not None and result["total"] <= timeout else None
+
+
+def _measured(target: Any, args: tuple[Any, ...], timeout: float) -> dict[str, Any] | None:
+    """Return `_timed` in a forked child or, for a call under SEEDED_BELOW_S, the median over
+    SEEDS (each in a fresh interpreter) with every seed's time in `by_seed`."""
+    once = _timed(target, args, timeout)
+    if once is None or once["total"] >= SEEDED_BELOW_S:
+        return once
+    runs = [r for seed in SEEDS if (r := _timed(target, args, timeout, seed)) is not None]
+    if not runs:
+        return once
+    ordered = sorted(runs, key=lambda r: r["total"])
+    return ordered[(len(ordered) - 1) // 2] | {"by_seed": [r["total"] for r in runs]}
 
 
 CLASSIC_SIZES = {
@@ -259,8 +296,8 @@ def bench_classic(quick: bool, timeout: float) -> list[dict[str, Any]]:
                 break
             ido = None
             if ido_alive:
-                lm = _timed(_solve_ido, (domain, size, "lmcut"), timeout)
-                hm = _timed(_solve_ido, (domain, size, "hmax"), _second_limit(lm, timeout))
+                lm = _measured(_solve_ido, (domain, size, "lmcut"), timeout)
+                hm = _measured(_solve_ido, (domain, size, "hmax"), _second_limit(lm, timeout))
                 best = [r | {"heuristic": h} for r, h in ((lm, "lmcut"), (hm, "hmax")) if r]
                 ido = min(best, key=lambda r: r["total"]) if best else None
                 if ido is not None:
@@ -268,8 +305,8 @@ def bench_classic(quick: bool, timeout: float) -> list[dict[str, Any]]:
                     ido["default_first"] = lm["first"] if lm else None
             pyp = None
             if pyp_alive:
-                lm = _timed(_solve_pyperplan, (domain, size, "lmcut"), timeout)
-                hm = _timed(_solve_pyperplan, (domain, size, "hmax"), _second_limit(lm, timeout))
+                lm = _measured(_solve_pyperplan, (domain, size, "lmcut"), timeout)
+                hm = _measured(_solve_pyperplan, (domain, size, "hmax"), _second_limit(lm, timeout))
                 best = [r | {"heuristic": h} for r, h in ((lm, "lmcut"), (hm, "hmax")) if r]
                 pyp = min(best, key=lambda r: r["total"]) if best else None
             ido_alive = ido is not None
@@ -285,6 +322,11 @@ def _second_limit(first: dict[str, Any] | None, timeout: float) -> float:
     """Return the per-call limit of the second heuristic: the first one's time (a slower one
     cannot be the best of two), never more than the timeout."""
     return timeout if first is None else min(timeout, first["total"] + 0.005)
+
+
+def _ms(seconds: float) -> str:
+    """Return seconds as milliseconds for the table: two decimals below 100 ms."""
+    return f"{seconds * 1000:.2f}" if seconds < 0.1 else f"{seconds * 1000:,.0f}"
 
 
 def _fmt_s(r: dict[str, Any] | None) -> str:
@@ -352,8 +394,8 @@ def report(scale: list[dict[str, Any]], classic: list[dict[str, Any]], fleet: di
             )
     lines += [
         "", f"### Classic tasks: ido vs pyperplan optimal A* (best of h_max and LM-cut), {timeout:g} s per call", "",
-        "| domain | size | optimal cost | ido s (search, h) | ido default (LM-cut) s | pyperplan s (search, h) "
-        "| speed-up (best of two each) | speed-up (ido default) | first call in a fresh process: ido / pyperplan s (speed-up) | ido nodes |",
+        "| domain | size | optimal cost | ido ms (search, h) | ido default (LM-cut) ms | pyperplan ms (search, h) "
+        "| speed-up (best of two each) | speed-up (ido default) | first call in a fresh process: ido / pyperplan ms (speed-up) | ido nodes |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     ctable = Table(title="classic tasks")
@@ -364,13 +406,13 @@ def report(scale: list[dict[str, Any]], classic: list[dict[str, Any]], fleet: di
         cost = str(ido["cost"] if ido else pyp["cost"] if pyp else "-")
         if ido and pyp and ido["cost"] != pyp["cost"]:
             cost = f"MISMATCH ido {ido['cost']} / pyperplan {pyp['cost']}"
-        ido_s = f"{ido['total']:.3f} ({ido['search']:.3f}, {ido['heuristic']})" if ido else f"timeout (>{timeout:g})"
+        ido_s = f"{_ms(ido['total'])} ({_ms(ido['search'])}, {ido['heuristic']})" if ido else f"timeout (>{timeout:g} s)"
         default = ido.get("default") if ido else None
-        default_s = f"{default:.3f}" if default else f"timeout (>{timeout:g})"
-        pyp_s = f"{pyp['total']:.3f} ({pyp['search']:.3f}, {pyp['heuristic']})" if pyp else f"timeout (>{timeout:g})"
+        default_s = _ms(default) if default else f"timeout (>{timeout:g} s)"
+        pyp_s = f"{_ms(pyp['total'])} ({_ms(pyp['search'])}, {pyp['heuristic']})" if pyp else f"timeout (>{timeout:g} s)"
         ratio = f"{pyp['total'] / ido['total']:.1f}x" if ido and pyp else ("ido only" if ido else "-")
         ratio_default = f"{pyp['total'] / default:.1f}x" if default and pyp else "-"
-        first = (f"{ido['first']:.3f} / {pyp['first']:.3f} ({pyp['first'] / ido['first']:.1f}x)"
+        first = (f"{_ms(ido['first'])} / {_ms(pyp['first'])} ({pyp['first'] / ido['first']:.1f}x)"
                  if ido and pyp else "-")
         lines.append(
             f"| {r['domain']} | {r['size']} | {cost} | {ido_s} | {default_s} | {pyp_s} | {ratio} | {ratio_default} "
@@ -401,6 +443,19 @@ def report(scale: list[dict[str, Any]], classic: list[dict[str, Any]], fleet: di
     elif both:
         lines.append(f"Target (3x at every size both solve): **met** at all {len(both)} sizes "
                      f"(least {min(r['pyperplan']['total'] / r['ido']['total'] for r in both):.1f}x).")
+    seeded = [r for r in both if "by_seed" in r["pyperplan"]]
+    if seeded:
+        lines.append("")
+        lines.append(
+            f"Hash seeds (instances under {SEEDED_BELOW_S * 1000:g} ms, medians over seeds {', '.join(map(str, SEEDS))}): "
+            + "; ".join(
+                f"{r['domain']} {r['size']}: pyperplan {_ms(min(r['pyperplan']['by_seed']))}-"
+                f"{_ms(max(r['pyperplan']['by_seed']))} ms, ido "
+                + (f"{_ms(min(r['ido']['by_seed']))}-{_ms(max(r['ido']['by_seed']))} ms" if "by_seed" in r["ido"] else "-")
+                for r in seeded
+            )
+            + "."
+        )
     cold = [r for r in both if r["pyperplan"]["first"] < 3 * r["ido"]["first"]]
     if cold:
         lines.append("")
@@ -416,7 +471,9 @@ def report(scale: list[dict[str, Any]], classic: list[dict[str, Any]], fleet: di
         f"scratch, nothing reused) while the calls so far took under {REPEAT_BUDGET_S:g} s, up to {REPEATS} "
         "calls, and the median call counts; the first call of the fresh process, which also pays one-time "
         "costs of the process (page faults on memory shared with the parent, cold caches), is shown "
-        "separately. Both are optimal A*, each timed with h_max and with LM-cut, and the faster counts (as "
+        f"separately. Calls under {SEEDED_BELOW_S * 1000:g} ms are timed again in a fresh interpreter per "
+        "hash seed and the median over seeds counts (pyperplan's search order, and so its time, follows "
+        "the hash seed; ido's does not). Both are optimal A*, each timed with h_max and with LM-cut, and the faster counts (as "
         "the issue defines pyperplan's side); the ido default column is LM-cut alone (`Planner()`'s "
         "default). ido's LM-cut is incremental (h_max values only fall after a cut) and evaluated lazily "
         "when a node is popped.",

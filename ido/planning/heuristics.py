@@ -13,7 +13,8 @@ cost per state. `Task.heuristic(kind, metric)` picks one.
 from __future__ import annotations
 
 import heapq
-from operator import add
+from collections.abc import Sequence
+from operator import add, attrgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -34,6 +35,13 @@ def weight(op: TaskOp, metric: str) -> float:
     if metric == "latency":
         return op.latency
     return 1.0
+
+
+def weights(ops: Sequence[TaskOp], metric: str) -> list[float]:
+    """Return every operator's `weight` under `metric`, in order (one attribute read each)."""
+    if metric in ("score", "cost", "risk", "latency"):
+        return list(map(attrgetter(metric), ops))
+    return [1.0] * len(ops)
 
 
 class _HMaxGraph:
@@ -96,7 +104,7 @@ class HMax:
         self.goal_op = len(task.ops)
         self.eff_facts = graph.eff_facts
         self.free_ops = graph.free_ops
-        self.weights = [weight(op, metric) for op in task.ops]
+        self.weights = weights(task.ops, metric)
         # Every action costing the same w > 0 (unit costs, the `steps` metric): Dijkstra's
         # queue degenerates to layers w apart, walked breadth-first without a heap.
         uniform = set(self.weights)

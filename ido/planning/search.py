@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ido.planning.heuristics import weight
+from ido.planning.heuristics import weights as weights_of
 
 INF = float("inf")
 EPS = 1e-9
@@ -370,7 +371,7 @@ def _astar_plain(
     ops = task.ops
     goal = task.goal
     free, tables = task.successor_index()
-    weights = [weight(op, metric) for op in ops]
+    weights = weights_of(ops, metric)
     pres = [op.pre for op in ops]
     effs = [op.eff for op in ops]
     states: list[tuple[int, ...]] = [init]
