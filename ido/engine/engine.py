@@ -36,7 +36,7 @@ from ido.engine.deadline import MAX_BLOCKED_S, abandon, run_deadline
 from ido.engine.decide import decide
 from ido.engine.doors import Call
 from ido.engine.executors import default_doors
-from ido.engine.fleet import Admission, Fleet, allowed_providers
+from ido.engine.fleet import Fleet, admit_decision
 from ido.engine.fold import fold_finished
 from ido.engine.health import HealthConfig, HealthTracker
 from ido.engine.inputs import DecisionInputs
@@ -307,7 +307,9 @@ class Engine:
             action = record.action
             if action != "dispatch":
                 self.fleet.drop_held(run.run_id)
-            if action == "dispatch" and not await self._admitted(run, record):
+            if action == "dispatch" and not await admit_decision(
+                self.fleet, run, record, self.capabilities, self.policies,
+            ):
                 # the fleet gave a scarce provider to other runs: decide again without it
                 self._set_status(run, "running", record)
                 await self._flush(run)
@@ -315,7 +317,7 @@ class Engine:
             if action == "dispatch":
                 handles = [self._prepare(run, record, i, name) for i, name in zip(record.dispatch, record.chosen, strict=True)]
                 for handle in handles:
-                    handle.slot = True  # taken by `_admitted`
+                    handle.slot = True  # taken by `admit_decision`
                 self._set_status(run, "running", record)
                 await self._flush(run)
                 for handle in handles:
@@ -397,53 +399,6 @@ class Engine:
             run.pinned = pin(plan)
         self._publish(run, record)
         return record, plan
-
-    async def _admitted(self, run: RunState, record: DecisionRecord) -> bool:
-        """Return whether the fleet lets `record`'s steps go now; else note the reroute on the run.
-
-        Every admitted step holds a slot (`Fleet.occupy`) until it ends. When the
-        allocation assigns another provider for one of them, the slots taken for
-        the others are given back, the scarce capability is excluded from the
-        run's next decision (only that one), and the reason becomes its cause.
-        """
-        admissions: list[Admission] = []
-        self.fleet.begin(run.run_id)
-        for name in record.chosen:
-            cap = self.capabilities[name]
-
-            def demand(cap: Capability = cap) -> tuple[float | None, frozenset[str]]:
-                if run.strategy != "adaptive":  # a fixed path never switches: it may only wait
-                    return self._budget_left(run), frozenset({cap.name})
-                return self._budget_left(run), allowed_providers(
-                    self.fleet, cap, lambda c: self.policies.judge(c, run.intent, run.public_inputs),
-                    run.excluded,
-                )
-
-            admissions.append(await self.fleet.admit(run.run_id, cap, demand))
-        self.fleet.end(run.run_id)
-        rerouted = [a for a in admissions if a.action == "reroute"]
-        if not rerouted:
-            return True
-        for a in admissions:
-            if a.action == "go":
-                self.fleet.release(a.capability)
-        run.fleet_excluded = set().union(*(a.exclude for a in rerouted))
-        why = "; ".join(a.reason for a in rerouted)
-        run.notes.append(why)
-        run.cause = why
-        run.reusable = None
-        return False
-
-    def _budget_left(self, run: RunState) -> float | None:
-        """Return what is left of the run's budget (and cost_per_run limit) after steps in flight."""
-        c = run.intent.constraints
-        limits = getattr(self.policies, "limits", None)
-        limit = limits(run.intent, run.public_inputs).cost_per_run if limits is not None else None
-        caps = [x for x in (c.budget, limit) if x is not None]
-        if not caps:
-            return None
-        used = run.spent + sum(h.cost for h in run.in_flight.values())
-        return max(0.0, min(caps) - used)
 
     def _fresh_key(self, run: RunState) -> tuple[Any, ...] | None:
         """Return the key under which a run that has done nothing yet may share another's first plan.

@@ -21,6 +21,11 @@ health, never on wall time, so a simulation on the virtual clock stays
 deterministic. `load` counts, per capability, the steps in flight plus those
 waiting for a slot: a `go` takes one (`occupy`), the engine gives it back with
 `release` when the step ends.
+
+`admit_decision` is the engine's side of this: called by the engine's loop
+(`ido.engine.engine.Engine`) with a `dispatch` decision, it asks the fleet
+about each chosen capability and, on a reroute, notes on the run what to
+leave out of its next decision and why.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ido.decisions import DecisionRecord
+from ido.engine.run import RunState
 from ido.health import Circuit, HealthSnapshot
 from ido.model import Capability
 from ido.planning import fleet as planning_fleet
@@ -228,3 +235,55 @@ def allowed_providers(
         c.name for c in fleet.by_role.get(cap.provides, [])
         if c.name not in excluded and not judge(c).denied_by
     )
+
+
+async def admit_decision(
+    fleet: Fleet, run: RunState, record: DecisionRecord, capabilities: Mapping[str, Capability], policies: Any,
+) -> bool:
+    """Return whether the fleet lets `record`'s steps go now; else note the reroute on the run.
+
+    Every admitted step holds a slot (`Fleet.occupy`) until it ends. When the
+    allocation assigns another provider for one of them, the slots taken for
+    the others are given back, the scarce capability is excluded from the
+    run's next decision (only that one), and the reason becomes its cause.
+    `policies` is the engine's policy set (`judge`, and `limits` if it has one).
+    """
+    admissions: list[Admission] = []
+    fleet.begin(run.run_id)
+    for name in record.chosen:
+        cap = capabilities[name]
+
+        def demand(cap: Capability = cap) -> tuple[float | None, frozenset[str]]:
+            if run.strategy != "adaptive":  # a fixed path never switches: it may only wait
+                return budget_left(run, policies), frozenset({cap.name})
+            return budget_left(run, policies), allowed_providers(
+                fleet, cap, lambda c: policies.judge(c, run.intent, run.public_inputs),
+                run.excluded,
+            )
+
+        admissions.append(await fleet.admit(run.run_id, cap, demand))
+    fleet.end(run.run_id)
+    rerouted = [a for a in admissions if a.action == "reroute"]
+    if not rerouted:
+        return True
+    for a in admissions:
+        if a.action == "go":
+            fleet.release(a.capability)
+    run.fleet_excluded = set().union(*(a.exclude for a in rerouted))
+    why = "; ".join(a.reason for a in rerouted)
+    run.notes.append(why)
+    run.cause = why
+    run.reusable = None
+    return False
+
+
+def budget_left(run: RunState, policies: Any) -> float | None:
+    """Return what is left of the run's budget (and cost_per_run limit) after steps in flight."""
+    c = run.intent.constraints
+    limits = getattr(policies, "limits", None)
+    limit = limits(run.intent, run.public_inputs).cost_per_run if limits is not None else None
+    caps = [x for x in (c.budget, limit) if x is not None]
+    if not caps:
+        return None
+    used = run.spent + sum(h.cost for h in run.in_flight.values())
+    return max(0.0, min(caps) - used)
