@@ -177,7 +177,7 @@ class DecisionRecord(Frozen):
 
 #: Key of a stored decision's data that replaces a long `alternatives` list: the digest of
 #: the list, stored once in the journal as a revision of kind `alternatives` (the engine
-#: writes a set of more than `ido.engine.engine.INLINE_ALTERNATIVES` that way, once, however
+#: writes a set of more than `ido.engine.records.INLINE_ALTERNATIVES` that way, once, however
 #: many decisions share it). `resolve_alternatives` puts the list back.
 ALTERNATIVES_REF = "alternatives_ref"
 

@@ -19,17 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pydantic import TypeAdapter
-
 from ido.clock import Clock
-from ido.decisions import ALTERNATIVES_REF, DecisionRecord, Revisions, Trigger
+from ido.decisions import DecisionRecord, Revisions, Trigger
 from ido.digest import digest, digest_models
 from ido.engine import logging as engine_logging
 from ido.engine.deadline import MAX_BLOCKED_S, abandon, run_deadline
@@ -40,20 +37,17 @@ from ido.engine.fleet import Fleet, admit_decision
 from ido.engine.fold import fold_finished
 from ido.engine.health import HealthConfig, HealthTracker
 from ido.engine.inputs import DecisionInputs
+from ido.engine.records import RecordWriter
 from ido.engine.run import Finished, RunResult, RunState, StepHandle, conditions_for, redact
 from ido.engine.strategies import STRATEGIES, pin
 from ido.errors import ExecutionError, UsageError
 from ido.journal.base import TERMINAL_STATUSES, Store
 from ido.model import Capability, Intent, Observer, Policy, Scalar
-from ido.planning.types import Alternative, Plan
+from ido.planning.types import Plan
 
 Listener = Callable[[DecisionRecord], Any]
 #: how often a run waiting for approval looks for an answer written by another process.
 APPROVAL_POLL_S = 1.0
-#: a decision's alternatives are kept inline up to this many; a longer list is stored once in
-#: the journal (a revision of kind `alternatives`, by content digest) and records refer to it,
-#: so decisions sharing a plan on a large registry do not each re-encode a thousand entries.
-INLINE_ALTERNATIVES = 64
 
 
 def _items(collection: Any) -> list[Any]:
@@ -117,16 +111,14 @@ class Engine:
         self.fact_reader = fact_reader if fact_reader is not None else default_reader
         self.health = health or HealthTracker(health_config)
         self.runs: dict[str, RunState] = {}
+        self._record_writer = RecordWriter(store, self.capability_list, self.policy_list)
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         #: slots in use per capability and CP-SAT allocation when runs compete for full ones.
         self.fleet = Fleet(self.capabilities, lambda: self.health.snapshot(self.clock.now()), self.clock.now)
         self._quota_windows: dict[str, deque[float]] = {}
         self._probes: list[asyncio.Task[None]] = []
         self._observed: dict[str, tuple[float, dict[str, Scalar]]] = {}
-        self._revisions_stored: set[str] = set()
         self._revisions: dict[int, tuple[Intent, Revisions]] = {}
-        self._dumped: dict[int, tuple[Any, Any]] = {}
-        self._alternative_sets: dict[int, tuple[Any, str]] = {}
         self._fresh_plans: dict[tuple[Any, ...], Plan] = {}
         self._policy_inputs = _inputs_read_by(self.policy_list)
         self._closed = False
@@ -166,7 +158,7 @@ class Engine:
             strategy=strategy, revisions=self.revisions(intent_model), state=state, started=now,
             created_at=self.clock.timestamp(), options=opts, secrets=secrets,
         )
-        self._store_revisions(intent_model, run.revisions)
+        self._record_writer.store_revisions(intent_model, run.revisions)
         await self._observe(run, force=True)
         run.state.update(set_facts or {})
         run.event("run_started", run.created_at, {
@@ -264,20 +256,6 @@ class Engine:
             intent=digest(intent), capabilities=digest_models(self.capability_list),
             policies=digest_models(self.policy_list),
         )
-
-    def _store_revisions(self, intent: Intent, revisions: Revisions) -> None:
-        for kind, key, content in (
-            ("intent", revisions.intent, lambda: intent.model_dump(mode="json", by_alias=True, exclude_none=True)),
-            ("capabilities", revisions.capabilities, lambda: [
-                c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in self.capability_list
-            ]),
-            ("policies", revisions.policies, lambda: [
-                p.model_dump(mode="json", by_alias=True, exclude_none=True) for p in self.policy_list
-            ]),
-        ):
-            if key not in self._revisions_stored:
-                self.store.put_revision(digest=key, kind=kind, content=content())
-                self._revisions_stored.add(key)
 
     # -- the loop ------------------------------------------------------------------------
     def _launch(self, run: RunState) -> None:
@@ -418,52 +396,13 @@ class Engine:
         )
 
     def _publish(self, run: RunState, record: DecisionRecord) -> None:
-        run.event("decision", self.clock.timestamp(), self._record_data(record))
+        run.event("decision", self.clock.timestamp(), self._record_writer.record_data(record))
         if self.keep_records:
             run.records.append(record)
         if self.logger is not None:
             engine_logging.log_decision(self.logger, record)
         for listener in self.listeners:
             listener(record)
-
-    def _record_data(self, record: DecisionRecord) -> dict[str, Any]:
-        """Return the record as JSON data; its plan, alternatives and health are dumped once
-        per object (many decisions share them while nothing changes); a long alternatives list
-        is stored once and referred to (`_stored_alternatives`)."""
-        data = record.model_dump(mode="json", exclude=set(_SHARED))
-        long = len(record.alternatives) > INLINE_ALTERNATIVES
-        for name in _SHARED:
-            if long and name == "alternatives":
-                data[ALTERNATIVES_REF] = self._stored_alternatives(record.alternatives)
-                continue
-            value = getattr(record, name)
-            key = id(value)
-            hit = self._dumped.get(key)
-            if hit is None or hit[0] is not value:
-                # a few recent objects suffice (decisions share the current ones); a big cache
-                # of dumped data would only lengthen the garbage collector's full passes
-                if len(self._dumped) > 256:
-                    self._dumped.clear()
-                hit = (value, _dump(value))
-                self._dumped[key] = hit
-            data[name] = hit[1]
-        return data
-
-    def _stored_alternatives(self, alternatives: Any) -> str:
-        """Return the digest under which `alternatives` are in the journal, storing them once."""
-        hit = self._alternative_sets.get(id(alternatives))
-        if hit is not None and hit[0] is alternatives:
-            return hit[1]
-        # pydantic's JSON of the models (fields in declaration order: equal lists, equal bytes)
-        key = hashlib.sha256(_ALTERNATIVES.dump_json(alternatives)).hexdigest()[:16]
-        if key not in self._revisions_stored:
-            content = _ALTERNATIVES.dump_python(alternatives, mode="json")
-            self.store.put_revision(digest=key, kind="alternatives", content=content)
-            self._revisions_stored.add(key)
-        if len(self._alternative_sets) > 256:
-            self._alternative_sets.clear()
-        self._alternative_sets[id(alternatives)] = (alternatives, key)
-        return key
 
     def _remember_plan(self, run: RunState, plan: Plan | None) -> None:
         if run.strategy == "adaptive" and plan is not None and plan.feasible:
@@ -773,25 +712,6 @@ class Engine:
             decisions=run.decisions, cost=run.spent, elapsed_s=self.clock.now() - run.started,
             records=tuple(run.records),
         )
-
-
-#: record fields shared between decisions, dumped once per object.
-_SHARED = frozenset({"plan", "alternatives", "health"})
-
-
-_ALTERNATIVES = TypeAdapter(list[Alternative])
-
-
-def _dump(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, list):
-        if value and all(type(v) is Alternative for v in value):
-            return _ALTERNATIVES.dump_python(value, mode="json")  # one call, not one per entry
-        return [v.model_dump(mode="json") for v in value]
-    if isinstance(value, dict):
-        return {k: v.model_dump(mode="json") for k, v in value.items()}
-    return value.model_dump(mode="json")
 
 
 def _health_news(before: Any, after: Any, limit: int = 3) -> str:

@@ -73,7 +73,7 @@ async def rebuild(engine: Engine, run_id: str) -> RunState:
             old, new = getattr(run.revisions, kind), getattr(current, kind)
             if old != new:
                 run.event("revision", clock.timestamp(), {"kind": kind, "digest": new, "previous": old})
-        engine._store_revisions(intent, current)
+        engine._record_writer.store_revisions(intent, current)
         run.revisions = current
         run.trigger, run.cause, run.notes = Trigger.REVISION_CHANGED, "; ".join(notes), notes
     else:

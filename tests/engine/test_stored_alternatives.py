@@ -9,7 +9,7 @@ from engine_helpers import engine, workspace
 
 from ido.decisions import ALTERNATIVES_REF, DecisionRecord, resolve_alternatives
 from ido.engine.decide import check, comparable
-from ido.engine.engine import INLINE_ALTERNATIVES
+from ido.engine.records import INLINE_ALTERNATIVES
 from ido.explain import explain, why_not
 from ido.journal import open_store
 from ido.model import Capability, Intent
