@@ -1,18 +1,33 @@
-"""Answer a run's pending approval through the journal, from any process (`ido approve`).
+"""A run's approvals: asking for one, waiting for the answer, and answering from any process.
 
-`answer(store, run_id, approved, by)` appends an `approval_given` event to a
-run waiting for approval. The engine waiting on that run notices it (it polls
-the journal while it waits) and continues; if no engine is running it,
-`ido resume RUN` continues it and applies the answer. Inside one process,
-`Engine.approve` answers directly.
+The engine's side: when a decision says `await_approval`, the engine's loop
+(`ido.engine.engine.Engine`) calls `request_approval`, then `await_answer`,
+which returns once `Engine.approve` answered in this process, `ido approve`
+answered through the journal (polled every `APPROVAL_POLL_S`), or the
+deadline passed; the answer is applied to the run's approved or excluded
+capabilities for its next decision.
+
+The other side: `answer(store, run_id, approved, by)` appends an
+`approval_given` event to a run waiting for approval (called by
+`ido approve`). The engine waiting on that run notices it and continues; if
+no engine is running it, `ido resume RUN` continues it and applies the answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
+from ido.clock import Clock
+from ido.decisions import DecisionRecord, Trigger
+from ido.engine.fold import fold_finished
+from ido.engine.run import RunState
 from ido.errors import UsageError
 from ido.journal.base import Event, RunInfo, Store
+
+#: how often a run waiting for approval looks for an answer written by another process.
+APPROVAL_POLL_S = 1.0
 
 
 async def answer(store: Store, run_id: str, approved: bool, by: str = "", note: str = "") -> RunInfo:
@@ -42,3 +57,87 @@ async def answer(store: Store, run_id: str, approved: bool, by: str = "", note: 
     row = info.model_copy(update={"status": "running", "updated_at": time.time()})
     await store.append([answer_event], run=row)
     return row
+
+
+def request_approval(run: RunState, record: DecisionRecord, clock: Clock) -> None:
+    """Mark `run` as waiting for approval of `record`'s chosen step; buffer `approval_requested`."""
+    run.pending_approval = (record.decision_id, record.chosen[0], approval_policies(record))
+    run.event("approval_requested", clock.timestamp(), {
+        "decision_id": record.decision_id, "step": record.dispatch[0] if record.dispatch else None,
+        "capability": record.chosen[0], "policies": run.pending_approval[2],
+    })
+
+
+def approval_policies(record: DecisionRecord) -> list[str]:
+    """Return the names of the policies that require approval of `record`'s (first) dispatched step."""
+    if record.plan is not None and record.dispatch:
+        step = record.plan.steps[record.dispatch[0]]
+        if step.approval_policies:
+            return list(step.approval_policies)
+    text = record.reason
+    return [p.strip() for p in text[text.rfind("(") + 1:text.rfind(")")].split(",")] if "(" in text else []
+
+
+async def await_answer(
+    run: RunState, deadline: float | None, clock: Clock, store: Store,
+    flush: Callable[[RunState], Awaitable[None]],
+) -> None:
+    """Wait for `approve()` here or `ido approve` in another process (polled), or the deadline.
+
+    Returns with the answer applied to `run` (or, when the deadline passed, the
+    request dropped and the trigger set to deadline pressure). Steps that land
+    meanwhile are folded in and written with `flush` (the engine's).
+    """
+    assert run.pending_approval is not None
+    while run.answer is None:
+        now = clock.now()
+        if deadline is not None and now >= deadline:
+            run.pending_approval = None
+            run.trigger, run.cause = Trigger.DEADLINE_PRESSURE, "the deadline passed while waiting for approval"
+            return
+        timeout = APPROVAL_POLL_S if deadline is None else min(APPROVAL_POLL_S, deadline - now)
+        run.wake.clear()
+        try:
+            await asyncio.wait_for(run.wake.wait(), timeout)
+        except TimeoutError:
+            if _answered_elsewhere(run, store):
+                return
+        if run.finished:
+            # steps dispatched before the approval request keep landing: record them now
+            fold_finished(run, clock)
+            await flush(run)
+    _fold_answer(run, clock)
+
+
+def _answered_elsewhere(run: RunState, store: Store) -> bool:
+    """Apply an answer another process wrote to the journal; return whether there was one."""
+    assert run.pending_approval is not None
+    events = store.events(run_id=run.run_id, kinds=["approval_given"])
+    if not events or events[-1].seq <= run.event_seq:
+        return False
+    answer = events[-1]
+    run.event_seq = max(run.event_seq, store.events(run_id=run.run_id)[-1].seq)
+    capability = run.pending_approval[1]
+    approved = bool(answer.data.get("approved"))
+    (run.approved if approved else run.excluded).add(capability)
+    run.pending_approval = None
+    run.reusable = None
+    by = answer.data.get("by") or ""
+    run.trigger = Trigger.APPROVAL
+    run.cause = f"{capability} {'approved' if approved else 'rejected'}" + (f" by {by}" if by else "")
+    return True
+
+
+def _fold_answer(run: RunState, clock: Clock) -> None:
+    """Apply the answer `Engine.approve` left on the run and buffer its `approval_given` event."""
+    assert run.answer is not None and run.pending_approval is not None
+    approved, by = run.answer
+    decision_id, capability, _ = run.pending_approval
+    run.event("approval_given", clock.timestamp(), {
+        "decision_id": decision_id, "capability": capability, "approved": approved, "by": by, "note": "",
+    })
+    (run.approved if approved else run.excluded).add(capability)
+    run.answer, run.pending_approval = None, None
+    run.reusable = None
+    run.trigger = Trigger.APPROVAL
+    run.cause = f"{capability} {'approved' if approved else 'rejected'}" + (f" by {by}" if by else "")

@@ -29,6 +29,7 @@ from ido.clock import Clock
 from ido.decisions import DecisionRecord, Revisions, Trigger
 from ido.digest import digest, digest_models
 from ido.engine import logging as engine_logging
+from ido.engine.approvals import await_answer, request_approval
 from ido.engine.deadline import MAX_BLOCKED_S, abandon, run_deadline
 from ido.engine.decide import decide
 from ido.engine.doors import Call
@@ -46,8 +47,6 @@ from ido.model import Capability, Intent, Observer, Policy, Scalar
 from ido.planning.types import Plan
 
 Listener = Callable[[DecisionRecord], Any]
-#: how often a run waiting for approval looks for an answer written by another process.
-APPROVAL_POLL_S = 1.0
 
 
 def _items(collection: Any) -> list[Any]:
@@ -275,7 +274,8 @@ class Engine:
             now = self.clock.now()
             deadline = run_deadline(run)
             if run.pending_approval is not None and (deadline is None or now < deadline):
-                await self._await_answer(run, deadline)  # resumed while waiting for a person
+                # resumed while waiting for a person
+                await await_answer(run, deadline, self.clock, self.store, self._flush)
                 continue
             if deadline is not None and now >= deadline and run.in_flight:
                 await abandon(run, "the deadline passed", self.clock, settle=run.intent.on_failure == "compensate")
@@ -308,11 +308,7 @@ class Engine:
                 return await self._finish(run, record)
             until: float | None = deadline
             if action == "await_approval":
-                run.pending_approval = (record.decision_id, record.chosen[0], self._approval_policies(record))
-                run.event("approval_requested", self.clock.timestamp(), {
-                    "decision_id": record.decision_id, "step": record.dispatch[0] if record.dispatch else None,
-                    "capability": record.chosen[0], "policies": run.pending_approval[2],
-                })
+                request_approval(run, record, self.clock)
                 self._set_status(run, "waiting_approval", record)
             elif action in ("block", "backoff"):
                 blocked_since = now if blocked_since is None else blocked_since
@@ -331,7 +327,7 @@ class Engine:
                 self._set_status(run, "running", record)
             await self._flush(run)
             if action == "await_approval":
-                await self._await_answer(run, deadline)
+                await await_answer(run, deadline, self.clock, self.store, self._flush)
                 continue
             if (action in ("block", "backoff") and deadline is None and blocked_since is not None
                     and now >= blocked_since + MAX_BLOCKED_S):
@@ -411,15 +407,6 @@ class Engine:
         else:
             run.reusable = None
 
-    @staticmethod
-    def _approval_policies(record: DecisionRecord) -> list[str]:
-        if record.plan is not None and record.dispatch:
-            step = record.plan.steps[record.dispatch[0]]
-            if step.approval_policies:
-                return list(step.approval_policies)
-        text = record.reason
-        return [p.strip() for p in text[text.rfind("(") + 1:text.rfind(")")].split(",")] if "(" in text else []
-
     async def _sleep(self, run: RunState, until: float | None, *, watch_health: bool) -> None:
         """Wait for an outcome, an approval answer, a health change (if watched) or `until`."""
         if run.finished:
@@ -440,59 +427,6 @@ class Engine:
                 self.health.unsubscribe(run.wake)
         if watch_health and self.health.version != version and not run.finished:
             run.trigger, run.cause = Trigger.HEALTH_CHANGED, "health changed"
-
-    async def _await_answer(self, run: RunState, deadline: float | None) -> None:
-        """Wait for `approve()` here or `ido approve` in another process (polled), or the deadline."""
-        assert run.pending_approval is not None
-        while run.answer is None:
-            now = self.clock.now()
-            if deadline is not None and now >= deadline:
-                run.pending_approval = None
-                run.trigger, run.cause = Trigger.DEADLINE_PRESSURE, "the deadline passed while waiting for approval"
-                return
-            timeout = APPROVAL_POLL_S if deadline is None else min(APPROVAL_POLL_S, deadline - now)
-            run.wake.clear()
-            try:
-                await asyncio.wait_for(run.wake.wait(), timeout)
-            except TimeoutError:
-                if self._answered_elsewhere(run):
-                    return
-            if run.finished:
-                # steps dispatched before the approval request keep landing: record them now
-                fold_finished(run, self.clock)
-                await self._flush(run)
-        self._fold_answer(run)
-
-    def _answered_elsewhere(self, run: RunState) -> bool:
-        """Apply an answer another process wrote to the journal; return whether there was one."""
-        assert run.pending_approval is not None
-        events = self.store.events(run_id=run.run_id, kinds=["approval_given"])
-        if not events or events[-1].seq <= run.event_seq:
-            return False
-        answer = events[-1]
-        run.event_seq = max(run.event_seq, self.store.events(run_id=run.run_id)[-1].seq)
-        capability = run.pending_approval[1]
-        approved = bool(answer.data.get("approved"))
-        (run.approved if approved else run.excluded).add(capability)
-        run.pending_approval = None
-        run.reusable = None
-        by = answer.data.get("by") or ""
-        run.trigger = Trigger.APPROVAL
-        run.cause = f"{capability} {'approved' if approved else 'rejected'}" + (f" by {by}" if by else "")
-        return True
-
-    def _fold_answer(self, run: RunState) -> None:
-        assert run.answer is not None and run.pending_approval is not None
-        approved, by = run.answer
-        decision_id, capability, _ = run.pending_approval
-        run.event("approval_given", self.clock.timestamp(), {
-            "decision_id": decision_id, "capability": capability, "approved": approved, "by": by, "note": "",
-        })
-        (run.approved if approved else run.excluded).add(capability)
-        run.answer, run.pending_approval = None, None
-        run.reusable = None
-        run.trigger = Trigger.APPROVAL
-        run.cause = f"{capability} {'approved' if approved else 'rejected'}" + (f" by {by}" if by else "")
 
     # -- steps -----------------------------------------------------------------------------
     def _prepare(self, run: RunState, record: DecisionRecord, index: int, name: str) -> StepHandle:
