@@ -39,6 +39,7 @@ from ido.engine.fold import fold_finished
 from ido.engine.health import HealthConfig, HealthTracker
 from ido.engine.inputs import DecisionInputs
 from ido.engine.records import RecordWriter
+from ido.engine.reuse import FirstPlans, remember_plan
 from ido.engine.run import Finished, RunResult, RunState, StepHandle, conditions_for, redact
 from ido.engine.strategies import STRATEGIES, pin
 from ido.errors import ExecutionError, UsageError
@@ -118,8 +119,7 @@ class Engine:
         self._probes: list[asyncio.Task[None]] = []
         self._observed: dict[str, tuple[float, dict[str, Scalar]]] = {}
         self._revisions: dict[int, tuple[Intent, Revisions]] = {}
-        self._fresh_plans: dict[tuple[Any, ...], Plan] = {}
-        self._policy_inputs = _inputs_read_by(self.policy_list)
+        self._first_plans = FirstPlans(self.policy_list)
         self._closed = False
 
     # -- public API ------------------------------------------------------------------
@@ -300,7 +300,7 @@ class Engine:
                 await self._flush(run)
                 for handle in handles:
                     self._start_step(run, handle)
-                self._remember_plan(run, plan)
+                remember_plan(run, plan)
                 blocked_since = None
                 await self._sleep(run, deadline, watch_health=False)
                 continue
@@ -323,7 +323,7 @@ class Engine:
                     cap = blocked_since + MAX_BLOCKED_S
                     until = cap if until is None else min(until, cap)
             else:  # wait for steps in flight
-                self._remember_plan(run, plan)
+                remember_plan(run, plan)
                 self._set_status(run, "running", record)
             await self._flush(run)
             if action == "await_approval":
@@ -345,9 +345,9 @@ class Engine:
                 run.cause = f"{run.cause}; health: {news}" if run.cause else f"health: {news}"
         run.last_snapshot = health
         reusable = run.reusable if run.reusable_version == self.health.version else None
-        fresh_key = self._fresh_key(run) if reusable is None and run.pinned is None else None
+        fresh_key = self._first_plans.key(run, self.health.version) if reusable is None and run.pinned is None else None
         if fresh_key is not None:
-            reusable = self._fresh_plans.get(fresh_key)
+            reusable = self._first_plans.get(fresh_key)
         inputs = DecisionInputs(
             run_id=run.run_id, seq=seq, decision_id=f"{run.run_id}-d{seq}", at=self.clock.iso(),
             trigger=run.trigger, intent=run.intent, revisions=run.revisions, state=dict(run.state),
@@ -361,35 +361,13 @@ class Engine:
         record, plan = decide(inputs, self.planner, self.policies)
         run.fleet_excluded = set()
         if fresh_key is not None and plan is not None and plan.feasible and not record.plan_reused:
-            if len(self._fresh_plans) > 256:
-                self._fresh_plans.clear()
-            elif fresh_key[2] != -1 and any(k[2] not in (-1, fresh_key[2]) for k in self._fresh_plans):
-                # plans of an older health version can never be asked for again (versions only grow)
-                self._fresh_plans = {k: p for k, p in self._fresh_plans.items() if k[2] in (-1, fresh_key[2])}
-            self._fresh_plans[fresh_key] = plan
+            self._first_plans.put(fresh_key, plan)
         run.notes = []
         run.last_decision = record.decision_id
         if run.strategy != "adaptive" and run.pinned is None and plan is not None and plan.feasible:
             run.pinned = pin(plan)
         self._publish(run, record)
         return record, plan
-
-    def _fresh_key(self, run: RunState) -> tuple[Any, ...] | None:
-        """Return the key under which a run that has done nothing yet may share another's first plan.
-
-        Two such runs of one intent, with equal state, inputs and approvals, under
-        the same health version, get the same plan from the planner; the second
-        takes the first's as its (recorded) reusable plan instead of searching again.
-        """
-        if run.steps_taken or run.in_flight or run.spent or run.attempts or run.fleet_excluded:
-            return None
-        version = self.health.version if run.strategy == "adaptive" else -1  # static plans ignore health
-        # inputs reach the planner only through policies: only the ones they read tell plans apart
-        read = {k: v for k, v in run.public_inputs.items() if k in self._policy_inputs}
-        return (
-            id(run.intent), run.strategy, version, _items_key(run.state), _items_key(read),
-            tuple(sorted(run.excluded)), tuple(sorted(run.approved)),
-        )
 
     def _publish(self, run: RunState, record: DecisionRecord) -> None:
         run.event("decision", self.clock.timestamp(), self._record_writer.record_data(record))
@@ -399,13 +377,6 @@ class Engine:
             engine_logging.log_decision(self.logger, record)
         for listener in self.listeners:
             listener(record)
-
-    def _remember_plan(self, run: RunState, plan: Plan | None) -> None:
-        if run.strategy == "adaptive" and plan is not None and plan.feasible:
-            # the version the plan was made under: a change since (during the append) voids it
-            run.reusable, run.reusable_version = plan, run.decided_version
-        else:
-            run.reusable = None
 
     async def _sleep(self, run: RunState, until: float | None, *, watch_health: bool) -> None:
         """Wait for an outcome, an approval answer, a health change (if watched) or `until`."""
@@ -659,20 +630,3 @@ def _health_news(before: Any, after: Any, limit: int = 3) -> str:
             news.append(f"{name} probe says down")
     shown = ", ".join(sorted(news)[:limit])
     return shown + (f" (+{len(news) - limit} more)" if len(news) > limit else "")
-
-
-def _inputs_read_by(policies: Iterable[Policy]) -> frozenset[str]:
-    """Return the names of run inputs any policy matcher mentions (`inputs.NAME`)."""
-    names: set[str] = set()
-    for policy in policies:
-        for condition in (policy.applies_to, policy.deny, policy.allow_only, policy.prefer, policy.require_approval):
-            for fact in condition or {}:
-                if fact.startswith("inputs."):
-                    names.add(fact.removeprefix("inputs."))
-    return frozenset(names)
-
-
-def _items_key(mapping: Mapping[str, Any]) -> tuple[Any, ...]:
-    # type names too: True and 1 are equal in Python but different facts
-    return tuple(sorted((k, type(v).__name__, v) for k, v in mapping.items()))
-
