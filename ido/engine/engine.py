@@ -38,6 +38,7 @@ from ido.engine.fleet import Fleet, admit_decision
 from ido.engine.fold import fold_finished
 from ido.engine.health import HealthConfig, HealthTracker
 from ido.engine.inputs import DecisionInputs
+from ido.engine.observe import Observations, Probes
 from ido.engine.records import RecordWriter
 from ido.engine.reuse import FirstPlans, remember_plan
 from ido.engine.run import Finished, RunResult, RunState, StepHandle, conditions_for, redact
@@ -116,11 +117,10 @@ class Engine:
         #: slots in use per capability and CP-SAT allocation when runs compete for full ones.
         self.fleet = Fleet(self.capabilities, lambda: self.health.snapshot(self.clock.now()), self.clock.now)
         self._quota_windows: dict[str, deque[float]] = {}
-        self._probes: list[asyncio.Task[None]] = []
-        self._observed: dict[str, tuple[float, dict[str, Scalar]]] = {}
+        self._probes = Probes(self.health, self.clock)
+        self._observations = Observations(self.observers, self.fact_reader, self.clock)
         self._revisions: dict[int, tuple[Intent, Revisions]] = {}
         self._first_plans = FirstPlans(self.policy_list)
-        self._closed = False
 
     # -- public API ------------------------------------------------------------------
     async def run(
@@ -158,7 +158,7 @@ class Engine:
             created_at=self.clock.timestamp(), options=opts, secrets=secrets,
         )
         self._record_writer.store_revisions(intent_model, run.revisions)
-        await self._observe(run, force=True)
+        await self._observations.observe(run, force=True)
         run.state.update(set_facts or {})
         run.event("run_started", run.created_at, {
             "intent": intent_model.intent, "inputs": run.public_inputs, "given": dict(intent_model.given),
@@ -200,9 +200,7 @@ class Engine:
 
     async def close(self) -> None:
         """Stop probes, cancel unfinished runs and close the doors this engine created."""
-        self._closed = True
-        for task in self._probes:
-            task.cancel()
+        self._probes.close()
         steps: list[asyncio.Task[Any]] = [
             h.task for r in self.runs.values() for h in r.in_flight.values() if h.task is not None
         ]
@@ -212,12 +210,12 @@ class Engine:
         for step in steps:
             step.cancel()
         pending: list[asyncio.Task[Any]] = [
-            *self._probes, *(r.task for r in self.runs.values() if r.task is not None), *steps,
+            *self._probes.tasks, *(r.task for r in self.runs.values() if r.task is not None), *steps,
         ]
         for task in pending:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._probes.clear()
+        self._probes.tasks.clear()
         http = (self._own_doors or {}).get("http")
         if http is not None:
             await http.aclose()
@@ -259,7 +257,7 @@ class Engine:
     # -- the loop ------------------------------------------------------------------------
     def _launch(self, run: RunState) -> None:
         self.runs[run.run_id] = run
-        self._start_probes()
+        self._probes.start(self.capability_list, self.prober)
         run.task = asyncio.get_running_loop().create_task(self._drive(run), name=f"ido-run-{run.run_id}")
 
     async def _drive(self, run: RunState) -> RunResult:
@@ -280,7 +278,7 @@ class Engine:
             if deadline is not None and now >= deadline and run.in_flight:
                 await abandon(run, "the deadline passed", self.clock, settle=run.intent.on_failure == "compensate")
             fold_finished(run, self.clock)
-            await self._observe(run)
+            await self._observations.observe(run)
             record, plan = self._decide(run, self.clock.now())
             action = record.action
             if action != "dispatch":
@@ -511,55 +509,6 @@ class Engine:
         if sem is None:
             sem = self._semaphores[cap.name] = asyncio.Semaphore(cap.max_concurrency)
         return sem
-
-    # -- observation --------------------------------------------------------------------
-    async def _observe(self, run: RunState, *, force: bool = False) -> None:
-        """Read observers whose facts are stale (cached per engine by interval); apply changes."""
-        if not self.observers:
-            return
-        now = self.clock.now()
-        changed: dict[str, Scalar] = {}
-        for obs in self.observers:
-            cached = self._observed.get(obs.name)
-            if cached is None or now - cached[0] >= obs.interval:
-                try:
-                    facts = await self.fact_reader.observe(obs)
-                except ExecutionError:
-                    continue
-                cached = (now, dict(facts))
-                self._observed[obs.name] = cached
-            if not force and run.observed_at.get(obs.name) == cached[0]:
-                continue
-            run.observed_at[obs.name] = cached[0]
-            for fact, value in cached[1].items():
-                if fact not in run.state or run.state[fact] != value or type(run.state[fact]) is not type(value):
-                    changed[fact] = value
-        if changed:
-            run.state.update(changed)
-            run.reusable = None
-            run.event("observation", self.clock.timestamp(), {"facts": changed, "source": "observers"})
-
-    def _start_probes(self) -> None:
-        if self._probes or self._closed:
-            return
-        supports = getattr(self.prober, "supports", None)
-        loop = asyncio.get_running_loop()
-        for cap in self.capability_list:
-            if cap.probe is None or (supports is not None and not supports(cap)):
-                continue
-            self._probes.append(loop.create_task(self._probe_loop(cap), name=f"ido-probe-{cap.name}"))
-
-    async def _probe_loop(self, cap: Capability) -> None:
-        assert cap.probe is not None
-        while not self._closed:
-            try:
-                up = bool(await asyncio.wait_for(self.prober.probe(cap), cap.probe.timeout))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                up = False
-            self.health.record_probe(cap.name, up=up, now=self.clock.now())
-            await asyncio.sleep(cap.probe.interval)
 
     # -- the end ---------------------------------------------------------------------------
     async def _finish(self, run: RunState, record: DecisionRecord, *, blocked_out: bool = False) -> RunResult:

@@ -1,0 +1,104 @@
+"""What the engine learns about the world besides step outcomes: observers' facts and probes.
+
+`Observations` reads the workspace's observers (through the engine's fact
+reader) when their facts are older than the observer's interval, shares what
+it read between the engine's runs, and applies changed facts to a run's
+state; the engine's loop (`ido.engine.engine.Engine`) asks it when a run
+starts and before each decision. `Probes` runs one background task per
+capability with a probe, feeding up/down into the engine's `HealthTracker`;
+the engine starts them with its first run and stops them in `Engine.close`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from ido.clock import Clock
+from ido.engine.health import HealthTracker
+from ido.engine.run import RunState
+from ido.errors import ExecutionError
+from ido.model import Capability, Observer, Scalar
+
+
+class Observations:
+    """Observers' latest facts, read at most once per interval and shared by every run of an engine."""
+
+    def __init__(self, observers: Sequence[Observer], fact_reader: Any, clock: Clock) -> None:
+        self.observers = observers
+        self.fact_reader = fact_reader
+        self.clock = clock
+        #: observer name -> (engine-clock time read, its facts).
+        self._read: dict[str, tuple[float, dict[str, Scalar]]] = {}
+
+    async def observe(self, run: RunState, *, force: bool = False) -> None:
+        """Read observers whose facts are stale (cached per engine by interval); apply changes.
+
+        Returns nothing; facts that differ from the run's state are applied to it,
+        its reusable plan is dropped and an `observation` event is buffered. With
+        `force` (a run's start) every observer's facts are compared, even ones this
+        run has already seen. An observer that cannot be read is skipped.
+        """
+        if not self.observers:
+            return
+        now = self.clock.now()
+        changed: dict[str, Scalar] = {}
+        for obs in self.observers:
+            cached = self._read.get(obs.name)
+            if cached is None or now - cached[0] >= obs.interval:
+                try:
+                    facts = await self.fact_reader.observe(obs)
+                except ExecutionError:
+                    continue
+                cached = (now, dict(facts))
+                self._read[obs.name] = cached
+            if not force and run.observed_at.get(obs.name) == cached[0]:
+                continue
+            run.observed_at[obs.name] = cached[0]
+            for fact, value in cached[1].items():
+                if fact not in run.state or run.state[fact] != value or type(run.state[fact]) is not type(value):
+                    changed[fact] = value
+        if changed:
+            run.state.update(changed)
+            run.reusable = None
+            run.event("observation", self.clock.timestamp(), {"facts": changed, "source": "observers"})
+
+
+class Probes:
+    """The background probe tasks of one engine, each recording up/down into its health."""
+
+    def __init__(self, health: HealthTracker, clock: Clock) -> None:
+        self.health = health
+        self.clock = clock
+        self.tasks: list[asyncio.Task[None]] = []
+        self.closed = False
+
+    def start(self, capabilities: Sequence[Capability], prober: Any) -> None:
+        """Start one probe loop per capability with a probe `prober` supports (once; never after close)."""
+        if self.tasks or self.closed:
+            return
+        supports = getattr(prober, "supports", None)
+        loop = asyncio.get_running_loop()
+        for cap in capabilities:
+            if cap.probe is None or (supports is not None and not supports(cap)):
+                continue
+            self.tasks.append(loop.create_task(self._loop(cap, prober), name=f"ido-probe-{cap.name}"))
+
+    def close(self) -> None:
+        """Stop for good: cancel every probe task (the caller awaits `tasks`, then clears them)."""
+        self.closed = True
+        for task in self.tasks:
+            task.cancel()
+
+    async def _loop(self, cap: Capability, prober: Any) -> None:
+        assert cap.probe is not None
+        while not self.closed:
+            try:
+                up = bool(await asyncio.wait_for(prober.probe(cap), cap.probe.timeout))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a probe that cannot answer says the provider is down
+                up = False
+            self.health.record_probe(cap.name, up=up, now=self.clock.now())
+            await asyncio.sleep(cap.probe.interval)
