@@ -286,6 +286,14 @@ class _LMCutGraph:
         for value_fact, aux_fact in extra:
             pre.append((value_fact,))
             eff.append((aux_fact,))
+        # an effect on a fact no precondition reads (nor the goal) changes no operator's h_max
+        # and cannot be in a cut's goal zone: leave it out of the propagation
+        consumed = bytearray(n)
+        consumed[n_goal] = 1
+        for p in pre:
+            for f in p:
+                consumed[f] = 1
+        eff = [tuple([f for f in e if consumed[f]]) for e in eff]
         self.n_facts = n
         self.init_fact = n_init
         self.goal_fact = n_goal
