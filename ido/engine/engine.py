@@ -10,7 +10,11 @@ concurrency limits and probes are shared by every run of the engine; when
 runs compete for a provider at its `max_concurrency` or quota, the fleet
 (`ido.engine.fleet`) allocates them with CP-SAT before they dispatch.
 Failure handling lives elsewhere: `ido.engine.compensation` undoes completed
-steps, `ido.engine.resume` rebuilds an unfinished run from its journal.
+steps, `ido.engine.resume` rebuilds an unfinished run from its journal. The
+loop's parts are in their own modules: `fold` (finished steps into run
+state), `deadline` (time limits, abandoning steps), `approvals` (asking and
+waiting), `reuse` (which plan a decision may reuse), `observe` (observers and
+probes) and `records` (decision records into the journal).
 Time comes only from `Clock.now()` and asyncio, so the simulator's virtual
 loop drives the engine unmodified.
 """
