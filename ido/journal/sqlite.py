@@ -24,6 +24,7 @@ import json
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,12 @@ from ido.journal.base import Event, RunInfo, Store
 SCHEMA_VERSION = 1
 _HEADER = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 30_000
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """Return whether SQLite refused because another connection holds a lock."""
+    message = str(exc).lower()
+    return "locked" in message or "busy" in message
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -102,8 +109,7 @@ class SQLiteStore(Store):
         self._check_file()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = self._connect()
-            self._init_schema()
+            self._writer = self._open_writer()
             self._reader = self._connect()
         except sqlite3.DatabaseError as exc:
             raise self._not_a_journal(str(exc)) from None
@@ -155,8 +161,34 @@ class SQLiteStore(Store):
         conn.execute("PRAGMA synchronous = FULL")
         return conn
 
-    def _init_schema(self) -> None:
-        conn = self._writer
+    def _open_writer(self) -> sqlite3.Connection:
+        """Return the writing connection, with the file in WAL mode and ido's tables created.
+
+        Processes opening one new journal at once can meet in SQLite's rollback mode,
+        where two connections that both read and then both want to write are a deadlock
+        SQLite breaks by answering one of them "database is locked" at once, without
+        waiting (the busy timeout does not apply). Switching to WAL and creating the
+        tables is idempotent, so that answer is retried with a short backoff for as long
+        as the busy timeout would have waited.
+        """
+        deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+        pause = 0.005
+        while True:
+            conn = self._connect()
+            try:
+                self._init_schema(conn)
+                return conn
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                if not _is_busy(exc) or time.monotonic() + pause > deadline:
+                    raise
+            except BaseException:
+                conn.close()
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+    def _init_schema(self, conn: sqlite3.Connection) -> None:
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise JournalError(f"cannot put the journal {self.path} in WAL mode (got {mode!r})")

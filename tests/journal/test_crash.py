@@ -87,6 +87,36 @@ PARALLEL_WRITER = textwrap.dedent("""
 """)
 
 
+OPENER = textwrap.dedent("""
+    import sys, time
+    from ido.journal.sqlite import SQLiteStore
+
+    start = float(sys.argv[2])
+    while time.time() < start:  # every opener starts at the same instant (bounded wait)
+        time.sleep(0.0005)
+    SQLiteStore(sys.argv[1]).close()
+""")
+
+
+def test_processes_creating_one_journal_at_once_all_open_it(tmp_path: Path) -> None:
+    """Openers of one new journal that meet in SQLite's rollback mode (a deadlock SQLite breaks
+    by answering "database is locked" at once, busy timeout or not) all end up with the journal."""
+    for round_ in range(2):
+        db = tmp_path / f"journal-{round_}.db"
+        start = time.time() + 2.0
+        procs = [
+            subprocess.Popen([sys.executable, "-c", OPENER, str(db), repr(start)], cwd=ROOT,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
+            for _ in range(6)
+        ]
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+        store = SQLiteStore(db)
+        assert store.list_runs() == []
+        store.close()
+
+
 def test_two_processes_share_one_journal(tmp_path: Path) -> None:
     """Two processes creating and appending to one journal at once both keep every event."""
     db = tmp_path / "journal.db"
