@@ -1,4 +1,4 @@
-"""`ido apply PLANFILE [--json]`: execute a plan saved by `ido plan INTENT --out PLANFILE`.
+"""`ido apply PLANFILE [--input K=V]... [--json]`: execute a plan saved by `ido plan INTENT --out PLANFILE`.
 
 Before anything is dispatched the plan is checked against the workspace and
 the world now (`ido.engine.saved_plan.staleness`); a stale plan is refused
@@ -7,7 +7,10 @@ longer fits, like any other invalid input. Exit 3 stays what DESIGN.md says
 it is, "no admissible plan exists", which a stale plan does not show: plan
 again to find out. A fresh plan runs like `ido run` (a line per decision,
 `--json` with the run keys, exit 0 when the goal holds, 1 otherwise), its
-first decision dispatching the saved plan's ready steps.
+first decision dispatching the saved plan's ready steps. A PLANFILE holds
+secret inputs redacted, so `--input NAME=VALUE` (parsed as by `ido run`)
+supplies them; a non-secret input given a value other than the saved one is
+refused, exit 2: the plan was made for the saved value.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ido.cli.main import CliContext
-from ido.cli.run import DecisionPrinter, _finish, _journal, _logging
+from ido.cli.run import DecisionPrinter, _finish, _journal, _logging, parse_pairs
 from ido.errors import ExecutionError, StalePlan
 
 if TYPE_CHECKING:
@@ -30,9 +33,11 @@ if TYPE_CHECKING:
 
 @click.command("apply")
 @click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--input", "inputs", multiple=True, metavar="K=V",
+              help="A run input (repeatable): supplies the secret inputs a plan file holds redacted.")
 @click.option("--json", "as_json", is_flag=True, help="Print run_id, status, steps_executed, decisions, cost, elapsed_s.")
 @click.pass_obj
-def apply(ctx: CliContext, planfile: Path, as_json: bool) -> int:
+def apply(ctx: CliContext, planfile: Path, inputs: tuple[str, ...], as_json: bool) -> int:
     """Execute the plan in PLANFILE (from `ido plan INTENT --out PLANFILE`) as a run.
 
     Refuses (exit 2, saying why) when the plan went stale: the intent,
@@ -42,18 +47,20 @@ def apply(ctx: CliContext, planfile: Path, as_json: bool) -> int:
     Otherwise the run's first decision dispatches the saved plan's ready
     steps; after that ido adapts as in `ido run`: if a step fails it replans
     from the state reached, and may switch provider. Exit 0 when the goal
-    holds, 1 otherwise.
+    holds, 1 otherwise. Secret inputs are not in PLANFILE: pass them with
+    --input NAME=VALUE.
     """
     from ido.engine.saved_plan import load
     from ido.loading import load_workspace
 
+    given = parse_pairs(inputs, "--input", typed=False)
     saved = load(planfile)
     workspace = load_workspace(ctx.workspace)
     intent = workspace.intent(saved.intent)
     listeners = [] if as_json else [DecisionPrinter()]
     log_file = _logging()
     try:
-        result = asyncio.run(_apply(ctx, workspace, intent, saved, listeners, announce=not as_json))
+        result = asyncio.run(_apply(ctx, workspace, intent, saved, given, listeners, announce=not as_json))
     finally:
         if log_file is not None:
             log_file.close()
@@ -61,10 +68,11 @@ def apply(ctx: CliContext, planfile: Path, as_json: bool) -> int:
 
 
 async def _apply(
-    ctx: CliContext, workspace: Any, intent: Any, saved: Any, listeners: list[Any], *, announce: bool,
+    ctx: CliContext, workspace: Any, intent: Any, saved: Any, given: dict[str, str], listeners: list[Any], *,
+    announce: bool,
 ) -> RunResult:
     from ido.engine import Engine
-    from ido.engine.saved_plan import apply_saved, probe_plan, staleness
+    from ido.engine.saved_plan import apply_saved, probe_plan, run_inputs, staleness
 
     with _journal(ctx) as store:
         engine = Engine(workspace, store, listeners=listeners)
@@ -81,22 +89,33 @@ async def _apply(
                 raise StalePlan(
                     f"refusing to apply {saved.path}: the plan went stale\n"
                     + "\n".join(f"  {s.kind}: {s.message}" for s in stale)
-                    + f"\nplan again: {_replan_command(saved)}"
+                    + f"\nplan again: {_replan_command(saved, intent)}"
                 )
+            # after the staleness check: an edited intent is reported as such, not as a bad input
+            inputs = run_inputs(saved, intent, given)
             if announce:
                 steps = ", ".join(s.capability for s in saved.plan.steps)
                 click.echo(f"applying saved plan {saved.digest} from {saved.path} ({steps}); still fresh")
-            return await apply_saved(engine, saved, intent, {"workspace": str(ctx.workspace)})
+            return await apply_saved(engine, saved, intent, {"workspace": str(ctx.workspace)}, inputs=inputs)
         finally:
             await engine.close()
 
 
-def _replan_command(saved: Any) -> str:
-    """Return the `ido plan` command that makes a fresh plan like `saved` (same --set facts and inputs)."""
+def _replan_command(saved: Any, intent: Any) -> str:
+    """Return the `ido plan` command that makes a fresh plan like `saved` (same --set facts and inputs).
+
+    Secret inputs, redacted in the file, show as `NAME=...` for the user to fill in.
+    """
+    from ido.engine.run import REDACTED
+
+    secrets = intent.secret_inputs()
     parts = ["ido plan", saved.intent]
     for flag, pairs in (("--set", saved.set_facts or {}), ("--input", saved.request.inputs)):
         for key, value in sorted(pairs.items()):
-            text = value if isinstance(value, str) and flag == "--input" else json.dumps(value)
+            if flag == "--input" and value == REDACTED and key in secrets:
+                text = "..."
+            else:
+                text = value if isinstance(value, str) and flag == "--input" else json.dumps(value)
             parts += [flag, shlex.quote(f"{key}={text}")]
     parts += ["--out", shlex.quote(str(saved.path))]
     return " ".join(parts)

@@ -7,9 +7,11 @@ alternatives with verdicts and reasons, or the plan as JSON (`--json`), or
 Graphviz DOT (`--dot`). `--out PLANFILE` also saves the plan with what it was
 made from (revisions, state, request, health digest, the --set facts and a
 digest per declaration) for `ido apply`, which refuses it when those went
-stale. Exit 0 when a plan exists, 3 when none is
-admissible (the explanation, naming the binding constraint, on stderr), 2 for
-bad usage or invalid files.
+stale. The planner sees secret inputs redacted (`***`), as it does in every
+decision of a run, so the plan never depends on a secret's value and the
+PLANFILE never holds one: `ido apply --input` supplies it again. Exit 0 when
+a plan exists, 3 when none is admissible (the explanation, naming the binding
+constraint, on stderr), 2 for bad usage or invalid files.
 """
 
 from __future__ import annotations
@@ -94,6 +96,13 @@ def plan(
         bound = intent.bind_inputs(raw_inputs)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    secrets = intent.secret_inputs()
+    if secrets:
+        # imported only when needed: it imports the engine
+        from ido.engine.run import redact
+
+        # as the engine's decisions do: a plan never depends on a secret, and --out never writes one
+        bound = redact(bound, secrets)
     state: dict[str, Scalar] = {**intent.given, **facts}
     request = PlanRequest(state=state, inputs=bound)
     health = HealthSnapshot()

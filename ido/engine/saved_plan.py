@@ -10,9 +10,17 @@ with the file. `staleness(...)` returns every reason the plan no longer
 describes the world: the intent, capabilities or policies revision differs
 (naming what was added, removed or changed), the starting state differs
 (the intent's `given`, what observers report now, and the plan's `--set`
-facts), or health now rules out a planned step. `apply_saved(...)` starts the
-run with the saved plan as its first decision's plan. Called by `ido apply`
-(`ido.cli.apply`).
+facts), or health now rules out a planned step. `run_inputs(...)` returns
+the inputs to run with: a PLANFILE holds secret inputs redacted (`***`, the
+marker decision records use), so they are supplied again (`ido apply
+--input`). `apply_saved(...)` starts the run with the saved plan as its first
+decision's plan. Called by `ido apply` (`ido.cli.apply`).
+
+Why a redacted secret cannot make a saved plan wrong: the planner sees secret
+inputs as `***`, in `ido plan` as in every decision the engine makes (it
+decides from the run's redacted inputs), so no plan depends on a secret's
+value and the file needs no digest of one (a digest of a short secret would
+let whoever holds the file confirm a guess).
 
 What "health changed" can mean: ido keeps health in the engine's memory, not
 in the journal, so a fresh process starts from the declarations, exactly the
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +43,7 @@ from pydantic import ValidationError as PydanticError
 
 from ido.decisions import Revisions
 from ido.digest import canonical_json, digest
+from ido.engine.run import REDACTED
 from ido.errors import UsageError
 from ido.health import Circuit, HealthSnapshot
 from ido.model import Intent, Scalar
@@ -241,7 +251,53 @@ async def probe_plan(engine: Engine, plan: Plan) -> HealthSnapshot:
     return engine.health.snapshot(engine.clock.now())
 
 
-async def apply_saved(engine: Engine, saved: SavedPlan, intent: Intent, options: dict[str, Any]) -> RunResult:
+def run_inputs(saved: SavedPlan, intent: Intent, given: Mapping[str, str]) -> dict[str, Scalar]:
+    """Return the inputs to run `saved` with: the saved ones, with `given` (raw `--input` values) added.
+
+    Secret inputs are in the file as `***`: `given` supplies them (one the
+    intent gives a default may be left out, as in `ido run`). Raises
+    UsageError naming every required secret input left out, a non-secret
+    input given a value other than the one the plan was made for, or a
+    value that does not fit the input's type.
+    """
+    secrets = intent.secret_inputs()
+    saved_inputs = saved.request.inputs
+    redacted = {n for n in secrets if saved_inputs.get(n) == REDACTED}
+    missing = sorted(n for n in redacted if n not in given and intent.inputs[n].default is None)
+    if missing:
+        names = ", ".join(repr(n) for n in missing)
+        flags = " ".join(f"--input {n}=..." for n in missing)
+        what, it = ("input", "it") if len(missing) == 1 else ("inputs", "them")
+        raise UsageError(
+            f"plan file {saved.path} holds secret {what} {names} redacted (plan files never store secrets); "
+            f"supply {it} again: ido apply {saved.path} {flags}"
+        )
+    for name, text in sorted(given.items()):
+        spec = intent.inputs.get(name)
+        if name in secrets or name not in saved_inputs or spec is None:
+            continue  # bind_inputs below names an unknown input
+        try:
+            value = spec.coerce(text)
+        except ValueError as exc:
+            raise UsageError(f"input {name!r}: {exc}") from None
+        before = saved_inputs[name]
+        if value != before or type(value) is not type(before):
+            raise UsageError(
+                f"--input {name}={text}: the plan in {saved.path} was made for {name}={json.dumps(before)}; "
+                f"leave --input {name} out to apply it, or plan again with the new value "
+                f"(ido plan {saved.intent} --input {name}=... --out {saved.path})"
+            )
+    raw: dict[str, Any] = {k: v for k, v in saved_inputs.items() if k not in redacted}
+    raw.update(given)
+    try:
+        return intent.bind_inputs(raw)
+    except ValueError as exc:
+        raise UsageError(f"intent {intent.intent}: {exc}") from None
+
+
+async def apply_saved(
+    engine: Engine, saved: SavedPlan, intent: Intent, options: dict[str, Any], *, inputs: Mapping[str, Scalar],
+) -> RunResult:
     """Return the result of pursuing `intent` starting from the saved plan.
 
     The first decision (trigger `start`) reuses the saved plan, so it
@@ -251,10 +307,10 @@ async def apply_saved(engine: Engine, saved: SavedPlan, intent: Intent, options:
     (the engine's plan-reuse mechanism, which replay re-derives from the
     record): `Engine.start` returns before the run's task first runs (asyncio
     starts a task only when the caller yields), so it is in place for the
-    first decision.
+    first decision. `inputs` are the run's (`run_inputs`: secrets supplied).
     """
     run_id = await engine.start(
-        intent, inputs=saved.request.inputs, set_facts=_set_facts(saved, intent),
+        intent, inputs=inputs, set_facts=_set_facts(saved, intent),
         options={**options, "saved_plan": saved.digest},
     )
     run = engine.runs[run_id]

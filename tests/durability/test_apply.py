@@ -183,3 +183,95 @@ def test_bad_plan_file_exits_2_with_a_message(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and says in err, err
     assert "Traceback" not in err
+
+
+SECRET = "tok_live_4242_super_secret"
+
+
+def _secret_shop(root: Path, shop: ServiceServer) -> Path:
+    """Write the shop with a secret input `card_token` that every call sends in its body."""
+    write_shop(root, shop)
+    intent = root / "intents" / "order.yaml"
+    intent.write_text(intent.read_text().replace(
+        "  order_id: {type: str}\n", "  order_id: {type: str}\n  card_token: {type: str, secret: true}\n"))
+    caps = root / "capabilities" / "shop.yaml"
+    caps.write_text(caps.read_text().replace(
+        'json: {order: "{inputs.order_id}"}', 'json: {order: "{inputs.order_id}", card: "{inputs.card_token}"}'))
+    return root
+
+
+def _no_file_holds_the_secret(tmp_path: Path) -> None:
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_plan_file_holds_secret_inputs_redacted_and_apply_input_supplies_them(
+    tmp_path: Path, shop: ServiceServer, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The PLANFILE holds `***` for a secret input; apply --input sends the real one; no file ever holds it."""
+    root, db, out = _secret_shop(tmp_path / "ws", shop), tmp_path / "j.db", tmp_path / "order.plan.json"
+    _plan(root, db, out, "--input", f"card_token={SECRET}")
+    assert SECRET.encode() not in out.read_bytes()
+    assert json.loads(out.read_text())["request"]["inputs"] == {"order_id": "o-1", "card_token": "***"}
+    capsys.readouterr()
+    assert _ido(root, db, "apply", str(out), "--input", f"card_token={SECRET}", "--input", "order_id=o-1",
+                "--json") == 0
+    printed = capsys.readouterr()
+    summary = json.loads(printed.out)
+    assert summary["status"] == "succeeded"
+    assert shop.requests("pay.acme")[0].body == {"order": "o-1", "card": SECRET}
+    store = SQLiteStore(db)
+    try:
+        journal = json.dumps([e.model_dump(mode="json") for e in store.events(run_id=summary["run_id"])])
+        info = store.get_run(run_id=summary["run_id"])
+    finally:
+        store.close()
+    assert SECRET not in journal and SECRET not in info.model_dump_json() and SECRET not in printed.err
+    assert info.inputs == {"order_id": "o-1", "card_token": "***"}
+    _no_file_holds_the_secret(tmp_path)
+    assert _ido(root, db, "replay", summary["run_id"]) == 0
+
+
+def test_apply_without_a_required_secret_input_exits_2_naming_it(
+    tmp_path: Path, shop: ServiceServer, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Left out, a redacted required secret input makes apply exit 2 saying which `--input` to add."""
+    root, db, out = _secret_shop(tmp_path / "ws", shop), tmp_path / "j.db", tmp_path / "order.plan.json"
+    _plan(root, db, out, "--input", f"card_token={SECRET}")
+    capsys.readouterr()
+    assert _ido(root, db, "apply", str(out)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "secret input 'card_token'" in err
+    assert f"ido apply {out} --input card_token=..." in err
+    assert "Traceback" not in err
+    _nothing_dispatched(shop, db)
+
+
+def test_apply_refuses_a_non_secret_input_other_than_the_planned_one(
+    tmp_path: Path, shop: ServiceServer, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--input order_id=o-2` on a plan made for o-1 exits 2 naming the saved value; nothing is dispatched."""
+    root, db, out = _secret_shop(tmp_path / "ws", shop), tmp_path / "j.db", tmp_path / "order.plan.json"
+    _plan(root, db, out, "--input", f"card_token={SECRET}")
+    capsys.readouterr()
+    assert _ido(root, db, "apply", str(out), "--input", f"card_token={SECRET}", "--input", "order_id=o-2") == 2
+    err = capsys.readouterr().err
+    assert '--input order_id=o-2: the plan in' in err and 'was made for order_id="o-1"' in err
+    assert "Traceback" not in err and SECRET not in err
+    _nothing_dispatched(shop, db)
+
+
+def test_stale_plan_with_a_secret_input_suggests_replanning_without_its_value(
+    tmp_path: Path, shop: ServiceServer, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The `plan again` command of a stale plan asks for the secret (`card_token=...`) instead of printing `***`."""
+    root, db, out = _secret_shop(tmp_path / "ws", shop), tmp_path / "j.db", tmp_path / "order.plan.json"
+    _plan(root, db, out, "--input", f"card_token={SECRET}")
+    intent = root / "intents" / "order.yaml"
+    intent.write_text(intent.read_text().replace("order.reserved: false", "order.reserved: true"))
+    capsys.readouterr()
+    assert _ido(root, db, "apply", str(out), "--input", f"card_token={SECRET}") == 2
+    err = capsys.readouterr().err
+    assert "--input card_token=... --input order_id=o-1 --out" in err and "***" not in err
+    _nothing_dispatched(shop, db)
