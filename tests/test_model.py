@@ -343,6 +343,17 @@ def test_intent_needs_a_goal_and_binds_inputs() -> None:
         intent.bind_inputs({"order_id": "a", "rush": True, "amount": "many"})
 
 
+def test_a_bad_secret_input_is_named_but_its_value_never_repeated() -> None:
+    """A secret that does not fit its type is refused without echoing it to the terminal."""
+    intent = Intent.model_validate({
+        "intent": "i", "goal": {"x.y": 1}, "inputs": {"pin": {"type": "int", "secret": True}},
+    })
+    with pytest.raises(ValueError) as caught:
+        intent.bind_inputs({"pin": "hunter2"})
+    assert "hunter2" not in str(caught.value)
+    assert "input 'pin'" in str(caught.value) and "int" in str(caught.value)
+
+
 def test_constraints_and_objective_bounds() -> None:
     """Deadlines and max_steps are positive, min_success a probability, weights non-negative."""
     for bad in ({"constraints": {"deadline": 0}}, {"constraints": {"min_success": 0}},

@@ -107,7 +107,9 @@ class Intent(Frozen):
                 try:
                     bound[name] = spec.coerce(raw[name])
                 except ValueError as exc:
-                    raise ValueError(f"input {name!r}: {exc}") from None
+                    # a secret's value is never repeated, not even in an error on the terminal
+                    what = f"the value given is not a {spec.type}" if spec.secret else str(exc)
+                    raise ValueError(f"input {name!r}: {what}") from None
             elif spec.default is not None:
                 bound[name] = spec.default
             else:
