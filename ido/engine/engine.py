@@ -11,7 +11,8 @@ runs compete for a provider at its `max_concurrency` or quota, the fleet
 (`ido.engine.fleet`) allocates them with CP-SAT before they dispatch.
 Failure handling lives elsewhere: `ido.engine.compensation` undoes completed
 steps, `ido.engine.resume` rebuilds an unfinished run from its journal. The
-loop's parts are in their own modules: `fold` (finished steps into run
+loop's parts are in their own modules: `steps` (preparing and sending steps
+within concurrency limits and quotas), `fold` (finished steps into run
 state), `deadline` (time limits, abandoning steps), `approvals` (asking and
 waiting), `reuse` (which plan a decision may reuse), `observe` (observers and
 probes) and `records` (decision records into the journal).
@@ -25,7 +26,6 @@ import asyncio
 import contextlib
 import random
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -36,7 +36,6 @@ from ido.engine import logging as engine_logging
 from ido.engine.approvals import await_answer, request_approval
 from ido.engine.deadline import MAX_BLOCKED_S, abandon, run_deadline
 from ido.engine.decide import decide
-from ido.engine.doors import Call
 from ido.engine.executors import default_doors
 from ido.engine.fleet import Fleet, admit_decision
 from ido.engine.fold import fold_finished
@@ -46,8 +45,9 @@ from ido.engine.observe import Observations, Probes
 from ido.engine.records import RecordWriter
 from ido.engine.reuse import FirstPlans, remember_plan
 from ido.engine.run import Finished, RunResult, RunState, StepHandle, conditions_for, redact
+from ido.engine.steps import Steps
 from ido.engine.strategies import STRATEGIES, pin
-from ido.errors import ExecutionError, UsageError
+from ido.errors import UsageError
 from ido.journal.base import TERMINAL_STATUSES, Store
 from ido.model import Capability, Intent, Observer, Policy, Scalar
 from ido.planning.types import Plan
@@ -117,10 +117,9 @@ class Engine:
         self.health = health or HealthTracker(health_config)
         self.runs: dict[str, RunState] = {}
         self._record_writer = RecordWriter(store, self.capability_list, self.policy_list)
-        self._semaphores: dict[str, asyncio.Semaphore] = {}
         #: slots in use per capability and CP-SAT allocation when runs compete for full ones.
         self.fleet = Fleet(self.capabilities, lambda: self.health.snapshot(self.clock.now()), self.clock.now)
-        self._quota_windows: dict[str, deque[float]] = {}
+        self._steps = Steps(self.capabilities, self.executors, self.health, self.clock, self.fleet)
         self._probes = Probes(self.health, self.clock)
         self._observations = Observations(self.observers, self.fact_reader, self.clock)
         self._revisions: dict[int, tuple[Intent, Revisions]] = {}
@@ -268,7 +267,7 @@ class Engine:
         for handle in run.resend:
             self.fleet.occupy(handle.capability.name)
             handle.slot = True
-            self._start_step(run, handle)
+            self._steps.start(run, handle)
         run.resend = []
         blocked_since: float | None = None
         while True:
@@ -295,13 +294,13 @@ class Engine:
                 await self._flush(run)
                 continue
             if action == "dispatch":
-                handles = [self._prepare(run, record, i, name) for i, name in zip(record.dispatch, record.chosen, strict=True)]
+                handles = [self._steps.prepare(run, record, i, name) for i, name in zip(record.dispatch, record.chosen, strict=True)]
                 for handle in handles:
                     handle.slot = True  # taken by `admit_decision`
                 self._set_status(run, "running", record)
                 await self._flush(run)
                 for handle in handles:
-                    self._start_step(run, handle)
+                    self._steps.start(run, handle)
                 remember_plan(run, plan)
                 blocked_since = None
                 await self._sleep(run, deadline, watch_health=False)
@@ -401,118 +400,14 @@ class Engine:
         if watch_health and self.health.version != version and not run.finished:
             run.trigger, run.cause = Trigger.HEALTH_CHANGED, "health changed"
 
-    # -- steps -----------------------------------------------------------------------------
-    def _prepare(self, run: RunState, record: DecisionRecord, index: int, name: str) -> StepHandle:
-        """Return a step ready to start, after buffering its `dispatched` event."""
-        cap = self.capabilities[name]
-        plan_step = record.plan.steps[index] if record.plan is not None and index < len(record.plan.steps) else None
-        cost = cap.cost
-        if plan_step is not None and plan_step.cost and plan_step.capability == name:
-            cost = float(plan_step.cost)
-        run.steps_taken += 1
-        run.attempts[name] = run.attempts.get(name, 0) + 1
-        handle = StepHandle(
-            step=run.steps_taken, capability=cap, plan_step=index if run.pinned is not None else None,
-            key=run.idempotency_key(name), attempt=run.attempts[name], cost=cost,
-            decision_id=record.decision_id,
-        )
-        run.event("dispatched", self.clock.timestamp(), {
-            "decision_id": record.decision_id, "step": handle.step, "capability": name,
-            "provides": cap.provides, "idempotency_key": handle.key, "attempt": handle.attempt,
-            "plan_step": handle.plan_step, "cost": cost,
-        })
-        return handle
-
-    def _start_step(self, run: RunState, handle: StepHandle) -> None:
-        run.in_flight[handle.step] = handle
-        handle.task = asyncio.get_running_loop().create_task(self._execute(run, handle))
-
-    async def _execute(self, run: RunState, handle: StepHandle) -> None:
-        """Run one step (within its capability's concurrency limit and quota) and hand the loop its outcome."""
-        sem = self._semaphore(handle.capability)
-        try:
-            if sem is None:
-                await self._within_quota(handle.capability)
-                finished = await self.call(run, handle)
-            else:
-                async with sem:
-                    await self._within_quota(handle.capability)
-                    finished = await self.call(run, handle)
-        finally:
-            if handle.slot:
-                handle.slot = False
-                self.fleet.release(handle.capability.name)
-        run.finished.append(finished)
-        run.wake.set()
-
+    # -- steps (prepared, started and sent by `ido.engine.steps`) ---------------------------
     async def call(self, run: RunState, handle: StepHandle) -> Finished:
-        """Return the outcome of sending one step through its door; updates health."""
-        cap = handle.capability
-        door = cap.invoke.door
-        executor = self.executors.get(door)
-        now = self.clock.now()
-        handle.started = now
-        if executor is None:
-            error = ExecutionError(
-                f"{cap.name}: no executor for the {door} door in this engine", kind="rejected", capability=cap.name,
-            )
-            return Finished(handle, None, error, 0.0)
-        call = Call(
-            capability=cap, run_id=run.run_id, step=handle.step, attempt=handle.attempt,
-            idempotency_key=handle.key, inputs=run.inputs, facts=dict(run.state),
-            timeout=cap.effective_timeout, secrets=run.secrets,
-        )
-        self.health.begin_call(cap.name, now, cap.latency)
-        handle.sent = True
-        try:
-            result = await executor.execute(call)
-        except ExecutionError as exc:
-            latency = self.clock.now() - now
-            self.health.record_outcome(
-                cap.name, ok=False, latency_s=latency, now=self.clock.now(), prior=cap.reliability,
-            )
-            return Finished(handle, None, exc, latency)
-        except asyncio.CancelledError:
-            self.health.abandon_call(cap.name)
-            raise
-        except Exception as exc:  # a broken executor or world: a crash of this call, not of the run
-            latency = self.clock.now() - now
-            self.health.record_outcome(
-                cap.name, ok=False, latency_s=latency, now=self.clock.now(), prior=cap.reliability,
-            )
-            return Finished(handle, None, ExecutionError(
-                f"{cap.name}: executor raised {type(exc).__name__}: {exc}", kind="crash", capability=cap.name,
-            ), latency)
-        latency = self.clock.now() - now
-        self.health.record_outcome(
-            cap.name, ok=True, latency_s=latency, now=self.clock.now(), cost=result.cost, prior=cap.reliability,
-        )
-        return Finished(handle, result, None, latency)
+        """Return the outcome of sending one step through its door; updates health.
 
-    async def _within_quota(self, cap: Capability) -> None:
-        """Return once a call of `cap` fits its declared quota (calls per window), across runs."""
-        quota = cap.quota
-        if quota is None:
-            return
-        window = self._quota_windows.setdefault(cap.name, deque())
-        while True:
-            now = self.clock.now()
-            while window and window[0] <= now - quota.per:
-                window.popleft()
-            if len(window) < quota.calls:
-                window.append(now)
-                return
-            # waiters wake in timer order (first come, first served) and re-check
-            await asyncio.sleep(window[0] + quota.per - now)
-
-    def _semaphore(self, cap: Capability) -> asyncio.Semaphore | None:
-        # FIFO across runs: asyncio.Semaphore wakes its waiters in arrival order.
-        if cap.max_concurrency is None:
-            return None
-        sem = self._semaphores.get(cap.name)
-        if sem is None:
-            sem = self._semaphores[cap.name] = asyncio.Semaphore(cap.max_concurrency)
-        return sem
+        No concurrency limit, quota or fleet slot: compensation and resume call it
+        directly; the loop's own steps go through `Steps.start`.
+        """
+        return await self._steps.call(run, handle)
 
     # -- the end ---------------------------------------------------------------------------
     async def _finish(self, run: RunState, record: DecisionRecord, *, blocked_out: bool = False) -> RunResult:

@@ -1,0 +1,158 @@
+"""Running a run's steps: preparing, sending through a door, concurrency limits and quotas.
+
+`Steps` is shared by every run of an engine, since a capability's
+`max_concurrency` and quota hold across runs. The engine's loop
+(`ido.engine.engine.Engine`) calls `prepare` for each step a decision
+dispatches (buffering its `dispatched` event), flushes, then `start`s them;
+each step's task waits for a concurrency slot and its quota, sends the call,
+frees the fleet slot the decision took and hands the outcome to the run's
+`finished` list. `call` alone (no limits, no fleet slot) is what
+`Engine.call` delegates to, for compensation and resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from ido.clock import Clock
+from ido.decisions import DecisionRecord
+from ido.engine.doors import Call
+from ido.engine.fleet import Fleet
+from ido.engine.health import HealthTracker
+from ido.engine.run import Finished, RunState, StepHandle
+from ido.errors import ExecutionError
+from ido.model import Capability
+
+
+class Steps:
+    """Starts runs' steps and sends them through the engine's doors, within limits shared by all runs."""
+
+    def __init__(
+        self, capabilities: Mapping[str, Capability], executors: Mapping[str, Any],
+        health: HealthTracker, clock: Clock, fleet: Fleet,
+    ) -> None:
+        self.capabilities = capabilities
+        #: the engine's own `executors` dict (door name -> executor), shared, not copied.
+        self.executors = executors
+        self.health = health
+        self.clock = clock
+        self.fleet = fleet
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        #: capability name -> start times of its calls within the current quota window.
+        self._quota_windows: dict[str, deque[float]] = {}
+
+    def prepare(self, run: RunState, record: DecisionRecord, index: int, name: str) -> StepHandle:
+        """Return a step ready to start, after buffering its `dispatched` event."""
+        cap = self.capabilities[name]
+        plan_step = record.plan.steps[index] if record.plan is not None and index < len(record.plan.steps) else None
+        cost = cap.cost
+        if plan_step is not None and plan_step.cost and plan_step.capability == name:
+            cost = float(plan_step.cost)
+        run.steps_taken += 1
+        run.attempts[name] = run.attempts.get(name, 0) + 1
+        handle = StepHandle(
+            step=run.steps_taken, capability=cap, plan_step=index if run.pinned is not None else None,
+            key=run.idempotency_key(name), attempt=run.attempts[name], cost=cost,
+            decision_id=record.decision_id,
+        )
+        run.event("dispatched", self.clock.timestamp(), {
+            "decision_id": record.decision_id, "step": handle.step, "capability": name,
+            "provides": cap.provides, "idempotency_key": handle.key, "attempt": handle.attempt,
+            "plan_step": handle.plan_step, "cost": cost,
+        })
+        return handle
+
+    def start(self, run: RunState, handle: StepHandle) -> None:
+        """Put `handle` in flight as a task of its own; returns at once (the outcome wakes the run)."""
+        run.in_flight[handle.step] = handle
+        handle.task = asyncio.get_running_loop().create_task(self._execute(run, handle))
+
+    async def _execute(self, run: RunState, handle: StepHandle) -> None:
+        """Run one step (within its capability's concurrency limit and quota) and hand the loop its outcome."""
+        sem = self._semaphore(handle.capability)
+        try:
+            if sem is None:
+                await self._within_quota(handle.capability)
+                finished = await self.call(run, handle)
+            else:
+                async with sem:
+                    await self._within_quota(handle.capability)
+                    finished = await self.call(run, handle)
+        finally:
+            if handle.slot:
+                handle.slot = False
+                self.fleet.release(handle.capability.name)
+        run.finished.append(finished)
+        run.wake.set()
+
+    async def call(self, run: RunState, handle: StepHandle) -> Finished:
+        """Return the outcome of sending one step through its door; updates health."""
+        cap = handle.capability
+        door = cap.invoke.door
+        executor = self.executors.get(door)
+        now = self.clock.now()
+        handle.started = now
+        if executor is None:
+            error = ExecutionError(
+                f"{cap.name}: no executor for the {door} door in this engine", kind="rejected", capability=cap.name,
+            )
+            return Finished(handle, None, error, 0.0)
+        call = Call(
+            capability=cap, run_id=run.run_id, step=handle.step, attempt=handle.attempt,
+            idempotency_key=handle.key, inputs=run.inputs, facts=dict(run.state),
+            timeout=cap.effective_timeout, secrets=run.secrets,
+        )
+        self.health.begin_call(cap.name, now, cap.latency)
+        handle.sent = True
+        try:
+            result = await executor.execute(call)
+        except ExecutionError as exc:
+            latency = self.clock.now() - now
+            self.health.record_outcome(
+                cap.name, ok=False, latency_s=latency, now=self.clock.now(), prior=cap.reliability,
+            )
+            return Finished(handle, None, exc, latency)
+        except asyncio.CancelledError:
+            self.health.abandon_call(cap.name)
+            raise
+        except Exception as exc:  # a broken executor or world: a crash of this call, not of the run
+            latency = self.clock.now() - now
+            self.health.record_outcome(
+                cap.name, ok=False, latency_s=latency, now=self.clock.now(), prior=cap.reliability,
+            )
+            return Finished(handle, None, ExecutionError(
+                f"{cap.name}: executor raised {type(exc).__name__}: {exc}", kind="crash", capability=cap.name,
+            ), latency)
+        latency = self.clock.now() - now
+        self.health.record_outcome(
+            cap.name, ok=True, latency_s=latency, now=self.clock.now(), cost=result.cost, prior=cap.reliability,
+        )
+        return Finished(handle, result, None, latency)
+
+    async def _within_quota(self, cap: Capability) -> None:
+        """Return once a call of `cap` fits its declared quota (calls per window), across runs."""
+        quota = cap.quota
+        if quota is None:
+            return
+        window = self._quota_windows.setdefault(cap.name, deque())
+        while True:
+            now = self.clock.now()
+            while window and window[0] <= now - quota.per:
+                window.popleft()
+            if len(window) < quota.calls:
+                window.append(now)
+                return
+            # waiters wake in timer order (first come, first served) and re-check
+            await asyncio.sleep(window[0] + quota.per - now)
+
+    def _semaphore(self, cap: Capability) -> asyncio.Semaphore | None:
+        # FIFO across runs: asyncio.Semaphore wakes its waiters in arrival order.
+        if cap.max_concurrency is None:
+            return None
+        sem = self._semaphores.get(cap.name)
+        if sem is None:
+            sem = self._semaphores[cap.name] = asyncio.Semaphore(cap.max_concurrency)
+        return sem
