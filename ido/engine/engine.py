@@ -39,7 +39,7 @@ from ido.engine.decide import decide
 from ido.engine.executors import default_doors
 from ido.engine.fleet import Fleet, admit_decision
 from ido.engine.fold import fold_finished
-from ido.engine.health import HealthConfig, HealthTracker
+from ido.engine.health import HealthConfig, HealthTracker, health_news
 from ido.engine.inputs import DecisionInputs
 from ido.engine.observe import Observations, Probes
 from ido.engine.records import RecordWriter
@@ -341,7 +341,7 @@ class Engine:
         health = self.health.snapshot(now)
         run.decided_version = self.health.version
         if run.last_snapshot is not None and run.last_snapshot is not health:
-            news = _health_news(run.last_snapshot, health)
+            news = health_news(run.last_snapshot, health)
             if news:
                 run.cause = f"{run.cause}; health: {news}" if run.cause else f"health: {news}"
         run.last_snapshot = health
@@ -466,15 +466,3 @@ class Engine:
             records=tuple(run.records),
         )
 
-
-def _health_news(before: Any, after: Any, limit: int = 3) -> str:
-    """Return what changed between two snapshots that planning notices: circuits and probes."""
-    news = []
-    for name, h in after.capabilities.items():
-        old = before.of(name)
-        if h.circuit != old.circuit:
-            news.append(f"{name} circuit {h.circuit.value.replace('_', '-')}")
-        elif h.probe_up is False and old.probe_up is not False:
-            news.append(f"{name} probe says down")
-    shown = ", ".join(sorted(news)[:limit])
-    return shown + (f" (+{len(news) - limit} more)" if len(news) > limit else "")

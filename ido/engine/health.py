@@ -15,7 +15,9 @@ let through fails, that capability's probe is not trusted again until a call
 succeeds (so a lying probe is outweighed by outcomes). `snapshot(now)` is
 what a decision reads: one immutable `HealthSnapshot`, cached per `version`;
 `version` grows on every change that matters to planning (circuit
-transitions, probe flips, estimate moves beyond a tolerance).
+transitions, probe flips, estimate moves beyond a tolerance), and
+`health_news(before, after)` names circuit and probe changes between two
+snapshots, for the cause of a run's next decision.
 """
 
 from __future__ import annotations
@@ -349,3 +351,20 @@ class HealthTracker:
         self.version += 1
         for event in self._subscribers:
             event.set()
+
+
+def health_news(before: HealthSnapshot, after: HealthSnapshot, limit: int = 3) -> str:
+    """Return what changed between two snapshots that planning notices: circuits and probes.
+
+    At most `limit` changes, sorted, then how many more; "" when none. The
+    engine adds it to the cause of a run's next decision.
+    """
+    news = []
+    for name, h in after.capabilities.items():
+        old = before.of(name)
+        if h.circuit != old.circuit:
+            news.append(f"{name} circuit {h.circuit.value.replace('_', '-')}")
+        elif h.probe_up is False and old.probe_up is not False:
+            news.append(f"{name} probe says down")
+    shown = ", ".join(sorted(news)[:limit])
+    return shown + (f" (+{len(news) - limit} more)" if len(news) > limit else "")
