@@ -1,6 +1,6 @@
 """Planner benchmark: scale on generated registries, classic tasks against pyperplan, fleet allocation.
 
-    python benchmarks/planning.py            # full run (a few minutes; pyperplan timeouts dominate)
+    python benchmarks/planning.py            # full run (about 25 minutes on 2 cores; 60 s timeouts dominate)
     python benchmarks/planning.py --quick    # smaller sizes, 10 s timeout
 
 1. Scale: registries of 100 / 1,000 / 10,000 capabilities (most irrelevant to
