@@ -332,7 +332,8 @@ class LMCut:
         self.internal = structure.internal
         ops = task.ops
         # the task's ops that can apply, then the goal op and the auxiliary links (cost 0)
-        self.cost = [weight(ops[o], metric) for o in self.internal] + [0.0] * (len(self.pre) - len(self.internal))
+        per_op = weights(ops, metric)
+        self.cost = [per_op[o] for o in self.internal] + [0.0] * (len(self.pre) - len(self.internal))
         self.cache: dict[tuple[int, ...], float] = {}
         #: state -> {task op position: summed cost of the landmarks found there that contain it}
         self.shares: dict[tuple[int, ...], dict[int, float]] = {}

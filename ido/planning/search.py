@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ido.planning.heuristics import weight
-from ido.planning.heuristics import weights as weights_of
+from ido.planning.heuristics import weights as weights_of  # `weights` names a local below
 
 INF = float("inf")
 EPS = 1e-9
