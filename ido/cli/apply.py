@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ido.cli.main import CliContext
-from ido.cli.run import DecisionPrinter, _finish, _journal, _logging, parse_pairs
+from ido.cli.run import DecisionPrinter, finish_run, open_journal, open_run_log, parse_pairs
 from ido.errors import ExecutionError, StalePlan
 
 if TYPE_CHECKING:
@@ -58,13 +58,13 @@ def apply(ctx: CliContext, planfile: Path, inputs: tuple[str, ...], as_json: boo
     workspace = load_workspace(ctx.workspace)
     intent = workspace.intent(saved.intent)
     listeners = [] if as_json else [DecisionPrinter()]
-    log_file = _logging()
+    log_file = open_run_log()
     try:
         result = asyncio.run(_apply(ctx, workspace, intent, saved, given, listeners, announce=not as_json))
     finally:
         if log_file is not None:
             log_file.close()
-    return _finish(result, as_json, no_plan=False)
+    return finish_run(result, as_json, no_plan=False)
 
 
 async def _apply(
@@ -74,7 +74,7 @@ async def _apply(
     from ido.engine import Engine
     from ido.engine.saved_plan import apply_saved, probe_plan, run_inputs, staleness
 
-    with _journal(ctx) as store:
+    with open_journal(ctx) as store:
         engine = Engine(workspace, store, listeners=listeners)
         try:
             health = await probe_plan(engine, saved.plan)

@@ -158,7 +158,8 @@ def _rejection(alternative: Any) -> str:
 
 
 @contextmanager
-def _journal(ctx: CliContext, *, synchronous: bool = False) -> Iterator[Store]:
+def open_journal(ctx: CliContext, *, synchronous: bool = False) -> Iterator[Store]:
+    """Yield the journal the command names (`--store`), closed on exit; used by run, apply, resume."""
     store = open_store(ctx.store_location, synchronous=synchronous)
     try:
         yield store
@@ -166,7 +167,7 @@ def _journal(ctx: CliContext, *, synchronous: bool = False) -> Iterator[Store]:
         store.close()
 
 
-def _logging() -> IO[str] | None:
+def open_run_log() -> IO[str] | None:
     """Turn on JSON decision logging when IDO_LOG_JSON says where; return a file to close."""
     target = os.environ.get("IDO_LOG_JSON", "").strip()
     if not target:
@@ -181,7 +182,8 @@ def _logging() -> IO[str] | None:
     return handle
 
 
-def _finish(result: RunResult, as_json: bool, *, no_plan: bool) -> int:
+def finish_run(result: RunResult, as_json: bool, *, no_plan: bool) -> int:
+    """Print how a run ended (text or `--json`) and return its exit code; used by run, apply, resume."""
     if as_json:
         click.echo(json.dumps(result.summary(), indent=2))
     else:
@@ -226,7 +228,7 @@ def run(ctx: CliContext, intent: str, inputs: tuple[str, ...], facts: tuple[str,
     except ValueError as exc:
         raise UsageError(f"intent {the_intent.intent}: {exc}") from None
     listeners = [] if as_json else [DecisionPrinter()]
-    log_file = _logging()
+    log_file = open_run_log()
     try:
         if scenario is not None:
             result = _simulated(ctx, workspace, the_intent, raw_inputs, set_facts, scenario, strategy, listeners)
@@ -235,14 +237,14 @@ def run(ctx: CliContext, intent: str, inputs: tuple[str, ...], facts: tuple[str,
     finally:
         if log_file is not None:
             log_file.close()
-    return _finish(result, as_json, no_plan=_no_plan_at_start(result))
+    return finish_run(result, as_json, no_plan=_no_plan_at_start(result))
 
 
 async def _real(ctx: CliContext, workspace: Any, intent: Any, inputs: dict[str, Any], set_facts: dict[str, Any],
                 strategy: str, listeners: list[Any]) -> RunResult:
     from ido.engine import Engine
 
-    with _journal(ctx) as store:
+    with open_journal(ctx) as store:
         engine = Engine(workspace, store, strategy=strategy, listeners=listeners)
         try:
             return await engine.run(intent, inputs=inputs, set_facts=set_facts,
@@ -257,7 +259,7 @@ def _simulated(ctx: CliContext, workspace: Any, intent: Any, inputs: dict[str, A
         from ido.simulation.single import run_in_scenario
     except ImportError as exc:
         raise UsageError(f"--simulate needs the simulator (ido.simulation.single), which is not available: {exc}") from None
-    with _journal(ctx, synchronous=True) as store:
+    with open_journal(ctx, synchronous=True) as store:
         result: RunResult = run_in_scenario(
             workspace=workspace, intent=intent, inputs=inputs or None, set_facts=set_facts,
             scenario=scenario, store=store, listeners=listeners, strategy=strategy,
@@ -268,7 +270,7 @@ def _simulated(ctx: CliContext, workspace: Any, intent: Any, inputs: dict[str, A
 def _answer(ctx: CliContext, run_id: str, approved: bool, by: str) -> int:
     from ido.engine.approvals import answer
 
-    with _journal(ctx) as store:
+    with open_journal(ctx) as store:
         row = asyncio.run(answer(store, run_id, approved, by=by))
     verb = "approved" if approved else "rejected"
     click.echo(
@@ -310,7 +312,7 @@ def resume(ctx: CliContext, run_id: str | None, as_json: bool) -> int:
     if not results:
         click.echo("no unfinished runs to resume")
         return 0
-    codes = [_finish(r, as_json, no_plan=False) for r in results]
+    codes = [finish_run(r, as_json, no_plan=False) for r in results]
     return max(codes)
 
 
@@ -318,7 +320,7 @@ async def _resume(ctx: CliContext, workspace: Any, run_id: str | None, listeners
     from ido.engine import Engine
     from ido.journal.base import TERMINAL_STATUSES
 
-    with _journal(ctx) as store:
+    with open_journal(ctx) as store:
         if run_id is not None:
             ids = [store.get_run(run_id=run_id).run_id]
         else:
