@@ -21,21 +21,24 @@ import contextlib
 import json
 import queue
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError as PydanticError
 
 from ido.errors import JournalCorrupted, JournalError
-from ido.journal._common import check_seqs, encode, resolve_run_id
-from ido.journal.base import Event, RunInfo, Store
+from ido.journal._common import check_fence, check_seqs, encode, resolve_run_id
+from ido.journal.base import TERMINAL_STATUSES, Event, Lease, RunInfo, Store
 
 if TYPE_CHECKING:
     import psycopg
 
 SCHEMA_VERSION = 1
+
+_T = TypeVar("_T")
 
 #: An arbitrary constant naming ido's schema-creation lock among the server's advisory locks.
 _SCHEMA_LOCK = 0x1D0_5C4E
@@ -60,6 +63,12 @@ CREATE TABLE IF NOT EXISTS ido_events (
     at DOUBLE PRECISION NOT NULL,
     data TEXT NOT NULL,
     PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS ido_leases (
+    run_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    until DOUBLE PRECISION NOT NULL
 );
 CREATE TABLE IF NOT EXISTS ido_revisions (
     digest TEXT PRIMARY KEY,
@@ -99,6 +108,7 @@ class _Append:
     events: Sequence[Event]
     run: RunInfo | None
     run_row: tuple[str, str, str, float, float, str] | None
+    fence: Lease | None = None
     loop: asyncio.AbstractEventLoop | None = None
     future: asyncio.Future[None] | None = None
     error: JournalError | None = field(default=None)
@@ -186,15 +196,19 @@ class PostgresStore(Store):
 
     # -- writing -------------------------------------------------------------------------------
 
-    async def append(self, events: Sequence[Event], *, run: RunInfo | None = None) -> None:
+    async def append(
+        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None
+    ) -> None:
         """Write `events` and the `run` row in one transaction; return once committed.
 
         Concurrent callers share a transaction (group commit). Raises
         JournalError, having written nothing of this call, on a duplicate or
         gapped seq, on events of a run with no row yet, or on data that is not
-        JSON. If the caller is cancelled while waiting, the write still lands.
+        JSON; LeaseLost when `fence` no longer holds. If the caller is
+        cancelled while waiting, the write still lands.
         """
         item = self._encode(events, run)
+        item.fence = fence
         if self.synchronous:
             self._commit([item])
         else:
@@ -312,6 +326,20 @@ class PostgresStore(Store):
             return
         try:
             with conn.transaction(), conn.cursor() as cur:  # a savepoint inside the batch
+                fence = item.fence
+                if fence is not None:
+                    # the row lock orders this write with any claim of the run
+                    held = _lease(cur.execute(
+                        "SELECT run_id, owner, epoch, until FROM ido_leases WHERE run_id = %s "
+                        "FOR UPDATE", (fence.run_id,),
+                    ).fetchone())
+                    creates = last.get(fence.run_id, 0) == 0 and any(e.seq == 1 for e in item.events)
+                    check_fence(fence, held, creates=creates)
+                    cur.execute(
+                        "INSERT INTO ido_leases (run_id, owner, epoch, until) VALUES (%s, %s, %s, %s) "
+                        "ON CONFLICT (run_id) DO UPDATE SET until = excluded.until",
+                        (fence.run_id, fence.owner, fence.epoch, fence.until),
+                    )
                 if item.run_row is not None:
                     cur.execute(
                         "INSERT INTO ido_runs (run_id, intent, status, created_at, updated_at, info) "
@@ -327,6 +355,9 @@ class PostgresStore(Store):
                         "VALUES (%s, %s, %s, %s, %s)",
                         item.rows,
                     )
+        except JournalError as exc:  # the fence did not hold: the savepoint rolled back
+            item.error = exc
+            return
         except self._psycopg.errors.IntegrityError as exc:
             item.error = JournalError(
                 f"cannot append to the journal {redact_url(self.url)}: {_one_line(exc)}"
@@ -335,6 +366,98 @@ class PostgresStore(Store):
         last.update(new_last)
         if item.run is not None:
             has_row[item.run.run_id] = True
+
+    # -- leases ----------------------------------------------------------------------------------
+
+    def _leasing(self, work: Callable[[psycopg.Connection[Any]], _T]) -> _T:
+        """Return `work(conn)` run in one transaction of the writing connection."""
+        if self._closed:
+            raise JournalError(f"the journal {redact_url(self.url)} is closed")
+        with self._wlock:
+            try:
+                with self._writer.transaction():
+                    return work(self._writer)
+            except self._psycopg.Error as exc:
+                raise JournalError(
+                    f"cannot write the journal {redact_url(self.url)}: {_one_line(exc)}"
+                ) from None
+
+    def claim(
+        self, owner: str, *, lease_s: float, limit: int = 1, run_id: str | None = None,
+        now: float | None = None, steal_from: Sequence[str] = (),
+    ) -> list[Lease]:
+        """Claim up to `limit` claimable runs, oldest first (see `Store.claim`).
+
+        `FOR UPDATE SKIP LOCKED` lets claimers on many machines pass each other
+        without waiting: each takes runs no other transaction holds.
+        """
+        at = time.time() if now is None else now
+        dead = list(steal_from)
+        only = "AND r.run_id = %(run_id)s" if run_id is not None else ""
+        sql = f"""
+            WITH candidates AS (
+                SELECT r.run_id FROM ido_runs r LEFT JOIN ido_leases l ON l.run_id = r.run_id
+                WHERE r.status <> ALL(%(terminal)s)
+                  AND (l.run_id IS NULL OR l.until < %(now)s OR l.owner = ANY(%(dead)s)) {only}
+                ORDER BY r.created_at, r.run_id
+                LIMIT %(limit)s
+                FOR UPDATE OF r SKIP LOCKED
+            )
+            INSERT INTO ido_leases (run_id, owner, epoch, until)
+            SELECT run_id, %(owner)s, 1, %(until)s FROM candidates
+            ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner,
+                epoch = ido_leases.epoch + 1, until = excluded.until
+            WHERE ido_leases.until < %(now)s OR ido_leases.owner = ANY(%(dead)s)
+            RETURNING run_id, owner, epoch, until
+        """
+        params = {
+            "terminal": sorted(TERMINAL_STATUSES), "now": at, "dead": dead, "run_id": run_id,
+            "limit": limit, "owner": owner, "until": at + lease_s,
+        }
+
+        def work(conn: psycopg.Connection[Any]) -> list[Lease]:
+            rows = conn.execute(sql, params).fetchall()
+            return sorted((lease for row in rows if (lease := _lease(row))), key=lambda x: x.run_id)
+
+        return self._leasing(work)
+
+    def renew(self, leases: Sequence[Lease], *, until: float) -> list[str]:
+        """Extend the leases still held to `until`; return the run ids whose lease was lost."""
+        def work(conn: psycopg.Connection[Any]) -> list[str]:
+            lost = []
+            for lease in leases:
+                cur = conn.execute(
+                    "UPDATE ido_leases SET until = %s WHERE run_id = %s AND owner = %s AND epoch = %s",
+                    (until, lease.run_id, lease.owner, lease.epoch),
+                )
+                if cur.rowcount == 0:
+                    lost.append(lease.run_id)
+            return lost
+
+        return self._leasing(work) if leases else []
+
+    def release(self, leases: Sequence[Lease]) -> None:
+        """Expire the leases still held (the epoch stays, so the next claim goes above it)."""
+        def work(conn: psycopg.Connection[Any]) -> None:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "UPDATE ido_leases SET until = 0 WHERE run_id = %s AND owner = %s AND epoch = %s",
+                    [(lease.run_id, lease.owner, lease.epoch) for lease in leases],
+                )
+
+        if leases:
+            self._leasing(work)
+
+    def leases(self, *, run_ids: Sequence[str] | None = None) -> list[Lease]:
+        """Return the current leases (of `run_ids` if given), expired ones included."""
+        if run_ids is None:
+            rows = self._read("SELECT run_id, owner, epoch, until FROM ido_leases ORDER BY run_id")
+        else:
+            rows = self._read(
+                "SELECT run_id, owner, epoch, until FROM ido_leases WHERE run_id = ANY(%s) "
+                "ORDER BY run_id", (list(run_ids),),
+            )
+        return [lease for row in rows if (lease := _lease(row))]
 
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
         """Store `content` under `digest` once, durably; a second call with the digest is a no-op."""
@@ -477,6 +600,13 @@ class PostgresStore(Store):
             self._writer.close()
         with self._rlock:
             self._reader.close()
+
+
+def _lease(row: Any) -> Lease | None:
+    """Return the lease an `ido_leases` row holds (None for no row)."""
+    if row is None:
+        return None
+    return Lease(run_id=row[0], owner=row[1], epoch=int(row[2]), until=float(row[3]))
 
 
 def _settle(future: asyncio.Future[None], error: JournalError | None) -> None:
