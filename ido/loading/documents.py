@@ -246,7 +246,7 @@ def read_paths(paths: Iterable[Path], loaded: Loaded) -> None:
         if path.is_dir():
             for file in yaml_files(path):
                 read_file(file, loaded)
-        elif path.is_file():
+        elif path.exists():  # a file, or a device or pipe: read up to ido's size limit
             read_file(path, loaded)
         else:
             loaded.problems.append(
