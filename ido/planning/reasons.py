@@ -21,14 +21,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ido.model.conditions import describe_matcher
+from ido.planning.call import Call, Candidate
+from ido.planning.compile import Compiled
 from ido.planning.search import EPS, Bounds, Failed, Found, Task, measure, relaxed_reachable, within
 from ido.planning.types import Alternative, Blocker, BlockerKind, PlanStep, Verdict
 
-if TYPE_CHECKING:
-    from ido.planning.planner import Call, Candidate, Planner
+
+class Planner(Protocol):
+    """What the verdicts and blockers ask of the planner (`ido.planning.planner.Planner` is one):
+    its compiled registry, searches on a call's task, and the steps and totals of a found plan."""
+
+    @property
+    def compiled(self) -> Compiled: ...
+
+    def search(
+        self, call: Call, *, bounds: Bounds | None = None, metric: str = "score",
+        force: int | None = None, max_nodes: int | None = None,
+    ) -> tuple[Found | Failed, Task]: ...
+
+    def task(self, call: Call) -> tuple[Task, dict[int, int]]: ...
+
+    def init_of(self, call: Call, local: dict[int, int]) -> tuple[int, ...]: ...
+
+    def steps(self, call: Call, task: Task, positions: Sequence[int]) -> tuple[list[PlanStep], dict[str, Any]]: ...
 
 _UNAVAILABLE_VERDICT = {
     "excluded": Verdict.EXCLUDED,
@@ -54,7 +72,8 @@ _CONSTRAINT_VERDICTS = {
     "limit": Verdict.OVER_LIMIT,
 }
 
-#: Marks a constraint blocker that binds only together with the other constraints.
+#: How a message qualifies a constraint blocker that binds only together with the other
+#: constraints (`Blocker.joint`).
 _JOINT = " meeting the other constraints"
 
 
@@ -98,15 +117,15 @@ def alternatives(
 def unavailable_alternatives(planner: Planner, call: Call, found_blockers: Sequence[Blocker]) -> list[Alternative]:
     """Return verdicts for the relevant capabilities of an infeasible call.
 
-    When one constraint alone rules out every plan (a blocker not qualified by
-    "meeting the other constraints"), it rules out every plan using each
+    When one constraint alone rules out every plan (a blocker that is not
+    `joint`), it rules out every plan using each
     candidate too, so each gets that verdict without a search; when a goal
     fact cannot be reached, no plan uses any candidate. Only when constraints
     bind together is each candidate diagnosed by a forced re-plan (at most
     `_MAX_DIAGNOSED` of them).
     """
     alone = next(
-        (b for b in found_blockers if b.fact is None and b.kind in _CONSTRAINT_VERDICTS and _JOINT not in b.message),
+        (b for b in found_blockers if b.fact is None and b.kind in _CONSTRAINT_VERDICTS and not b.joint),
         None,
     )
     goal_blocked = next((b for b in found_blockers if b.fact is not None), None)
@@ -519,32 +538,32 @@ def _constraint_blocker(call: Call, name: str, value: float, bound: float, *, al
         spent = f" ({req.spent:g} already spent)" if req.spent else ""
         if label == "cost_per_run":
             return Blocker(
-                kind="limit", policies=[policy] if policy else [], needed=value, bound=bound,
+                kind="limit", policies=[policy] if policy else [], needed=value, bound=bound, joint=not alone,
                 message=f"cost_per_run: the cheapest plan{qualifier} costs {value:.4g}, over the limit "
                 f"{declared:g} of policy {policy}{spent}",
             )
         return Blocker(
-            kind="budget", needed=value, bound=bound,
+            kind="budget", needed=value, bound=bound, joint=not alone,
             message=f"budget: the cheapest admissible plan{qualifier} costs {value:.4g}, over the "
             f"budget of {declared:g}{spent}",
         )
     if name == "makespan":
         elapsed = f" ({req.elapsed_s:g}s elapsed)" if req.elapsed_s else ""
         return Blocker(
-            kind="deadline", needed=value, bound=bound,
+            kind="deadline", needed=value, bound=bound, joint=not alone,
             message=f"deadline: the fastest admissible plan{qualifier} takes {value:.4g}s, over the "
             f"deadline of {declared:g}s{elapsed}",
         )
     if name == "risk":
         p = math.exp(-value)
         return Blocker(
-            kind="min_success", needed=p, bound=declared,
+            kind="min_success", needed=p, bound=declared, joint=not alone,
             message=f"min_success: the most reliable plan{qualifier} succeeds with probability "
             f"{p:.4g}, below min_success {declared:g}",
         )
     kind = "limit" if label == "steps_per_run" else "max_steps"
     return Blocker(
-        kind=kind, needed=value, bound=bound, policies=[policy] if policy else [],
+        kind=kind, needed=value, bound=bound, joint=not alone, policies=[policy] if policy else [],
         message=f"{label}: the shortest plan{qualifier} needs {value:g} steps, over {label} {declared:g}"
         f" ({req.steps_taken} taken)",
     )

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ido.planning.heuristics import weight
+from ido.planning.heuristics import HEURISTICS, weight
 from ido.planning.heuristics import weights as weights_of  # `weights` names a local below
 
 INF = float("inf")
@@ -101,8 +101,6 @@ class Task:
         key = (kind, metric)
         h = self._heuristics.get(key)
         if h is None:
-            from ido.planning.heuristics import HEURISTICS
-
             h = self._heuristics[key] = HEURISTICS[kind](self, metric)
         return h
 

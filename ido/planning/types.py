@@ -89,6 +89,9 @@ class Blocker(Frozen):
     #: for budget/deadline/min_success: the best achievable value and the bound it breaks.
     needed: float | None = None
     bound: float | None = None
+    #: for a constraint blocker: it binds only together with the other constraints (the best
+    #: plan meeting them breaks this one), not alone; verdicts read this, never the message.
+    joint: bool = False
 
 
 class SearchMetrics(Frozen):
