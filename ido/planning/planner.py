@@ -381,7 +381,7 @@ class Planner:
                 intent=intent.intent,
                 feasible=False,
                 blockers=blockers,
-                alternatives=reasons.unavailable_alternatives(self, call, blockers) if explain else [],
+                alternatives=reasons.unavailable_alternatives(self, call, blockers, expanded) if explain else [],
                 explanation=reasons.infeasible_explanation(call, blockers),
                 metrics=_metrics(call, started, expanded, generated),
             )

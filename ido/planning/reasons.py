@@ -26,7 +26,19 @@ from typing import Any, Protocol
 from ido.model.conditions import describe_matcher
 from ido.planning.call import Call, Candidate
 from ido.planning.compile import Compiled
-from ido.planning.search import EPS, Bounds, Failed, Found, Task, measure, relaxed_reachable, within
+from ido.planning.heuristics import weight
+from ido.planning.reach import reach_costs
+from ido.planning.search import (
+    EPS,
+    INF,
+    Bounds,
+    Failed,
+    Found,
+    Task,
+    measure,
+    relaxed_reachable,
+    within,
+)
 from ido.planning.types import Alternative, Blocker, BlockerKind, PlanStep, Verdict
 
 
@@ -55,10 +67,12 @@ _UNAVAILABLE_VERDICT = {
     "over_limit": Verdict.OVER_LIMIT,
 }
 
-#: Node budget of the forced re-plan behind one `costlier` verdict: this many times the
-#: main search's expansions, at least the minimum.
-_FORCED_FACTOR = 20
-_MIN_FORCED_NODES = 2_000
+#: The share of the main search's expanded nodes the forced re-plans of one call may spend.
+_BUDGET_SHARE = 0.5
+#: The least budget of a call, in nodes.
+_MIN_BUDGET = 64
+#: What a forced re-plan costs to set up besides its nodes, in nodes (`_Budget.spend`).
+_FORCED_OVERHEAD = 4
 
 #: How many forced re-plans an infeasible call may spend on its candidates' verdicts.
 _MAX_DIAGNOSED = 12
@@ -85,6 +99,9 @@ def alternatives(
     used_roles = sorted({s.provides for s in steps})
     by_index = {c.op.index: c for c in call.relevant}
     swaps = _Swaps(task, found)
+    _, local = planner.task(call)
+    relaxed = _Relaxed(task, planner.init_of(call, local))
+    budget = _Budget(max(_MIN_BUDGET, int(found.expanded * _BUDGET_SHARE)))
     out: list[Alternative] = []
     for role in used_roles:
         for op_index in planner.compiled.roles[role]:
@@ -103,7 +120,7 @@ def alternatives(
             elif c.status != "ok":
                 out.append(_unavailable(c))
             else:
-                out.append(_forced(planner, call, c, totals["score"], task, found, swaps))
+                out.append(_forced(planner, call, c, totals["score"], task, found, swaps, relaxed, budget))
     used = set(used_roles)
     idle = [c for c in call.relevant if c.op.capability.provides not in used]
     for c in sorted(idle, key=lambda c: (c.op.capability.provides, c.op.name)):
@@ -114,15 +131,17 @@ def alternatives(
     return out
 
 
-def unavailable_alternatives(planner: Planner, call: Call, found_blockers: Sequence[Blocker]) -> list[Alternative]:
+def unavailable_alternatives(
+    planner: Planner, call: Call, found_blockers: Sequence[Blocker], expanded: int = 0,
+) -> list[Alternative]:
     """Return verdicts for the relevant capabilities of an infeasible call.
 
     When one constraint alone rules out every plan (a blocker that is not
-    `joint`), it rules out every plan using each
-    candidate too, so each gets that verdict without a search; when a goal
-    fact cannot be reached, no plan uses any candidate. Only when constraints
-    bind together is each candidate diagnosed by a forced re-plan (at most
-    `_MAX_DIAGNOSED` of them).
+    `joint`), it rules out every plan using each candidate too, so each gets
+    that verdict without a search; when a goal fact cannot be reached, no plan
+    uses any candidate. Only when constraints bind together is each candidate
+    diagnosed by a forced re-plan, at most `_MAX_DIAGNOSED` of them and within
+    the budget that the main search's `expanded` nodes set (`_Budget`).
     """
     alone = next(
         (b for b in found_blockers if b.fact is None and b.kind in _CONSTRAINT_VERDICTS and not b.joint),
@@ -131,19 +150,20 @@ def unavailable_alternatives(planner: Planner, call: Call, found_blockers: Seque
     goal_blocked = next((b for b in found_blockers if b.fact is not None), None)
     out = []
     diagnosed = 0
+    budget = _Budget(max(_MIN_BUDGET, int(expanded * _BUDGET_SHARE)))
     for c in sorted(call.relevant, key=lambda c: (c.op.capability.provides, c.op.name)):
         if c.status != "ok":
             out.append(_unavailable(c))
         elif alone is not None:
             out.append(_alt(c, _CONSTRAINT_VERDICTS[alone.kind], f"no plan can use it: {alone.message}",
                             policies=list(alone.policies)))
-        elif call.missing_goal_facts or goal_blocked is not None or diagnosed >= _MAX_DIAGNOSED:
+        elif call.missing_goal_facts or goal_blocked is not None or diagnosed >= _MAX_DIAGNOSED or budget.left <= 0:
             why = goal_blocked.message if goal_blocked is not None else "the goal cannot be reached"
             out.append(_alt(c, Verdict.PRECONDITION, f"no admissible plan reaches the goal: {why}",
                             unmet_fact=goal_blocked.fact if goal_blocked is not None else None))
         else:
             diagnosed += 1
-            out.append(_diagnose(planner, call, c))
+            out.append(_diagnose(planner, call, c, budget))
     return out
 
 
@@ -160,6 +180,7 @@ def _alt(c: Candidate, verdict: Verdict, reason: str, **extra: Any) -> Alternati
     key: tuple[Any, ...] = (
         c.op.name, c.op.capability.provides, verdict, reason, policies, extra.get("score_delta"), extra.get("unmet_fact"),
         c.cost, c.latency, c.probability, c.score, c.circuit, tuple(more.items()) if more else (),
+        bool(extra.get("lower_bound")),
     )
     try:
         hit = _BUILT.get(key)
@@ -181,6 +202,7 @@ def _alt(c: Candidate, verdict: Verdict, reason: str, **extra: Any) -> Alternati
         score_delta=extra.get("score_delta"),
         unmet_fact=extra.get("unmet_fact"),
         numbers=numbers,
+        lower_bound=bool(extra.get("lower_bound")),
     )
     if key:
         if len(_BUILT) >= _BUILT_MAX:
@@ -273,46 +295,165 @@ def _fits(bounds: Bounds, swaps: _Swaps, d_cost: float, d_risk: float, d_latency
     return not (bounds.makespan is not None and d_latency > 0 and swaps.makespan + d_latency > bounds.makespan + EPS)
 
 
+class _Budget:
+    """The search nodes the verdicts of one call may still spend on forced re-plans.
+
+    Half as many as the main search expanded (`_BUDGET_SHARE`), at least `_MIN_BUDGET`
+    (a small search is cheap next to the rest of a call; below it, most verdicts of a
+    small workspace stay exact). A forced re-plan starts
+    cold (its own task, its own heuristic), so its nodes cost more than the main
+    search's, and explaining a plan should cost at most about as much as finding it,
+    whatever the number of alternatives. Each re-plan is also charged for building
+    its task and heuristic (`_FORCED_OVERHEAD`, plus a node per 16 operators). What the budget cannot pay for is
+    judged by the relaxation's lower bounds (`_Relaxed`) and says so (`lower_bound`).
+    """
+
+    __slots__ = ("left",)
+
+    def __init__(self, nodes: int) -> None:
+        self.left = nodes
+
+    def spend(self, result: Found | Failed, task: Task) -> None:
+        """Charge a re-plan: the nodes it expanded and its set-up."""
+        self.left -= result.expanded + _FORCED_OVERHEAD + len(task.ops) // 16
+
+
+class _Relaxed:
+    """Lower bounds on any plan using a candidate, from one h_max pass per metric over the call's
+    task (`ido.planning.reach`), computed when first asked for and shared by every alternative."""
+
+    __slots__ = ("init", "reached", "task")
+
+    def __init__(self, task: Task, init: tuple[int, ...]) -> None:
+        self.task = task
+        self.init = init
+        self.reached: dict[str, list[float]] = {}
+
+    def at_least(self, pos: int, metric: str) -> float:
+        """Return the least `metric` value of any plan using the operator at `pos` (INF: none can)."""
+        reach = self.reached.get(metric)
+        if reach is None:
+            reach = self.reached[metric] = reach_costs(self.task, self.init, metric)
+        return reach[pos] + weight(self.task.ops[pos], metric)
+
+
+def _ruled_out(call: Call, c: Candidate, pos: int, relaxed: _Relaxed) -> Alternative | None:
+    """Return the verdict of a candidate every plan using which breaks a bound by the relaxation's
+    lower bounds alone (the figures are bounds: "at least"), or None when none is proven so."""
+    b = call.bounds
+    if b.cost is not None and (cost := relaxed.at_least(pos, "cost")) > b.cost + EPS:
+        name, value, policy = call.bound_sources["cost"]
+        numbers = {"plan_cost": cost}
+        if name == "cost_per_run":
+            return _alt(
+                c, Verdict.OVER_LIMIT,
+                f"over limit: any plan with it costs at least {cost:.4g}, over the cost_per_run "
+                f"limit {value:g} of {policy} ({call.request.spent:g} spent)",
+                policies=[policy] if policy else [], numbers=numbers, lower_bound=True,
+            )
+        left = f" ({b.cost:.4g} left after {call.request.spent:g} spent)" if call.request.spent else ""
+        return _alt(
+            c, Verdict.OVER_BUDGET,
+            f"over budget: any plan with it costs at least {cost:.4g}, over the budget of {value:g}{left}",
+            numbers=numbers, lower_bound=True,
+        )
+    if b.makespan is not None and (latency := relaxed.at_least(pos, "latency")) > b.makespan + EPS:
+        return _alt(
+            c, Verdict.TOO_SLOW,
+            f"too slow: any plan with it takes at least {latency:.4g}s, over the deadline of "
+            f"{call.bound_sources['makespan'][1]:g}s"
+            + (f" ({b.makespan:.4g}s left)" if call.request.elapsed_s else ""),
+            numbers={"plan_latency_s": latency}, lower_bound=True,
+        )
+    if b.risk is not None and (risk := relaxed.at_least(pos, "risk")) > b.risk + EPS:
+        p = math.exp(-risk)
+        return _alt(
+            c, Verdict.TOO_RISKY,
+            f"too risky: any plan with it succeeds with p at most {p:.4g}, "
+            f"below min_success {call.bound_sources['risk'][1]:g}",
+            numbers={"plan_success_probability": p}, lower_bound=True,
+        )
+    if b.steps is not None and (steps := relaxed.at_least(pos, "steps")) > b.steps:
+        name, value, policy = call.bound_sources["steps"]
+        return _alt(
+            c, Verdict.OVER_LIMIT,
+            f"over limit: any plan with it needs at least {steps:g} steps, over {name} {value:g} "
+            f"({call.request.steps_taken} taken)",
+            policies=[policy] if policy else [], numbers={"plan_steps": int(steps)}, lower_bound=True,
+        )
+    return None
+
+
 def _forced(
     planner: Planner, call: Call, c: Candidate, chosen_score: float, task: Task, found: Found,
-    swaps: _Swaps | None = None,
+    swaps: _Swaps, relaxed: _Relaxed, budget: _Budget,
 ) -> Alternative:
+    """Return the verdict of an available candidate the plan does not use, cheapest proof first:
+    a swap with a chosen step (exact), the relaxation (no plan can use it, or every plan using it
+    breaks a bound), a forced re-plan while the call's budget lasts (exact), else a lower bound."""
     swapped = _swapped(call, c, task, found, swaps)
     if swapped is not None:
-        result: Found | Failed = Found([], swapped, 0, 0)
+        return _costlier(c, swapped, chosen_score)
+    pos = swaps.positions[c.op.index]
+    at_least = relaxed.at_least(pos, "score")
+    if at_least == INF:
+        return _never_applicable(planner, call, c)
+    ruled = _ruled_out(call, c, pos, relaxed)
+    if ruled is not None:
+        return ruled
+    if budget.left > 0:
+        result, forced_task = planner.search(call, force=c.op.index, max_nodes=budget.left)
+        budget.spend(result, forced_task)
+        if isinstance(result, Found):
+            return _costlier(c, result.value, chosen_score)
+        if result.exhausted:
+            return _diagnose(planner, call, c, budget)
+    # Unsearched (or the search stopped): the chosen plan is optimal within the bounds, and the
+    # relaxation bounds any plan using `c` from below; the larger of the two is what is known.
+    best = max(chosen_score, at_least)
+    delta = best - chosen_score
+    if delta <= EPS:
+        reason = (f"costlier: no plan with it beats the chosen one (score {chosen_score:.4g}); "
+                  "a bound, its best plan was not searched for")
+        delta = 0.0
     else:
-        # Bound the work per alternative by the main search's effort, so explaining a plan
-        # never costs far more than finding it.
-        budget = max(_MIN_FORCED_NODES, _FORCED_FACTOR * found.expanded)
-        result = planner.search(call, force=c.op.index, max_nodes=budget)[0]
-        if isinstance(result, Failed) and not result.exhausted:
-            # The chosen plan is optimal, so no plan with this capability scores better.
-            return _alt(c, Verdict.COSTLIER, "costlier: no plan with it beats the chosen one "
-                        "(its best score was not computed: search limit)")
-    if isinstance(result, Found):
-        delta = result.value - chosen_score
-        if abs(delta) <= EPS:
-            reason = f"costlier: ties with the chosen plan (score {result.value:.4g}); lost on name order"
-            delta = 0.0
-        else:
-            reason = (
-                f"costlier: the best plan with it scores {result.value:.4g}, "
-                f"{delta:+.4g} against the chosen plan"
-            )
-        return _alt(c, Verdict.COSTLIER, reason, score_delta=delta, numbers={"plan_score": result.value})
-    return _diagnose(planner, call, c, max(_MIN_FORCED_NODES, _FORCED_FACTOR * found.expanded))
+        reason = (f"costlier: any plan with it scores at least {best:.4g}, at least {delta:+.4g} "
+                  "against the chosen plan (a bound, its best plan was not searched for)")
+    return _alt(c, Verdict.COSTLIER, reason, score_delta=delta, numbers={"plan_score": best}, lower_bound=True)
 
 
-def _diagnose(planner: Planner, call: Call, c: Candidate, max_nodes: int | None = None) -> Alternative:
-    """Return why no plan within the constraints uses `c`: which bound the best one breaks."""
-    relaxed = Bounds(uses=call.bounds.uses)
-    result, task = planner.search(call, bounds=relaxed, force=c.op.index, max_nodes=max_nodes)
+def _costlier(c: Candidate, value: float, chosen_score: float) -> Alternative:
+    """Return the exact `costlier` verdict of a candidate whose best plan scores `value`."""
+    delta = value - chosen_score
+    if abs(delta) <= EPS:
+        reason = f"costlier: ties with the chosen plan (score {value:.4g}); lost on name order"
+        delta = 0.0
+    else:
+        reason = f"costlier: the best plan with it scores {value:.4g}, {delta:+.4g} against the chosen plan"
+    return _alt(c, Verdict.COSTLIER, reason, score_delta=delta, numbers={"plan_score": value})
+
+
+def _never_applicable(planner: Planner, call: Call, c: Candidate) -> Alternative:
+    """Return the `precondition` verdict of a candidate no sequence from the call's state can apply."""
+    fact = unmet_fact(planner, call, c)
+    what = f"its requirement on {fact} cannot hold" if fact else "no sequence reaches the goal with it"
+    return _alt(c, Verdict.PRECONDITION, f"precondition: {what} when the role is needed", unmet_fact=fact)
+
+
+def _diagnose(planner: Planner, call: Call, c: Candidate, budget: _Budget | None = None) -> Alternative:
+    """Return why no plan within the constraints uses `c`: which bound the best one breaks.
+
+    With `budget`, the search may spend what is left of it (at least a node)."""
+    unbounded = Bounds(uses=call.bounds.uses)
+    max_nodes = None if budget is None else max(1, budget.left)
+    result, task = planner.search(call, bounds=unbounded, force=c.op.index, max_nodes=max_nodes)
+    if budget is not None:
+        budget.spend(result, task)
     if isinstance(result, Failed):
         if not result.exhausted:
-            return _alt(c, Verdict.PRECONDITION, "not usable: the search limit was reached proving it")
-        fact = unmet_fact(planner, call, c)
-        what = f"its requirement on {fact} cannot hold" if fact else "no sequence reaches the goal with it"
-        return _alt(c, Verdict.PRECONDITION, f"precondition: {what} when the role is needed", unmet_fact=fact)
+            return _alt(c, Verdict.PRECONDITION, "not usable: no plan within the constraints uses it "
+                        "(which constraint binds was not searched for)")
+        return _never_applicable(planner, call, c)
     _, totals = planner.steps(call, task, result.ops)
     b = call.bounds
     numbers = {
