@@ -319,13 +319,16 @@ class Planner:
         metric: str = "score",
         force: int | None = None,
         max_nodes: int | None = None,
+        max_work: int | None = None,
     ) -> tuple[Found | Failed, Task]:
-        """Return A*'s answer on the call's task (bounds default to the call's) and the task."""
+        """Return A*'s answer on the call's task (bounds default to the call's) and the task.
+
+        `max_work` caps expansions and heuristic evaluations together (`bounded_astar`)."""
         task, local = self.task(call, force=force)
         init = self.init_of(call, local, forced=force is not None)
         limit = self.max_nodes if max_nodes is None else min(max_nodes, self.max_nodes)
         result = bounded_astar(
-            task, init, call.bounds if bounds is None else bounds, metric, limit, self.heuristic
+            task, init, call.bounds if bounds is None else bounds, metric, limit, self.heuristic, max_work
         )
         if isinstance(result, Found) and len(result.ops) > 1:
             result = without_idle_steps(task, init, result, metric)
@@ -381,7 +384,9 @@ class Planner:
                 intent=intent.intent,
                 feasible=False,
                 blockers=blockers,
-                alternatives=reasons.unavailable_alternatives(self, call, blockers, expanded) if explain else [],
+                alternatives=(
+                    reasons.unavailable_alternatives(self, call, blockers, failed) if explain else []
+                ),
                 explanation=reasons.infeasible_explanation(call, blockers),
                 metrics=_metrics(call, started, expanded, generated),
             )

@@ -51,7 +51,7 @@ class Planner(Protocol):
 
     def search(
         self, call: Call, *, bounds: Bounds | None = None, metric: str = "score",
-        force: int | None = None, max_nodes: int | None = None,
+        force: int | None = None, max_nodes: int | None = None, max_work: int | None = None,
     ) -> tuple[Found | Failed, Task]: ...
 
     def task(self, call: Call) -> tuple[Task, dict[int, int]]: ...
@@ -67,12 +67,12 @@ _UNAVAILABLE_VERDICT = {
     "over_limit": Verdict.OVER_LIMIT,
 }
 
-#: The share of the main search's expanded nodes the forced re-plans of one call may spend.
-_BUDGET_SHARE = 0.5
+#: The share of the main search's work (expansions and evaluations) the forced re-plans of one call may spend.
+_BUDGET_SHARE = 0.25
 #: The least budget of a call, in nodes.
-_MIN_BUDGET = 64
+_MIN_BUDGET = 16
 #: What a forced re-plan costs to set up besides its nodes, in nodes (`_Budget.spend`).
-_FORCED_OVERHEAD = 4
+_FORCED_OVERHEAD = 8
 
 #: How many forced re-plans an infeasible call may spend on its candidates' verdicts.
 _MAX_DIAGNOSED = 12
@@ -100,8 +100,8 @@ def alternatives(
     by_index = {c.op.index: c for c in call.relevant}
     swaps = _Swaps(task, found)
     _, local = planner.task(call)
-    relaxed = _Relaxed(task, planner.init_of(call, local))
-    budget = _Budget(max(_MIN_BUDGET, int(found.expanded * _BUDGET_SHARE)))
+    relaxed = _Relaxed(task, planner.init_of(call, local), swaps.positions)
+    budget = _Budget(found)
     out: list[Alternative] = []
     for role in used_roles:
         for op_index in planner.compiled.roles[role]:
@@ -132,38 +132,54 @@ def alternatives(
 
 
 def unavailable_alternatives(
-    planner: Planner, call: Call, found_blockers: Sequence[Blocker], expanded: int = 0,
+    planner: Planner, call: Call, found_blockers: Sequence[Blocker], failed: Failed | None = None,
 ) -> list[Alternative]:
     """Return verdicts for the relevant capabilities of an infeasible call.
 
     When one constraint alone rules out every plan (a blocker that is not
     `joint`), it rules out every plan using each candidate too, so each gets
     that verdict without a search; when a goal fact cannot be reached, no plan
-    uses any candidate. Only when constraints bind together is each candidate
-    diagnosed by a forced re-plan, at most `_MAX_DIAGNOSED` of them and within
-    the budget that the main search's `expanded` nodes set (`_Budget`).
+    uses any candidate. When constraints bind together, the relaxation's lower
+    bounds judge a candidate first (`_ruled_out`); the others are diagnosed by
+    a forced re-plan, at most `_MAX_DIAGNOSED` of them, each within as much
+    work as the main search did (at least `_MIN_BUDGET`); past those, the
+    verdict is the first joint constraint's.
     """
     alone = next(
         (b for b in found_blockers if b.fact is None and b.kind in _CONSTRAINT_VERDICTS and not b.joint),
         None,
     )
+    joint = next((b for b in found_blockers if b.fact is None and b.kind in _CONSTRAINT_VERDICTS), None)
     goal_blocked = next((b for b in found_blockers if b.fact is not None), None)
     out = []
     diagnosed = 0
-    budget = _Budget(max(_MIN_BUDGET, int(expanded * _BUDGET_SHARE)))
+    work = failed.expanded + failed.evaluated if failed is not None else 0
+    relaxed: _Relaxed | None = None
     for c in sorted(call.relevant, key=lambda c: (c.op.capability.provides, c.op.name)):
         if c.status != "ok":
             out.append(_unavailable(c))
-        elif alone is not None:
+            continue
+        if alone is not None:
             out.append(_alt(c, _CONSTRAINT_VERDICTS[alone.kind], f"no plan can use it: {alone.message}",
                             policies=list(alone.policies)))
-        elif call.missing_goal_facts or goal_blocked is not None or diagnosed >= _MAX_DIAGNOSED or budget.left <= 0:
+            continue
+        if call.missing_goal_facts or goal_blocked is not None or joint is None:
             why = goal_blocked.message if goal_blocked is not None else "the goal cannot be reached"
             out.append(_alt(c, Verdict.PRECONDITION, f"no admissible plan reaches the goal: {why}",
                             unmet_fact=goal_blocked.fact if goal_blocked is not None else None))
-        else:
+            continue
+        if relaxed is None:
+            task, local = planner.task(call)
+            relaxed = _Relaxed(task, planner.init_of(call, local), {o.index: pos for pos, o in enumerate(task.ops)})
+        ruled = _ruled_out(call, c, relaxed.positions[c.op.index], relaxed)
+        if ruled is not None:
+            out.append(ruled)
+        elif diagnosed < _MAX_DIAGNOSED:
             diagnosed += 1
-            out.append(_diagnose(planner, call, c, budget))
+            out.append(_diagnose(planner, call, c, _Budget(work, share=1.0)))
+        else:
+            out.append(_alt(c, _CONSTRAINT_VERDICTS[joint.kind], f"no plan can use it: {joint.message}",
+                            policies=list(joint.policies)))
     return out
 
 
@@ -296,37 +312,41 @@ def _fits(bounds: Bounds, swaps: _Swaps, d_cost: float, d_risk: float, d_latency
 
 
 class _Budget:
-    """The search nodes the verdicts of one call may still spend on forced re-plans.
+    """The search work the verdicts of one call may still spend on forced re-plans.
 
-    Half as many as the main search expanded (`_BUDGET_SHARE`), at least `_MIN_BUDGET`
+    Work is node expansions plus heuristic evaluations (LM-cut's evaluations are most
+    of a search's time, and a forced re-plan starts cold, with its own task and
+    heuristic cache, so it evaluates more per expansion than the main search).
+    A call may spend `_BUDGET_SHARE` of its main search's work, at least `_MIN_BUDGET`
     (a small search is cheap next to the rest of a call; below it, most verdicts of a
-    small workspace stay exact). A forced re-plan starts
-    cold (its own task, its own heuristic), so its nodes cost more than the main
-    search's, and explaining a plan should cost at most about as much as finding it,
-    whatever the number of alternatives. Each re-plan is also charged for building
-    its task and heuristic (`_FORCED_OVERHEAD`, plus a node per 16 operators). What the budget cannot pay for is
-    judged by the relaxation's lower bounds (`_Relaxed`) and says so (`lower_bound`).
+    small workspace stay exact): explaining a plan costs at most about as much as
+    finding it, whatever the number of alternatives. Each re-plan is also charged
+    for building its task and heuristic (`_FORCED_OVERHEAD`, plus one per 8 operators).
+    What the budget cannot pay for is judged by the relaxation's lower bounds
+    (`_Relaxed`) and says so (`lower_bound`).
     """
 
     __slots__ = ("left",)
 
-    def __init__(self, nodes: int) -> None:
-        self.left = nodes
+    def __init__(self, main: Found | Failed | int, share: float = _BUDGET_SHARE) -> None:
+        work = main if isinstance(main, int) else main.expanded + main.evaluated
+        self.left = max(_MIN_BUDGET, int(work * share))
 
     def spend(self, result: Found | Failed, task: Task) -> None:
-        """Charge a re-plan: the nodes it expanded and its set-up."""
-        self.left -= result.expanded + _FORCED_OVERHEAD + len(task.ops) // 16
+        """Charge a re-plan: its expansions, its evaluations and its set-up."""
+        self.left -= result.expanded + result.evaluated + _FORCED_OVERHEAD + len(task.ops) // 8
 
 
 class _Relaxed:
     """Lower bounds on any plan using a candidate, from one h_max pass per metric over the call's
     task (`ido.planning.reach`), computed when first asked for and shared by every alternative."""
 
-    __slots__ = ("init", "reached", "task")
+    __slots__ = ("init", "positions", "reached", "task")
 
-    def __init__(self, task: Task, init: tuple[int, ...]) -> None:
+    def __init__(self, task: Task, init: tuple[int, ...], positions: dict[int, int]) -> None:
         self.task = task
         self.init = init
+        self.positions = positions  # registry operator index -> position in `task.ops`
         self.reached: dict[str, list[float]] = {}
 
     def at_least(self, pos: int, metric: str) -> float:
@@ -402,7 +422,7 @@ def _forced(
     if ruled is not None:
         return ruled
     if budget.left > 0:
-        result, forced_task = planner.search(call, force=c.op.index, max_nodes=budget.left)
+        result, forced_task = planner.search(call, force=c.op.index, max_work=budget.left)
         budget.spend(result, forced_task)
         if isinstance(result, Found):
             return _costlier(c, result.value, chosen_score)
@@ -445,8 +465,8 @@ def _diagnose(planner: Planner, call: Call, c: Candidate, budget: _Budget | None
 
     With `budget`, the search may spend what is left of it (at least a node)."""
     unbounded = Bounds(uses=call.bounds.uses)
-    max_nodes = None if budget is None else max(1, budget.left)
-    result, task = planner.search(call, bounds=unbounded, force=c.op.index, max_nodes=max_nodes)
+    max_work = None if budget is None else max(1, budget.left)
+    result, task = planner.search(call, bounds=unbounded, force=c.op.index, max_work=max_work)
     if budget is not None:
         budget.spend(result, task)
     if isinstance(result, Failed):
