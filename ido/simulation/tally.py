@@ -45,8 +45,18 @@ class Tally:
     """Per-run numbers in flat arrays, plus counters: about 40 bytes a run, nothing else kept."""
 
     __slots__ = (
-        "arrival", "cost", "decisions", "faults", "latency", "other_statuses", "policy_violations",
-        "replans", "status", "steps", "budget_violations", "deadline_violations",
+        "arrival",
+        "budget_violations",
+        "cost",
+        "deadline_violations",
+        "decisions",
+        "faults",
+        "latency",
+        "other_statuses",
+        "policy_violations",
+        "replans",
+        "status",
+        "steps",
     )
 
     def __init__(self, runs: int) -> None:
