@@ -7,8 +7,17 @@ forced to use it decides: `costlier` with the score difference, or, when no
 plan within the constraints uses it, `over_budget` / `too_slow` / `too_risky`
 / `over_limit` (steps) from the best unconstrained plan that uses it, or
 `precondition` with the fact that cannot hold). Relevant capabilities of roles
-the plan does not use are `not_needed` unless unavailable. Forced re-plans are
-only run for roles the plan uses, which bounds the work on large registries.
+the plan does not use are `not_needed` unless unavailable.
+
+Explaining a plan costs at most a fixed share of finding it, whatever the
+number of alternatives (`_Budget`). Proofs are tried cheapest first: a swap
+with a chosen step of the same preconditions and effects (exact); the delete
+relaxation from the call's state (`ido.planning.reach`, one pass per metric for
+all alternatives: never applicable, or every plan using it breaks a bound);
+a forced re-plan while the call's budget lasts (exact); past the budget, the
+verdict is still proven but its figure is a lower bound (`costlier` by at
+least the relaxation's bound, at least 0 since the chosen plan is optimal),
+and `Alternative.lower_bound` and the reason ("a bound") say so.
 
 Blockers say which goal facts cannot be reached and why (no producer; every
 producer denied, unhealthy, excluded or over a limit; a producer's
