@@ -188,8 +188,17 @@ async def _simulate_strategy(
         if progress is not None:
             progress(strategy, done, len(arrivals))
 
+    # Runs still going; a finished run's task is let go at once (its exception, if any, kept):
+    # a list of every task would grow with the number of runs.
+    pending: set[asyncio.Future[None]] = set()
+    errors: list[BaseException] = []
+
+    def settled(task: asyncio.Future[None]) -> None:
+        pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            errors.append(task.exception())  # type: ignore[arg-type]
+
     try:
-        tasks = []
         for index, at in enumerate(arrivals):
             delay = start + at - loop.time()
             if delay > 0:
@@ -204,8 +213,14 @@ async def _simulate_strategy(
             finally:
                 CURRENT_RUN.reset(token)
             world.bind_run(run_id, index)
-            tasks.append(asyncio.ensure_future(one(index, run_id, start + at)))
-        await asyncio.gather(*tasks)
+            task = asyncio.ensure_future(one(index, run_id, start + at))
+            pending.add(task)
+            task.add_done_callback(settled)
+            if errors:
+                raise errors[0]
+        await asyncio.gather(*pending)
+        if errors:
+            raise errors[0]
     finally:
         await engine.close()
     return tally
