@@ -64,3 +64,37 @@ def test_max_work_caps_expansions_and_evaluations_together() -> None:
     assert isinstance(enough, Found) and enough.ops == free.ops
     bounded = astar(task, (0,), Bounds(cost=10.0), heuristic="lmcut", max_work=3)
     assert isinstance(bounded, Failed) and not bounded.exhausted
+
+
+def test_alternatives_of_a_classic_task_stay_within_the_budget() -> None:
+    """On blocksworld 6 (64 alternatives) the forced re-plans together do at most a quarter of the
+    main search's work (at least 16), plus one step of overshoot each; every alternative left
+    unsearched is `costlier` by a lower bound that says so, and the plan is the same as without
+    the alternatives."""
+    from benchmarks.classic import blocksworld
+    from ido.planning import Planner, PlanRequest
+
+    inst = blocksworld(6)
+    caps, intent = inst.models()
+    planner = Planner(caps)
+    work: list[tuple[bool, int]] = []
+    search = planner.search
+
+    def counted(call: object, **options: object) -> tuple[Found | Failed, Task]:
+        result, task = search(call, **options)  # type: ignore[arg-type]
+        work.append((options.get("force") is not None, result.expanded + result.evaluated))
+        return result, task
+
+    planner.search = counted  # type: ignore[method-assign]
+    plan = planner.plan(intent, PlanRequest(state=inst.state))
+    bare = Planner(caps).plan(intent, PlanRequest(state=inst.state), explain=False)
+    assert [s.capability for s in plan.steps] == [s.capability for s in bare.steps]
+    main = sum(w for forced, w in work if not forced)
+    forced = [w for is_forced, w in work if is_forced]
+    assert sum(forced) <= max(16, main // 4) + 32 * len(forced)
+    bounds = [a for a in plan.alternatives if a.lower_bound]
+    assert len(bounds) >= len(plan.alternatives) // 2
+    for a in bounds:
+        assert a.verdict == "costlier" and "a bound" in a.reason
+        assert a.score_delta is not None and a.score_delta >= 0.0
+        assert a.numbers["plan_score"] >= plan.score
