@@ -72,8 +72,38 @@ def cli(ctx: click.Context, workspace: Path, store_url: str | None) -> None:
     ctx.obj = CliContext(workspace=workspace, store_url=store_url)
 
 
+def _after_subcommand(attribute: str) -> Any:
+    """Return the callback of a global option repeated after the subcommand: it overrides the group's."""
+
+    def override(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        obj = ctx.find_object(CliContext)
+        if value is not None and obj is not None:
+            setattr(obj, attribute, value)
+
+    return override
+
+
+def _global_options(command: click.Command) -> list[click.Option]:
+    """Return `--workspace` / `--store` for `command`, so `ido runs --workspace X` works as
+    `ido --workspace X runs` does; a command that spells one of them itself keeps its own."""
+    taken = {opt for param in command.params for opt in getattr(param, "opts", [])}
+    options = []
+    if "--workspace" not in taken:
+        options.append(click.Option(
+            ["--workspace"], type=click.Path(file_okay=False, path_type=Path), default=None, expose_value=False,
+            callback=_after_subcommand("workspace"), help="As `ido --workspace`, here after the command.",
+        ))
+    if "--store" not in taken:
+        options.append(click.Option(
+            ["--store"], default=None, expose_value=False, callback=_after_subcommand("store_url"),
+            help="As `ido --store`, here after the command.",
+        ))
+    return options
+
+
 for _name in COMMAND_MODULES:
     for _command in importlib.import_module(f"ido.cli.{_name}").COMMANDS:
+        _command.params.extend(_global_options(_command))
         cli.add_command(_command)
 
 
