@@ -9,6 +9,7 @@ prints a message, never a traceback (set IDO_DEBUG=1 to see one).
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -107,6 +108,24 @@ for _name in COMMAND_MODULES:
         cli.add_command(_command)
 
 
+def os_error_message(exc: OSError) -> str:
+    """Return an OSError as a located message: the path, what the system said, what would be right."""
+    where = ""
+    if exc.filename is not None:
+        # a 300-byte name repeated whole buries the message: shorten each overlong part, say its size
+        parts = [
+            part if len(part.encode()) <= 255 else f"{part[:20]}...({len(part.encode())} bytes)"
+            for part in str(exc.filename).split("/")
+        ]
+        where = "/".join(parts) + ": "
+    if exc.errno == errno.ENAMETOOLONG:
+        return (
+            f"{where}file name too long; a name may be at most 255 bytes and a path 4096 here, "
+            "so pass a shorter one"
+        )
+    return f"{where}{exc.strerror or exc}; check the path and its permissions"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return (and exit with) its exit code. Entry point of `ido`."""
     try:
@@ -126,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         code = 130
+    except OSError as exc:
+        # a path the user named that the system refuses (too long, not permitted, ...): their input
+        click.echo(f"error: {os_error_message(exc)}", err=True)
+        code = 2
     except Exception as exc:  # a bug in ido, not the user's input
         if os.environ.get("IDO_DEBUG"):
             traceback.print_exc()

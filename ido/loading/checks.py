@@ -18,6 +18,7 @@ from ido.model import Scalar, fault_targets, matcher_holds
 from ido.model.conditions import Op, describe_matcher
 
 if TYPE_CHECKING:
+    from ido.model import Intent, Scenario
     from ido.workspace import Workspace
 
 #: Policy matcher keys: exact names, and prefixes followed by a free KEY/NAME.
@@ -141,6 +142,47 @@ def _scenarios(workspace: Workspace, incomplete: frozenset[str]) -> list[Problem
                         "this selector matches no capability; check `provides` and `tags` against the capabilities",
                     )
                 )
+    return problems
+
+
+def runnable_problems(workspace: Workspace) -> list[Problem]:
+    """Return why scenarios could not start a run as declared: an input value that does not fit
+    the intent's input type, or a required input the scenario leaves out.
+
+    Called by `ido validate` only: a scenario that relies on `ido simulate --input` is loadable,
+    but validate says it cannot run as written (else a run would fail at its start after
+    validate said ok).
+    """
+    problems = []
+    for name, scenario in workspace.scenarios.items():
+        intent = workspace.intents.get(scenario.intent)
+        if intent is not None:
+            problems += _scenario_inputs(_origin(workspace, "scenario", name), scenario, intent)
+    return problems
+
+
+def _scenario_inputs(origin: Origin, scenario: Scenario, intent: Intent) -> list[Problem]:
+    problems = []
+    given = scenario.inputs
+    for key, value in given.items():
+        spec = intent.inputs.get(key)
+        if spec is None:
+            continue  # cross_reference names it
+        try:
+            spec.coerce(value)
+        except ValueError as exc:
+            what = f"the value given is not a {spec.type}" if spec.secret else str(exc)
+            problems.append(origin.problem(
+                ("inputs", key), f"{what}; intent {intent.intent!r} declares input {key!r} a {spec.type}",
+            ))
+    missing = [n for n, spec in intent.inputs.items() if spec.default is None and n not in given]
+    for name in missing:
+        problems.append(origin.problem(
+            ("inputs",) if given else ("intent",),
+            f"intent {intent.intent!r} requires input {name!r} ({intent.inputs[name].type}), which this "
+            f"scenario does not give; add `inputs: {{{name}: ...}}`, give the input a default in the intent, "
+            f"or run it as `ido simulate {scenario.scenario} --input {name}=...`",
+        ))
     return problems
 
 
