@@ -25,7 +25,7 @@ import click
 
 from ido.cli.main import CliContext
 from ido.cli.params import INPUT_ASSIGNMENT, raw_inputs
-from ido.cli.run import DecisionPrinter, finish_run, open_journal, open_run_log
+from ido.cli.run import DecisionPrinter, close_run_log, finish_run, open_journal, open_run_log
 from ido.errors import ExecutionError, StalePlan
 
 if TYPE_CHECKING:
@@ -63,8 +63,7 @@ def apply(ctx: CliContext, planfile: Path, inputs: tuple[tuple[str, str], ...], 
     try:
         result = asyncio.run(_apply(ctx, workspace, intent, saved, given, listeners, announce=not as_json))
     finally:
-        if log_file is not None:
-            log_file.close()
+        close_run_log(log_file)
     return finish_run(result, as_json, no_plan=False)
 
 

@@ -156,6 +156,16 @@ def open_run_log() -> IO[str] | None:
     return handle
 
 
+def close_run_log(handle: IO[str] | None) -> None:
+    """Turn decision logging off again and close the file `open_run_log` opened (if any), so a
+    later command in the same process (tests, an embedding program) never writes to a closed file."""
+    from ido.engine import logging as engine_logging
+
+    engine_logging.disable()
+    if handle is not None:
+        handle.close()
+
+
 def finish_run(result: RunResult, as_json: bool, *, no_plan: bool) -> int:
     """Print how a run ended (text or `--json`) and return its exit code; used by run, apply, resume."""
     if as_json:
@@ -212,8 +222,7 @@ def run(ctx: CliContext, intent: str, inputs: tuple[tuple[str, str], ...], facts
         else:
             result = asyncio.run(_real(ctx, workspace, the_intent, given, set_facts, strategy, listeners))
     finally:
-        if log_file is not None:
-            log_file.close()
+        close_run_log(log_file)
     return finish_run(result, as_json, no_plan=_no_plan_at_start(result))
 
 
