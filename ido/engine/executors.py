@@ -24,7 +24,7 @@ import httpx
 
 from ido.engine.context import CallContext
 from ido.engine.doors import Call, Result
-from ido.errors import ExecutionError
+from ido.errors import ExecutionError, ReferenceError_
 from ido.model import Capability, Observer, Scalar
 from ido.secrets import resolve, resolve_all
 
@@ -264,7 +264,11 @@ class PythonExecutor:
     def _target(self, target: str) -> tuple[Callable[..., Any], _Signature]:
         hit = self._cache.get(target)
         if hit is None:
-            fn = self._resolve(target)
+            try:
+                fn = self._resolve(target)
+            except ReferenceError_ as exc:
+                # not importable, or refused by IDO_PYTHON_ALLOW (ido.trust): refused before any call
+                raise ExecutionError(str(exc), kind="rejected") from None
             hit = (fn, _Signature(fn))
             self._cache[target] = hit
         return hit

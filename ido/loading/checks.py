@@ -55,6 +55,7 @@ def cross_reference(
     problems += _intent_policies(workspace, incomplete)
     problems += _scenarios(workspace, incomplete)
     problems += _policy_keys(workspace)
+    problems += _python_targets(workspace)
     if open_facts is not None:
         problems += _goals(workspace, open_facts)
         problems += _requires(workspace, open_facts)
@@ -183,6 +184,26 @@ def _scenario_inputs(origin: Origin, scenario: Scenario, intent: Intent) -> list
             f"scenario does not give; add `inputs: {{{name}: ...}}`, give the input a default in the intent, "
             f"or run it as `ido simulate {scenario.scenario} --input {name}=...`",
         ))
+    return problems
+
+
+def _python_targets(workspace: Workspace) -> list[Problem]:
+    """Return a problem per python door whose module `IDO_PYTHON_ALLOW` does not allow (`ido.trust`)."""
+    allow = workspace.python_allow
+    if allow.prefixes is None:
+        return []
+    problems = []
+    for name, capability in workspace.capabilities.items():
+        doors = [(("invoke", "python"), capability.invoke.python)]
+        if capability.probe is not None:
+            doors.append((("probe", "python"), capability.probe.python))
+        for loc, target in doors:
+            if target is not None and target not in workspace.callables and not allow.allows(target):
+                problems.append(_origin(workspace, "capability", name).problem(loc, allow.refusal(target)))
+    for name, observer in workspace.observers.items():
+        target = observer.python
+        if target is not None and target not in workspace.callables and not allow.allows(target):
+            problems.append(_origin(workspace, "observer", name).problem(("python",), allow.refusal(target)))
     return problems
 
 
