@@ -44,7 +44,7 @@ def test_validate_names_a_scenario_missing_a_required_input(tmp_path: Path, caps
     assert main(["--workspace", str(ws), "--store", "memory://", "simulate", "calm", "--input", "count=3"]) == 0
     scenario.write_text("scenario: calm\nintent: ship\nruns: 2\ninputs: {count: lots}\n")
     assert main(["--workspace", str(ws), "validate"]) == 2
-    assert "inputs.count: 'lots' is not a int; intent 'ship' declares input 'count' a int" in capsys.readouterr().out
+    assert "inputs.count: 'lots' is not an int; intent 'ship' declares input 'count' of type int" in capsys.readouterr().out
     scenario.write_text("scenario: calm\nintent: ship\nruns: 2\ninputs: {count: 4}\n")
     assert main(["--workspace", str(ws), "validate"]) == 0
 

@@ -81,6 +81,7 @@ _TEXTS = st.one_of(
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(fact=_TEXTS, count=_TEXTS, rush=_TEXTS, weight=_TEXTS)
 @example(fact="True", count="2", rush="yes", weight="3")
+@example(fact="1", count="007", rush="on", weight="nan")
 def test_plan_run_and_apply_read_every_value_alike(
     capsys: pytest.CaptureFixture[str], fact: str, count: str, rush: str, weight: str,
 ) -> None:
@@ -125,7 +126,7 @@ def test_simulate_takes_inputs_and_names_a_missing_one(tmp_path: Path, capsys: p
     (folder / "calm.yaml").write_text("scenario: calm\nintent: ship\nruns: 2\nset: {order.paid: true}\n")
     base = ["--workspace", str(ws), "--store", "memory://"]
     assert main([*base, "simulate", "calm", "--json", "--input", "count=abc"]) == 2
-    assert "input 'count': 'abc' is not a int" in capsys.readouterr().err
+    assert "input 'count': 'abc' is not an int" in capsys.readouterr().err
     assert main([*base, "simulate", "calm", "--json"]) == 2
     err = capsys.readouterr().err
     assert "--input count=" in err

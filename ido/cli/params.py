@@ -148,8 +148,9 @@ def typed_facts(
         value = _first_fit(raw, types)
         if value is None:
             kinds = " or ".join(t for t in _TYPE_ORDER if t in types)
+            shown = raw if len(raw) <= 40 else f"{raw[:40]}... ({len(raw)} characters)"
             raise UsageError(
-                f"--set {name}={raw}: {name} is a {kinds} in the declarations, and {raw!r} is not; "
+                f"--set {name}={shown}: {name} is a {kinds} in the declarations, and {shown!r} is not; "
                 f"write it like --set {name}={_example(types)}"
             )
         facts[name] = value

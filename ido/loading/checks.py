@@ -174,7 +174,7 @@ def _scenario_inputs(origin: Origin, scenario: Scenario, intent: Intent) -> list
         except ValueError as exc:
             what = f"the value given is not a {spec.type}" if spec.secret else str(exc)
             problems.append(origin.problem(
-                ("inputs", key), f"{what}; intent {intent.intent!r} declares input {key!r} a {spec.type}",
+                ("inputs", key), f"{what}; intent {intent.intent!r} declares input {key!r} of type {spec.type}",
             ))
     missing = [n for n, spec in intent.inputs.items() if spec.default is None and n not in given]
     for name in missing:
