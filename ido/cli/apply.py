@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ido.cli.main import CliContext
-from ido.cli.run import DecisionPrinter, finish_run, open_journal, open_run_log, parse_pairs
+from ido.cli.run import (
+    DecisionPrinter,
+    command_prefix,
+    finish_run,
+    open_journal,
+    open_run_log,
+    parse_pairs,
+)
 from ido.errors import ExecutionError, StalePlan
 
 if TYPE_CHECKING:
@@ -57,7 +64,7 @@ def apply(ctx: CliContext, planfile: Path, inputs: tuple[str, ...], as_json: boo
     saved = load(planfile)
     workspace = load_workspace(ctx.workspace)
     intent = workspace.intent(saved.intent)
-    listeners = [] if as_json else [DecisionPrinter()]
+    listeners = [DecisionPrinter(command_prefix(ctx), quiet=as_json)]
     log_file = open_run_log()
     try:
         result = asyncio.run(_apply(ctx, workspace, intent, saved, given, listeners, announce=not as_json))

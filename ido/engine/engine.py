@@ -41,6 +41,7 @@ from ido.engine.fleet import Fleet, admit_decision
 from ido.engine.fold import fold_finished
 from ido.engine.health import HealthConfig, HealthTracker, health_news
 from ido.engine.inputs import DecisionInputs
+from ido.engine.moves import plan_roles
 from ido.engine.observe import Observations, Probes
 from ido.engine.records import RecordWriter
 from ido.engine.reuse import FirstPlans, remember_plan
@@ -358,8 +359,10 @@ class Engine:
             in_flight=tuple(h.in_flight() for h in run.in_flight.values()),
             exclude=tuple(sorted(run.excluded | run.fleet_excluded)), approved=tuple(sorted(run.approved)),
             reusable=reusable, pinned=run.pinned, faults=tuple(run.faults), notes=tuple(run.notes),
+            roles_before=dict(run.roles), rejected=tuple(run.rejected),
         )
         record, plan = decide(inputs, self.planner, self.policies)
+        run.roles.update(plan_roles(record.plan, record.chosen, record.dispatch))
         run.fleet_excluded = set()
         if fresh_key is not None and plan is not None and plan.feasible and not record.plan_reused:
             self._first_plans.put(fresh_key, plan)
