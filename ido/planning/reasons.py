@@ -106,7 +106,7 @@ def unavailable_alternatives(planner: Planner, call: Call, found_blockers: Seque
     `_MAX_DIAGNOSED` of them).
     """
     alone = next(
-        (b for b in found_blockers if b.fact is None and b.kind in _CONSTRAINT_VERDICTS and _JOINT not in b.message),
+        (b for b in found_blockers if b.fact is None and b.kind in _CONSTRAINT_VERDICTS and not b.joint),
         None,
     )
     goal_blocked = next((b for b in found_blockers if b.fact is not None), None)
@@ -503,7 +503,7 @@ def _constraint_blockers(planner: Planner, call: Call) -> list[Blocker]:
         })
         res, _ = planner.search(call, bounds=others, metric=metric)
         if isinstance(res, Found) and res.value > bound + EPS:
-            out.append(_constraint_blocker(call, name, res.value, bound, alone=False))
+            out.append(_constraint_blocker(call, name, res.value, bound, alone=False).model_copy(update={"joint": True}))
     if out:
         return out
     names = ", ".join(call.bound_sources[n][0] for n, _ in _CHECKS if n in call.bound_sources)

@@ -90,6 +90,8 @@ class Blocker(Frozen):
     #: for budget/deadline/min_success: the best achievable value and the bound it breaks.
     needed: float | None = None
     bound: float | None = None
+    #: the constraint binds only together with the others (no plan meets them all), not alone.
+    joint: bool = False
 
 
 class SearchMetrics(Frozen):
