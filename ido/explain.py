@@ -15,15 +15,23 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic import ValidationError as PydanticError
 
-from ido.decisions import DecisionRecord, Outcome, Remaining, Revisions, resolve_alternatives
+from ido.decisions import (
+    DecisionRecord,
+    Outcome,
+    Remaining,
+    Revisions,
+    Switch,
+    resolve_alternatives,
+)
 from ido.errors import JournalCorrupted, JournalError, UsageError
 from ido.health import CapabilityHealth
-from ido.journal.base import Condition_, Event, Store
+from ido.journal.base import TERMINAL_STATUSES, Condition_, Event, Store
 from ido.model.capability import Capability
 from ido.model.conditions import describe_matcher, unmet
 from ido.model.values import Frozen, Scalar
@@ -53,6 +61,16 @@ class ExplainedOutcome(Frozen):
     facts: dict[str, Scalar] = Field(default_factory=dict)
 
 
+class ApprovalAnswer(Frozen):
+    """A person's answer to an approval request (an `approval_given` event)."""
+
+    capability: str
+    approved: bool
+    by: str = ""
+    #: ISO 8601 time of the answer.
+    at: str = ""
+
+
 class ExplainedDecision(Frozen):
     """One decision of the timeline, with everything `ido explain` shows about it."""
 
@@ -80,6 +98,16 @@ class ExplainedDecision(Frozen):
     faults: list[str] = Field(default_factory=list)
     outcomes: list[ExplainedOutcome] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    #: how the decision changed the run's course (None: an older journal's record).
+    move: str | None = None
+    #: roles whose provider changed from the run's previous plan, and why the old one lost.
+    switches: list[Switch] = Field(default_factory=list)
+    #: capabilities this decision actually sent (its `dispatched` events).
+    dispatched: list[str] = Field(default_factory=list)
+    #: the require_approval policies its chosen step waits on (action await_approval).
+    approval: list[str] = Field(default_factory=list)
+    #: the person's answer to this decision's approval request, if any.
+    answer: ApprovalAnswer | None = None
 
 
 class RunFault(Frozen):
@@ -106,6 +134,10 @@ class Explanation(Frozen):
     notes: list[str] = Field(default_factory=list)
 
 
+#: What became of a chosen capability at one decision (`WhyNotReason.status`).
+ChosenStatus = Literal["planned", "waiting_approval", "rejected", "in_flight", "succeeded", "failed", ""]
+
+
 class WhyNotReason(Frozen):
     """The capability's verdict and reason at one decision (`seq` None: about the whole run)."""
 
@@ -113,6 +145,11 @@ class WhyNotReason(Frozen):
     verdict: str
     reason: str
     decision_id: str | None = None
+    #: for a chosen capability: planned (not sent), waiting_approval (asked, never sent),
+    #: rejected (a person said no), in_flight (sent, no outcome yet), succeeded or failed.
+    status: ChosenStatus = ""
+    #: the status in words, e.g. "sent and failed (server: 503)" or "waiting for a person's approval".
+    what: str = ""
 
 
 class WhyNot(Frozen):
@@ -140,7 +177,27 @@ def explain(store: Store, run_id: str) -> Explanation:
     faults: list[RunFault] = []
     notes: list[str] = []
     stored_sets: dict[str, Any] = {}  # alternatives stored once, shared by many decisions
+    sent: dict[int, list[str]] = {}  # decision index -> capabilities its `dispatched` events name
+    answers: dict[int, ApprovalAnswer] = {}
+    asked: dict[int, list[str]] = {}  # policies named by `approval_requested` (older records lack `approval`)
+    any_dispatched = False
     for event in events:
+        if event.kind == "dispatched":
+            any_dispatched = True
+            index = by_id.get(str(event.data.get("decision_id", "")))
+            if index is not None:
+                sent.setdefault(index, []).append(str(event.data.get("capability", "?")))
+        if event.kind == "approval_requested":
+            index = by_id.get(str(event.data.get("decision_id", "")))
+            if index is not None and event.data.get("policies"):
+                asked[index] = [str(p) for p in event.data["policies"]]
+        if event.kind == "approval_given":
+            index = by_id.get(str(event.data.get("decision_id", "")))
+            if index is not None:
+                answers[index] = ApprovalAnswer(
+                    capability=str(event.data.get("capability", "?")), approved=bool(event.data.get("approved")),
+                    by=str(event.data.get("by") or ""), at=_iso(event.at),
+                )
         if event.kind == "decision":
             record = _decision(event, store, stored_sets)
             by_id[record.decision_id] = len(decisions)
@@ -164,7 +221,14 @@ def explain(store: Store, run_id: str) -> Explanation:
             if note:
                 notes.append(note)
     decisions = [
-        d.model_copy(update={"outcomes": outcomes[i] or embedded[i]})
+        d.model_copy(update={
+            "outcomes": outcomes[i] or embedded[i],
+            # a journal without `dispatched` events (older writers): what a dispatch chose was sent
+            "dispatched": sent.get(i, []) if any_dispatched
+            else list(d.chosen) if d.action in ("dispatch", "compensate") else [],
+            "answer": answers.get(i),
+            "approval": d.approval or asked.get(i, []),
+        })
         for i, d in enumerate(decisions)
     ]
     return Explanation(
@@ -198,19 +262,23 @@ def why_not(store: Store, run_id: str, capability: str) -> WhyNot:
     role = decl.provides if decl else _role_seen(explanation, capability)
     weighed = [d for d in explanation.decisions if d.alternatives or d.chosen]
     reasons: list[WhyNotReason] = []
+    running = explanation.status not in TERMINAL_STATUSES
     for d in weighed:
         alt = next((a for a in d.alternatives if a.capability == capability), None)
+        chosen = capability in d.chosen or (alt is not None and alt.verdict == Verdict.CHOSEN)
+        status, what = _chosen_status(d, capability, running) if chosen else ("", "")
         if alt is not None:
             reasons.append(WhyNotReason(
                 seq=d.seq, verdict=str(alt.verdict), reason=alt.reason, decision_id=d.decision_id,
+                status=status, what=what,
             ))
-        elif capability in d.chosen:
+        elif chosen:
             reasons.append(WhyNotReason(
-                seq=d.seq, verdict=Verdict.CHOSEN, reason=d.reason or "chosen",
-                decision_id=d.decision_id,
+                seq=d.seq, verdict=Verdict.CHOSEN, reason=d.reason or "chosen", decision_id=d.decision_id,
+                status=status, what=what,
             ))
     if reasons:
-        summary = _summary(reasons, {d.seq for d in weighed if capability in d.chosen})
+        summary = _summary(reasons)
     else:
         summary, verdict = _never(explanation, weighed, decl, role)
         reasons = [
@@ -279,7 +347,7 @@ def _explained(record: DecisionRecord, event_seq: int) -> ExplainedDecision:
         action=record.action, reason=record.reason, state=record.state, gap=record.gap, chosen=record.chosen,
         alternatives=record.alternatives, health=record.health, remaining=record.remaining,
         constraints=constraints, revisions=record.revisions, faults=record.faults,
-        notes=record.notes,
+        notes=record.notes, move=record.move, switches=record.switches, approval=record.approval,
     )
 
 
@@ -359,23 +427,55 @@ def _role_seen(explanation: Explanation, capability: str) -> str | None:
     return None
 
 
-def _summary(reasons: list[WhyNotReason], dispatched: set[int]) -> str:
-    chosen = [r.seq for r in reasons if r.verdict == Verdict.CHOSEN]
-    others = [r for r in reasons if r.verdict != Verdict.CHOSEN]
+def _chosen_status(d: ExplainedDecision, capability: str, running: bool) -> tuple[ChosenStatus, str]:
+    """Return (status, words) for a capability decision `d` chose: what became of it there."""
+    if d.action == "await_approval" and capability in d.chosen and capability not in d.dispatched:
+        asked = f" ({', '.join(d.approval)})" if d.approval else ""
+        a = d.answer
+        if a is not None and a.capability == capability and not a.approved:
+            who = f" by {a.by}" if a.by else ""
+            return "rejected", f"asked for approval{asked}, rejected{who} at {a.at}; never sent"
+        if a is not None and a.capability == capability:
+            who = f" by {a.by}" if a.by else ""
+            return "waiting_approval", f"asked for approval{asked}, approved{who} at {a.at}; sent by a later decision"
+        return "waiting_approval", f"waiting for a person's approval{asked}; not sent"
+    if capability in d.dispatched:
+        outcome = next((o for o in d.outcomes if o.capability == capability), None)
+        if outcome is None:
+            return ("in_flight", "sent, no outcome yet") if running else ("in_flight", "sent, no outcome recorded")
+        if outcome.status == "succeeded":
+            return "succeeded", "sent and succeeded"
+        error = f" ({outcome.error_kind + ': ' if outcome.error_kind else ''}{outcome.error})" if outcome.error else ""
+        return "failed", f"sent and failed{error}"
+    return "planned", "in the chosen plan, not sent by this decision"
+
+
+#: how the summary names each status, in the order it lists them.
+_STATUS_WORDS: dict[str, str] = {
+    "succeeded": "dispatched and succeeded at",
+    "failed": "dispatched and failed at",
+    "in_flight": "dispatched, no outcome yet, at",
+    "waiting_approval": "waiting for a person's approval (never sent) at",
+    "rejected": "rejected by a person (never sent) at",
+    "planned": "in the chosen plan (not dispatched) at",
+}
+
+
+def _summary(reasons: list[WhyNotReason]) -> str:
     parts = []
-    ran = [s for s in chosen if s in dispatched]
-    planned = [s for s in chosen if s not in dispatched]
-    if ran:
-        parts.append(f"dispatched at decision{'s' if len(ran) > 1 else ''} {_seqs(ran)}")
-    if planned:
-        parts.append(
-            f"in the chosen plan (not yet dispatched) at decision{'s' if len(planned) > 1 else ''} "
-            f"{_seqs(planned)}"
-        )
+    for status, words in _STATUS_WORDS.items():
+        seqs = [r.seq for r in reasons if r.status == status]
+        if seqs:
+            parts.append(f"{words} decision{'s' if len(seqs) > 1 else ''} {_seqs(seqs)}")
+    others = [r for r in reasons if not r.status]
     if others:
         verdicts = sorted({r.verdict for r in others})
         parts.append(f"not chosen at decision{'s' if len(others) > 1 else ''} {_seqs([r.seq for r in others])} ({', '.join(verdicts)})")
     return "; ".join(parts)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="milliseconds") if epoch else ""
 
 
 def _seqs(seqs: Sequence[int | None]) -> str:
@@ -406,6 +506,7 @@ def _never(
 
 
 __all__ = [
+    "ApprovalAnswer",
     "ExplainedDecision",
     "ExplainedOutcome",
     "Explanation",

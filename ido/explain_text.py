@@ -25,7 +25,7 @@ _STATUS_STYLE = {
 }
 _VERDICT_STYLE: dict[str, str] = {
     Verdict.CHOSEN: "green", Verdict.DENIED: "red", Verdict.UNHEALTHY: "red",
-    Verdict.COSTLIER: "dim", Verdict.NOT_NEEDED: "dim",
+    Verdict.COSTLIER: "dim", Verdict.NOT_NEEDED: "dim", Verdict.REJECTED: "red",
 }
 
 
@@ -83,7 +83,18 @@ def _decision(d: ExplainedDecision) -> list[RenderableType]:
             f"{fact} want {g.get('want', '?')}, have {_value(g.get('have'))}" for fact, g in d.gap.items()
         )
         out.append(Text(f"   gap: {gap}"))
-    if d.chosen:
+    if d.chosen and d.action == "await_approval":
+        line = Text("   waits for approval: ")
+        line.append(", ".join(d.chosen), style="bold magenta")
+        asked = f" (asked by {', '.join(d.approval)})" if d.approval else ""
+        line.append(f"{asked}; not sent until a person approves")
+        out.append(line)
+        if d.answer is not None:
+            verb = "approved" if d.answer.approved else "rejected"
+            who = f" by {d.answer.by}" if d.answer.by else ""
+            out.append(Text(f"   answer: {d.answer.capability} {verb}{who} at {d.answer.at}",
+                            style="green" if d.answer.approved else "red"))
+    elif d.chosen:
         line = Text("   chose: ")
         line.append(", ".join(d.chosen), style="bold green")
         if d.reason:
@@ -95,10 +106,13 @@ def _decision(d: ExplainedDecision) -> list[RenderableType]:
     shown = [a for a in d.alternatives if a.verdict != Verdict.NOT_NEEDED]
     idle = [a.capability for a in d.alternatives if a.verdict == Verdict.NOT_NEEDED]
     if shown:
-        out.append(Text("   alternatives (+ in the chosen plan, > dispatched now):"))
+        out.append(Text(
+            "   alternatives (+ in the chosen plan, > dispatched now"
+            + (", ? waits for approval, not sent):" if d.action == "await_approval" else "):")
+        ))
         width = max(len(a.capability) for a in shown)
         vwidth = max(len(str(a.verdict)) for a in shown)
-        out.extend(_alternative(a, width, vwidth, a.capability in d.chosen) for a in shown)
+        out.extend(_alternative(a, width, vwidth, _mark(d, a)) for a in shown)
     if idle:
         out.append(Text(f"   not needed now ({len(idle)}): {', '.join(idle)}", style="dim"))
     health = _health_lines(d.health)
@@ -116,8 +130,16 @@ def _decision(d: ExplainedDecision) -> list[RenderableType]:
     return out
 
 
-def _alternative(a: Alternative, width: int, vwidth: int, dispatched: bool) -> Text:
-    mark = ">" if dispatched else "+" if a.verdict == Verdict.CHOSEN else "-"
+def _mark(d: ExplainedDecision, a: Alternative) -> str:
+    """Return ">" for a capability the decision sent, "?" for one it asked approval for, "+"/"-"."""
+    if a.capability in d.dispatched:
+        return ">"
+    if d.action == "await_approval" and a.capability in d.chosen:
+        return "?"
+    return "+" if a.verdict == Verdict.CHOSEN else "-"
+
+
+def _alternative(a: Alternative, width: int, vwidth: int, mark: str) -> Text:
     line = Text(f"     {mark} ")
     line.append(a.capability.ljust(width), style="bold" if a.verdict == Verdict.CHOSEN else "")
     line.append("  ")
@@ -182,10 +204,12 @@ def render_why_not(answer: WhyNot) -> RenderableType:
     parts: list[RenderableType] = [head]
     groups: list[tuple[list[int | None], str, str]] = []  # consecutive decisions with one answer
     for r in answer.reasons:
-        if groups and groups[-1][1:] == (r.verdict, r.reason):
+        # what became of a chosen capability comes first: planned, waiting, in flight, failed ...
+        reason = f"{r.what} - {r.reason}" if r.what else r.reason
+        if groups and groups[-1][1:] == (r.verdict, reason):
             groups[-1][0].append(r.seq)
         else:
-            groups.append(([r.seq], r.verdict, r.reason))
+            groups.append(([r.seq], r.verdict, reason))
     vwidth = max((len(v) for _, v, _ in groups), default=0)
     labels = [
         ("#" + ", #".join(str(s) for s in seqs if s is not None)) if any(s is not None for s in seqs)
