@@ -104,6 +104,8 @@ class ExplainedDecision(Frozen):
     switches: list[Switch] = Field(default_factory=list)
     #: capabilities this decision actually sent (its `dispatched` events).
     dispatched: list[str] = Field(default_factory=list)
+    #: capabilities sent earlier and still without an outcome when it decided.
+    in_flight: list[str] = Field(default_factory=list)
     #: the require_approval policies its chosen step waits on (action await_approval).
     approval: list[str] = Field(default_factory=list)
     #: the person's answer to this decision's approval request, if any.
@@ -348,6 +350,7 @@ def _explained(record: DecisionRecord, event_seq: int) -> ExplainedDecision:
         alternatives=record.alternatives, health=record.health, remaining=record.remaining,
         constraints=constraints, revisions=record.revisions, faults=record.faults,
         notes=record.notes, move=record.move, switches=record.switches, approval=record.approval,
+        in_flight=[f.capability for f in record.in_flight],
     )
 
 
@@ -438,6 +441,8 @@ def _chosen_status(d: ExplainedDecision, capability: str, running: bool) -> tupl
         if a is not None and a.capability == capability:
             who = f" by {a.by}" if a.by else ""
             return "waiting_approval", f"asked for approval{asked}, approved{who} at {a.at}; sent by a later decision"
+        if not running:
+            return "waiting_approval", f"asked for approval{asked}, never answered; never sent"
         return "waiting_approval", f"waiting for a person's approval{asked}; not sent"
     if capability in d.dispatched:
         outcome = next((o for o in d.outcomes if o.capability == capability), None)
@@ -447,6 +452,8 @@ def _chosen_status(d: ExplainedDecision, capability: str, running: bool) -> tupl
             return "succeeded", "sent and succeeded"
         error = f" ({outcome.error_kind + ': ' if outcome.error_kind else ''}{outcome.error})" if outcome.error else ""
         return "failed", f"sent and failed{error}"
+    if capability in d.in_flight:
+        return "in_flight", "sent earlier, in flight while this decision was made"
     return "planned", "in the chosen plan, not sent by this decision"
 
 
@@ -454,7 +461,7 @@ def _chosen_status(d: ExplainedDecision, capability: str, running: bool) -> tupl
 _STATUS_WORDS: dict[str, str] = {
     "succeeded": "dispatched and succeeded at",
     "failed": "dispatched and failed at",
-    "in_flight": "dispatched, no outcome yet, at",
+    "in_flight": "in flight at",
     "waiting_approval": "waiting for a person's approval (never sent) at",
     "rejected": "rejected by a person (never sent) at",
     "planned": "in the chosen plan (not dispatched) at",

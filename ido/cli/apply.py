@@ -64,10 +64,10 @@ def apply(ctx: CliContext, planfile: Path, inputs: tuple[str, ...], as_json: boo
     saved = load(planfile)
     workspace = load_workspace(ctx.workspace)
     intent = workspace.intent(saved.intent)
-    listeners = [DecisionPrinter(command_prefix(ctx), quiet=as_json)]
+    printer = DecisionPrinter(command_prefix(ctx), quiet=as_json)
     log_file = open_run_log()
     try:
-        result = asyncio.run(_apply(ctx, workspace, intent, saved, given, listeners, announce=not as_json))
+        result = asyncio.run(_apply(ctx, workspace, intent, saved, given, printer, announce=not as_json))
     finally:
         if log_file is not None:
             log_file.close()
@@ -75,14 +75,14 @@ def apply(ctx: CliContext, planfile: Path, inputs: tuple[str, ...], as_json: boo
 
 
 async def _apply(
-    ctx: CliContext, workspace: Any, intent: Any, saved: Any, given: dict[str, str], listeners: list[Any], *,
+    ctx: CliContext, workspace: Any, intent: Any, saved: Any, given: dict[str, str], printer: DecisionPrinter, *,
     announce: bool,
 ) -> RunResult:
     from ido.engine import Engine
     from ido.engine.saved_plan import apply_saved, probe_plan, run_inputs, staleness
 
     with open_journal(ctx) as store:
-        engine = Engine(workspace, store, listeners=listeners)
+        engine = Engine(workspace, store, listeners=[printer], on_waiting=printer.waiting)
         try:
             health = await probe_plan(engine, saved.plan)
             observed: dict[str, Any] = {}

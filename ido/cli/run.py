@@ -132,10 +132,12 @@ class DecisionPrinter:
     def __call__(self, record: DecisionRecord) -> None:
         if not self.quiet:
             click.echo(describe(record))
-        if record.action == "await_approval":
-            click.echo(approval_hint(record, self.command), err=self.quiet)
-            # a person is waiting to read this: do not leave it in a pipe's buffer
-            (sys.stderr if self.quiet else sys.stdout).flush()
+
+    def waiting(self, record: DecisionRecord) -> None:
+        """Print how to answer; the engine calls it once the run's wait is in the journal."""
+        click.echo(approval_hint(record, self.command), err=self.quiet)
+        # a person is waiting to read this: do not leave it in a pipe's buffer
+        (sys.stderr if self.quiet else sys.stdout).flush()
 
 
 def approval_hint(record: DecisionRecord, command: str = "ido") -> str:
@@ -253,13 +255,14 @@ def run(ctx: CliContext, intent: str, inputs: tuple[str, ...], facts: tuple[str,
         the_intent.bind_inputs(raw_inputs)
     except ValueError as exc:
         raise UsageError(f"intent {the_intent.intent}: {exc}") from None
-    listeners = [DecisionPrinter(command_prefix(ctx), quiet=as_json)]
+    printer = DecisionPrinter(command_prefix(ctx), quiet=as_json)
+    listeners = [printer]
     log_file = open_run_log()
     try:
         if scenario is not None:
             result = _simulated(ctx, workspace, the_intent, raw_inputs, set_facts, scenario, strategy, listeners)
         else:
-            result = asyncio.run(_real(ctx, workspace, the_intent, raw_inputs, set_facts, strategy, listeners))
+            result = asyncio.run(_real(ctx, workspace, the_intent, raw_inputs, set_facts, strategy, printer))
     finally:
         if log_file is not None:
             log_file.close()
@@ -267,11 +270,11 @@ def run(ctx: CliContext, intent: str, inputs: tuple[str, ...], facts: tuple[str,
 
 
 async def _real(ctx: CliContext, workspace: Any, intent: Any, inputs: dict[str, Any], set_facts: dict[str, Any],
-                strategy: str, listeners: list[Any]) -> RunResult:
+                strategy: str, printer: DecisionPrinter) -> RunResult:
     from ido.engine import Engine
 
     with open_journal(ctx) as store:
-        engine = Engine(workspace, store, strategy=strategy, listeners=listeners)
+        engine = Engine(workspace, store, strategy=strategy, listeners=[printer], on_waiting=printer.waiting)
         try:
             return await engine.run(intent, inputs=inputs, set_facts=set_facts,
                                     options={"workspace": str(ctx.workspace)})
@@ -333,8 +336,8 @@ def resume(ctx: CliContext, run_id: str | None, as_json: bool) -> int:
     from ido.loading import load_workspace
 
     workspace = load_workspace(ctx.workspace)
-    listeners = [DecisionPrinter(command_prefix(ctx), quiet=as_json)]
-    results = asyncio.run(_resume(ctx, workspace, run_id, listeners))
+    printer = DecisionPrinter(command_prefix(ctx), quiet=as_json)
+    results = asyncio.run(_resume(ctx, workspace, run_id, printer))
     if not results:
         click.echo("no unfinished runs to resume")
         return 0
@@ -342,7 +345,7 @@ def resume(ctx: CliContext, run_id: str | None, as_json: bool) -> int:
     return max(codes)
 
 
-async def _resume(ctx: CliContext, workspace: Any, run_id: str | None, listeners: list[Any]) -> list[RunResult]:
+async def _resume(ctx: CliContext, workspace: Any, run_id: str | None, printer: DecisionPrinter) -> list[RunResult]:
     from ido.engine import Engine
     from ido.journal.base import TERMINAL_STATUSES
 
@@ -351,7 +354,7 @@ async def _resume(ctx: CliContext, workspace: Any, run_id: str | None, listeners
             ids = [store.get_run(run_id=run_id).run_id]
         else:
             ids = [r.run_id for r in store.list_runs() if r.status not in TERMINAL_STATUSES]
-        engine = Engine(workspace, store, listeners=listeners)
+        engine = Engine(workspace, store, listeners=[printer], on_waiting=printer.waiting)
         try:
             return list(await asyncio.gather(*(engine.resume(i) for i in ids)))
         finally:

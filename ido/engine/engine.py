@@ -85,6 +85,7 @@ class Engine:
         health_config: HealthConfig | None = None,
         keep_records: bool = True,
         seed: int = 0,
+        on_waiting: Listener | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise UsageError(f"unknown strategy {strategy!r}; use one of {', '.join(sorted(STRATEGIES))}")
@@ -93,6 +94,8 @@ class Engine:
         self.clock = clock or Clock()
         self.strategy = strategy
         self.listeners = list(listeners)
+        #: told the `await_approval` record once the wait is in the journal (so `ido approve` works).
+        self.on_waiting = on_waiting
         self.logger = logger if logger is not None else engine_logging.current()
         self.keep_records = keep_records
         self.capability_list: list[Capability] = _items(getattr(workspace, "capabilities", None))
@@ -329,6 +332,8 @@ class Engine:
                 self._set_status(run, "running", record)
             await self._flush(run)
             if action == "await_approval":
+                if self.on_waiting is not None:
+                    self.on_waiting(record)
                 await await_answer(run, deadline, self.clock, self.store, self._flush)
                 continue
             if (action in ("block", "backoff") and deadline is None and blocked_since is not None
