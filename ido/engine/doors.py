@@ -61,3 +61,9 @@ class FactReader(Protocol):
     """Returns the facts an observer reports now (raises ExecutionError when it cannot)."""
 
     async def observe(self, observer: Observer) -> dict[str, Scalar]: ...
+
+
+class FaultReporter(Protocol):
+    """Says which injected faults are in force on a capability (the simulator's world)."""
+
+    def active_faults(self, capability: str, now: float | None = None) -> list[str]: ...

@@ -36,9 +36,10 @@ from ido.engine import logging as engine_logging
 from ido.engine.approvals import await_answer, request_approval
 from ido.engine.deadline import MAX_BLOCKED_S, abandon, run_deadline
 from ido.engine.decide import decide
+from ido.engine.doors import FaultReporter
 from ido.engine.executors import default_doors
 from ido.engine.fleet import Fleet, admit_decision
-from ido.engine.fold import fold_finished
+from ido.engine.fold import fold_finished, note_active_faults
 from ido.engine.health import HealthConfig, HealthTracker, health_news
 from ido.engine.inputs import DecisionInputs
 from ido.engine.moves import plan_roles
@@ -86,6 +87,7 @@ class Engine:
         keep_records: bool = True,
         seed: int = 0,
         on_waiting: Listener | None = None,
+        fault_reporter: FaultReporter | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise UsageError(f"unknown strategy {strategy!r}; use one of {', '.join(sorted(STRATEGIES))}")
@@ -96,6 +98,8 @@ class Engine:
         self.listeners = list(listeners)
         #: told the `await_approval` record once the wait is in the journal (so `ido approve` works).
         self.on_waiting = on_waiting
+        #: the simulator's world: injected faults in force are stamped on every record.
+        self.fault_reporter = fault_reporter
         self.logger = logger if logger is not None else engine_logging.current()
         self.keep_records = keep_records
         self.capability_list: list[Capability] = _items(getattr(workspace, "capabilities", None))
@@ -342,6 +346,8 @@ class Engine:
             await self._sleep(run, until, watch_health=action in ("block", "backoff"))
 
     def _decide(self, run: RunState, now: float) -> tuple[DecisionRecord, Plan | None]:
+        if self.fault_reporter is not None:
+            note_active_faults(run, self.fault_reporter, self.capability_list, self.clock)
         run.decisions += 1
         seq = run.decisions
         health = self.health.snapshot(now)
