@@ -120,6 +120,19 @@ class RunFault(Frozen):
     capability: str | None = None
 
 
+class ExplainedMove(Frozen):
+    """One change of course of the run (a switch, retry, wait, approval wait, compensation, failure)."""
+
+    seq: int
+    move: str
+    #: what it did, e.g. "payment: payment.stripe-eu -> payment.adyen-eu" or "retry payment.x".
+    what: str
+    #: why, from the record's structured fields (the old provider's verdict, the failed outcome).
+    why: str = ""
+    #: the record's trigger cause, e.g. "payment.stripe-eu failed (server: 503)".
+    cause: str = ""
+
+
 class Explanation(Frozen):
     """A run's decision timeline: what `ido explain` prints and `--json` emits."""
 
@@ -134,6 +147,10 @@ class Explanation(Frozen):
     decisions: list[ExplainedDecision] = Field(default_factory=list)
     faults: list[RunFault] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    #: one sentence: how the run ended and the moves that mattered, e.g. the provider it switched.
+    summary: str = ""
+    #: the run's changes of course, in order (plain dispatches and the success are not moves).
+    moves: list[ExplainedMove] = Field(default_factory=list)
 
 
 #: What became of a chosen capability at one decision (`WhyNotReason.status`).
@@ -233,10 +250,13 @@ def explain(store: Store, run_id: str) -> Explanation:
         })
         for i, d in enumerate(decisions)
     ]
+    moves = _moves(decisions)
     return Explanation(
         run_id=run.run_id, intent=run.intent, status=run.status, created_at=run.created_at,
         updated_at=run.updated_at, cost=run.cost, steps_executed=run.steps_executed,
         conditions=run.conditions, decisions=decisions, faults=faults, notes=notes,
+        summary=_run_summary(run.run_id, run.status, run.steps_executed, run.cost, decisions, moves, faults),
+        moves=moves,
     )
 
 
@@ -291,6 +311,116 @@ def why_not(store: Store, run_id: str, capability: str) -> WhyNot:
         run_id=explanation.run_id, capability=capability, provides=role,
         summary=summary, reasons=reasons,
     )
+
+
+# -- the summary and the moves ----------------------------------------------------------------
+
+#: moves `ido explain` lists: changes of course, not plain progress.
+_LISTED_MOVES = ("switch", "retry", "wait", "await_approval", "compensate", "fail")
+#: the move of an older record (written before moves were recorded), from its action alone.
+_MOVE_OF_ACTION = {"wait": "wait", "backoff": "wait", "block": "wait", "await_approval": "await_approval",
+                   "compensate": "compensate", "fail": "fail"}
+
+
+def _moves(decisions: Sequence[ExplainedDecision]) -> list[ExplainedMove]:
+    """Return the run's changes of course, each with what it did and why (structured fields only)."""
+    out: list[ExplainedMove] = []
+    previous: ExplainedDecision | None = None
+    for d in decisions:
+        move = d.move or _MOVE_OF_ACTION.get(d.action, "")
+        if move in _LISTED_MOVES:
+            what, why = _move_words(d, move, previous)
+            if move == "wait" and out and out[-1].move == "wait" and out[-1].what == what:
+                previous = d
+                continue  # the same wait decided again (a health change, a backoff) says nothing new
+            out.append(ExplainedMove(seq=d.seq, move=move, what=what, why=why, cause=d.cause))
+        previous = d
+    return out
+
+
+def _move_words(d: ExplainedDecision, move: str, previous: ExplainedDecision | None) -> tuple[str, str]:
+    if move == "switch":
+        what = "; ".join(f"{s.role}: {s.before} -> {s.after}" for s in d.switches)
+        why = "; ".join(_switch_why(d, s, previous) for s in d.switches)
+        if d.action == "await_approval":
+            what += f" (then waits for approval of {', '.join(d.chosen)})"
+        return what, why
+    if move == "retry":
+        again = list(d.dispatched or d.chosen)
+        return f"retry {', '.join(again)}", _failed_before(previous, again)
+    if move == "await_approval":
+        asked = f" (asked by {', '.join(d.approval)})" if d.approval else ""
+        return f"wait for a person to approve {', '.join(d.chosen)}{asked}", ""
+    if move == "wait":
+        if d.in_flight:
+            return f"wait for {', '.join(d.in_flight)}", "steps in flight, nothing else can start"
+        return f"{d.action}", d.reason
+    if move == "compensate":
+        return f"compensate: {', '.join(d.chosen)}" if d.chosen else "compensate", d.reason
+    return move, d.reason
+
+
+def _switch_why(d: ExplainedDecision, s: Switch, previous: ExplainedDecision | None) -> str:
+    """Return why the old provider of a switched role lost, from outcomes and its verdict."""
+    failed = _failed_before(previous, [s.before])
+    if failed:
+        return failed
+    if s.verdict:
+        reason = s.reason.removeprefix(f"{s.verdict}: ")  # reasons repeat their verdict first
+        if s.verdict == Verdict.REJECTED:
+            return f"{s.before} was {reason}"
+        return f"{s.before} was {s.verdict.replace('_', ' ')}" + (f" ({reason})" if reason else "")
+    return f"{s.before} was no longer considered"
+
+
+def _failed_before(previous: ExplainedDecision | None, capabilities: Sequence[str]) -> str:
+    if previous is None:
+        return ""
+    for o in previous.outcomes:
+        if o.capability in capabilities and o.status == "failed":
+            error = f" ({o.error_kind + ': ' if o.error_kind else ''}{o.error})" if o.error else ""
+            return f"{o.capability} failed{error}"
+    return ""
+
+
+def _short(capability: str, role: str) -> str:
+    """Return "stripe-eu" for payment.stripe-eu in role payment (the provider, in a sentence)."""
+    return capability.removeprefix(f"{role}.") if capability != role else capability
+
+
+def _run_summary(
+    run_id: str, status: str, steps: int, cost: float, decisions: Sequence[ExplainedDecision],
+    moves: Sequence[ExplainedMove], faults: Sequence[RunFault],
+) -> str:
+    """Return one sentence: how the run ended, which providers it switched and why, what it retried."""
+    head = f"Run {run_id} {status.replace('_', ' ')} after {steps} step{'s' if steps != 1 else ''} (cost {cost:g})"
+    clauses: list[str] = []
+    by_seq = {d.seq: d for d in decisions}
+    seen: set[tuple[str, str, str]] = set()
+    for m in moves:
+        d = by_seq.get(m.seq)
+        if m.move == "switch" and d is not None:
+            previous = next((p for p in reversed(decisions) if p.seq < m.seq), None)
+            for s in d.switches:
+                if (s.role, s.before, s.after) in seen:
+                    continue
+                seen.add((s.role, s.before, s.after))
+                clauses.append(
+                    f"it switched {s.role} providers from {_short(s.before, s.role)} to {_short(s.after, s.role)} "
+                    f"at decision #{m.seq} because {_switch_why(d, s, previous)}"
+                )
+        elif m.move == "retry":
+            clauses.append(f"it retried at decision #{m.seq} ({m.what.removeprefix('retry ')})")
+        elif m.move == "compensate" and not any("undid" in c for c in clauses):
+            clauses.append("it undid its completed steps")
+    waits = [m for m in moves if m.move == "await_approval"]
+    if waits:
+        clauses.append(f"it waited for a person's approval {len(waits)} time{'s' if len(waits) != 1 else ''}")
+    if not clauses:
+        clauses.append("it followed its plan without switching or retrying" if decisions else "no decision yet")
+    touched = sorted({f.fault for f in faults})
+    tail = f"; injected fault{'s' if len(touched) != 1 else ''} in force: {', '.join(touched)}" if touched else ""
+    return f"{head}: {'; '.join(clauses)}{tail}."
 
 
 # -- reading events ----------------------------------------------------------------------------
@@ -515,6 +645,7 @@ def _never(
 __all__ = [
     "ApprovalAnswer",
     "ExplainedDecision",
+    "ExplainedMove",
     "ExplainedOutcome",
     "Explanation",
     "RunFault",

@@ -37,10 +37,17 @@ def to_text(renderable: RenderableType, *, width: int = 100, color: bool = False
     return buffer.getvalue()
 
 
-def render_explanation(explanation: Explanation) -> RenderableType:
-    """Return the run's timeline: a header, then each decision with alternatives and outcomes."""
+def render_explanation(explanation: Explanation, *, full: bool = False) -> RenderableType:
+    """Return the run's story: one summary sentence, a header, the moves, then each decision.
+
+    Alternatives a decision repeats unchanged (same verdict and reason) from the
+    previous decision are collapsed into one line naming them; `full` shows
+    every alternative of every decision (`ido explain --full`).
+    """
     e = explanation
     parts: list[RenderableType] = []
+    if e.summary:
+        parts.append(Text(e.summary, style="bold"))
     head = Text()
     head.append(f"run {e.run_id}", style="bold")
     head.append(f"  intent {e.intent}  ")
@@ -57,9 +64,22 @@ def render_explanation(explanation: Explanation) -> RenderableType:
     if e.faults:
         faults = ", ".join(f"{f.fault}" + (f" on {f.capability}" if f.capability else "") for f in e.faults)
         parts.append(Text(f"  injected faults: {faults}", style="yellow"))
+    if e.moves:
+        parts.append(Text("moves:", style="bold"))
+        for m in e.moves:
+            line = Text(f"  #{m.seq} ")
+            line.append(m.move.replace("_", " "), style="bold cyan")
+            line.append(f": {m.what}")
+            if m.why:
+                line.append(f" - {m.why}")
+            if m.cause:
+                line.append(f" (after: {m.cause})", style="dim")
+            parts.append(line)
+    previous: ExplainedDecision | None = None
     for d in e.decisions:
         parts.append(Text(""))
-        parts.extend(_decision(d))
+        parts.extend(_decision(d, None if full else previous))
+        previous = d
     if e.notes:
         parts.append(Text(""))
         parts.append(Text("notes", style="bold"))
@@ -69,7 +89,7 @@ def render_explanation(explanation: Explanation) -> RenderableType:
     return Group(*parts)
 
 
-def _decision(d: ExplainedDecision) -> list[RenderableType]:
+def _decision(d: ExplainedDecision, previous: ExplainedDecision | None = None) -> list[RenderableType]:
     out: list[RenderableType] = []
     title = Text()
     title.append(f"#{d.seq} ", style="bold")
@@ -105,6 +125,12 @@ def _decision(d: ExplainedDecision) -> list[RenderableType]:
     # Capabilities whose role is not needed now say little one by one: list them on one line.
     shown = [a for a in d.alternatives if a.verdict != Verdict.NOT_NEEDED]
     idle = [a.capability for a in d.alternatives if a.verdict == Verdict.NOT_NEEDED]
+    same: list[str] = []
+    if previous is not None:
+        # what the previous decision already said in the same words is named, not repeated
+        before = {_said(a) for a in previous.alternatives}
+        same = [a.capability for a in shown if _said(a) in before and _mark(d, a) not in (">", "?")]
+        shown = [a for a in shown if a.capability not in same]
     if shown:
         out.append(Text(
             "   alternatives (+ in the chosen plan, > dispatched now"
@@ -113,7 +139,13 @@ def _decision(d: ExplainedDecision) -> list[RenderableType]:
         width = max(len(a.capability) for a in shown)
         vwidth = max(len(str(a.verdict)) for a in shown)
         out.extend(_alternative(a, width, vwidth, _mark(d, a)) for a in shown)
-    if idle:
+    if same:
+        out.append(Text(f"   unchanged since #{previous.seq if previous else '?'} ({len(same)}): "
+                        f"{', '.join(same)} (--full shows them)", style="dim"))
+    if idle and previous is not None and idle == [a.capability for a in previous.alternatives
+                                                   if a.verdict == Verdict.NOT_NEEDED]:
+        out.append(Text(f"   not needed now: the same {len(idle)} as #{previous.seq}", style="dim"))
+    elif idle:
         out.append(Text(f"   not needed now ({len(idle)}): {', '.join(idle)}", style="dim"))
     health = _health_lines(d.health)
     if health:
@@ -123,11 +155,23 @@ def _decision(d: ExplainedDecision) -> list[RenderableType]:
         out.append(Text(f"   remaining: {constraints}", style="dim"))
     if d.constraints:
         out.append(Text("   constraints that excluded: " + ", ".join(d.constraints), style="yellow"))
-    if d.faults:
+    if d.faults and (previous is None or previous.faults != d.faults):
         out.append(Text("   faults in force: " + ", ".join(d.faults), style="yellow"))
     out.extend(_outcome(o) for o in d.outcomes)
     out.extend(Text(f"   note: {n}", style="dim") for n in d.notes)
     return out
+
+
+def _said(a: Alternative) -> tuple[object, ...]:
+    """Return what an alternative says, for "unchanged since": a costlier one by its margin.
+
+    A costlier alternative's reason quotes the absolute score of the best plan
+    with it, which moves as the run progresses; its margin over the chosen plan
+    is what the reader compares.
+    """
+    if a.verdict == Verdict.COSTLIER and a.score_delta is not None:
+        return (a.capability, str(a.verdict), round(a.score_delta, 4), tuple(a.policies))
+    return (a.capability, str(a.verdict), a.reason)
 
 
 def _mark(d: ExplainedDecision, a: Alternative) -> str:
