@@ -397,6 +397,7 @@ def _run_summary(
     clauses: list[str] = []
     by_seq = {d.seq: d for d in decisions}
     seen: set[tuple[str, str, str]] = set()
+    retried: dict[str, list[int]] = {}
     for m in moves:
         d = by_seq.get(m.seq)
         if m.move == "switch" and d is not None:
@@ -409,10 +410,15 @@ def _run_summary(
                     f"it switched {s.role} providers from {_short(s.before, s.role)} to {_short(s.after, s.role)} "
                     f"at decision #{m.seq} because {_switch_why(d, s, previous)}"
                 )
-        elif m.move == "retry":
-            clauses.append(f"it retried at decision #{m.seq} ({m.what.removeprefix('retry ')})")
+        elif m.move == "retry" and d is not None:
+            for name in d.dispatched or d.chosen:
+                retried.setdefault(name, []).append(m.seq)
         elif m.move == "compensate" and not any("undid" in c for c in clauses):
             clauses.append("it undid its completed steps")
+    for name, seqs in retried.items():
+        times = f"{len(seqs)} times" if len(seqs) > 1 else "once"
+        clauses.append(f"it retried {name} {times} (decision{'s' if len(seqs) > 1 else ''} "
+                       f"{', '.join(f'#{q}' for q in seqs)})")
     waits = [m for m in moves if m.move == "await_approval"]
     if waits:
         clauses.append(f"it waited for a person's approval {len(waits)} time{'s' if len(waits) != 1 else ''}")

@@ -373,7 +373,7 @@ class Engine:
             roles_before=dict(run.roles), rejected=tuple(run.rejected),
         )
         record, plan = decide(inputs, self.planner, self.policies)
-        run.roles.update(plan_roles(record.plan, record.chosen, record.dispatch))
+        run.roles.update(plan_roles(record.plan, record.chosen, record.dispatch, record.pinned))
         run.fleet_excluded = set()
         if fresh_key is not None and plan is not None and plan.feasible and not record.plan_reused:
             self._first_plans.put(fresh_key, plan)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ido.decisions import Move, Rejection, Switch
+from ido.decisions import Move, PinnedPath, Rejection, Switch
 from ido.planning.types import Alternative, Plan, Verdict
 
 _BY_ACTION: dict[str, Move] = {
@@ -24,16 +24,23 @@ _BY_ACTION: dict[str, Move] = {
 }
 
 
-def plan_roles(plan: Plan | None, chosen: Sequence[str] = (), dispatch: Sequence[int] = ()) -> dict[str, str]:
-    """Return role -> provider of a decision's feasible plan (a dispatched substitute wins).
+def plan_roles(
+    plan: Plan | None, chosen: Sequence[str] = (), dispatch: Sequence[int] = (),
+    pinned: PinnedPath | None = None,
+) -> dict[str, str]:
+    """Return role -> provider of a decision's feasible plan (a substitute wins).
 
-    Static-fallback dispatches a substitute for a plan step: `chosen[i]` is sent
-    for `plan.steps[dispatch[i]]`, so the role's provider is the substitute.
+    Static-fallback replaces a plan step's provider: `pinned.substitutes` holds
+    those made so far, and `chosen[i]` is sent for `plan.steps[dispatch[i]]`.
     Called by `classify` and by the engine after each decision.
     """
     if plan is None or not plan.feasible:
         return {}
     roles = {s.provides: s.capability for s in plan.steps}
+    if pinned is not None:
+        for index, name in pinned.substitutes.items():
+            if 0 <= index < len(plan.steps):
+                roles[plan.steps[index].provides] = name
     for index, name in zip(dispatch, chosen, strict=False):
         if 0 <= index < len(plan.steps):
             roles[plan.steps[index].provides] = name
@@ -57,7 +64,7 @@ def classify(
     alternatives = _name_rejections(fields.get("alternatives") or [], rejected)
     action = str(fields.get("action", "wait"))
     chosen = list(fields.get("chosen") or [])
-    now = plan_roles(fields.get("plan"), chosen, fields.get("dispatch") or [])
+    now = plan_roles(fields.get("plan"), chosen, fields.get("dispatch") or [], fields.get("pinned"))
     switches = []
     for role, after in now.items():
         before = roles_before.get(role)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from ido.decisions import Revisions, Trigger
+from ido.decisions import PinnedPath, Revisions, Trigger
 from ido.engine.approvals import iso_time, note_answer
 from ido.engine.fold import fold_finished
 from ido.engine.moves import plan_roles
@@ -123,6 +123,7 @@ def _fold_event(
             run.roles.update(plan_roles(
                 PlanModel.model_validate({**plan, "alternatives": []}), data.get("chosen") or [],
                 data.get("dispatch") or [],
+                PinnedPath.model_validate(data["pinned"]) if data.get("pinned") else None,
             ))
         if run.strategy != "adaptive" and run.pinned is None and plan and plan.get("feasible"):
             from ido.decisions import resolve_alternatives
