@@ -64,6 +64,6 @@ class FactReader(Protocol):
 
 
 class FaultReporter(Protocol):
-    """Says which injected faults are in force on a capability (the simulator's world)."""
+    """Says which injected faults are in force (the simulator's world): (label, capability) pairs."""
 
-    def active_faults(self, capability: str, now: float | None = None) -> list[str]: ...
+    def faults_in_force(self, now: float | None = None) -> list[tuple[str, str]]: ...

@@ -347,7 +347,7 @@ class Engine:
 
     def _decide(self, run: RunState, now: float) -> tuple[DecisionRecord, Plan | None]:
         if self.fault_reporter is not None:
-            note_active_faults(run, self.fault_reporter, self.capability_list, self.clock)
+            note_active_faults(run, self.fault_reporter, self.clock)
         run.decisions += 1
         seq = run.decisions
         health = self.health.snapshot(now)

@@ -11,15 +11,13 @@ answer). Replaying the journal's events into a fresh run is resume's job
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from ido.clock import Clock
 from ido.decisions import Outcome, Trigger
 from ido.engine.doors import FaultReporter
 from ido.engine.inputs import without_steps
 from ido.engine.run import Finished, RunState
 from ido.engine.strategies import apply_outcome
-from ido.model import Capability, Scalar
+from ido.model import Scalar
 from ido.planning.types import Plan
 
 
@@ -102,10 +100,8 @@ def note_faults(run: RunState, f: Finished, clock: Clock) -> None:
             run.event("fault", clock.timestamp(), {"fault": label, "capability": f.handle.capability.name})
 
 
-def note_active_faults(
-    run: RunState, reporter: FaultReporter, capabilities: Sequence[Capability], clock: Clock,
-) -> None:
-    """Stamp the injected faults in force now on any of `capabilities` on the run's next records.
+def note_active_faults(run: RunState, reporter: FaultReporter, clock: Clock) -> None:
+    """Stamp the injected faults in force now on the run's next records.
 
     Returns nothing; like `note_faults`, adds each new label to `run.faults` and
     buffers a `fault` event. Called by the engine before each decision when it
@@ -113,12 +109,10 @@ def note_active_faults(
     so a fault the run met only through health (a probe saying down, a circuit
     opened by other runs) is in its records too, not only one its own calls hit.
     """
-    now = clock.now()
-    for cap in capabilities:
-        for label in reporter.active_faults(cap.name, now):
-            if label and label not in run.faults:
-                run.faults.append(label)
-                run.event("fault", clock.timestamp(), {"fault": label, "capability": cap.name})
+    for label, capability in reporter.faults_in_force(clock.now()):
+        if label and label not in run.faults:
+            run.faults.append(label)
+            run.event("fault", clock.timestamp(), {"fault": label, "capability": capability})
 
 
 def drop_capability(plan: Plan, capability: str) -> Plan | None:
