@@ -98,3 +98,41 @@ def test_retries_and_fallback_switch_are_moves(tmp_path: Path, capsys: pytest.Ca
     assert "switched payment providers from stripe-eu to adyen-eu" in data["summary"]
     assert "because payment.stripe-eu failed (connection" in data["summary"]
     assert main([*options, "replay", run_id]) == 0
+
+
+def test_a_journal_written_before_moves_still_reads_and_replays(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Records without move/switches/roles_before/rejected/approval (older ido) replay identical and explain."""
+    import sqlite3
+    from dataclasses import replace
+
+    from ido.decisions import DecisionRecord
+    from ido.engine.inputs import from_record
+    from ido.loading import load_workspace
+
+    options, run_id, _ = _demo(tmp_path, capsys)
+    conn = sqlite3.connect(tmp_path / "journal.db")
+    try:
+        rows = conn.execute("SELECT seq, data FROM events WHERE run_id = ? AND kind = 'decision'", (run_id,)).fetchall()
+        assert rows
+        workspace = load_workspace(ROOT)
+        intent = workspace.intent("order-fulfilled")
+        for seq, text in rows:
+            data = json.loads(text)
+            assert "move" in data and "roles_before" in data
+            for key in ("move", "switches", "roles_before", "rejected", "approval"):
+                data.pop(key, None)
+            # an older ido digested the inputs it had: recompute the digest without the new ones
+            inputs = from_record(DecisionRecord.model_validate(data), intent, workspace.capabilities)
+            if not data["plan_reused"]:
+                inputs = replace(inputs, reusable=None)
+            data["inputs_digest"] = inputs.digest()
+            conn.execute("UPDATE events SET data = ? WHERE run_id = ? AND seq = ?", (json.dumps(data), run_id, seq))
+        conn.commit()
+    finally:
+        conn.close()
+    assert main([*options, "replay", run_id]) == 0, capsys.readouterr().out
+    capsys.readouterr()
+    data = json.loads(_ido(capsys, *options, "explain", run_id, "--json"))
+    assert all(d["move"] is None for d in data["decisions"])
+    assert [m["move"] for m in data["moves"]] == ["wait"]  # read from the action alone
+    assert data["summary"].startswith(f"Run {run_id} succeeded")
