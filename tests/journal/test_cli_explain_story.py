@@ -64,7 +64,7 @@ def test_explain_json_adds_the_story_and_keeps_every_key(tmp_path: Path, capsys:
     data = json.loads(_ido(capsys, *options, "explain", run_id, "--json"))
     assert {"run_id", "intent", "status", "decisions", "faults", "notes", "conditions"} <= set(data)
     assert data["summary"].startswith(f"Run {run_id} succeeded")
-    assert [m["move"] for m in data["moves"]][0] == "switch"
+    assert data["moves"][0]["move"] == "switch"
     second = data["decisions"][1]
     assert {"seq", "chosen", "alternatives", "outcomes", "health", "gap"} <= set(second)
     assert second["move"] == "switch"
