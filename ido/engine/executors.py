@@ -18,14 +18,15 @@ import math
 import random
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ido.engine.context import CallContext
 from ido.engine.doors import Call, Result
 from ido.errors import ExecutionError
 from ido.model import Capability, Observer, Scalar
+
+if TYPE_CHECKING:  # httpx is imported where a call is made: `import ido` and the CLI stay light
+    import httpx
 
 _PLACEHOLDER = re.compile(r"\{(inputs|facts)\.([A-Za-z0-9_.\-]+)\}")
 
@@ -115,6 +116,8 @@ class HttpExecutor:
     def client(self) -> httpx.AsyncClient:
         """Return the shared client, creating it on first use."""
         if self._client is None:
+            import httpx
+
             self._client = httpx.AsyncClient(trust_env=False)
         return self._client
 
@@ -127,6 +130,8 @@ class HttpExecutor:
         headers = {**spec.headers, "Idempotency-Key": call.idempotency_key}
         body = fill(spec.json_body, call) if spec.json_body is not None else None
         url = fill(spec.url, call)
+        import httpx
+
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
@@ -342,6 +347,8 @@ class HttpProber:
         probe = capability.probe
         if probe is None or probe.http is None:
             return False
+        import httpx
+
         if self._client is None:
             self._client = httpx.AsyncClient(trust_env=False)
         try:
@@ -410,6 +417,8 @@ class DoorFactReader:
 
     async def observe(self, observer: Observer) -> dict[str, Scalar]:
         """Return the declared facts the observer reports now; raises ExecutionError if it cannot."""
+        import httpx
+
         try:
             if observer.http is not None:
                 if self._client is None:
