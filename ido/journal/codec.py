@@ -48,6 +48,10 @@ HEADER = 3
 DEFLATE_MIN = 24
 
 FLAG_DEFLATED = 1
+#: a blob deflated against another blob (its key follows the header)
+FLAG_BASED = 2
+#: a blob is deflated against at most this many blobs in a row (then one stands alone)
+BLOB_CHAIN = 8
 
 REF, LITERAL = "$r", "$d"
 
@@ -102,15 +106,17 @@ class Packer:
     def pack(self, data: Any, *, what: str) -> Packed:
         """Return `data` packed: its JSON text, large parts replaced by references, and the
         blobs those refer to. Raises JournalError naming `what` when `data` is not plain JSON."""
-        blobs: dict[bytes, bytes] = {}
+        blobs: dict[bytes, tuple[str, bytes]] = {}
         try:
             if isinstance(data, dict):  # the top level's own keys are never escaped
                 body = ",".join(
-                    f"{encode_basestring(_key(k))}:{_text(v, blobs, TOP_SHARE_MIN)}"
-                    for k, v in data.items()
+                    f"{encode_basestring(_key(k))}:{_shared(v, blobs, str(k))}" for k, v in data.items()
                 )
                 return Packed(text=("{" + body + "}").encode(), blobs=blobs)
-            return Packed(text=_text(data, blobs, None).encode(), blobs=blobs)
+            text = _text(data, blobs, None)
+            if len(text) > WINDOW // 2:  # too long to deflate well alone: share its parts
+                text = _text(data, blobs, SHARE_MIN, top=True)
+            return Packed(text=text.encode(), blobs=blobs)
         except (TypeError, ValueError) as exc:
             raise JournalError(
                 f"{what} cannot be stored: {exc}; journal data must be plain JSON "
@@ -132,6 +138,25 @@ class Packer:
                 return bytes((FLAG_DEFLATED, self.current, len(previous))) + small
         return bytes((0, 0, 0)) + raw
 
+    def seal_blob(self, raw: bytes, base: tuple[bytes, bytes, int] | None) -> tuple[bytes, int]:
+        """Return (row bytes, depth) for a blob: deflated against `base` = (its key, its
+        text, its depth) when given and not too deep, else against the dictionary alone."""
+        if base is None or base[2] >= BLOB_CHAIN or not self.current:
+            return self.seal(raw), 0
+        key, text, depth = base
+        comp = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY,
+                                self._zdict(self.current, [text]))
+        small = comp.compress(raw) + comp.flush()
+        plain = self.seal(raw)
+        if len(small) + 8 >= len(plain):
+            return plain, 0
+        return bytes((FLAG_DEFLATED | FLAG_BASED, self.current, depth + 1)) + key + small, depth + 1
+
+    @staticmethod
+    def blob_base(row: bytes) -> bytes | None:
+        """Return the key of the blob a blob row was deflated against, if any."""
+        return row[HEADER:HEADER + 8] if len(row) >= HEADER + 8 and row[0] & FLAG_BASED else None
+
     def _zdict(self, dict_id: int, previous: Sequence[bytes]) -> bytes:
         zdict = self.dictionaries[dict_id] + b"".join(previous)
         return zdict[-WINDOW:]
@@ -152,9 +177,11 @@ class Packer:
             if len(row) < HEADER:
                 raise ValueError("it is shorter than its header")
             flags, dict_id, chain = row[0], row[1], row[2]
-            if flags & ~FLAG_DEFLATED:
+            if flags & ~(FLAG_DEFLATED | FLAG_BASED):
                 raise ValueError(f"its header has unknown flags {flags}")
             body = row[HEADER:]
+            if flags & FLAG_BASED:
+                body, chain = body[8:], 1
             if flags & FLAG_DEFLATED:
                 if dict_id not in self.dictionaries:
                     raise ValueError(f"it was deflated with dictionary {dict_id}, which the journal lacks")
@@ -182,7 +209,8 @@ class Packed:
     """A value packed for storage: its JSON text and the blobs (digest -> JSON text) it refers to."""
 
     text: bytes
-    blobs: dict[bytes, bytes] = field(default_factory=dict)
+    #: digest -> (the top-level key it was found under, or "" inside another, its JSON text)
+    blobs: dict[bytes, tuple[str, bytes]] = field(default_factory=dict)
 
 
 def digest(text: bytes) -> bytes:
@@ -232,11 +260,32 @@ def _float(v: float) -> str:
     return text
 
 
-def _text(value: Any, blobs: dict[bytes, bytes], share_min: int | None) -> str:
+def _shared(value: Any, blobs: dict[bytes, tuple[str, bytes]], path: str) -> str:
+    """Return the packed text of a top-level value: a reference when it is long (its parts
+    are shared too when it is too long to deflate against its previous version)."""
+    if not isinstance(value, dict | list | tuple):
+        return _text(value, blobs, None)
+    text = _text(value, {}, None)
+    if len(text) < TOP_SHARE_MIN:
+        return text
+    if len(text) > WINDOW // 2:
+        text = _text(value, blobs, SHARE_MIN, top=True)
+    return _blob(text, blobs, path)
+
+
+def _blob(text: str, blobs: dict[bytes, tuple[str, bytes]], path: str) -> str:
+    raw = text.encode()
+    key = digest(raw)
+    blobs[key] = (path, raw)
+    return f'{{"{REF}":"{ref_text(key)}"}}'
+
+
+def _text(value: Any, blobs: dict[bytes, tuple[str, bytes]], share_min: int | None, *,
+          top: bool = False) -> str:
     """Return the packed JSON text of `value`, adding the blobs its large parts become.
 
-    A dict or list at least `share_min` bytes long becomes a reference (None:
-    never `value` itself); its parts at least `SHARE_MIN` long, recursively.
+    With `share_min`, a dict or list at least that long becomes a reference
+    (`value` itself only unless `top`); None: nothing is shared.
     """
     if isinstance(value, str):
         return encode_basestring(value)
@@ -251,21 +300,18 @@ def _text(value: Any, blobs: dict[bytes, bytes], share_min: int | None) -> str:
     if isinstance(value, float):
         return _float(value)
     if isinstance(value, dict):
-        items = [(_key(k), _text(v, blobs, SHARE_MIN)) for k, v in value.items()]
+        items = [(_key(k), _text(v, blobs, share_min)) for k, v in value.items()]
         body = ",".join(f"{encode_basestring(k)}:{v}" for k, v in items)
         text = "{" + body + "}"
         if any(k.startswith("$") for k, _ in items):
             text = f'{{"{LITERAL}":{text}}}'
     elif isinstance(value, list | tuple):
-        text = "[" + ",".join(_text(v, blobs, SHARE_MIN) for v in value) + "]"
+        text = "[" + ",".join(_text(v, blobs, share_min) for v in value) + "]"
     else:
         raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-    if share_min is None or len(text) < share_min:
+    if top or share_min is None or len(text) < share_min:
         return text
-    raw = text.encode()
-    key = digest(raw)
-    blobs[key] = raw
-    return f'{{"{REF}":"{ref_text(key)}"}}'
+    return _blob(text, blobs, "")
 
 
 def unpack(value: Any, blob: Callable[[bytes], Any]) -> Any:

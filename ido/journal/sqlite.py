@@ -35,12 +35,14 @@ from ido.errors import JournalCorrupted, JournalError
 from ido.journal._common import check_seqs, resolve_run_id
 from ido.journal.base import TERMINAL_STATUSES, Event, RunInfo, Store
 from ido.journal.codec import (
+    BLOB_CHAIN,
     ZDICT_1,
     Packed,
     Packer,
     blob_key,
     digest,
     load,
+    ref_digest,
     ref_text,
     unpack,
 )
@@ -95,7 +97,7 @@ CREATE TABLE IF NOT EXISTS revisions (
     digest TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
     content BLOB NOT NULL
-) WITHOUT ROWID;
+);
 """
 
 #: format 1 -> 2: the same rows under the new keys; their JSON text is kept as it is.
@@ -162,6 +164,8 @@ class SQLiteStore(Store):
         self._run_keys: dict[str, int] = {}
         self._recent: dict[str, list[tuple[int, bytes]]] = {}  # run -> its last (seq, text)s
         self._stored_blobs: set[bytes] = set()
+        self._blob_bases: dict[str, tuple[bytes, bytes, int]] = {}  # top-level key -> last blob
+        self._blob_texts: dict[bytes, bytes] = {}
         self._blob_cache: dict[bytes, Any] = {}
         self._check_file(must_exist=must_exist)
         try:
@@ -433,6 +437,7 @@ class SQLiteStore(Store):
         if len(self._stored_blobs) > 200_000:
             self._stored_blobs.clear()
         self._stored_blobs |= done.blobs
+        self._blob_bases.update(done.blob_bases)
         self._run_keys.update(done.run_keys)
         if len(self._recent) > 20_000:
             self._recent.clear()
@@ -477,13 +482,7 @@ class SQLiteStore(Store):
         # Blobs are content-addressed and immutable: written outside the item's savepoint, a
         # blob of a rejected item is merely unused, never wrong.
         for packed in item.packed:
-            for key_bytes, text in packed.blobs.items():
-                if key_bytes not in self._stored_blobs and key_bytes not in done.blobs:
-                    conn.execute(
-                        "INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)",
-                        (blob_key(key_bytes), self._packer.seal(text)),
-                    )
-                    done.blobs.add(key_bytes)
+            self._put_blobs(conn, packed, done)
         conn.execute("SAVEPOINT item")
         recent: dict[str, list[tuple[int, bytes]]] = {}
         run_keys: dict[str, int] = {}
@@ -525,6 +524,41 @@ class SQLiteStore(Store):
         if item.run is not None and item.run.status in TERMINAL_STATUSES:
             done.finished.add(item.run.run_id)
 
+    def _put_blobs(self, conn: sqlite3.Connection, packed: Packed, done: _Written) -> None:
+        """Insert the blobs of `packed` not yet stored; a long value is deflated against the
+        previous one stored under the same top-level key (a changed alternatives list or plan
+        against the one before it), at most `BLOB_CHAIN` deep."""
+        for key_bytes, (path, text) in packed.blobs.items():
+            if key_bytes in self._stored_blobs or key_bytes in done.blobs:
+                continue
+            base = (done.blob_bases.get(path) or self._blob_base(conn, path)) if path else None
+            row, depth = self._packer.seal_blob(text, base)
+            conn.execute("INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)", (blob_key(key_bytes), row))
+            done.blobs.add(key_bytes)
+            if path:
+                done.blob_bases[path] = (key_bytes, text, depth)
+                # kept in the file so the next process (the next `ido run`) continues the chain
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (f"base.{path}", f"{ref_text(key_bytes)} {depth}"),
+                )
+
+    def _blob_base(self, conn: sqlite3.Connection, path: str) -> tuple[bytes, bytes, int] | None:
+        """Return the last blob stored under top-level key `path` (key, text, depth), if known."""
+        hit = self._blob_bases.get(path)
+        if hit is not None:
+            return hit
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"base.{path}",)).fetchone()
+        if row is None:
+            return None
+        try:
+            ref, depth = str(row[0]).split()
+            key = ref_digest(ref)
+            return key, self._blob_text(key), int(depth)
+        except (ValueError, JournalCorrupted):
+            return None  # a damaged hint only costs compression
+
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
         """Store `content` under `digest` once, durably; a second call with the digest is a no-op."""
         packed = self._packer.pack(content, what=f"revision {digest}")
@@ -536,11 +570,8 @@ class SQLiteStore(Store):
             conn = self._writer
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                for key_bytes, text in packed.blobs.items():
-                    conn.execute(
-                        "INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)",
-                        (blob_key(key_bytes), self._packer.seal(text)),
-                    )
+                done = _Written()
+                self._put_blobs(conn, packed, done)
                 conn.execute(
                     "INSERT OR IGNORE INTO revisions (digest, kind, content) VALUES (?, ?, ?)",
                     (digest, kind, self._packer.seal(packed.text)),
@@ -550,6 +581,7 @@ class SQLiteStore(Store):
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise JournalError(f"cannot write the journal {self.path}: {exc}") from None
+            self._remember(done)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -568,19 +600,34 @@ class SQLiteStore(Store):
         rows = self._read(sql, params)
         return rows[0] if rows else None
 
-    def _blob(self, key: bytes) -> Any:
-        """Return a blob's packed JSON, checked against its digest; JournalCorrupted otherwise."""
-        hit = self._blob_cache.get(key)
+    def _blob_text(self, key: bytes, depth: int = 0) -> bytes:
+        """Return a blob's packed JSON text, checked against its digest; JournalCorrupted otherwise."""
+        hit = self._blob_texts.get(key)
         if hit is not None:
             return hit
         name = f"shared part {ref_text(key)}"
         row = self._read_one("SELECT data FROM blobs WHERE key = ?", (blob_key(key),))
         if row is None:
             raise JournalCorrupted(f"{name} is missing from the journal {self.path}")
-        text = self._packer.body(bytes(row[0]), what=name)
+        data = bytes(row[0])
+        base = Packer.blob_base(data)
+        if base is not None and depth > BLOB_CHAIN:
+            raise JournalCorrupted(f"{name} in {self.path} is deflated against too many others (damaged)")
+        previous = [] if base is None else [self._blob_text(base, depth + 1)]
+        text = self._packer.body(data, what=name, previous=previous)
         if digest(text) != key:
             raise JournalCorrupted(f"{name} in {self.path} does not match its digest (damaged)")
-        value = load(text, what=name)
+        if len(self._blob_texts) >= _BLOB_CACHE:
+            self._blob_texts.clear()
+        self._blob_texts[key] = text
+        return text
+
+    def _blob(self, key: bytes) -> Any:
+        """Return a blob's packed JSON, parsed (cached: many decisions share one)."""
+        hit = self._blob_cache.get(key)
+        if hit is not None:
+            return hit
+        value = load(self._blob_text(key), what=f"shared part {ref_text(key)}")
         if len(self._blob_cache) >= _BLOB_CACHE:
             self._blob_cache.clear()
         self._blob_cache[key] = value
@@ -759,6 +806,7 @@ class _Written:
     blobs: set[bytes] = field(default_factory=set)
     run_keys: dict[str, int] = field(default_factory=dict)
     recent: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
+    blob_bases: dict[str, tuple[bytes, bytes, int]] = field(default_factory=dict)
     finished: set[str] = field(default_factory=set)
 
 
