@@ -51,7 +51,7 @@ FLAG_DEFLATED = 1
 #: a blob deflated against another blob (its key follows the header)
 FLAG_BASED = 2
 #: a blob is deflated against at most this many blobs in a row (then one stands alone)
-BLOB_CHAIN = 8
+BLOB_CHAIN = 16
 
 REF, LITERAL = "$r", "$d"
 
@@ -138,14 +138,16 @@ class Packer:
                 return bytes((FLAG_DEFLATED, self.current, len(previous))) + small
         return bytes((0, 0, 0)) + raw
 
-    def seal_blob(self, raw: bytes, base: tuple[bytes, bytes, int] | None) -> tuple[bytes, int]:
-        """Return (row bytes, depth) for a blob: deflated against `base` = (its key, its
-        text, its depth) when given and not too deep, else against the dictionary alone."""
-        if base is None or base[2] >= BLOB_CHAIN or not self.current:
+    def seal_blob(self, raw: bytes, base: tuple[bytes, tuple[bytes, ...]] | None) -> tuple[bytes, int]:
+        """Return (row bytes, depth) for a blob: deflated against `base` = (its key, the texts
+        of its chain: from the blob stored alone to it) when given and not too long, else
+        against the dictionary alone (depth 0)."""
+        if base is None or len(base[1]) >= BLOB_CHAIN or not self.current:
             return self.seal(raw), 0
-        key, text, depth = base
+        key, chain = base
+        depth = len(chain) - 1
         comp = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY,
-                                self._zdict(self.current, [text]))
+                                self._zdict(self.current, chain))
         small = comp.compress(raw) + comp.flush()
         plain = self.seal(raw)
         if len(small) + 8 >= len(plain):
@@ -180,8 +182,8 @@ class Packer:
             if flags & ~(FLAG_DEFLATED | FLAG_BASED):
                 raise ValueError(f"its header has unknown flags {flags}")
             body = row[HEADER:]
-            if flags & FLAG_BASED:
-                body, chain = body[8:], 1
+            if flags & FLAG_BASED:  # deflated against its chain: `chain` blobs before it
+                body = body[8:]
             if flags & FLAG_DEFLATED:
                 if dict_id not in self.dictionaries:
                     raise ValueError(f"it was deflated with dictionary {dict_id}, which the journal lacks")

@@ -164,8 +164,10 @@ class SQLiteStore(Store):
         self._run_keys: dict[str, int] = {}
         self._recent: dict[str, list[tuple[int, bytes]]] = {}  # run -> its last (seq, text)s
         self._stored_blobs: set[bytes] = set()
-        self._blob_bases: dict[str, tuple[bytes, bytes, int]] = {}  # top-level key -> last blob
+        # top-level key -> (the last blob stored under it, the texts of its chain)
+        self._blob_bases: dict[str, tuple[bytes, tuple[bytes, ...]]] = {}
         self._blob_texts: dict[bytes, bytes] = {}
+        self._blob_parents: dict[bytes, bytes | None] = {}
         self._blob_cache: dict[bytes, Any] = {}
         self._check_file(must_exist=must_exist)
         try:
@@ -536,7 +538,7 @@ class SQLiteStore(Store):
             conn.execute("INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)", (blob_key(key_bytes), row))
             done.blobs.add(key_bytes)
             if path:
-                done.blob_bases[path] = (key_bytes, text, depth)
+                done.blob_bases[path] = (key_bytes, (*base[1], text) if base and depth else (text,))
                 # kept in the file so the next process (the next `ido run`) continues the chain
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES (?, ?) "
@@ -544,8 +546,8 @@ class SQLiteStore(Store):
                     (f"base.{path}", f"{ref_text(key_bytes)} {depth}"),
                 )
 
-    def _blob_base(self, conn: sqlite3.Connection, path: str) -> tuple[bytes, bytes, int] | None:
-        """Return the last blob stored under top-level key `path` (key, text, depth), if known."""
+    def _blob_base(self, conn: sqlite3.Connection, path: str) -> tuple[bytes, tuple[bytes, ...]] | None:
+        """Return the last blob stored under top-level key `path` (key, its chain's texts), if known."""
         hit = self._blob_bases.get(path)
         if hit is not None:
             return hit
@@ -553,9 +555,8 @@ class SQLiteStore(Store):
         if row is None:
             return None
         try:
-            ref, depth = str(row[0]).split()
-            key = ref_digest(ref)
-            return key, self._blob_text(key), int(depth)
+            key = ref_digest(str(row[0]).split()[0])
+            return key, tuple(self._blob_chain(key))
         except (ValueError, JournalCorrupted):
             return None  # a damaged hint only costs compression
 
@@ -600,27 +601,37 @@ class SQLiteStore(Store):
         rows = self._read(sql, params)
         return rows[0] if rows else None
 
-    def _blob_text(self, key: bytes, depth: int = 0) -> bytes:
+    def _blob_text(self, key: bytes) -> bytes:
         """Return a blob's packed JSON text, checked against its digest; JournalCorrupted otherwise."""
         hit = self._blob_texts.get(key)
         if hit is not None:
             return hit
+        return self._blob_chain(key)[-1]
+
+    def _blob_chain(self, key: bytes, depth: int = 0) -> list[bytes]:
+        """Return the texts of a blob's chain: from the blob stored alone to this one."""
+        text = self._blob_texts.get(key)
+        if text is not None and key in self._blob_parents:
+            parent = self._blob_parents[key]
+            return ([] if parent is None else self._blob_chain(parent, depth + 1)) + [text]
         name = f"shared part {ref_text(key)}"
+        if depth > BLOB_CHAIN:
+            raise JournalCorrupted(f"{name} in {self.path} is deflated against too many others (damaged)")
         row = self._read_one("SELECT data FROM blobs WHERE key = ?", (blob_key(key),))
         if row is None:
             raise JournalCorrupted(f"{name} is missing from the journal {self.path}")
         data = bytes(row[0])
-        base = Packer.blob_base(data)
-        if base is not None and depth > BLOB_CHAIN:
-            raise JournalCorrupted(f"{name} in {self.path} is deflated against too many others (damaged)")
-        previous = [] if base is None else [self._blob_text(base, depth + 1)]
-        text = self._packer.body(data, what=name, previous=previous)
+        parent = Packer.blob_base(data)
+        chain = [] if parent is None else self._blob_chain(parent, depth + 1)
+        text = self._packer.body(data, what=name, previous=chain)
         if digest(text) != key:
             raise JournalCorrupted(f"{name} in {self.path} does not match its digest (damaged)")
         if len(self._blob_texts) >= _BLOB_CACHE:
             self._blob_texts.clear()
+            self._blob_parents.clear()
         self._blob_texts[key] = text
-        return text
+        self._blob_parents[key] = parent
+        return [*chain, text]
 
     def _blob(self, key: bytes) -> Any:
         """Return a blob's packed JSON, parsed (cached: many decisions share one)."""
@@ -806,7 +817,7 @@ class _Written:
     blobs: set[bytes] = field(default_factory=set)
     run_keys: dict[str, int] = field(default_factory=dict)
     recent: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
-    blob_bases: dict[str, tuple[bytes, bytes, int]] = field(default_factory=dict)
+    blob_bases: dict[str, tuple[bytes, tuple[bytes, ...]]] = field(default_factory=dict)
     finished: set[str] = field(default_factory=set)
 
 
