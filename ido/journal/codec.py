@@ -123,20 +123,29 @@ class Packer:
                 "(dicts, lists, strings, numbers, booleans, null)"
             ) from None
 
-    def seal(self, raw: bytes, previous: Sequence[bytes] = ()) -> bytes:
+    def seal(self, raw: bytes, previous: Sequence[bytes] = (), seed: tuple[bytes, bytes] | None = None) -> bytes:
         """Return row bytes for `raw`: a header, then `raw` deflated when that is shorter.
 
         `previous`: the texts of the run's events just before this one (oldest
-        first); deflating against them stores mostly what changed. A reader
-        must give the same texts back to `body`.
+        first); deflating against them stores mostly what changed. `seed` = (key,
+        text) of a blob holding the first events of an earlier run of the same
+        intent, for the first events of a run, which have little before them. A
+        reader must give the same texts back to `body`, the seed's first.
         """
-        if len(raw) >= DEFLATE_MIN and self.current:
-            zdict = self._zdict(self.current, previous)
-            comp = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, zdict)
-            small = comp.compress(raw) + comp.flush()
-            if len(small) < len(raw):
-                return bytes((FLAG_DEFLATED, self.current, len(previous))) + small
-        return bytes((0, 0, 0)) + raw
+        if len(raw) < DEFLATE_MIN or not self.current:
+            return bytes((0, 0, 0)) + raw
+        small = self._deflate(raw, previous)
+        row = bytes((FLAG_DEFLATED, self.current, len(previous))) + small
+        if seed is not None:
+            seeded = self._deflate(raw, [seed[1], *previous])
+            if len(seeded) + 8 < len(small):
+                row = bytes((FLAG_DEFLATED | FLAG_BASED, self.current, len(previous) + 1)) + seed[0] + seeded
+        return row if len(row) < len(raw) + HEADER else bytes((0, 0, 0)) + raw
+
+    def _deflate(self, raw: bytes, previous: Sequence[bytes]) -> bytes:
+        comp = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY,
+                                self._zdict(self.current, previous))
+        return comp.compress(raw) + comp.flush()
 
     def seal_blob(self, raw: bytes, base: tuple[bytes, tuple[bytes, ...]] | None) -> tuple[bytes, int]:
         """Return (row bytes, depth) for a blob: deflated against `base` = (its key, the texts
@@ -146,9 +155,7 @@ class Packer:
             return self.seal(raw), 0
         key, chain = base
         depth = len(chain) - 1
-        comp = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY,
-                                self._zdict(self.current, chain))
-        small = comp.compress(raw) + comp.flush()
+        small = self._deflate(raw, chain)
         plain = self.seal(raw)
         if len(small) + 8 >= len(plain):
             return plain, 0
@@ -156,7 +163,8 @@ class Packer:
 
     @staticmethod
     def blob_base(row: bytes) -> bytes | None:
-        """Return the key of the blob a blob row was deflated against, if any."""
+        """Return the key of the blob a row was deflated against (a blob's previous version,
+        an event's seed), if any."""
         return row[HEADER:HEADER + 8] if len(row) >= HEADER + 8 and row[0] & FLAG_BASED else None
 
     def _zdict(self, dict_id: int, previous: Sequence[bytes]) -> bytes:
@@ -168,7 +176,9 @@ class Packer:
     @staticmethod
     def chained(row: bytes) -> int:
         """Return how many of the run's previous event texts `row` was deflated against."""
-        return row[2] if len(row) >= HEADER else 0
+        if len(row) < HEADER:
+            return 0
+        return row[2] - 1 if row[0] & FLAG_BASED and row[2] else row[2]
 
     def body(self, row: bytes, *, what: str, previous: Sequence[bytes] = ()) -> bytes:
         """Return the JSON text of a row; raises JournalCorrupted naming `what`.

@@ -58,6 +58,8 @@ _SEQ_BITS = 32
 _SEQ_MASK = (1 << _SEQ_BITS) - 1
 #: how many of a run's previous events a row is deflated against (decisions are a few apart).
 _CHAIN = 6
+#: how many first events of a run make the seed later runs of its intent deflate against.
+_SEED_EVENTS = 6
 #: decoded blobs kept per store (many decisions share them); a dict, cleared when full.
 _BLOB_CACHE = 4096
 
@@ -168,6 +170,8 @@ class SQLiteStore(Store):
         self._blob_bases: dict[str, tuple[bytes, tuple[bytes, ...]]] = {}
         self._blob_texts: dict[bytes, bytes] = {}
         self._blob_parents: dict[bytes, bytes | None] = {}
+        self._intents: dict[str, str] = {}  # run -> intent, for runs this store writes
+        self._seeds: dict[str, tuple[bytes, bytes] | None] = {}  # intent -> seed (key, text)
         self._blob_cache: dict[bytes, Any] = {}
         self._check_file(must_exist=must_exist)
         try:
@@ -444,8 +448,10 @@ class SQLiteStore(Store):
         if len(self._recent) > 20_000:
             self._recent.clear()
         self._recent.update(done.recent)
+        self._seeds.update(done.seeds)
         for run_id in done.finished:
             self._run_keys.pop(run_id, None)
+            self._intents.pop(run_id, None)
             self._recent.pop(run_id, None)
 
     def _run_key(self, conn: sqlite3.Connection, run_id: str, done: _Written) -> int | None:
@@ -488,6 +494,9 @@ class SQLiteStore(Store):
         conn.execute("SAVEPOINT item")
         recent: dict[str, list[tuple[int, bytes]]] = {}
         run_keys: dict[str, int] = {}
+        intents = dict(self._intents)
+        if item.run is not None:
+            intents[item.run.run_id] = item.run.intent
         try:
             if item.run is not None and item.run_info is not None:
                 run = item.run
@@ -507,7 +516,8 @@ class SQLiteStore(Store):
                 # deflate against the run's events just before this one, when they are known
                 # (committed by this store) and contiguous; otherwise against none
                 chain = [t for _, t in before] if before and before[-1][0] == event.seq - 1 else []
-                data = self._packer.seal(packed.text, chain)
+                seed = self._seed(conn, intents.get(run_id)) if event.seq <= _CHAIN else None
+                data = self._packer.seal(packed.text, chain, seed)
                 key = keys[run_id]
                 assert key is not None
                 rows.append(((key << _SEQ_BITS) | event.seq, event.kind, event.at, data))
@@ -522,6 +532,12 @@ class SQLiteStore(Store):
         conn.execute("RELEASE item")
         last.update(new_last)
         done.recent.update(recent)
+        if item.run is not None:
+            self._intents[item.run.run_id] = item.run.intent
+        for run_id, texts in recent.items():
+            intent = intents.get(run_id)
+            if intent is not None and len(texts) >= _SEED_EVENTS and texts[0][0] == 1:
+                self._make_seed(conn, intent, [t for _, t in texts[:_SEED_EVENTS]], done)
         done.run_keys.update(run_keys)
         if item.run is not None and item.run.status in TERMINAL_STATUSES:
             done.finished.add(item.run.run_id)
@@ -545,6 +561,33 @@ class SQLiteStore(Store):
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     (f"base.{path}", f"{ref_text(key_bytes)} {depth}"),
                 )
+
+    def _seed(self, conn: sqlite3.Connection, intent: str | None) -> tuple[bytes, bytes] | None:
+        """Return the seed (key, text) new runs of `intent` deflate their first events
+        against: the first events of an earlier run of it, stored once as a blob."""
+        if intent is None:
+            return None
+        if intent not in self._seeds:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"seed.{intent}",)).fetchone()
+            seed = None
+            if row is not None:
+                try:
+                    key = ref_digest(str(row[0]))
+                    seed = (key, self._blob_text(key))
+                except (ValueError, JournalCorrupted):
+                    seed = None  # a damaged seed only costs compression: runs go without
+            self._seeds[intent] = seed
+        return self._seeds[intent]
+
+    def _make_seed(self, conn: sqlite3.Connection, intent: str, texts: list[bytes], done: _Written) -> None:
+        if intent in done.seeds or self._seed(conn, intent) is not None:
+            return
+        text = b"\n".join(texts)
+        key = digest(text)
+        conn.execute("INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)",
+                     (blob_key(key), self._packer.seal(text)))
+        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (f"seed.{intent}", ref_text(key)))
+        done.seeds[intent] = (key, text)
 
     def _blob_base(self, conn: sqlite3.Connection, path: str) -> tuple[bytes, tuple[bytes, ...]] | None:
         """Return the last blob stored under top-level key `path` (key, its chain's texts), if known."""
@@ -763,6 +806,9 @@ class SQLiteStore(Store):
                 else:
                     chain = Packer.chained(bytes(data))
                     previous = [texts[s] for s in range(seq - chain, seq) if s in texts]
+                    seed = Packer.blob_base(bytes(data))
+                    if seed is not None:
+                        previous.insert(0, self._blob_text(seed))
                     text = self._packer.body(bytes(data), what=what, previous=previous)
                     texts[seq] = text
                     if wanted is not None and kind not in wanted:
@@ -818,6 +864,7 @@ class _Written:
     run_keys: dict[str, int] = field(default_factory=dict)
     recent: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
     blob_bases: dict[str, tuple[bytes, tuple[bytes, ...]]] = field(default_factory=dict)
+    seeds: dict[str, tuple[bytes, bytes] | None] = field(default_factory=dict)
     finished: set[str] = field(default_factory=set)
 
 

@@ -105,13 +105,19 @@ async def test_altered_record_names_the_first_difference(recorded: tuple[Path, s
     folder, run_id, _ = recorded
     db = folder / ".ido" / "journal.db"
     store = SQLiteStore(db)
-    decisions = store.events(run_id=run_id, kinds=["decision"])
+    events = store.events(run_id=run_id)
     store.close()
+    decisions = [e for e in events if e.kind == "decision"]
     seq, record = decisions[1].seq, dict(decisions[1].data)
     original = record["chosen"]
     record["chosen"] = ["pay.backup"] if original != ["pay.backup"] else ["pay.primary"]
-    conn = sqlite3.connect(db)  # a row of plain JSON text (format 1) is still read as such
-    conn.execute("UPDATE events SET data = ? WHERE id = ?", (json.dumps(record), event_key(conn, run_id, seq)))
+    # Rows are deflated against the run's rows before them, so the altered one and those after
+    # it are rewritten as rows of plain JSON text (format 1), which are read as such.
+    conn = sqlite3.connect(db)
+    for e in events:
+        if e.seq >= seq:
+            data = record if e.seq == seq else e.data
+            conn.execute("UPDATE events SET data = ? WHERE id = ?", (json.dumps(data), event_key(conn, run_id, e.seq)))
     conn.commit()
     conn.close()
     assert main(["--workspace", str(folder), "replay", run_id]) == 1
