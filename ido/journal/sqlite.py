@@ -130,7 +130,7 @@ class _Append:
     events: Sequence[Event]
     packed: Sequence[Packed]
     run: RunInfo | None
-    run_info: bytes | None
+    run_info: bytes | None  # JSON, sealed by the writer (against its intent's seed)
     loop: asyncio.AbstractEventLoop | None = None
     future: asyncio.Future[None] | None = None
     error: JournalError | None = field(default=None)
@@ -372,7 +372,7 @@ class SQLiteStore(Store):
                 raise JournalError(
                     f"event seq {e.seq} of run {e.run_id} is out of range: seqs run from 1 to {_SEQ_MASK}"
                 )
-        info = None if run is None else self._packer.seal(run.model_dump_json().encode())
+        info = None if run is None else run.model_dump_json().encode()
         return _Append(events=events, packed=packed, run=run, run_info=info)
 
     def _ensure_writer(self) -> None:
@@ -506,7 +506,8 @@ class SQLiteStore(Store):
                     "intent = excluded.intent, status = excluded.status, "
                     "created_at = excluded.created_at, updated_at = excluded.updated_at, "
                     "info = excluded.info RETURNING run_key",
-                    (run.run_id, run.intent, run.status, run.created_at, run.updated_at, item.run_info),
+                    (run.run_id, run.intent, run.status, run.created_at, run.updated_at,
+                     self._packer.seal(item.run_info, (), done.seeds.get(run.intent) or self._seed(conn, run.intent))),
                 ).fetchone()
                 keys[run.run_id] = run_keys[run.run_id] = int(row[0])
             rows = []
@@ -733,7 +734,9 @@ class SQLiteStore(Store):
         try:
             if isinstance(info, str):
                 return RunInfo.model_validate_json(info)
-            return RunInfo.model_validate_json(self._packer.body(bytes(info), what=what))
+            seed = Packer.blob_base(bytes(info))
+            previous = [] if seed is None else [self._blob_text(seed)]
+            return RunInfo.model_validate_json(self._packer.body(bytes(info), what=what, previous=previous))
         except PydanticError as exc:
             reason = _first_error(exc)
         except JournalCorrupted as exc:
