@@ -42,6 +42,9 @@ SHARE_MIN = 128
 TOP_SHARE_MIN = 512
 #: zlib's window: a preset dictionary longer than this is used from its end.
 WINDOW = 32768
+#: a long value is deflated against its previous version while both fit zlib's window;
+#: a longer one (a large registry's alternatives) has its parts shared one by one instead.
+NEST_MIN = WINDOW - 2048
 #: row header: flags, dictionary id, how many previous event texts the row was deflated against.
 HEADER = 3
 #: rows shorter than this are not worth deflating (zlib's header and checksum cost 6 bytes).
@@ -114,9 +117,21 @@ class Packer:
                 )
                 return Packed(text=("{" + body + "}").encode(), blobs=blobs)
             text = _text(data, blobs, None)
-            if len(text) > WINDOW // 2:  # too long to deflate well alone: share its parts
+            if len(text) > NEST_MIN:  # too long to deflate against its previous version: share its parts
                 text = _text(data, blobs, SHARE_MIN, top=True)
             return Packed(text=text.encode(), blobs=blobs)
+        except (TypeError, ValueError) as exc:
+            raise JournalError(
+                f"{what} cannot be stored: {exc}; journal data must be plain JSON "
+                "(dicts, lists, strings, numbers, booleans, null)"
+            ) from None
+
+    def pack_shared(self, data: Any, *, path: str, what: str) -> Packed:
+        """Return `data` packed as one shared value (a reference when long) stored under
+        `path`, deflated against the previous value stored there. Read back with `unpack`."""
+        blobs: dict[bytes, tuple[str, bytes]] = {}
+        try:
+            return Packed(text=_shared(data, blobs, path).encode(), blobs=blobs)
         except (TypeError, ValueError) as exc:
             raise JournalError(
                 f"{what} cannot be stored: {exc}; journal data must be plain JSON "
@@ -280,7 +295,7 @@ def _shared(value: Any, blobs: dict[bytes, tuple[str, bytes]], path: str) -> str
     text = _text(value, {}, None)
     if len(text) < TOP_SHARE_MIN:
         return text
-    if len(text) > WINDOW // 2:
+    if len(text) > NEST_MIN:
         text = _text(value, blobs, SHARE_MIN, top=True)
     return _blob(text, blobs, path)
 

@@ -606,7 +606,9 @@ class SQLiteStore(Store):
 
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
         """Store `content` under `digest` once, durably; a second call with the digest is a no-op."""
-        packed = self._packer.pack(content, what=f"revision {digest}")
+        # stored under its kind: a new set of alternatives or capabilities is deflated
+        # against the previous one
+        packed = self._packer.pack_shared(content, path=f"revision.{kind}", what=f"revision {digest}")
         if self._closed:
             raise JournalError(f"the journal {self.path} is closed")
         if self._read_one("SELECT 1 FROM revisions WHERE digest = ?", (digest,)) is not None:
@@ -688,13 +690,6 @@ class SQLiteStore(Store):
         self._blob_cache[key] = value
         return value
 
-    def _value(self, stored: Any, *, what: str, previous: Sequence[bytes] = ()) -> Any:
-        """Return stored data as the caller gave it: a format-1 row is JSON text, a format-2
-        row packed bytes (`ido.journal.codec`) whose top level is the caller's own value."""
-        if isinstance(stored, str):
-            return load(stored, what=what)
-        return self._unpack_top(load(self._packer.body(bytes(stored), what=what, previous=previous), what=what))
-
     def _unpack_top(self, parsed: Any) -> Any:
         if isinstance(parsed, dict):  # a packed dict's own keys are never escaped
             return {k: unpack(v, self._blob) for k, v in parsed.items()}
@@ -705,8 +700,11 @@ class SQLiteStore(Store):
         row = self._read_one("SELECT content FROM revisions WHERE digest = ?", (digest,))
         if row is None:
             raise JournalError(f"no revision {digest} in the journal {self.path}")
+        what = f"revision {digest} in {self.path}"
         try:
-            return self._value(row[0], what=f"revision {digest} in {self.path}")
+            if isinstance(row[0], str):  # format 1: the content's JSON text
+                return load(row[0], what=what)
+            return unpack(load(self._packer.body(bytes(row[0]), what=what), what=what), self._blob)
         except JournalCorrupted as exc:
             raise JournalCorrupted(f"revision {digest}: {exc}") from None
 
