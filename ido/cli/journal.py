@@ -20,6 +20,7 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 
 from ido.cli.main import CliContext
+from ido.cli.params import COUNT
 from ido.errors import UsageError
 from ido.explain import explain as explain_run
 from ido.explain import why_not as why_not_run
@@ -64,15 +65,10 @@ def _print(renderable: RenderableType) -> None:
     console.print(renderable)
 
 
-#: the most runs one page of `ido runs` may list (a page is read and printed at once).
-MAX_LIMIT = 100_000
-
-
 @click.command("runs")
 @click.option("--status", type=click.Choice(list(get_args(RunStatus))), help="Only runs with this status.")
 @click.option("--intent", default=None, help="Only runs of this intent.")
-@click.option("--limit", type=click.IntRange(min=1, max=MAX_LIMIT), default=50, show_default=True,
-              help="At most this many (newest first).")
+@click.option("--limit", type=COUNT, default=50, show_default=True, help="At most this many (newest first).")
 @click.option("--before", "before", default=None, metavar="RUN",
               help="Only runs started before RUN (the last run of a page: the next page).")
 @click.option("--json", "as_json", is_flag=True,
