@@ -578,9 +578,11 @@ class SQLiteStore(Store):
                 continue
             base = (done.blob_bases.get(path) or self._blob_base(conn, path)) if path else None
             row, depth = self._packer.seal_blob(text, base)
-            conn.execute("INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)", (blob_key(key_bytes), row))
+            cursor = conn.execute("INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)", (blob_key(key_bytes), row))
             done.blobs.add(key_bytes)
-            if path:
+            # Already stored (by another process, or before this one started): its row may
+            # stand on another chain than `base`, so it must not become the next one's base.
+            if path and cursor.rowcount == 1:
                 done.blob_bases[path] = (key_bytes, (*base[1], text) if base and depth else (text,))
                 # kept in the file so the next process (the next `ido run`) continues the chain
                 conn.execute(
