@@ -315,8 +315,8 @@ def measure(folder: Path, reps: int, seq_runs: int, par_runs: int, with_dbos: bo
 #: the example workspace's demo, as a user types it (the workspace is the repository root).
 DEMO = ["run", "order-fulfilled", "--simulate", "payments-outage"]
 SIZE_RUNS = 20
-#: the journal code the "before" rows measure: main before the compact format (format 1).
-BEFORE_COMMIT = "9a1cb3f"
+#: the code the "before" rows measure: main as merged into this branch, journal format 1.
+BEFORE_COMMIT = "37f8fe7"
 
 _REGISTRY_SNIPPET = """
 import asyncio, sys
