@@ -102,34 +102,46 @@ def test_retries_and_fallback_switch_are_moves(tmp_path: Path, capsys: pytest.Ca
 
 def test_a_journal_written_before_moves_still_reads_and_replays(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Records without move/switches/roles_before/rejected/approval (older ido) replay identical and explain."""
-    import sqlite3
+    import asyncio
     from dataclasses import replace
 
     from ido.decisions import DecisionRecord
     from ido.engine.inputs import from_record
+    from ido.journal import open_store
     from ido.loading import load_workspace
 
     options, run_id, _ = _demo(tmp_path, capsys)
-    conn = sqlite3.connect(tmp_path / "journal.db")
+    # Write the run again, into a second journal, as an older ido would have recorded it:
+    # through the store (the file format packs rows), with the new fields taken out.
+    source = open_store(f"sqlite:///{tmp_path / 'journal.db'}")
+    older = open_store(f"sqlite:///{tmp_path / 'older.db'}")
     try:
-        rows = conn.execute("SELECT seq, data FROM events WHERE run_id = ? AND kind = 'decision'", (run_id,)).fetchall()
-        assert rows
+        info = source.get_run(run_id=run_id)
+        for kind, digest in info.revisions.items():
+            older.put_revision(digest=digest, kind=kind, content=source.get_revision(digest=digest))
         workspace = load_workspace(ROOT)
         intent = workspace.intent("order-fulfilled")
-        for seq, text in rows:
-            data = json.loads(text)
-            assert "move" in data and "roles_before" in data
-            for key in ("move", "switches", "roles_before", "rejected", "approval"):
-                data.pop(key, None)
-            # an older ido digested the inputs it had: recompute the digest without the new ones
-            inputs = from_record(DecisionRecord.model_validate(data), intent, workspace.capabilities)
-            if not data["plan_reused"]:
-                inputs = replace(inputs, reusable=None)
-            data["inputs_digest"] = inputs.digest()
-            conn.execute("UPDATE events SET data = ? WHERE run_id = ? AND seq = ?", (json.dumps(data), run_id, seq))
-        conn.commit()
+        events = []
+        decisions = 0
+        for event in source.events(run_id=run_id):
+            data = dict(event.data)
+            if event.kind == "decision":
+                decisions += 1
+                assert "move" in data and "roles_before" in data
+                for key in ("move", "switches", "roles_before", "rejected", "approval"):
+                    data.pop(key, None)
+                # an older ido digested the inputs it had: recompute the digest without the new ones
+                inputs = from_record(DecisionRecord.model_validate(data), intent, workspace.capabilities)
+                if not data["plan_reused"]:
+                    inputs = replace(inputs, reusable=None)
+                data["inputs_digest"] = inputs.digest()
+            events.append(event.model_copy(update={"data": data}))
+        assert decisions
+        asyncio.run(older.append(events, run=info))
     finally:
-        conn.close()
+        source.close()
+        older.close()
+    options = ["--workspace", str(ROOT), "--store", f"sqlite:///{tmp_path / 'older.db'}"]
     assert main([*options, "replay", run_id]) == 0, capsys.readouterr().out
     capsys.readouterr()
     data = json.loads(_ido(capsys, *options, "explain", run_id, "--json"))
