@@ -33,6 +33,7 @@ from ido.digest import digest, digest_models
 from ido.errors import Problem, ReferenceError_, ValidationError
 from ido.loading.locate import Origin, did_you_mean, problems_from
 from ido.model import Capability, Intent, Observer, Policy, Scenario
+from ido.trust import PythonAllow
 
 Model = Capability | Observer | Intent | Policy | Scenario
 F = TypeVar("F", bound=Callable[..., Any])
@@ -74,6 +75,8 @@ class Workspace:
         self.callables: dict[str, Callable[..., Any]] = {}
         #: (kind, name) -> where the declaration was written.
         self.origins: dict[tuple[str, str], Origin] = {}
+        #: which modules python doors may import (`IDO_PYTHON_ALLOW`, read when the workspace is made).
+        self.python_allow = PythonAllow.from_env()
 
     # ---- building ------------------------------------------------------------
 
@@ -263,11 +266,14 @@ class Workspace:
         """Return the callable a `python: "module:function"` target names.
 
         Registered callables come first; otherwise the module is imported with
-        the workspace root on sys.path. Raises ReferenceError_ saying which
-        module or attribute is missing and what to write.
+        the workspace root on sys.path, if `IDO_PYTHON_ALLOW` allows it
+        (`ido.trust`). Raises ReferenceError_ saying which module or attribute
+        is missing, or that the module is not allowed, and what to write.
         """
         if target in self.callables:
-            return self.callables[target]
+            return self.callables[target]  # registered by code already running: nothing to import
+        if not self.python_allow.allows(target):
+            raise ReferenceError_(self.python_allow.refusal(target))
         module_name, _, attribute = target.partition(":")
         if not module_name or not attribute:
             raise ReferenceError_(f"python target {target!r} must be written 'package.module:function'")

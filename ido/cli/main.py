@@ -9,6 +9,7 @@ prints a message, never a traceback (set IDO_DEBUG=1 to see one).
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -62,7 +63,9 @@ class LazyGroup(click.Group):
         if cmd_name not in self.commands and cmd_name in COMMAND_INDEX:
             module = importlib.import_module(f"ido.cli.{COMMAND_INDEX[cmd_name][0]}")
             for command in module.COMMANDS:
-                self.add_command(command)
+                if command.name not in self.commands:
+                    command.params.extend(_global_options(command))
+                    self.add_command(command)
         return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -120,6 +123,53 @@ def cli(ctx: click.Context, workspace: Path, store_url: str | None) -> None:
     ctx.obj = CliContext(workspace=workspace, store_url=store_url)
 
 
+def _after_subcommand(attribute: str) -> Any:
+    """Return the callback of a global option repeated after the subcommand: it overrides the group's."""
+
+    def override(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        obj = ctx.find_object(CliContext)
+        if value is not None and obj is not None:
+            setattr(obj, attribute, value)
+
+    return override
+
+
+def _global_options(command: click.Command) -> list[click.Option]:
+    """Return `--workspace` / `--store` for `command`, so `ido runs --workspace X` works as
+    `ido --workspace X runs` does; a command that spells one of them itself keeps its own."""
+    taken = {opt for param in command.params for opt in getattr(param, "opts", [])}
+    options = []
+    if "--workspace" not in taken:
+        options.append(click.Option(
+            ["--workspace"], type=click.Path(file_okay=False, path_type=Path), default=None, expose_value=False,
+            callback=_after_subcommand("workspace"), help="As `ido --workspace`, here after the command.",
+        ))
+    if "--store" not in taken:
+        options.append(click.Option(
+            ["--store"], default=None, expose_value=False, callback=_after_subcommand("store_url"),
+            help="As `ido --store`, here after the command.",
+        ))
+    return options
+
+
+def os_error_message(exc: OSError) -> str:
+    """Return an OSError as a located message: the path, what the system said, what would be right."""
+    where = ""
+    if exc.filename is not None:
+        # a 300-byte name repeated whole buries the message: shorten each overlong part, say its size
+        parts = [
+            part if len(part.encode()) <= 255 else f"{part[:20]}...({len(part.encode())} bytes)"
+            for part in str(exc.filename).split("/")
+        ]
+        where = "/".join(parts) + ": "
+    if exc.errno == errno.ENAMETOOLONG:
+        return (
+            f"{where}file name too long; a name may be at most 255 bytes and a path 4096 here, "
+            "so pass a shorter one"
+        )
+    return f"{where}{exc.strerror or exc}; check the path and its permissions"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return (and exit with) its exit code. Entry point of `ido`."""
     try:
@@ -139,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         code = 130
+    except OSError as exc:
+        # a path the user named that the system refuses (too long, not permitted, ...): their input
+        click.echo(f"error: {os_error_message(exc)}", err=True)
+        code = 2
     except Exception as exc:  # a bug in ido, not the user's input
         if os.environ.get("IDO_DEBUG"):
             traceback.print_exc()

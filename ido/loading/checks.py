@@ -25,6 +25,7 @@ from ido.model import (
     matcher_holds,
 )
 from ido.model.conditions import Op, describe_matcher
+from ido.trust import PythonAllow
 
 
 class Declarations(Protocol):
@@ -48,6 +49,12 @@ class Declarations(Protocol):
 
     @property
     def origins(self) -> Mapping[tuple[str, str], Origin]: ...
+
+    @property
+    def callables(self) -> Mapping[str, Any]: ...
+
+    @property
+    def python_allow(self) -> PythonAllow: ...
 
 #: Policy matcher keys: exact names, and prefixes followed by a free KEY/NAME.
 _INTENT_KEYS = ("intent.name",)
@@ -83,6 +90,7 @@ def cross_reference(
     problems += _intent_policies(workspace, incomplete)
     problems += _scenarios(workspace, incomplete)
     problems += _policy_keys(workspace)
+    problems += _python_targets(workspace)
     if open_facts is not None:
         problems += _goals(workspace, open_facts)
         problems += _requires(workspace, open_facts)
@@ -170,6 +178,67 @@ def _scenarios(workspace: Declarations, incomplete: frozenset[str]) -> list[Prob
                         "this selector matches no capability; check `provides` and `tags` against the capabilities",
                     )
                 )
+    return problems
+
+
+def runnable_problems(workspace: Declarations) -> list[Problem]:
+    """Return why scenarios could not start a run as declared: an input value that does not fit
+    the intent's input type, or a required input the scenario leaves out.
+
+    Called by `ido validate` only: a scenario that relies on `ido simulate --input` is loadable,
+    but validate says it cannot run as written (else a run would fail at its start after
+    validate said ok).
+    """
+    problems = []
+    for name, scenario in workspace.scenarios.items():
+        intent = workspace.intents.get(scenario.intent)
+        if intent is not None:
+            problems += _scenario_inputs(_origin(workspace, "scenario", name), scenario, intent)
+    return problems
+
+
+def _scenario_inputs(origin: Origin, scenario: Scenario, intent: Intent) -> list[Problem]:
+    problems = []
+    given = scenario.inputs
+    for key, value in given.items():
+        spec = intent.inputs.get(key)
+        if spec is None:
+            continue  # cross_reference names it
+        try:
+            spec.coerce(value)
+        except ValueError as exc:
+            what = f"the value given is not a {spec.type}" if spec.secret else str(exc)
+            problems.append(origin.problem(
+                ("inputs", key), f"{what}; intent {intent.intent!r} declares input {key!r} of type {spec.type}",
+            ))
+    missing = [n for n, spec in intent.inputs.items() if spec.default is None and n not in given]
+    for name in missing:
+        problems.append(origin.problem(
+            ("inputs",) if given else ("intent",),
+            f"intent {intent.intent!r} requires input {name!r} ({intent.inputs[name].type}), which this "
+            f"scenario does not give; add `inputs: {{{name}: ...}}`, give the input a default in the intent, "
+            f"or run it as `ido simulate {scenario.scenario} --input {name}=...`",
+        ))
+    return problems
+
+
+def _python_targets(workspace: Declarations) -> list[Problem]:
+    """Return a problem per python door whose module `IDO_PYTHON_ALLOW` does not allow (`ido.trust`)."""
+    allow = workspace.python_allow
+    if allow.prefixes is None:
+        return []
+    problems = []
+    for name, capability in workspace.capabilities.items():
+        doors = [(("invoke", "python"), capability.invoke.python)]
+        if capability.probe is not None:
+            doors.append((("probe", "python"), capability.probe.python))
+        for loc, target in doors:
+            if target is not None and target not in workspace.callables and not allow.allows(target):
+                problems.append(_origin(workspace, "capability", name).problem(loc, allow.refusal(target)))
+    for name, observer in workspace.observers.items():
+        target = observer.python
+        if target is not None and target not in workspace.callables and not allow.allows(target):
+            problems.append(_origin(workspace, "observer", name).problem(("python",), allow.refusal(target)))
     return problems
 
 
