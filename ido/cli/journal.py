@@ -122,7 +122,10 @@ def runs(ctx: CliContext, status: str | None, intent: str | None, limit: int, be
 @click.option("--full", is_flag=True, help="Show every alternative of every decision, even unchanged ones.")
 @click.pass_obj
 def explain(ctx: CliContext, run: str, as_json: bool, full: bool) -> None:
-    """Say in one sentence what RUN did, list its moves, then show each decision (a unique prefix of its id works)."""
+    """Say what RUN did in one sentence, list its moves, then its decisions.
+
+    A unique prefix of RUN's id works.
+    """
     with open_journal(ctx, run_id=run) as store:
         assert store is not None
         explanation = explain_run(store, run)
