@@ -4,7 +4,8 @@
 observers, intents, policies and scenarios by name, the Python callables
 registered with its decorators, and where each declaration came from (so the
 cross-reference checks of `ido.loading.checks` point at the right file and
-line). `Workspace.load(root)` reads a folder (see `ido.loading`); the
+line). `Workspace.load(root)` reads a folder (`ido.loading.assemble`, which knows a
+workspace only by protocol, so the two do not import each other); the
 decorators `capability` and `observer` register sync or async callables.
 The planner, engine and simulator read a Workspace; the CLI builds one.
 
@@ -86,9 +87,9 @@ class Workspace:
         `checks=False` skips the cross-reference checks, for a workspace that
         Python code completes before calling `check()`.
         """
-        from ido.loading import load_workspace
+        from ido.loading.assemble import load_folder
 
-        return load_workspace(root, checks=checks)
+        return load_folder(cls(Path(root)), Path(root), checks=checks)
 
     def _table(self, kind: str) -> dict[str, Any]:
         tables: dict[str, dict[str, Any]] = {
@@ -133,6 +134,18 @@ class Workspace:
         table[name] = model
         self.origins[(kind, name)] = origin
         return None
+
+    def replaced(self, model: Model, origin: Origin | None = None) -> Workspace:
+        """Return a copy in which `model` takes the place of the declaration of its kind and
+        name (or is added); used to check a file's declaration against this workspace."""
+        copy = Workspace(self.root)
+        for kind in KINDS.values():
+            copy._table(kind).update(self._table(kind))
+        copy.origins.update(self.origins)
+        copy.callables.update(self.callables)
+        copy._table(KINDS[type(model)]).pop(model_name(model), None)
+        copy.put(model, origin)
+        return copy
 
     def merged(self, other: Workspace) -> Workspace:
         """Return a new workspace holding both; raises ValidationError on names declared in both."""
@@ -298,15 +311,15 @@ class Workspace:
 
     def intent(self, ref: str) -> Intent:
         """Return the intent named `ref`, or read from the YAML file at path `ref`; UsageError if neither."""
-        from ido.loading import load_intent
+        from ido.loading.assemble import find_intent
 
-        return load_intent(ref, self)
+        return find_intent(ref, self)
 
     def scenario(self, ref: str) -> Scenario:
         """Return the scenario named `ref`, or read from the YAML file at path `ref`; UsageError if neither."""
-        from ido.loading import load_scenario
+        from ido.loading.assemble import find_scenario
 
-        return load_scenario(ref, self)
+        return find_scenario(ref, self)
 
     def problems(self) -> list[Problem]:
         """Return every cross-reference problem: duplicate-free names that point at nothing,

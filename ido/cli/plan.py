@@ -1,4 +1,4 @@
-"""`ido plan INTENT [--set FACT=V]... [--input K=V]... [--json] [--dot] [--out PLANFILE]`.
+"""`ido plan INTENT [--set FACT=V]... [--input K=V]... [--json] [--dot] [--out PLANFILE] [--no-alternatives]`.
 
 Plans the intent from its `given` facts overridden by `--set` (each value
 typed as the declarations type the fact, `ido.cli.params`), with the workspace's capabilities and
@@ -7,7 +7,8 @@ alternatives with verdicts and reasons, or the plan as JSON (`--json`), or
 Graphviz DOT (`--dot`). `--out PLANFILE` also saves the plan with what it was
 made from (revisions, state, request, health digest, the --set facts and a
 digest per declaration) for `ido apply`, which refuses it when those went
-stale. The planner sees secret inputs redacted (`***`), as it does in every
+stale. `--no-alternatives` skips the alternatives' verdicts (the plan is the
+same; `benchmarks/classic.py` times `ido plan` with and without them). The planner sees secret inputs redacted (`***`), as it does in every
 decision of a run, so the plan never depends on a secret's value and the
 PLANFILE never holds one: `ido apply --input` supplies it again. Exit 0 when
 a plan exists, 3 when none is admissible (the explanation, naming the binding
@@ -46,10 +47,12 @@ PLANFILE_FORMAT_VERSION = 1
 @click.option("--dot", "as_dot", is_flag=True, help="Print the plan's partial order as Graphviz DOT.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also save the plan and what it was made from, for `ido apply`.")
+@click.option("--no-alternatives", "bare", is_flag=True,
+              help="Skip the alternatives' verdicts (the same plan, found without explaining it).")
 @click.pass_obj
 def plan(
     obj: CliContext, intent_ref: str, sets: tuple[tuple[str, str], ...], inputs: tuple[tuple[str, str], ...],
-    as_json: bool, as_dot: bool, out: Path | None,
+    as_json: bool, as_dot: bool, out: Path | None, bare: bool,
 ) -> int:
     """Plan INTENT: the best admissible plan with its alternatives, or why none exists."""
     if as_json and as_dot:
@@ -72,7 +75,7 @@ def plan(
     request = PlanRequest(state=state, inputs=bound)
     health = HealthSnapshot()
     planner = Planner(list(workspace.capabilities.values()), list(workspace.policies.values()))
-    result = planner.plan(intent, request, health)
+    result = planner.plan(intent, request, health, explain=not bare)
     if out is not None:
         # imported only when saving: it imports the engine
         from ido.engine.saved_plan import declaration_digests

@@ -18,15 +18,16 @@ import math
 import random
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ido.engine.context import CallContext
 from ido.engine.doors import Call, Result
 from ido.errors import ExecutionError, ReferenceError_
 from ido.model import Capability, Observer, Scalar
 from ido.secrets import resolve, resolve_all
+
+if TYPE_CHECKING:  # httpx is imported where a call is made: `import ido` and the CLI stay light
+    import httpx
 
 _PLACEHOLDER = re.compile(r"\{(inputs|facts)\.([A-Za-z0-9_.\-]+)\}")
 
@@ -116,6 +117,8 @@ class HttpExecutor:
     def client(self) -> httpx.AsyncClient:
         """Return the shared client, creating it on first use."""
         if self._client is None:
+            import httpx
+
             self._client = httpx.AsyncClient(trust_env=False)
         return self._client
 
@@ -130,6 +133,8 @@ class HttpExecutor:
         body = _resolved(fill(spec.json_body, call), cap.name) if spec.json_body is not None else None
         shown_url = fill(spec.url, call)  # messages show the reference, never its value
         url = resolve(shown_url, capability=cap.name)
+        import httpx
+
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
@@ -358,6 +363,8 @@ class HttpProber:
         probe = capability.probe
         if probe is None or probe.http is None:
             return False
+        import httpx
+
         if self._client is None:
             self._client = httpx.AsyncClient(trust_env=False)
         try:
@@ -427,6 +434,8 @@ class DoorFactReader:
 
     async def observe(self, observer: Observer) -> dict[str, Scalar]:
         """Return the declared facts the observer reports now; raises ExecutionError if it cannot."""
+        import httpx
+
         try:
             if observer.http is not None:
                 if self._client is None:

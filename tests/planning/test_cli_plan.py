@@ -70,6 +70,19 @@ def test_json_output_has_the_contract_keys_and_exit_0(workspace: Path, capsys: p
     assert verdicts["pay.us"] == "denied"
 
 
+def test_no_alternatives_gives_the_same_plan_without_verdicts(
+    workspace: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--no-alternatives plans the same steps and numbers, and lists no alternatives."""
+    assert _run(workspace, "ship-it", "--input", "amount=5", "--json") == 0
+    full = json.loads(capsys.readouterr().out)
+    assert _run(workspace, "ship-it", "--input", "amount=5", "--json", "--no-alternatives") == 0
+    bare = json.loads(capsys.readouterr().out)
+    assert full["alternatives"] and bare["alternatives"] == []
+    for key in ("steps", "cost", "latency_s", "success_probability", "score", "feasible"):
+        assert bare[key] == full[key]
+
+
 def test_table_output_shows_steps_and_reasons(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The default output is a readable table naming the steps and why alternatives lost."""
     assert _run(workspace, "ship-it", "--input", "amount=5") == 0
