@@ -28,6 +28,10 @@ from ido.errors import ExecutionError
 #: What a masked literal reads as wherever a declaration is written down.
 MASK = "***"
 
+#: Serialisation context that keeps literal secrets (`model.model_dump(context=REVEAL)`): only for
+#: writing a declaration back to its own file, never for anything stored or shown.
+REVEAL: dict[str, bool] = {"reveal_secrets": True}
+
 #: `${env:NAME}`: the value of environment variable NAME, read at call time.
 REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -41,6 +45,11 @@ def mask(text: str) -> str:
     """Return `text` fit to store: as written when its secret part is a reference
     (`Bearer ${env:TOKEN}`), else `***`. Used when a secret field is serialised."""
     return text if has_reference(text) else MASK
+
+
+def revealing(context: object) -> bool:
+    """Return whether a serialisation `context` asks to keep literal secrets (`REVEAL`)."""
+    return isinstance(context, Mapping) and context.get("reveal_secrets") is True
 
 
 def mask_all(values: Mapping[str, str]) -> dict[str, str]:
@@ -76,4 +85,4 @@ def resolve_all(values: Mapping[str, str], *, capability: str) -> dict[str, str]
     return {key: resolve(value, capability=capability) for key, value in values.items()}
 
 
-__all__ = ["MASK", "REFERENCE", "has_reference", "mask", "mask_all", "resolve", "resolve_all", "unset_variables"]
+__all__ = ["MASK", "REFERENCE", "REVEAL", "has_reference", "mask", "mask_all", "resolve", "resolve_all", "revealing", "unset_variables"]

@@ -11,11 +11,11 @@ import math
 import os
 from typing import Any, Literal
 
-from pydantic import Field, field_serializer, model_validator
+from pydantic import Field, SerializationInfo, field_serializer, model_validator
 
 from ido.model.conditions import Condition
 from ido.model.values import Amount, Duration, Frozen, Name, Probability, Scalar
-from ido.secrets import MASK, REFERENCE, has_reference, mask, unset_variables
+from ido.secrets import MASK, REFERENCE, has_reference, mask, revealing, unset_variables
 
 InputType = Literal["str", "int", "float", "bool"]
 
@@ -39,9 +39,9 @@ class InputSpec(Frozen):
         return data
 
     @field_serializer("default")
-    def _masked_default(self, default: Scalar | None) -> Scalar | None:
+    def _masked_default(self, default: Scalar | None, info: SerializationInfo) -> Scalar | None:
         # a secret's default is a secret too: only a ${env:NAME} reference survives a dump
-        if self.secret and default is not None:
+        if self.secret and default is not None and not revealing(info.context):
             return mask(default) if isinstance(default, str) else MASK
         return default
 
