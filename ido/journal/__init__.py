@@ -60,6 +60,8 @@ def sqlite_path(url: str) -> Path | None:
     """
     text = url.strip()
     if text.startswith("sqlite:"):
+        if text.rstrip("/") == "sqlite:":
+            return Path("")  # open_store: "names no file"
         if not text.startswith("sqlite:///"):
             raise JournalError(
                 f"{url!r} is not a SQLite journal URL; write sqlite:///RELATIVE/PATH or sqlite:////ABSOLUTE/PATH"
