@@ -22,7 +22,7 @@ from typing import Any
 
 from ido.errors import JournalError
 from ido.journal._common import check_seqs, resolve_run_id
-from ido.journal.base import Event, RunInfo, Store
+from ido.journal.base import Event, Lease, RunInfo, Store
 
 
 class Summary:
@@ -61,8 +61,15 @@ class SimStore(Store):
         summary = self.finished.get(run_id)
         return summary.events if summary is not None else 0
 
-    async def append(self, events: Sequence[Event], *, run: RunInfo | None = None) -> None:
-        """Store `events` and the `run` row; raises JournalError on bad seqs or a run with no row."""
+    async def append(
+        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None
+    ) -> None:
+        """Store `events` and the `run` row; raises JournalError on bad seqs or a run with no row.
+
+        A simulation is one process: nothing is leased, so a fenced write is refused.
+        """
+        if fence is not None:
+            raise JournalError("the simulator's journal keeps no leases")
         check_seqs(events, {e.run_id: self._next_seq(e.run_id) for e in events})
         for e in events:
             if e.run_id not in self._runs and e.run_id not in self.finished and (run is None or run.run_id != e.run_id):

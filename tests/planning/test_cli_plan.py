@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from ido.cli.main import main
-from ido.cli.plan import parse_fact_value
+from ido.cli.params import typed_facts
+from ido.workspace import Workspace
 
 CAPS = """
 capabilities:
@@ -144,8 +145,13 @@ def test_out_writes_a_planfile(workspace: Path, tmp_path: Path, capsys: pytest.C
     assert data["request"]["inputs"] == {"order_id": "o-1", "amount": 5.0}
 
 
+def parse_fact_value(raw: str) -> object:
+    """A --set value of a fact no declaration types (`ido.cli.params.typed_facts`)."""
+    return typed_facts((("some.fact", raw),), Workspace())["some.fact"]
+
+
 def test_set_values_parse_as_json_scalars_else_strings() -> None:
-    """--set values: true/3/0.5/"x" are JSON scalars; anything else stays a string."""
+    """--set values of an undeclared fact: true/3/0.5/"x" are scalars; anything else stays a string."""
     assert parse_fact_value("true") is True
     assert parse_fact_value("3") == 3 and isinstance(parse_fact_value("3"), int)
     assert parse_fact_value("0.5") == 0.5
