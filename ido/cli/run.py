@@ -157,7 +157,8 @@ def _rejection(alternative: Any) -> str:
     if verdict == "rejected":
         return f"{name} {alternative.reason}"
     if verdict == "costlier" and alternative.score_delta is not None:
-        return f"{name} costlier (+{alternative.score_delta:.3g})"
+        at_least = "at least " if alternative.lower_bound else ""
+        return f"{name} costlier ({at_least}+{alternative.score_delta:.3g})"
     return f"{name} {verdict.replace('_', ' ')}"
 
 
