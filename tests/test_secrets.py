@@ -4,6 +4,7 @@ secret input reach the service, and none of their values is in any artefact ido 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from ido.cli.main import main
 from ido.errors import ExecutionError
+from ido.journal.sqlite import SQLiteStore
 from ido.model import Capability
 from ido.secrets import MASK, mask, resolve
 from ido.testing.services import ServiceServer
@@ -98,15 +100,34 @@ def test_no_secret_value_reaches_any_artefact(
     artefacts[log] = log.read_bytes()
     artefacts[planfile] = planfile.read_bytes()
     assert any(p.name == "journal.db" for p in artefacts) and artefacts[log]
+    # the journal's rows are deflated: grep what it holds, decoded, as well as its bytes
+    artefacts[ws / ".ido" / "journal.db (decoded)"] = _decoded_journal(ws / ".ido" / "journal.db")
     for secret in (LITERAL, "lit-s3cr3t-4242", FROM_ENV, SECRET_INPUT):
         for path, data in artefacts.items():
             assert secret.encode() not in data, f"{secret} in {path}"
         for output in outputs:
             assert secret not in output
     # what is stored instead: the mask, and the reference itself
-    journal = artefacts[ws / ".ido" / "journal.db"] + b"".join(
-        data for p, data in artefacts.items() if p.name.startswith("journal.db-"))
+    journal = artefacts[ws / ".ido" / "journal.db (decoded)"]
     assert b"${env:IDO_TEST_PAY_TOKEN}" in journal and MASK.encode() in journal
+
+
+def _decoded_journal(db: Path) -> bytes:
+    """Return everything a SQLite journal holds, decoded: run rows, events, revisions (JSON)."""
+    with sqlite3.connect(db) as conn:
+        digests = [r[0] for r in conn.execute("SELECT digest FROM revisions")]
+    conn.close()
+    store = SQLiteStore(db)
+    try:
+        runs = store.list_runs()
+        held = {
+            "runs": [r.model_dump(mode="json") for r in runs],
+            "events": [e.model_dump(mode="json") for r in runs for e in store.events(run_id=r.run_id)],
+            "revisions": [store.get_revision(digest=d) for d in digests],
+        }
+    finally:
+        store.close()
+    return json.dumps(held, ensure_ascii=False).encode()
 
 
 def test_an_unset_reference_fails_the_call_naming_the_variable(

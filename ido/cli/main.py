@@ -35,7 +35,7 @@ COMMAND_INDEX: dict[str, tuple[str, str]] = {
     "approve": ("run", "Approve the step RUN is waiting for."),
     "reject": ("run", "Reject the step RUN is waiting for; the run replans without that capability."),
     "simulate": ("simulate", "Rehearse SCENARIO: degrade dependencies and compare adaptive and static side by side."),
-    "runs": ("journal", "List recorded runs, newest first."),
+    "runs": ("journal", "List recorded runs, newest first, a page at a time (--limit, --before)."),
     "explain": ("journal", "Show the decision timeline of RUN (a unique prefix of its id works)."),
     "why-not": ("journal", "Say, decision by decision, why CAPABILITY was or was not used in RUN."),
     "replay": ("replay", "Re-derive every decision of RUN from the journal; exit 0 iff identical."),
