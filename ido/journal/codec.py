@@ -1,25 +1,25 @@
-"""How journal data are packed into bytes: shared parts once by digest, deltas, zlib.
+"""How journal data are packed into bytes: shared parts once by digest, zlib against what came before.
 
 A journal holds many decision records that repeat one another: the same
-alternatives with the same reasons, the same plan steps, the same health
-entries, within a run and across runs. `pack_value` turns a JSON value into
-its *packed* form, where every dict or list whose JSON is at least
-`SHARE_MIN` bytes long is replaced by a reference `{"$r": DIGEST}` to a
-*blob* holding it (itself packed, so a changed list still shares its
-unchanged entries). Blobs are stored once per digest (the `blobs` table of
-`ido.journal.sqlite`, a dict of `MemoryStore`). A dict of the caller's data
-whose keys start with `$` is wrapped as `{"$d": {...}}` so it can never be
-mistaken for a reference.
+alternatives with the same reasons, the same plan, the same health, within a
+run and across runs. `Packer.pack` turns an event's data into packed JSON
+text where a long top-level value (`TOP_SHARE_MIN`) becomes a reference
+`{"$r": DIGEST}` to a *blob* stored once per digest; a value too long to
+deflate against its previous version (`NEST_MIN`) has its parts shared one
+by one too. A dict of the caller's data with keys starting with `$` is
+wrapped as `{"$d": {...}}`, so it is never mistaken for a reference.
 
-Rows (an event's data, a run's row, a blob) are bytes: a two-byte header
-(flags, dictionary id) then UTF-8 JSON, deflated with zlib against a preset
-dictionary of ido's field names when that is shorter. An event row may be a
-*delta*: only the top-level keys that differ from an earlier event of the
-same run and kind (`base`), which decision records, changing a few fields
-each time, mostly are. `unpack_value` puts everything back, so what a store
-returns is exactly the data it was given (as JSON would round-trip it).
+Rows are bytes: a three-byte header (flags, preset dictionary id, how many
+earlier texts it was deflated against) then the UTF-8 JSON, deflated with
+zlib against the dictionary of ido's field names (`ZDICT_1`, kept in the
+journal) plus those earlier texts when that is shorter: an event row
+against the run's previous events (`seal`), a blob against its previous
+versions under the same key (`seal_blob`, `FLAG_BASED`: the base's key
+follows the header), a run's first events against a seed blob. `body`
+gives the text back and `unpack` resolves references, so what a store
+returns is exactly the data it was given (as JSON round-trips it).
 
-Called by `ido.journal.sqlite` and `ido.journal.memory`.
+Called by `ido.journal.sqlite`, which decides what each row is deflated against.
 """
 
 from __future__ import annotations

@@ -13,7 +13,13 @@ Readers (`get_run`, `list_runs`, `events`, `get_revision`) use their own
 connection and see every committed transaction. A row that does not decode
 raises `JournalCorrupted` naming the run and seq; other runs stay readable.
 A file that is not an ido journal is refused at open with what is wrong.
-Opened by `ido.journal.open_store`.
+
+Format (`FORMAT_VERSION`, in the meta table): rows are packed by
+`ido.journal.codec`, events keyed by `run_key << 32 | seq`; a journal of an
+older format is migrated when opened, one of a newer format refused naming
+both versions. What each row is deflated against (the run's previous
+events, a long value's previous versions, a seed per intent) is remembered
+by the writer only once committed. Opened by `ido.journal.open_store`.
 """
 
 from __future__ import annotations
