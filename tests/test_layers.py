@@ -19,7 +19,6 @@ def test_layers_contract_is_kept(monkeypatch) -> None:
 KNOWN_CIRCLES: set[frozenset[str]] = {
     frozenset({"ido.planning.heuristics", "ido.planning.search"}),
     frozenset({"ido.planning.planner", "ido.planning.reasons"}),
-    frozenset({"ido.engine.compensation", "ido.engine.engine", "ido.engine.resume"}),
     frozenset({"ido.loading", "ido.loading.checks", "ido.loading.documents", "ido.workspace"}),
 }
 

@@ -21,10 +21,12 @@ from collections.abc import Awaitable, Callable
 
 from ido.clock import Clock
 from ido.decisions import DecisionRecord, Trigger
-from ido.engine.fold import fold_finished
+from ido.engine.fold import apply, fold_finished
+from ido.engine.fold import record as record_event
 from ido.engine.run import RunState
 from ido.errors import UsageError
 from ido.journal.base import Event, RunInfo, Store
+from ido.journal.events import parse
 
 #: how often a run waiting for approval looks for an answer written by another process.
 APPROVAL_POLL_S = 1.0
@@ -60,11 +62,10 @@ async def answer(store: Store, run_id: str, approved: bool, by: str = "", note: 
 
 
 def request_approval(run: RunState, record: DecisionRecord, clock: Clock) -> None:
-    """Mark `run` as waiting for approval of `record`'s chosen step; buffer `approval_requested`."""
-    run.pending_approval = (record.decision_id, record.chosen[0], approval_policies(record))
-    run.event("approval_requested", clock.timestamp(), {
+    """Record `approval_requested` for `record`'s chosen step: the run then waits for an answer."""
+    record_event(run, "approval_requested", clock.timestamp(), {
         "decision_id": record.decision_id, "step": record.dispatch[0] if record.dispatch else None,
-        "capability": record.chosen[0], "policies": run.pending_approval[2],
+        "capability": record.chosen[0], "policies": approval_policies(record),
     })
 
 
@@ -116,12 +117,11 @@ def _answered_elsewhere(run: RunState, store: Store) -> bool:
     if not events or events[-1].seq <= run.event_seq:
         return False
     answer = events[-1]
-    run.event_seq = max(run.event_seq, store.events(run_id=run.run_id)[-1].seq)
     capability = run.pending_approval[1]
-    approved = bool(answer.data.get("approved"))
-    (run.approved if approved else run.excluded).add(capability)
-    run.pending_approval = None
+    given = parse(answer)
+    apply(run, given, seq=answer.seq, at=answer.at)
     run.reusable = None
+    approved = bool(answer.data.get("approved"))
     by = answer.data.get("by") or ""
     run.trigger = Trigger.APPROVAL
     run.cause = f"{capability} {'approved' if approved else 'rejected'}" + (f" by {by}" if by else "")
@@ -133,11 +133,10 @@ def _fold_answer(run: RunState, clock: Clock) -> None:
     assert run.answer is not None and run.pending_approval is not None
     approved, by = run.answer
     decision_id, capability, _ = run.pending_approval
-    run.event("approval_given", clock.timestamp(), {
+    record_event(run, "approval_given", clock.timestamp(), {
         "decision_id": decision_id, "capability": capability, "approved": approved, "by": by, "note": "",
     })
-    (run.approved if approved else run.excluded).add(capability)
-    run.answer, run.pending_approval = None, None
+    run.answer = None
     run.reusable = None
     run.trigger = Trigger.APPROVAL
     run.cause = f"{capability} {'approved' if approved else 'rejected'}" + (f" by {by}" if by else "")

@@ -61,3 +61,21 @@ class FactReader(Protocol):
     """Returns the facts an observer reports now (raises ExecutionError when it cannot)."""
 
     async def observe(self, observer: Observer) -> dict[str, Scalar]: ...
+
+
+class Planner(Protocol):
+    """Returns a plan (feasible or not, with its alternatives) for an intent; used by `decide`."""
+
+    def plan(self, intent: Any, request: Any, health: Any, *, explain: bool = True) -> Any: ...
+
+
+class PolicySet(Protocol):
+    """Returns a capability's judgement (denied_by, approval_by ...) under the policies for a run."""
+
+    def judge(self, capability: Capability, intent: Any, inputs: Mapping[str, Any]) -> Any: ...
+
+
+class Logger(Protocol):
+    """Writes one structured log line (structlog's bound logger has it); used for decisions."""
+
+    def info(self, event: str, **fields: Any) -> Any: ...

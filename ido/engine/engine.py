@@ -34,19 +34,30 @@ from ido.decisions import DecisionRecord, Revisions, Trigger
 from ido.digest import digest, digest_models
 from ido.engine import logging as engine_logging
 from ido.engine.approvals import await_answer, request_approval
+from ido.engine.compensation import compensate
 from ido.engine.deadline import MAX_BLOCKED_S, abandon, run_deadline
 from ido.engine.decide import decide
 from ido.engine.executors import default_doors
 from ido.engine.fleet import Fleet, admit_decision
 from ido.engine.fold import fold_finished
+from ido.engine.fold import record as record_event
 from ido.engine.health import HealthConfig, HealthTracker, health_news
 from ido.engine.inputs import DecisionInputs
 from ido.engine.observe import Observations, Probes
 from ido.engine.records import RecordWriter
+from ido.engine.resume import rebuild
 from ido.engine.reuse import FirstPlans, remember_plan
-from ido.engine.run import Finished, RunResult, RunState, StepHandle, conditions_for, redact
+from ido.engine.run import (
+    Declarations,
+    Finished,
+    RunResult,
+    RunState,
+    StepHandle,
+    conditions_for,
+    redact,
+)
 from ido.engine.steps import Steps
-from ido.engine.strategies import STRATEGIES, pin
+from ido.engine.strategies import STRATEGIES
 from ido.errors import UsageError
 from ido.journal.base import TERMINAL_STATUSES, Store
 from ido.model import Capability, Intent, Observer, Policy, Scalar
@@ -124,6 +135,8 @@ class Engine:
         self._observations = Observations(self.observers, self.fact_reader, self.clock)
         self._revisions: dict[int, tuple[Intent, Revisions]] = {}
         self._first_plans = FirstPlans(self.policy_list)
+        #: what folding runs' events looks names up in (`ido.engine.fold.apply`).
+        self.declarations = Declarations(self.capabilities, lambda key: self.store.get_revision(digest=key))
 
     # -- public API ------------------------------------------------------------------
     async def run(
@@ -158,17 +171,17 @@ class Engine:
         run = RunState(
             run_id=run_id, intent=intent_model, inputs=bound, public_inputs=redact(bound, secrets),
             strategy=strategy, revisions=self.revisions(intent_model), state=state, started=now,
-            created_at=self.clock.timestamp(), options=opts, secrets=secrets,
+            created_at=self.clock.timestamp(), declarations=self.declarations, options=opts, secrets=secrets,
         )
         self._record_writer.store_revisions(intent_model, run.revisions)
         await self._observations.observe(run, force=True)
         run.state.update(set_facts or {})
-        run.event("run_started", run.created_at, {
+        record_event(run, "run_started", run.created_at, {
             "intent": intent_model.intent, "inputs": run.public_inputs, "given": dict(intent_model.given),
             "set": dict(set_facts or {}), "state": dict(run.state), "strategy": strategy,
             "revisions": run.info(0).revisions, "options": opts,
         })
-        await self._flush(run)
+        await self.flush(run)
         self._launch(run)
         return run_id
 
@@ -189,8 +202,6 @@ class Engine:
 
     async def resume(self, run_id: str) -> RunResult:
         """Return the result of continuing an unfinished run from its journal (after a crash)."""
-        from ido.engine.resume import rebuild
-
         run = await rebuild(self, run_id)
         if run.status in TERMINAL_STATUSES:
             return self._result(run)
@@ -276,7 +287,7 @@ class Engine:
             deadline = run_deadline(run)
             if run.pending_approval is not None and (deadline is None or now < deadline):
                 # resumed while waiting for a person
-                await await_answer(run, deadline, self.clock, self.store, self._flush)
+                await await_answer(run, deadline, self.clock, self.store, self.flush)
                 continue
             if deadline is not None and now >= deadline and run.in_flight:
                 await abandon(run, "the deadline passed", self.clock, settle=run.intent.on_failure == "compensate")
@@ -291,14 +302,14 @@ class Engine:
             ):
                 # the fleet gave a scarce provider to other runs: decide again without it
                 self._set_status(run, "running", record)
-                await self._flush(run)
+                await self.flush(run)
                 continue
             if action == "dispatch":
                 handles = [self._steps.prepare(run, record, i, name) for i, name in zip(record.dispatch, record.chosen, strict=True)]
                 for handle in handles:
                     handle.slot = True  # taken by `admit_decision`
                 self._set_status(run, "running", record)
-                await self._flush(run)
+                await self.flush(run)
                 for handle in handles:
                     self._steps.start(run, handle)
                 remember_plan(run, plan)
@@ -326,9 +337,9 @@ class Engine:
             else:  # wait for steps in flight
                 remember_plan(run, plan)
                 self._set_status(run, "running", record)
-            await self._flush(run)
+            await self.flush(run)
             if action == "await_approval":
-                await await_answer(run, deadline, self.clock, self.store, self._flush)
+                await await_answer(run, deadline, self.clock, self.store, self.flush)
                 continue
             if (action in ("block", "backoff") and deadline is None and blocked_since is not None
                     and now >= blocked_since + MAX_BLOCKED_S):
@@ -336,8 +347,7 @@ class Engine:
             await self._sleep(run, until, watch_health=action in ("block", "backoff"))
 
     def _decide(self, run: RunState, now: float) -> tuple[DecisionRecord, Plan | None]:
-        run.decisions += 1
-        seq = run.decisions
+        seq = run.decisions + 1  # the decision event makes it the run's count (`fold.apply`)
         health = self.health.snapshot(now)
         run.decided_version = self.health.version
         if run.last_snapshot is not None and run.last_snapshot is not health:
@@ -364,20 +374,27 @@ class Engine:
         if fresh_key is not None and plan is not None and plan.feasible and not record.plan_reused:
             self._first_plans.put(fresh_key, plan)
         run.notes = []
-        run.last_decision = record.decision_id
-        if run.strategy != "adaptive" and run.pinned is None and plan is not None and plan.feasible:
-            run.pinned = pin(plan)
-        self._publish(run, record)
+        # the decision event sets the run's last decision and, for a static strategy, its path
+        self.publish(run, record)
         return record, plan
 
-    def _publish(self, run: RunState, record: DecisionRecord) -> None:
-        run.event("decision", self.clock.timestamp(), self._record_writer.record_data(record))
+    def publish(self, run: RunState, decision: DecisionRecord) -> None:
+        """Record a decision into the run's journal buffer and state, logs and listeners.
+
+        Called by the loop for each decision and by `ido.engine.compensation`
+        (through `RunHost`) for each undo's.
+        """
+        record_event(run, "decision", self.clock.timestamp(), self._record_writer.record_data(decision))
         if self.keep_records:
-            run.records.append(record)
+            run.records.append(decision)
         if self.logger is not None:
-            engine_logging.log_decision(self.logger, record)
+            engine_logging.log_decision(self.logger, decision)
         for listener in self.listeners:
-            listener(record)
+            listener(decision)
+
+    def store_revisions(self, intent: Intent, revisions: Revisions) -> None:
+        """Put the declarations `revisions` names into the journal, unless already there (resume)."""
+        self._record_writer.store_revisions(intent, revisions)
 
     async def _sleep(self, run: RunState, until: float | None, *, watch_health: bool) -> None:
         """Wait for an outcome, an approval answer, a health change (if watched) or `until`."""
@@ -419,37 +436,38 @@ class Engine:
             fold_finished(run, self.clock)
         if record.action == "succeed":
             self._set_status(run, "succeeded", record)
-            await self._flush(run)
+            await self.flush(run)
             return self._result(run)
         if run.intent.on_failure == "compensate" and run.completed:
             # not "failed" yet: that is terminal, and a crash now must leave the undoing to resume
             run.compensating = True
-            await self._flush(run)
+            await self.flush(run)
             return await self._compensate(run)
         self._set_status(run, "failed", record)
-        await self._flush(run)
+        await self.flush(run)
         return self._result(run)
 
     async def _compensate(self, run: RunState) -> RunResult:
         """Undo the run's completed steps and end it compensated or compensation_failed."""
-        from ido.engine.compensation import compensate
-
         status, last = await compensate(self, run)
-        run.compensating = False
         self._set_status(run, status, last)
-        await self._flush(run)
+        await self.flush(run)
         return self._result(run)
 
     def _set_status(self, run: RunState, status: str, record: DecisionRecord | None) -> None:
         if status == run.status and record is not None and record.action not in ("succeed", "fail"):
             return
-        run.status = status
-        run.conditions = conditions_for(run, record, record.reason if record is not None else "")
-        run.event("status", self.clock.timestamp(), {
-            "status": status, "conditions": [c.model_dump(mode="json") for c in run.conditions],
+        conditions = conditions_for(run, record, record.reason if record is not None else "", status)
+        record_event(run, "status", self.clock.timestamp(), {
+            "status": status, "conditions": [c.model_dump(mode="json") for c in conditions],
         })
 
-    async def _flush(self, run: RunState) -> None:
+    async def flush(self, run: RunState) -> None:
+        """Write the run's buffered events and its row durably; return once written.
+
+        Called by the loop before anything its events' effects depend on, and by
+        `ido.engine.compensation` and `ido.engine.resume` through `RunHost`.
+        """
         if not run.buffer:
             return
         events, run.buffer = run.buffer, []
