@@ -176,8 +176,9 @@ def _outcome(run: RunState, event: OutcomeRecorded, at: float) -> None:
     if ok or event.error_kind not in UNKNOWN_OUTCOME:
         run.key_groups[name] = run.key_groups.get(name, 1) + 1
     if run.pinned is not None and event.plan_step is not None:
-        # engine-clock time of the outcome: the run's start maps epoch seconds onto it
-        now = at + (run.started - run.created_at)
+        # engine-clock time of the outcome: seconds since the run's start, on the engine clock
+        # (differences of epoch seconds first: they keep the precision the epoch's size would lose)
+        now = run.started + (at - run.created_at)
         run.pinned = apply_outcome(run.strategy, run.pinned, event.plan_step, ok, now)
 
 
