@@ -37,6 +37,7 @@ from ido.engine.approvals import await_answer, request_approval
 from ido.engine.compensation import compensate
 from ido.engine.deadline import MAX_BLOCKED_S, abandon, run_deadline
 from ido.engine.decide import decide
+from ido.engine.doors import Executor, FactReader, Logger, Planner, PolicySet, Prober
 from ido.engine.executors import default_doors
 from ido.engine.fleet import Fleet, admit_decision
 from ido.engine.fold import fold_finished
@@ -82,15 +83,15 @@ class Engine:
         workspace: Any,
         store: Store,
         *,
-        executors: Mapping[str, Any] | None = None,
-        prober: Any = None,
-        fact_reader: Any = None,
+        executors: Mapping[str, Executor] | None = None,
+        prober: Prober | None = None,
+        fact_reader: FactReader | None = None,
         clock: Clock | None = None,
         strategy: str = "adaptive",
         listeners: Iterable[Listener] = (),
-        logger: Any = None,
-        planner: Any = None,
-        policies: Any = None,
+        logger: Logger | None = None,
+        planner: Planner | None = None,
+        policies: PolicySet | None = None,
         health: HealthTracker | None = None,
         health_config: HealthConfig | None = None,
         keep_records: bool = True,
@@ -103,28 +104,28 @@ class Engine:
         self.clock = clock or Clock()
         self.strategy = strategy
         self.listeners = list(listeners)
-        self.logger = logger if logger is not None else engine_logging.current()
+        self.logger: Logger | None = logger if logger is not None else engine_logging.current()
         self.keep_records = keep_records
         self.capability_list: list[Capability] = _items(getattr(workspace, "capabilities", None))
         self.capabilities: dict[str, Capability] = {c.name: c for c in self.capability_list}
         self.observers: list[Observer] = _items(getattr(workspace, "observers", None))
         self.policy_list: list[Policy] = _items(getattr(workspace, "policies", None))
         if policies is None:
-            from ido.policy import PolicySet
+            from ido.policy import PolicySet as Policies
 
-            policies = PolicySet(self.policy_list)
-        self.policies = policies
+            policies = Policies(self.policy_list)
+        self.policies: PolicySet = policies
         if planner is None:
-            from ido.planning.planner import Planner
+            from ido.planning.planner import Planner as DefaultPlanner
 
-            planner = Planner(self.capability_list, policies)
-        self.planner = planner
+            planner = DefaultPlanner(self.capability_list, policies)  # type: ignore[arg-type]
+        self.planner: Planner = planner
         resolve = getattr(workspace, "resolve_callable", None)
         doors, default_prober, default_reader = default_doors(resolve, random.Random(seed))
-        self.executors: dict[str, Any] = dict(executors) if executors is not None else doors
+        self.executors: dict[str, Executor] = dict(executors) if executors is not None else doors
         self._own_doors = doors if executors is None else None
-        self.prober = prober if prober is not None else default_prober
-        self.fact_reader = fact_reader if fact_reader is not None else default_reader
+        self.prober: Prober = prober if prober is not None else default_prober
+        self.fact_reader: FactReader = fact_reader if fact_reader is not None else default_reader
         self.health = health or HealthTracker(health_config)
         self.runs: dict[str, RunState] = {}
         self._record_writer = RecordWriter(store, self.capability_list, self.policy_list)
