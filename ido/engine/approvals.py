@@ -86,14 +86,14 @@ async def await_answer(
     """Wait for `approve()` here or `ido approve` in another process (polled), or the deadline.
 
     Returns with the answer applied to `run` (or, when the deadline passed, the
-    request dropped and the trigger set to deadline pressure). Steps that land
+    trigger set to deadline pressure: the next decision drops the request). Steps that land
     meanwhile are folded in and written with `flush` (the engine's).
     """
     assert run.pending_approval is not None
     while run.answer is None:
         now = clock.now()
         if deadline is not None and now >= deadline:
-            run.pending_approval = None
+            # the request is dropped unanswered by the next decision (`ido.engine.fold.apply`)
             run.trigger, run.cause = Trigger.DEADLINE_PRESSURE, "the deadline passed while waiting for approval"
             return
         timeout = APPROVAL_POLL_S if deadline is None else min(APPROVAL_POLL_S, deadline - now)
