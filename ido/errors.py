@@ -7,6 +7,7 @@
     ├── NoAdmissiblePlan          no plan satisfies goal, constraints and policies (exit 3)
     ├── StalePlan                 a saved plan whose inputs changed since it was made
     ├── JournalError              the journal cannot be read or written
+    │   ├── LeaseLost             a fenced write refused: another owner claimed the run
     │   └── JournalCorrupted      a journal file or row that does not decode
     ├── ReplayMismatch            replay re-derived a decision that differs from the record
     └── ExecutionError            a capability invocation failed (classified by `kind`)
@@ -89,6 +90,17 @@ class StalePlan(IdoError):
 
 class JournalError(IdoError):
     """The journal cannot be opened, read or written."""
+
+
+class LeaseLost(JournalError):
+    """A fenced write refused: another owner claimed the run (or its lease is gone).
+
+    The process that gets it must stop driving the run; nothing of the write landed.
+    """
+
+    def __init__(self, message: str, *, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(message)
 
 
 class JournalCorrupted(JournalError):

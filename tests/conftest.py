@@ -49,3 +49,30 @@ def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path
         return tmp_path
 
     return write
+
+
+def postgres_url() -> str:
+    """Return the URL of the PostgreSQL server the tests may use, after emptying its ido tables.
+
+    `IDO_TEST_POSTGRES` names it (`eval "$(bash .ci/postgres.sh)"` starts one on
+    127.0.0.1 and sets it). Without it the test is skipped with that instruction,
+    unless `IDO_REQUIRE_POSTGRES=1` (CI sets it), where a missing server fails.
+    """
+    url = os.environ.get("IDO_TEST_POSTGRES", "").strip()
+    if not url:
+        message = 'no PostgreSQL server: run `eval "$(bash .ci/postgres.sh)"` to start one'
+        if os.environ.get("IDO_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    return url
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """The URL of an empty PostgreSQL database for one test (see `postgres_url`)."""
+    return postgres_url()

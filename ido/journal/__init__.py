@@ -1,7 +1,8 @@
 """The journal: an append-only store of runs, their events and the declaration revisions used.
 
 `open_store(url)` is the one factory: `memory://` gives a `MemoryStore`,
-`sqlite:///PATH` or a plain file path a `SQLiteStore` (imported only then).
+`sqlite:///PATH` or a plain file path a `SQLiteStore`, `postgresql://...` a
+`PostgresStore` (each imported only then).
 The engine appends; `ido runs`, `explain`, `why-not`, `replay` and `resume` read.
 """
 
@@ -13,7 +14,10 @@ from ido.errors import JournalError
 from ido.journal.base import TERMINAL_STATUSES, Event, RunInfo, RunStatus, Store
 from ido.journal.memory import MemoryStore
 
-SUPPORTED_URLS = "memory://, sqlite:///RELATIVE/PATH, sqlite:////ABSOLUTE/PATH or a plain file path"
+SUPPORTED_URLS = (
+    "memory://, sqlite:///RELATIVE/PATH, sqlite:////ABSOLUTE/PATH, a plain file path "
+    "or postgresql://USER@HOST:PORT/DATABASE"
+)
 
 
 def open_store(url: str, *, synchronous: bool = False) -> Store:
@@ -30,9 +34,9 @@ def open_store(url: str, *, synchronous: bool = False) -> Store:
     if path is None:
         scheme = text.split("://", 1)[0]
         if scheme in {"postgresql", "postgres", "postgresql+psycopg"}:
-            raise JournalError(
-                f"{url!r}: PostgreSQL is not supported yet; use one of {SUPPORTED_URLS}"
-            )
+            from ido.journal.postgres import PostgresStore  # imported only when asked for
+
+            return PostgresStore(text, synchronous=synchronous)
         raise JournalError(
             f"{url!r}: unknown journal URL scheme {scheme!r}; use one of {SUPPORTED_URLS}"
         )

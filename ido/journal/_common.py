@@ -10,8 +10,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ido.errors import JournalError, UsageError
-from ido.journal.base import Event
+from ido.errors import JournalError, LeaseLost, UsageError
+from ido.journal.base import Event, Lease
 
 #: How many candidate run ids an error message lists before "...".
 _SHOWN = 8
@@ -45,6 +45,27 @@ def check_seqs(events: Sequence[Event], last_seq: Mapping[str, int]) -> dict[str
             )
         last[event.run_id] = event.seq
     return last
+
+
+def check_fence(fence: Lease, held: Lease | None, *, creates: bool) -> None:
+    """Raise LeaseLost unless `fence` may write: it is the lease `held`, or none is held and the write creates the run.
+
+    Called by every backend inside the transaction of a fenced append, so the
+    check and the write are one atomic step.
+    """
+    if held is None:
+        if creates:
+            return
+        raise LeaseLost(
+            f"run {fence.run_id} has no lease any more (released or never claimed); "
+            f"{fence.owner} stops driving it", run_id=fence.run_id,
+        )
+    if (held.owner, held.epoch) != (fence.owner, fence.epoch):
+        raise LeaseLost(
+            f"run {fence.run_id} was claimed by {held.owner} (epoch {held.epoch}) after "
+            f"{fence.owner} (epoch {fence.epoch}); the late write is refused",
+            run_id=fence.run_id,
+        )
 
 
 def resolve_run_id(run_id: str, known: Iterable[str]) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ido.errors import JournalError
 from ido.model.values import Frozen
 
 RunStatus = Literal[
@@ -80,15 +81,62 @@ class RunInfo(Frozen):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class Lease(Frozen):
+    """Who drives a run: its owner, the claim's epoch, and until when (epoch seconds).
+
+    A run is claimable when it is unfinished and has no lease or its lease
+    expired. Claiming increments the epoch; every fenced write checks that
+    (owner, epoch) still holds, so an owner whose run was taken over gets no
+    write through. Returned by `Store.claim`, carried by `ido.journal.leases.LeasedStore`.
+    """
+
+    run_id: str
+    owner: str
+    epoch: int
+    until: float
+
+
 class Store(abc.ABC):
     """An append-only journal. Implementations are safe to share between the engine's tasks."""
 
     @abc.abstractmethod
-    async def append(self, events: Sequence[Event], *, run: RunInfo | None = None) -> None:
+    async def append(
+        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None
+    ) -> None:
         """Write `events` (and the updated `run` row, if given) durably; return once on disk.
 
-        Concurrent callers share commits (group commit).
+        Concurrent callers share commits (group commit). With `fence`, the
+        write lands only if the run's lease is still (fence.owner, fence.epoch)
+        — or the run has no lease and this append creates it (its first event)
+        — and the lease is extended to `fence.until`; otherwise it raises
+        `LeaseLost` and writes nothing.
         """
+
+    def claim(
+        self, owner: str, *, lease_s: float, limit: int = 1, run_id: str | None = None,
+        now: float | None = None, steal_from: Sequence[str] = (),
+    ) -> list[Lease]:
+        """Claim up to `limit` claimable runs (oldest first; only `run_id` if given); return their leases.
+
+        Claimable: not finished, and no lease, an expired one, or one held by
+        an owner in `steal_from` (owners known dead, e.g. a process of this
+        machine that no longer exists). Each claim increments the run's epoch.
+        Safe between processes: two claimers never get the same run and epoch.
+        The default refuses: a store for one process (the simulator's) has no leases.
+        """
+        raise JournalError(f"{type(self).__name__} keeps no leases: use SQLite or PostgreSQL")
+
+    def renew(self, leases: Sequence[Lease], *, until: float) -> list[str]:
+        """Extend the leases still held to `until`; return the run ids whose lease was lost."""
+        return [lease.run_id for lease in leases]
+
+    def release(self, leases: Sequence[Lease]) -> None:
+        """Give up leases still held (the runs become claimable at once)."""
+        del leases  # a store without leases holds none to give up
+
+    def leases(self, *, run_ids: Sequence[str] | None = None) -> list[Lease]:
+        """Return the current leases (of `run_ids` if given), expired ones included."""
+        return []
 
     @abc.abstractmethod
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:

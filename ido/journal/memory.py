@@ -8,12 +8,13 @@ one backend accepts or rejects the other does too.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from ido.errors import JournalError
-from ido.journal._common import check_seqs, encode, resolve_run_id
-from ido.journal.base import Event, RunInfo, Store
+from ido.journal._common import check_fence, check_seqs, encode, resolve_run_id
+from ido.journal.base import TERMINAL_STATUSES, Event, Lease, RunInfo, Store
 
 
 class MemoryStore(Store):
@@ -23,17 +24,21 @@ class MemoryStore(Store):
         self._runs: dict[str, str] = {}  # run_id -> RunInfo JSON
         self._events: dict[str, list[tuple[Event, str]]] = {}  # run_id -> [(event, data JSON)]
         self._revisions: dict[str, tuple[str, str]] = {}  # digest -> (kind, content JSON)
+        self._leases: dict[str, Lease] = {}
         self.commits = 0  # number of appends applied: one "transaction" each
 
-    async def append(self, events: Sequence[Event], *, run: RunInfo | None = None) -> None:
+    async def append(
+        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None
+    ) -> None:
         """Store `events` and the `run` row atomically; return at once (nothing to flush).
 
         Raises JournalError (and stores nothing) on a duplicate or gapped seq, on
-        events of a run that has no row yet, or on data that is not JSON.
+        events of a run that has no row yet, or on data that is not JSON;
+        LeaseLost when `fence` no longer holds.
         """
-        self._apply(events, run)
+        self._apply(events, run, fence)
 
-    def _apply(self, events: Sequence[Event], run: RunInfo | None) -> None:
+    def _apply(self, events: Sequence[Event], run: RunInfo | None, fence: Lease | None) -> None:
         encoded = [(e, encode(e.data, what=f"event {e.seq} of run {e.run_id}")) for e in events]
         row = run.model_dump_json() if run is not None else None
         last = {e.run_id: len(self._events.get(e.run_id, [])) for e in events}
@@ -44,6 +49,10 @@ class MemoryStore(Store):
                     f"events for run {e.run_id}, which has no row: pass run=RunInfo(...) "
                     "with the run's first append"
                 )
+        if fence is not None:
+            creates = not self._events.get(fence.run_id) and any(e.seq == 1 for e in events)
+            check_fence(fence, self._leases.get(fence.run_id), creates=creates)
+            self._leases[fence.run_id] = fence
         if run is not None and row is not None:
             self._runs[run.run_id] = row
         for event, data in encoded:
@@ -84,6 +93,56 @@ class MemoryStore(Store):
             for e, data in stored
             if wanted is None or e.kind in wanted
         ]
+
+    def claim(
+        self, owner: str, *, lease_s: float, limit: int = 1, run_id: str | None = None,
+        now: float | None = None, steal_from: Sequence[str] = (),
+    ) -> list[Lease]:
+        """Claim up to `limit` claimable runs, oldest first (see `Store.claim`)."""
+        now = time.time() if now is None else now
+        dead = set(steal_from)
+        ids = [run_id] if run_id is not None else list(self._runs)
+        candidates = []
+        for rid in ids:
+            text = self._runs.get(rid)
+            if text is None:
+                continue
+            info = RunInfo.model_validate_json(text)
+            held = self._leases.get(rid)
+            if info.status in TERMINAL_STATUSES:
+                continue
+            if held is not None and held.until >= now and held.owner not in dead:
+                continue
+            candidates.append((info.created_at, rid, held))
+        claimed = []
+        for _, rid, held in sorted(candidates)[:limit]:
+            lease = Lease(run_id=rid, owner=owner, epoch=(held.epoch if held else 0) + 1, until=now + lease_s)
+            self._leases[rid] = lease
+            claimed.append(lease)
+        return claimed
+
+    def renew(self, leases: Sequence[Lease], *, until: float) -> list[str]:
+        """Extend the leases still held to `until`; return the run ids whose lease was lost."""
+        lost = []
+        for lease in leases:
+            held = self._leases.get(lease.run_id)
+            if held is None or (held.owner, held.epoch) != (lease.owner, lease.epoch):
+                lost.append(lease.run_id)
+            else:
+                self._leases[lease.run_id] = held.model_copy(update={"until": until})
+        return lost
+
+    def release(self, leases: Sequence[Lease]) -> None:
+        """Drop the leases still held, so their runs are claimable at once."""
+        for lease in leases:
+            held = self._leases.get(lease.run_id)
+            if held is not None and (held.owner, held.epoch) == (lease.owner, lease.epoch):
+                self._leases[lease.run_id] = held.model_copy(update={"until": 0.0})
+
+    def leases(self, *, run_ids: Sequence[str] | None = None) -> list[Lease]:
+        """Return the current leases (of `run_ids` if given)."""
+        wanted = set(run_ids) if run_ids is not None else None
+        return [v for k, v in sorted(self._leases.items()) if wanted is None or k in wanted]
 
     def close(self) -> None:
         """Nothing to release; the data stay readable until the object is dropped."""

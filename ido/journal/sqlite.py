@@ -25,18 +25,20 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError as PydanticError
 
 from ido.errors import JournalCorrupted, JournalError
-from ido.journal._common import check_seqs, encode, resolve_run_id
-from ido.journal.base import Event, RunInfo, Store
+from ido.journal._common import check_fence, check_seqs, encode, resolve_run_id
+from ido.journal.base import TERMINAL_STATUSES, Event, Lease, RunInfo, Store
 
 SCHEMA_VERSION = 1
+
+_T = TypeVar("_T")
 _HEADER = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -67,6 +69,12 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT NOT NULL,
     PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS leases (
+    run_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    until REAL NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS revisions (
     digest TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -83,6 +91,7 @@ class _Append:
     events: Sequence[Event]
     run: RunInfo | None
     run_row: tuple[str, str, str, float, float, str] | None
+    fence: Lease | None = None
     loop: asyncio.AbstractEventLoop | None = None
     future: asyncio.Future[None] | None = None
     error: JournalError | None = field(default=None)
@@ -207,7 +216,7 @@ class SQLiteStore(Store):
                     f"{self.path} was written by a newer ido (journal schema {version}, this ido "
                     f"reads up to {SCHEMA_VERSION}); upgrade ido or pass --store"
                 )
-            if {"runs", "events", "revisions"} <= tables:
+            if {"runs", "events", "revisions", "leases"} <= tables:
                 return
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -225,15 +234,19 @@ class SQLiteStore(Store):
 
     # -- writing -------------------------------------------------------------------------------
 
-    async def append(self, events: Sequence[Event], *, run: RunInfo | None = None) -> None:
+    async def append(
+        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None
+    ) -> None:
         """Write `events` and the `run` row in one transaction; return once fsynced.
 
         Concurrent callers share a transaction (group commit). Raises
         JournalError, having written nothing of this call, on a duplicate or
         gapped seq, on events of a run with no row yet, or on data that is not
-        JSON. If the caller is cancelled while waiting, the write still lands.
+        JSON; LeaseLost when `fence` no longer holds. If the caller is
+        cancelled while waiting, the write still lands.
         """
         item = self._encode(events, run)
+        item.fence = fence
         if self.synchronous:
             self._commit([item])
         else:
@@ -342,11 +355,24 @@ class SQLiteStore(Store):
                         f"events for run {run_id}, which has no row: pass run=RunInfo(...) "
                         "with the run's first append"
                     )
+            fence = item.fence
+            if fence is not None:
+                held = _lease(conn.execute(
+                    "SELECT run_id, owner, epoch, until FROM leases WHERE run_id = ?", (fence.run_id,)
+                ).fetchone())
+                creates = last.get(fence.run_id, 0) == 0 and any(e.seq == 1 for e in item.events)
+                check_fence(fence, held, creates=creates)
         except JournalError as exc:
             item.error = exc
             return
         conn.execute("SAVEPOINT item")
         try:
+            if item.fence is not None:
+                conn.execute(
+                    "INSERT INTO leases (run_id, owner, epoch, until) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (run_id) DO UPDATE SET until = excluded.until",
+                    (item.fence.run_id, item.fence.owner, item.fence.epoch, item.fence.until),
+                )
             if item.run_row is not None:
                 conn.execute(
                     "INSERT INTO runs (run_id, intent, status, created_at, updated_at, info) "
@@ -368,6 +394,101 @@ class SQLiteStore(Store):
         last.update(new_last)
         if item.run is not None:
             has_row[item.run.run_id] = True
+
+    # -- leases ----------------------------------------------------------------------------------
+
+    def _leasing(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Return `work(conn)` run in one BEGIN IMMEDIATE transaction of the writing connection.
+
+        BEGIN IMMEDIATE takes SQLite's write lock first, so claims of several
+        processes on one file are serialized: two never take the same run.
+        """
+        if self._closed:
+            raise JournalError(f"the journal {self.path} is closed")
+        with self._wlock:
+            conn = self._writer
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                return result
+            except sqlite3.Error as exc:
+                raise JournalError(f"cannot write the journal {self.path}: {exc}") from None
+
+    def claim(
+        self, owner: str, *, lease_s: float, limit: int = 1, run_id: str | None = None,
+        now: float | None = None, steal_from: Sequence[str] = (),
+    ) -> list[Lease]:
+        """Claim up to `limit` claimable runs, oldest first (see `Store.claim`)."""
+        at = time.time() if now is None else now
+        dead = list(steal_from)
+        terminal = sorted(TERMINAL_STATUSES)
+        sql = (
+            "SELECT r.run_id, l.epoch FROM runs r LEFT JOIN leases l ON l.run_id = r.run_id "
+            f"WHERE r.status NOT IN ({', '.join('?' for _ in terminal)}) "
+            f"AND (l.run_id IS NULL OR l.until < ? OR l.owner IN ({', '.join('?' for _ in dead) or 'NULL'}))"
+        )
+        params: list[Any] = [*terminal, at, *dead]
+        if run_id is not None:
+            sql += " AND r.run_id = ?"
+            params.append(run_id)
+        sql += " ORDER BY r.created_at, r.run_id LIMIT ?"
+        params.append(limit)
+
+        def work(conn: sqlite3.Connection) -> list[Lease]:
+            claimed = []
+            for rid, epoch in conn.execute(sql, params).fetchall():
+                lease = Lease(run_id=rid, owner=owner, epoch=int(epoch or 0) + 1, until=at + lease_s)
+                conn.execute(
+                    "INSERT INTO leases (run_id, owner, epoch, until) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, "
+                    "epoch = excluded.epoch, until = excluded.until",
+                    (lease.run_id, lease.owner, lease.epoch, lease.until),
+                )
+                claimed.append(lease)
+            return claimed
+
+        return self._leasing(work)
+
+    def renew(self, leases: Sequence[Lease], *, until: float) -> list[str]:
+        """Extend the leases still held to `until`; return the run ids whose lease was lost."""
+        def work(conn: sqlite3.Connection) -> list[str]:
+            lost = []
+            for lease in leases:
+                cur = conn.execute(
+                    "UPDATE leases SET until = ? WHERE run_id = ? AND owner = ? AND epoch = ?",
+                    (until, lease.run_id, lease.owner, lease.epoch),
+                )
+                if cur.rowcount == 0:
+                    lost.append(lease.run_id)
+            return lost
+
+        return self._leasing(work) if leases else []
+
+    def release(self, leases: Sequence[Lease]) -> None:
+        """Expire the leases still held (the epoch stays, so the next claim goes above it)."""
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE leases SET until = 0 WHERE run_id = ? AND owner = ? AND epoch = ?",
+                [(lease.run_id, lease.owner, lease.epoch) for lease in leases],
+            )
+
+        if leases:
+            self._leasing(work)
+
+    def leases(self, *, run_ids: Sequence[str] | None = None) -> list[Lease]:
+        """Return the current leases (of `run_ids` if given), expired ones included."""
+        sql = "SELECT run_id, owner, epoch, until FROM leases"
+        params: list[Any] = []
+        if run_ids is not None:
+            ids = list(run_ids)
+            sql += f" WHERE run_id IN ({', '.join('?' for _ in ids) or 'NULL'})"
+            params = ids
+        return [lease for row in self._read(sql + " ORDER BY run_id", params) if (lease := _lease(row))]
 
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
         """Store `content` under `digest` once, durably; a second call with the digest is a no-op."""
@@ -513,6 +634,13 @@ class SQLiteStore(Store):
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r}, synchronous={self.synchronous})"
+
+
+def _lease(row: Any) -> Lease | None:
+    """Return the lease a `leases` row holds (None for no row)."""
+    if row is None:
+        return None
+    return Lease(run_id=row[0], owner=row[1], epoch=int(row[2]), until=float(row[3]))
 
 
 def _settle(future: asyncio.Future[None], error: JournalError | None) -> None:

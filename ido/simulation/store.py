@@ -17,7 +17,7 @@ from typing import Any
 
 from ido.errors import JournalError
 from ido.journal._common import check_seqs, resolve_run_id
-from ido.journal.base import Event, RunInfo, Store
+from ido.journal.base import Event, Lease, RunInfo, Store
 
 
 class SimStore(Store):
@@ -28,8 +28,15 @@ class SimStore(Store):
         self._events: dict[str, list[Event]] = {}
         self._revisions: dict[str, tuple[str, Any]] = {}
 
-    async def append(self, events: Sequence[Event], *, run: RunInfo | None = None) -> None:
-        """Store `events` and the `run` row; raises JournalError on bad seqs or a run with no row."""
+    async def append(
+        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None
+    ) -> None:
+        """Store `events` and the `run` row; raises JournalError on bad seqs or a run with no row.
+
+        A simulation is one process: nothing is leased, so a fenced write is refused.
+        """
+        if fence is not None:
+            raise JournalError("the simulator's journal keeps no leases")
         check_seqs(events, {e.run_id: len(self._events.get(e.run_id, [])) for e in events})
         for e in events:
             if e.run_id not in self._runs and (run is None or run.run_id != e.run_id):

@@ -9,13 +9,18 @@ import pytest
 
 from ido.journal import MemoryStore, open_store
 from ido.journal.base import Store
+from tests.conftest import postgres_url
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(
+    params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """Every backend, opened fresh; the SQLite one on a real file."""
+    """Every backend, opened fresh; SQLite on a real file, PostgreSQL on a real server."""
     if request.param == "memory":
         s: Store = MemoryStore()
+    elif request.param == "postgresql":
+        s = open_store(postgres_url())
     else:
         s = open_store(f"sqlite:///{tmp_path / 'ws' / '.ido' / 'journal.db'}")
     yield s

@@ -122,10 +122,11 @@ def test_garbage_journal_exits_2_without_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in out.stderr
 
 
-def test_postgresql_store_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    """--store postgresql://... says PostgreSQL is not supported yet (exit 2)."""
-    code, _, err = run_ido(capsys, "--store", "postgresql://localhost/ido", "runs")
-    assert code == 2 and "PostgreSQL is not supported yet" in err
+def test_unreachable_postgresql_store_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """--store postgresql://... naming a server that is not there: exit 2, the URL without its password."""
+    code, _, err = run_ido(capsys, "--store", "postgresql://ido:hunter2@127.0.0.1:1/ido", "runs")
+    assert code == 2 and "cannot open the journal postgresql://ido:***@127.0.0.1:1/ido" in err
+    assert "hunter2" not in err and "Traceback" not in err
 
 
 def test_runs_warns_about_a_corrupted_row(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:

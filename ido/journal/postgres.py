@@ -1,0 +1,624 @@
+"""A journal on a PostgreSQL server (`--store postgresql://USER@HOST:PORT/DB`), shared by processes.
+
+The same contract as the SQLite journal (`ido.journal.sqlite`): appends are
+durable when they return, concurrent appends share one transaction (group
+commit, on a writer thread with its own connection), a rejected append writes
+nothing of itself, seqs are dense per run. Data are stored as the same JSON
+text the other backends store (TEXT, not JSONB: JSONB reorders keys, and a
+replayed record must read back byte for byte). The schema is created on first
+use, under an advisory lock so processes opening one new database at once do
+not race, and carries a version in `ido_meta`.
+
+Needs psycopg 3 (`pip install 'ido[postgres]'`); `ido.journal.open_store`
+imports this module only for a `postgresql://` URL. Used by `ido worker`,
+`ido serve` and any command given such a `--store`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import ValidationError as PydanticError
+
+from ido.errors import JournalCorrupted, JournalError
+from ido.journal._common import check_fence, check_seqs, encode, resolve_run_id
+from ido.journal.base import TERMINAL_STATUSES, Event, Lease, RunInfo, Store
+
+if TYPE_CHECKING:
+    import psycopg
+
+SCHEMA_VERSION = 1
+
+_T = TypeVar("_T")
+
+#: An arbitrary constant naming ido's schema-creation lock among the server's advisory locks.
+_SCHEMA_LOCK = 0x1D0_5C4E
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ido_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ido_runs (
+    run_id TEXT PRIMARY KEY,
+    intent TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    info TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ido_runs_by_status ON ido_runs (status, created_at);
+CREATE INDEX IF NOT EXISTS ido_runs_by_intent ON ido_runs (intent, created_at);
+CREATE INDEX IF NOT EXISTS ido_runs_by_created ON ido_runs (created_at);
+CREATE TABLE IF NOT EXISTS ido_events (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS ido_leases (
+    run_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    until DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ido_revisions (
+    digest TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    content TEXT NOT NULL
+);
+"""
+
+
+def redact_url(url: str) -> str:
+    """Return `url` with its password (if any) replaced by `***`: for messages and repr."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "postgresql://***"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "") + ":***"
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
+
+
+def connection_url(url: str) -> str:
+    """Return the libpq URL for ido's `--store` URL (`postgresql+psycopg://` and `postgres://` accepted)."""
+    text = url.strip()
+    for prefix in ("postgresql+psycopg://", "postgres://"):
+        if text.startswith(prefix):
+            return "postgresql://" + text.removeprefix(prefix)
+    return text
+
+
+@dataclass
+class _Append:
+    """One caller's append, encoded in the caller's thread, waiting for the writer."""
+
+    rows: Sequence[tuple[str, int, str, float, str]]
+    events: Sequence[Event]
+    run: RunInfo | None
+    run_row: tuple[str, str, str, float, float, str] | None
+    fence: Lease | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    future: asyncio.Future[None] | None = None
+    error: JournalError | None = field(default=None)
+
+
+class PostgresStore(Store):
+    """A journal in one PostgreSQL database; safe to share between tasks, threads and processes."""
+
+    def __init__(self, url: str, *, synchronous: bool = False) -> None:
+        try:
+            import psycopg
+        except ImportError:
+            raise JournalError(
+                "a postgresql:// journal needs psycopg 3: pip install 'ido[postgres]'"
+            ) from None
+        self.url = connection_url(url)
+        self.synchronous = synchronous
+        #: transactions committed by `append` (group commit makes this < appends).
+        self.commits = 0
+        #: calls to `append` that were committed.
+        self.appends = 0
+        #: run ids whose row did not decode in the last `list_runs` (they were left out).
+        self.corrupted_runs: list[str] = []
+        self._psycopg = psycopg
+        self._closed = False
+        self._wlock = threading.Lock()
+        self._rlock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Append | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._thread_lock = threading.Lock()
+        self._writer = self._connect()
+        try:
+            self._init_schema(self._writer)
+            self._reader = self._connect()
+        except BaseException:
+            self._writer.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({redact_url(self.url)!r})"
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            return self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except self._psycopg.Error as exc:
+            raise JournalError(
+                f"cannot open the journal {redact_url(self.url)}: {_one_line(exc)}"
+            ) from None
+
+    def _init_schema(self, conn: psycopg.Connection[Any]) -> None:
+        """Create ido's tables unless there; refuse a database written by a newer ido."""
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                found = conn.execute("SELECT to_regclass('ido_meta')").fetchone()
+                if found is not None and found[0] is not None:
+                    row = conn.execute(
+                        "SELECT value FROM ido_meta WHERE key = 'schema_version'"
+                    ).fetchone()
+                    version = int(row[0]) if row and str(row[0]).isdigit() else None
+                    if version is None:
+                        raise JournalError(
+                            f"{redact_url(self.url)} has an ido_meta table without a schema "
+                            "version; it is not an ido journal: pass another --store"
+                        )
+                    if version > SCHEMA_VERSION:
+                        raise JournalError(
+                            f"{redact_url(self.url)} was written by a newer ido (journal schema "
+                            f"{version}, this ido reads up to {SCHEMA_VERSION}); upgrade ido"
+                        )
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO ido_meta (key, value) VALUES ('schema_version', %s) "
+                    "ON CONFLICT (key) DO NOTHING",
+                    (str(SCHEMA_VERSION),),
+                )
+        except self._psycopg.Error as exc:
+            raise JournalError(
+                f"cannot prepare the journal {redact_url(self.url)}: {_one_line(exc)}"
+            ) from None
+
+    # -- writing -------------------------------------------------------------------------------
+
+    async def append(
+        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None
+    ) -> None:
+        """Write `events` and the `run` row in one transaction; return once committed.
+
+        Concurrent callers share a transaction (group commit). Raises
+        JournalError, having written nothing of this call, on a duplicate or
+        gapped seq, on events of a run with no row yet, or on data that is not
+        JSON; LeaseLost when `fence` no longer holds. If the caller is
+        cancelled while waiting, the write still lands.
+        """
+        item = self._encode(events, run)
+        item.fence = fence
+        if self.synchronous:
+            self._commit([item])
+        else:
+            loop = asyncio.get_running_loop()
+            item.loop, item.future = loop, loop.create_future()
+            self._ensure_writer()
+            self._queue.put(item)
+            await item.future
+            return
+        if item.error is not None:
+            raise item.error
+
+    def _encode(self, events: Sequence[Event], run: RunInfo | None) -> _Append:
+        if self._closed:
+            raise JournalError(f"the journal {redact_url(self.url)} is closed")
+        rows = [
+            (e.run_id, e.seq, e.kind, e.at, encode(e.data, what=f"event {e.seq} of run {e.run_id}"))
+            for e in events
+        ]
+        run_row = None
+        if run is not None:
+            run_row = (
+                run.run_id, run.intent, run.status, run.created_at, run.updated_at,
+                run.model_dump_json(),
+            )
+        return _Append(rows=rows, events=events, run=run, run_row=run_row)
+
+    def _ensure_writer(self) -> None:
+        if self._thread is not None:
+            return
+        with self._thread_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._writer_loop, name="ido-journal-writer:postgresql", daemon=True
+                )
+                self._thread.start()
+
+    def _writer_loop(self) -> None:
+        """Drain the queue into one transaction at a time until `close` sends None."""
+        while True:
+            first = self._queue.get()
+            batch: list[_Append] = [] if first is None else [first]
+            stop = first is None
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                else:
+                    batch.append(item)
+            if batch:
+                try:
+                    self._commit(batch)
+                except Exception as exc:  # the connection broke: never leave a caller waiting
+                    for item in batch:
+                        item.error = item.error or JournalError(
+                            f"cannot write the journal {redact_url(self.url)}: "
+                            f"{type(exc).__name__}: {_one_line(exc)}"
+                        )
+                for item in batch:
+                    assert item.loop is not None and item.future is not None
+                    with contextlib.suppress(RuntimeError):  # the caller's loop is closed
+                        item.loop.call_soon_threadsafe(_settle, item.future, item.error)
+            if stop:
+                return
+
+    def _commit(self, batch: list[_Append]) -> None:
+        """Apply every item of `batch` in one transaction; a rejected item sets its `error`."""
+        with self._wlock:
+            conn = self._writer
+            try:
+                with conn.transaction():
+                    last: dict[str, int] = {}
+                    has_row: dict[str, bool] = {}
+                    for item in batch:
+                        self._apply(conn, item, last, has_row)
+            except self._psycopg.Error as exc:  # nothing of the batch is written
+                error = JournalError(
+                    f"cannot write the journal {redact_url(self.url)}: {_one_line(exc)}"
+                )
+                for item in batch:
+                    item.error = item.error or error
+                return
+            self.commits += 1
+            self.appends += sum(1 for item in batch if item.error is None)
+
+    def _apply(
+        self, conn: psycopg.Connection[Any], item: _Append, last: dict[str, int],
+        has_row: dict[str, bool],
+    ) -> None:
+        """Write one caller's rows inside a savepoint, so a rejected caller leaves no trace."""
+        for run_id in {e.run_id for e in item.events}:
+            if run_id not in last:
+                row = conn.execute(
+                    "SELECT max(seq) FROM ido_events WHERE run_id = %s", (run_id,)
+                ).fetchone()
+                last[run_id] = int(row[0] or 0) if row else 0
+            if run_id not in has_row:
+                found = conn.execute(
+                    "SELECT 1 FROM ido_runs WHERE run_id = %s", (run_id,)
+                ).fetchone()
+                has_row[run_id] = found is not None
+        try:
+            new_last = check_seqs(item.events, last)
+            for run_id in new_last:
+                if not has_row[run_id] and (item.run is None or item.run.run_id != run_id):
+                    raise JournalError(
+                        f"events for run {run_id}, which has no row: pass run=RunInfo(...) "
+                        "with the run's first append"
+                    )
+        except JournalError as exc:
+            item.error = exc
+            return
+        try:
+            with conn.transaction(), conn.cursor() as cur:  # a savepoint inside the batch
+                fence = item.fence
+                if fence is not None:
+                    # the row lock orders this write with any claim of the run
+                    held = _lease(cur.execute(
+                        "SELECT run_id, owner, epoch, until FROM ido_leases WHERE run_id = %s "
+                        "FOR UPDATE", (fence.run_id,),
+                    ).fetchone())
+                    creates = last.get(fence.run_id, 0) == 0 and any(e.seq == 1 for e in item.events)
+                    check_fence(fence, held, creates=creates)
+                    cur.execute(
+                        "INSERT INTO ido_leases (run_id, owner, epoch, until) VALUES (%s, %s, %s, %s) "
+                        "ON CONFLICT (run_id) DO UPDATE SET until = excluded.until",
+                        (fence.run_id, fence.owner, fence.epoch, fence.until),
+                    )
+                if item.run_row is not None:
+                    cur.execute(
+                        "INSERT INTO ido_runs (run_id, intent, status, created_at, updated_at, info) "
+                        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (run_id) DO UPDATE SET "
+                        "intent = excluded.intent, status = excluded.status, "
+                        "created_at = excluded.created_at, updated_at = excluded.updated_at, "
+                        "info = excluded.info",
+                        item.run_row,
+                    )
+                if item.rows:
+                    cur.executemany(
+                        "INSERT INTO ido_events (run_id, seq, kind, at, data) "
+                        "VALUES (%s, %s, %s, %s, %s)",
+                        item.rows,
+                    )
+        except JournalError as exc:  # the fence did not hold: the savepoint rolled back
+            item.error = exc
+            return
+        except self._psycopg.errors.IntegrityError as exc:
+            item.error = JournalError(
+                f"cannot append to the journal {redact_url(self.url)}: {_one_line(exc)}"
+            )
+            return
+        last.update(new_last)
+        if item.run is not None:
+            has_row[item.run.run_id] = True
+
+    # -- leases ----------------------------------------------------------------------------------
+
+    def _leasing(self, work: Callable[[psycopg.Connection[Any]], _T]) -> _T:
+        """Return `work(conn)` run in one transaction of the writing connection."""
+        if self._closed:
+            raise JournalError(f"the journal {redact_url(self.url)} is closed")
+        with self._wlock:
+            try:
+                with self._writer.transaction():
+                    return work(self._writer)
+            except self._psycopg.Error as exc:
+                raise JournalError(
+                    f"cannot write the journal {redact_url(self.url)}: {_one_line(exc)}"
+                ) from None
+
+    def claim(
+        self, owner: str, *, lease_s: float, limit: int = 1, run_id: str | None = None,
+        now: float | None = None, steal_from: Sequence[str] = (),
+    ) -> list[Lease]:
+        """Claim up to `limit` claimable runs, oldest first (see `Store.claim`).
+
+        `FOR UPDATE SKIP LOCKED` lets claimers on many machines pass each other
+        without waiting: each takes runs no other transaction holds.
+        """
+        at = time.time() if now is None else now
+        dead = list(steal_from)
+        only = "AND r.run_id = %(run_id)s" if run_id is not None else ""
+        sql = f"""
+            WITH candidates AS (
+                SELECT r.run_id FROM ido_runs r LEFT JOIN ido_leases l ON l.run_id = r.run_id
+                WHERE r.status <> ALL(%(terminal)s)
+                  AND (l.run_id IS NULL OR l.until < %(now)s OR l.owner = ANY(%(dead)s)) {only}
+                ORDER BY r.created_at, r.run_id
+                LIMIT %(limit)s
+                FOR UPDATE OF r SKIP LOCKED
+            )
+            INSERT INTO ido_leases (run_id, owner, epoch, until)
+            SELECT run_id, %(owner)s, 1, %(until)s FROM candidates
+            ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner,
+                epoch = ido_leases.epoch + 1, until = excluded.until
+            WHERE ido_leases.until < %(now)s OR ido_leases.owner = ANY(%(dead)s)
+            RETURNING run_id, owner, epoch, until
+        """
+        params = {
+            "terminal": sorted(TERMINAL_STATUSES), "now": at, "dead": dead, "run_id": run_id,
+            "limit": limit, "owner": owner, "until": at + lease_s,
+        }
+
+        def work(conn: psycopg.Connection[Any]) -> list[Lease]:
+            rows = conn.execute(sql, params).fetchall()
+            return sorted((lease for row in rows if (lease := _lease(row))), key=lambda x: x.run_id)
+
+        return self._leasing(work)
+
+    def renew(self, leases: Sequence[Lease], *, until: float) -> list[str]:
+        """Extend the leases still held to `until`; return the run ids whose lease was lost."""
+        def work(conn: psycopg.Connection[Any]) -> list[str]:
+            lost = []
+            for lease in leases:
+                cur = conn.execute(
+                    "UPDATE ido_leases SET until = %s WHERE run_id = %s AND owner = %s AND epoch = %s",
+                    (until, lease.run_id, lease.owner, lease.epoch),
+                )
+                if cur.rowcount == 0:
+                    lost.append(lease.run_id)
+            return lost
+
+        return self._leasing(work) if leases else []
+
+    def release(self, leases: Sequence[Lease]) -> None:
+        """Expire the leases still held (the epoch stays, so the next claim goes above it)."""
+        def work(conn: psycopg.Connection[Any]) -> None:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "UPDATE ido_leases SET until = 0 WHERE run_id = %s AND owner = %s AND epoch = %s",
+                    [(lease.run_id, lease.owner, lease.epoch) for lease in leases],
+                )
+
+        if leases:
+            self._leasing(work)
+
+    def leases(self, *, run_ids: Sequence[str] | None = None) -> list[Lease]:
+        """Return the current leases (of `run_ids` if given), expired ones included."""
+        if run_ids is None:
+            rows = self._read("SELECT run_id, owner, epoch, until FROM ido_leases ORDER BY run_id")
+        else:
+            rows = self._read(
+                "SELECT run_id, owner, epoch, until FROM ido_leases WHERE run_id = ANY(%s) "
+                "ORDER BY run_id", (list(run_ids),),
+            )
+        return [lease for row in rows if (lease := _lease(row))]
+
+    def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
+        """Store `content` under `digest` once, durably; a second call with the digest is a no-op."""
+        text = encode(content, what=f"revision {digest}")
+        if self._closed:
+            raise JournalError(f"the journal {redact_url(self.url)} is closed")
+        with self._wlock:
+            try:
+                self._writer.execute(
+                    "INSERT INTO ido_revisions (digest, kind, content) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (digest) DO NOTHING",
+                    (digest, kind, text),
+                )
+            except self._psycopg.Error as exc:
+                raise JournalError(
+                    f"cannot write the journal {redact_url(self.url)}: {_one_line(exc)}"
+                ) from None
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        if self._closed:
+            raise JournalError(f"the journal {redact_url(self.url)} is closed")
+        with self._rlock:
+            try:
+                return self._reader.execute(sql, params).fetchall()
+            except self._psycopg.Error as exc:
+                raise JournalError(
+                    f"cannot read the journal {redact_url(self.url)}: {_one_line(exc)}"
+                ) from None
+
+    def _read_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self._read(sql, params)
+        return rows[0] if rows else None
+
+    def get_revision(self, *, digest: str) -> Any:
+        """Return the content stored under `digest`; JournalError when unknown or undecodable."""
+        row = self._read_one("SELECT content FROM ido_revisions WHERE digest = %s", (digest,))
+        if row is None:
+            raise JournalError(f"no revision {digest} in the journal {redact_url(self.url)}")
+        try:
+            return json.loads(row[0])
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise JournalCorrupted(f"revision {digest} does not decode: {exc}") from None
+
+    def get_run(self, *, run_id: str) -> RunInfo:
+        """Return the run whose id is `run_id` or uniquely starts with it; UsageError otherwise."""
+        row = self._read_one("SELECT run_id, info FROM ido_runs WHERE run_id = %s", (run_id,))
+        if row is None:
+            matches = [
+                r[0] for r in self._read(
+                    "SELECT run_id FROM ido_runs WHERE starts_with(run_id, %s) LIMIT 9", (run_id,)
+                )
+            ] if run_id else []
+            if len(matches) != 1:
+                known = matches or [
+                    r[0] for r in self._read(
+                        "SELECT run_id FROM ido_runs ORDER BY created_at DESC LIMIT 8"
+                    )
+                ]
+                resolve_run_id(run_id, known)  # raises the ambiguous / unknown UsageError
+            row = self._read_one(
+                "SELECT run_id, info FROM ido_runs WHERE run_id = %s", (matches[0],)
+            )
+        return self._decode_run(row[0], row[1])
+
+    def _decode_run(self, run_id: str, info: str) -> RunInfo:
+        try:
+            return RunInfo.model_validate_json(info)
+        except PydanticError as exc:
+            raise JournalCorrupted(
+                f"the row of run {run_id} does not decode: {exc.errors()[0].get('msg')}; "
+                "the other runs are unaffected",
+                run_id=run_id,
+            ) from None
+
+    def list_runs(self, *, status: str | None = None, limit: int | None = None) -> list[RunInfo]:
+        """Return runs newest first; rows that do not decode are left out and named in `corrupted_runs`."""
+        sql = "SELECT run_id, info FROM ido_runs"
+        params: list[Any] = []
+        if status is not None:
+            sql += " WHERE status = %s"
+            params.append(status)
+        sql += " ORDER BY created_at DESC, run_id DESC"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        runs, bad = [], []
+        for run_id, info in self._read(sql, params):
+            try:
+                runs.append(self._decode_run(run_id, info))
+            except JournalCorrupted:
+                bad.append(run_id)
+        self.corrupted_runs = bad
+        return runs
+
+    def events(self, *, run_id: str, kinds: Sequence[str] | None = None) -> list[Event]:
+        """Return the run's events in seq order (only `kinds` if given); JournalCorrupted on a bad row."""
+        sql = "SELECT seq, kind, at, data FROM ido_events WHERE run_id = %s"
+        params: list[Any] = [run_id]
+        if kinds is not None:
+            kinds = list(kinds)
+            if not kinds:
+                return []
+            sql += " AND kind = ANY(%s)"
+            params.append(kinds)
+        sql += " ORDER BY seq"
+        out = []
+        for seq, kind, at, data in self._read(sql, params):
+            try:
+                out.append(Event(run_id=run_id, seq=seq, kind=kind, at=at, data=json.loads(data)))
+            except (json.JSONDecodeError, TypeError, PydanticError) as exc:
+                raise JournalCorrupted(
+                    f"event {seq} ({kind}) of run {run_id} does not decode: {_one_line(exc)}; "
+                    "the other runs are unaffected",
+                    run_id=run_id,
+                ) from None
+        return out
+
+    def close(self) -> None:
+        """Wait for queued appends to commit, stop the writer thread and close both connections."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+        while True:  # an append that raced with close: fail it rather than leave it waiting
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None and item.loop is not None and item.future is not None:
+                with contextlib.suppress(RuntimeError):
+                    item.loop.call_soon_threadsafe(
+                        _settle, item.future,
+                        JournalError(f"the journal {redact_url(self.url)} is closed"),
+                    )
+        with self._wlock:
+            self._writer.close()
+        with self._rlock:
+            self._reader.close()
+
+
+def _lease(row: Any) -> Lease | None:
+    """Return the lease an `ido_leases` row holds (None for no row)."""
+    if row is None:
+        return None
+    return Lease(run_id=row[0], owner=row[1], epoch=int(row[2]), until=float(row[3]))
+
+
+def _settle(future: asyncio.Future[None], error: JournalError | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+def _one_line(exc: BaseException) -> str:
+    """Return the first line of an exception's message (psycopg adds DETAIL/HINT lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
