@@ -21,12 +21,14 @@ from collections.abc import Awaitable, Callable
 
 from ido.clock import Clock
 from ido.decisions import DecisionRecord, Trigger
+from ido.engine.doors import PolicySet
 from ido.engine.fold import apply, fold_finished
 from ido.engine.fold import record as record_event
 from ido.engine.run import RunState
 from ido.errors import UsageError
 from ido.journal.base import Event, RunInfo, Store
 from ido.journal.events import parse
+from ido.model import Capability
 
 #: how often a run waiting for approval looks for an answer written by another process.
 APPROVAL_POLL_S = 1.0
@@ -61,22 +63,27 @@ async def answer(store: Store, run_id: str, approved: bool, by: str = "", note: 
     return row
 
 
-def request_approval(run: RunState, record: DecisionRecord, clock: Clock) -> None:
-    """Record `approval_requested` for `record`'s chosen step: the run then waits for an answer."""
+def request_approval(
+    run: RunState, record: DecisionRecord, clock: Clock, policies: PolicySet, capability: Capability,
+) -> None:
+    """Record `approval_requested` for `record`'s chosen step (`capability`): the run then waits for an answer."""
     record_event(run, "approval_requested", clock.timestamp(), {
         "decision_id": record.decision_id, "step": record.dispatch[0] if record.dispatch else None,
-        "capability": record.chosen[0], "policies": approval_policies(record),
+        "capability": record.chosen[0], "policies": approval_policies(record, run, policies, capability),
     })
 
 
-def approval_policies(record: DecisionRecord) -> list[str]:
-    """Return the names of the policies that require approval of `record`'s (first) dispatched step."""
+def approval_policies(record: DecisionRecord, run: RunState, policies: PolicySet, capability: Capability) -> list[str]:
+    """Return the names of the policies that require approval of `record`'s (first) dispatched step.
+
+    The plan's step names them; a record without one (a static path's) has the
+    policies judged again, as the decision did (never read from its reason's text).
+    """
     if record.plan is not None and record.dispatch:
         step = record.plan.steps[record.dispatch[0]]
         if step.approval_policies:
             return list(step.approval_policies)
-    text = record.reason
-    return [p.strip() for p in text[text.rfind("(") + 1:text.rfind(")")].split(",")] if "(" in text else []
+    return list(policies.judge(capability, run.intent, run.public_inputs).approval_by)
 
 
 async def await_answer(

@@ -321,7 +321,7 @@ class Engine:
                 return await self._finish(run, record)
             until: float | None = deadline
             if action == "await_approval":
-                request_approval(run, record, self.clock)
+                request_approval(run, record, self.clock, self.policies, self.capabilities[record.chosen[0]])
                 self._set_status(run, "waiting_approval", record)
             elif action in ("block", "backoff"):
                 blocked_since = now if blocked_since is None else blocked_since

@@ -26,7 +26,7 @@ from ido.engine.run import RunState
 from ido.errors import JournalError
 from ido.journal import MemoryStore
 from ido.journal.base import TERMINAL_STATUSES, Event, RunInfo
-from ido.journal.events import parse
+from ido.journal.events import ApprovalRequested, parse
 from ido.model import Capability, Intent, Policy
 from ido.simulation.clock import run_virtual
 
@@ -200,7 +200,10 @@ def test_a_run_restored_from_its_journal_equals_the_live_run_at_every_append(wor
         for name in FOLDED:
             assert rebuilt[name] == live[name], f"after event {upto}: {name} differs"
     for event in events:  # every stored payload reads back as its typed event
-        assert type(parse(event)).__name__ != "JournalEvent"
+        typed_event = parse(event)
+        assert type(typed_event).__name__ != "JournalEvent"
+        if isinstance(typed_event, ApprovalRequested):  # named by the policy, whatever the strategy
+            assert typed_event.policies == ["ask"]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
