@@ -441,7 +441,8 @@ class Engine:
             return self._result(run)
         if run.intent.on_failure == "compensate" and run.completed:
             # not "failed" yet: that is terminal, and a crash now must leave the undoing to resume
-            run.compensating = True
+            # (the failing decision's event made the run compensating; a run blocked too long, whose
+            # failing decision is not journaled, becomes so with its first undo's decision)
             await self.flush(run)
             return await self._compensate(run)
         self._set_status(run, "failed", record)

@@ -13,14 +13,12 @@ the same `apply`, so a run rebuilt from its journal is the run that wrote it
 loop keeps only while it runs (tasks, caches of plans and health, the next
 decision's trigger and cause) is not folded.
 
-Three writes of folded fields happen outside `apply`, each before or instead
+Two writes of folded fields happen outside `apply`, each before or instead
 of an event: `Engine.start` sets the facts given with `--set` into the state
-its `run_started` event then carries; `Engine._finish` marks a run that gives
-up after being blocked too long as compensating (its failing decision is not
-journaled: the last one journaled is the block); and `ido.engine.resume`
-takes a run's status from its row (an `ido approve` from another process
-sets it without a status event) and drops the undo that was in flight at a
-crash (the compensation loop redoes it with the same key).
+its `run_started` event then carries; and `ido.engine.resume` takes a run's
+status from its row (an `ido approve` from another process sets it without a
+status event) and drops the undo that was in flight at a crash (the
+compensation loop redoes it with the same key).
 
 `fold_finished` turns the steps that finished since the loop last looked into
 `outcome` (and `fault`) events; it is called by the engine's loop, by
