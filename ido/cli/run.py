@@ -212,10 +212,11 @@ def _no_plan_at_start(result: RunResult) -> bool:
 @click.option("--simulate", "scenario", metavar="SCENARIO", help="Run inside this scenario's simulated world.")
 @click.option("--strategy", type=click.Choice(["adaptive", "static", "static-fallback"]), default="adaptive",
               show_default=True, help="How the run chooses (static ones are the workflow baselines).")
+@click.option("--detach", is_flag=True, help="Queue the run for `ido worker` and print its id at once.")
 @click.option("--json", "as_json", is_flag=True, help="Print run_id, status, steps_executed, decisions, cost, elapsed_s.")
 @click.pass_obj
 def run(ctx: CliContext, intent: str, inputs: tuple[str, ...], facts: tuple[str, ...], scenario: str | None,
-        strategy: str, as_json: bool) -> int:
+        strategy: str, detach: bool, as_json: bool) -> int:
     """Pursue INTENT until its goal holds, printing each decision and why."""
     from ido.loading import load_workspace
 
@@ -227,6 +228,10 @@ def run(ctx: CliContext, intent: str, inputs: tuple[str, ...], facts: tuple[str,
         the_intent.bind_inputs(raw_inputs)
     except ValueError as exc:
         raise UsageError(f"intent {the_intent.intent}: {exc}") from None
+    if detach:
+        if scenario is not None:
+            raise UsageError("--detach queues a real run for a worker; --simulate runs here: use one")
+        return _detach(ctx, workspace, the_intent.intent, raw_inputs, set_facts, strategy, as_json)
     listeners = [] if as_json else [DecisionPrinter()]
     log_file = open_run_log()
     try:
@@ -240,11 +245,30 @@ def run(ctx: CliContext, intent: str, inputs: tuple[str, ...], facts: tuple[str,
     return finish_run(result, as_json, no_plan=_no_plan_at_start(result))
 
 
+def _detach(ctx: CliContext, workspace: Any, intent: str, inputs: dict[str, Any], set_facts: dict[str, Any],
+            strategy: str, as_json: bool) -> int:
+    """Queue the run for a worker (`ido run --detach`); print its id, or its JSON row."""
+    from ido.engine.worker import queue_run
+
+    with open_journal(ctx) as store:
+        info = queue_run(store, workspace, intent, inputs=inputs, set_facts=set_facts,
+                         options={"strategy": strategy, "workspace": str(ctx.workspace)})
+    if as_json:
+        click.echo(json.dumps({"run_id": info.run_id, "status": info.status}, indent=2))
+    else:
+        click.echo(f"queued: run {info.run_id} (a worker will claim it; follow it with `ido watch {info.run_id}`)")
+    return 0
+
+
 async def _real(ctx: CliContext, workspace: Any, intent: Any, inputs: dict[str, Any], set_facts: dict[str, Any],
                 strategy: str, listeners: list[Any]) -> RunResult:
     from ido.engine import Engine
+    from ido.journal.leases import LeasedStore
 
-    with open_journal(ctx) as store:
+    with open_journal(ctx) as journal:
+        # the run is leased to this process, so a worker on the same journal never takes it
+        # while it lives, and takes it over if this process dies
+        store = LeasedStore(journal)
         engine = Engine(workspace, store, strategy=strategy, listeners=listeners)
         try:
             return await engine.run(intent, inputs=inputs, set_facts=set_facts,
@@ -298,38 +322,4 @@ def reject(ctx: CliContext, run_id: str, by: str) -> int:
     return _answer(ctx, run_id, False, by)
 
 
-@click.command("resume")
-@click.argument("run_id", metavar="[RUN]", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per resumed run.")
-@click.pass_obj
-def resume(ctx: CliContext, run_id: str | None, as_json: bool) -> int:
-    """Continue RUN (or every unfinished run) from the journal, e.g. after a crash."""
-    from ido.loading import load_workspace
-
-    workspace = load_workspace(ctx.workspace)
-    listeners = [] if as_json else [DecisionPrinter()]
-    results = asyncio.run(_resume(ctx, workspace, run_id, listeners))
-    if not results:
-        click.echo("no unfinished runs to resume")
-        return 0
-    codes = [finish_run(r, as_json, no_plan=False) for r in results]
-    return max(codes)
-
-
-async def _resume(ctx: CliContext, workspace: Any, run_id: str | None, listeners: list[Any]) -> list[RunResult]:
-    from ido.engine import Engine
-    from ido.journal.base import TERMINAL_STATUSES
-
-    with open_journal(ctx) as store:
-        if run_id is not None:
-            ids = [store.get_run(run_id=run_id).run_id]
-        else:
-            ids = [r.run_id for r in store.list_runs() if r.status not in TERMINAL_STATUSES]
-        engine = Engine(workspace, store, listeners=listeners)
-        try:
-            return list(await asyncio.gather(*(engine.resume(i) for i in ids)))
-        finally:
-            await engine.close()
-
-
-COMMANDS = [run, approve, reject, resume]
+COMMANDS = [run, approve, reject]

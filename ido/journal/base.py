@@ -20,7 +20,7 @@ from ido.errors import JournalError
 from ido.model.values import Frozen
 
 RunStatus = Literal[
-    "running", "waiting_approval", "blocked", "succeeded", "failed",
+    "queued", "running", "waiting_approval", "blocked", "succeeded", "failed",
     "compensated", "compensation_failed",
 ]
 TERMINAL_STATUSES: frozenset[str] = frozenset(

@@ -1,0 +1,263 @@
+"""Workers: claim runs from a shared journal, drive them under a lease, hand them over when gone.
+
+`Worker.serve` is `ido worker` (and, with `once=True`, `ido resume`): it claims
+runs whose lease is free — queued by `ido run --detach` (`queue_run`), or whose
+owner's lease expired (a worker that died) — drives each with one `Engine`
+whose store is a `LeasedStore`, renews its leases on a heartbeat, and drops a
+run whose lease another worker took (its late writes are refused by the
+store's fence, so nothing is half-applied). A run taken over is rebuilt from
+its journal by `Engine.resume`, the same path as after a crash: steps sent
+without an outcome are re-sent with their original idempotency keys.
+
+On stop (SIGTERM in `ido worker`), the worker cancels its runs after their
+current decisions, and releases their leases so another worker takes them
+over at once rather than after the lease expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ido.engine.engine import Engine
+from ido.engine.run import RunResult
+from ido.errors import IdoError, LeaseLost, UsageError
+from ido.journal.base import TERMINAL_STATUSES, Condition_, Lease, RunInfo, Store
+from ido.journal.leases import DEFAULT_LEASE_S, LeasedStore
+
+#: The key of a queued run's options that holds what the worker needs to start it.
+QUEUED = "queued"
+
+
+def queue_run(
+    store: Store, workspace: Any, intent: str, *, inputs: Mapping[str, Any] | None = None,
+    set_facts: Mapping[str, Any] | None = None, options: Mapping[str, Any] | None = None,
+    run_id: str | None = None, now: float | None = None,
+) -> RunInfo:
+    """Write a `queued` run row for a worker to start; return it. Called by `ido run --detach`.
+
+    Checks what a worker would refuse (unknown intent, inputs that do not
+    bind) now, so the caller gets exit 2 rather than a failed run later.
+    Secret inputs are refused: the journal never stores them, so a worker
+    could not start the run.
+    """
+    import uuid
+
+    from ido.engine.run import redact
+
+    found = workspace.intent(intent)
+    try:
+        bound = found.bind_inputs(dict(inputs or {}))
+    except ValueError as exc:
+        raise UsageError(f"intent {found.intent}: {exc}") from None
+    secrets = found.secret_inputs()
+    if secrets & set(inputs or {}):
+        raise UsageError(
+            f"intent {found.intent} has secret inputs ({', '.join(sorted(secrets))}), which the "
+            "journal never stores: run it in this process (without --detach)"
+        )
+    at = time.time() if now is None else now
+    info = RunInfo(
+        run_id=run_id or uuid.uuid4().hex[:16], intent=found.intent, status="queued",
+        created_at=at, updated_at=at, inputs=redact(bound, secrets),
+        conditions=[Condition_(type="Progressing", status=True, reason="Queued",
+                               message="waiting for a worker to claim it")],
+        options={**dict(options or {}), QUEUED: {"inputs": bound, "set": dict(set_facts or {})}},
+    )
+    if _no_loop():
+        asyncio.run(store.append([], run=info))
+    else:
+        _append_in_thread(store, info)
+    return info
+
+
+def _no_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return True
+    return False
+
+
+def _append_in_thread(store: Store, info: RunInfo) -> None:
+    """Append `info` from inside a running loop (the service): on a helper thread's own loop."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            asyncio.run(store.append([], run=info))
+        except BaseException as exc:  # handed to the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+@dataclass
+class WorkerReport:
+    """What a worker did: the runs it finished, and those it gave up (lease lost or stopped)."""
+
+    finished: list[RunResult] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+
+
+class Worker:
+    """Claims and drives runs of one journal; see the module docstring."""
+
+    def __init__(
+        self, workspace: Any, store: Store, *, concurrency: int = 8,
+        lease_s: float = DEFAULT_LEASE_S, owner: str | None = None, poll_s: float = 0.5,
+        listeners: Iterable[Any] = (), on_finished: Callable[[RunResult], None] | None = None,
+        on_lost: Callable[[str, str], None] | None = None, engine_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise UsageError(f"--concurrency must be at least 1, not {concurrency}")
+        if lease_s <= 0:
+            raise UsageError(f"--lease must be positive, not {lease_s}")
+        self.store = store if isinstance(store, LeasedStore) else LeasedStore(
+            store, owner=owner, lease_s=lease_s
+        )
+        self.concurrency = concurrency
+        self.poll_s = poll_s
+        self.on_finished = on_finished
+        self.on_lost = on_lost
+        self.engine = Engine(workspace, self.store, listeners=listeners, **dict(engine_options or {}))
+        self.tasks: dict[str, asyncio.Task[RunResult | None]] = {}
+        self.stopping = asyncio.Event()
+
+    @property
+    def owner(self) -> str:
+        """This worker's name as a lease owner (`host:pid:nonce`)."""
+        return self.store.owner
+
+    def stop(self) -> None:
+        """Ask `serve` to stop: current runs are cancelled and their leases released."""
+        self.stopping.set()
+
+    async def serve(self, *, once: bool = False, run_id: str | None = None) -> WorkerReport:
+        """Claim and drive runs until stopped (or, with `once`, until nothing is claimable).
+
+        `run_id` limits the worker to that one run (`ido resume RUN`).
+        Returns what was finished, lost to another owner, or released.
+        """
+        report = WorkerReport()
+        heartbeat = max(self.store.lease_s / 3, 0.05)
+        next_beat = time.monotonic() + heartbeat
+        try:
+            while not self.stopping.is_set():
+                free = self.concurrency - len(self.tasks)
+                claimed: list[Lease] = []
+                if free > 0:
+                    claimed = await asyncio.to_thread(
+                        self.store.claim_runs, limit=free if run_id is None else 1, run_id=run_id
+                    )
+                for lease in claimed:
+                    self.tasks[lease.run_id] = asyncio.get_running_loop().create_task(
+                        self._drive(lease, report), name=f"ido-worker-{lease.run_id}"
+                    )
+                if once and not self.tasks and not claimed:
+                    break
+                waiting = [*self.tasks.values()]
+                stop_wait = asyncio.ensure_future(self.stopping.wait())
+                timeout = max(0.0, min(self.poll_s, next_beat - time.monotonic()))
+                await asyncio.wait(
+                    [*waiting, stop_wait], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                stop_wait.cancel()
+                for task_id, task in list(self.tasks.items()):
+                    if task.done():
+                        del self.tasks[task_id]
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + heartbeat
+                    await self._beat(report)
+        finally:
+            await self._shutdown(report)
+        return report
+
+    async def _beat(self, report: WorkerReport) -> None:
+        """Renew held leases; stop driving the runs whose lease another owner took."""
+        lost = await asyncio.to_thread(self.store.renew_held)
+        for run_id in lost:
+            task = self.tasks.pop(run_id, None)
+            if task is not None:
+                task.cancel()
+            self._lost(report, run_id, "its lease was taken over by another worker")
+
+    def _lost(self, report: WorkerReport, run_id: str, why: str) -> None:
+        report.lost.append(run_id)
+        if self.on_lost is not None:
+            self.on_lost(run_id, why)
+
+    async def _drive(self, lease: Lease, report: WorkerReport) -> RunResult | None:
+        """Start (queued) or resume (taken over) the run `lease` names; return how it ended."""
+        run_id = lease.run_id
+        try:
+            info = self.store.get_run(run_id=run_id)
+            if info.status == "queued" and not self.store.events(run_id=run_id, kinds=["run_started"]):
+                result = await self._start(info)
+            elif info.status in TERMINAL_STATUSES:
+                self.store.forget(run_id)
+                return None
+            else:
+                result = await self.engine.resume(run_id)
+        except LeaseLost as exc:
+            self._lost(report, run_id, str(exc))
+            return None
+        except asyncio.CancelledError:
+            raise
+        except IdoError as exc:  # the run cannot be driven here (unknown intent, corrupt journal ...)
+            await self._give_up(lease, str(exc))
+            self._lost(report, run_id, str(exc))
+            return None
+        self.store.forget(run_id)
+        report.finished.append(result)
+        if self.on_finished is not None:
+            self.on_finished(result)
+        return result
+
+    async def _start(self, info: RunInfo) -> RunResult:
+        queued = dict(info.options.get(QUEUED) or {})
+        options = {k: v for k, v in info.options.items() if k != QUEUED}
+        run_id = await self.engine.start(
+            info.intent, inputs=queued.get("inputs") or {}, set_facts=queued.get("set") or {},
+            options={**options, "run_id": info.run_id},
+        )
+        return await self.engine.wait(run_id)
+
+    async def _give_up(self, lease: Lease, reason: str) -> None:
+        """Mark a queued run that cannot start as failed, so no worker claims it again."""
+        with contextlib.suppress(IdoError):
+            info = self.store.get_run(run_id=lease.run_id)
+            if info.status != "queued":
+                return  # a started run stays as its journal says; another worker may do better
+            failed = info.model_copy(update={
+                "status": "failed", "updated_at": time.time(),
+                "conditions": [Condition_(type="Blocked", status=True, reason="CannotStart",
+                                          message=reason)],
+            })
+            await self.store.append([], run=failed)
+
+    async def _shutdown(self, report: WorkerReport) -> None:
+        """Cancel runs still driven, close the engine, release their leases."""
+        unfinished = list(self.tasks)
+        for task in self.tasks.values():
+            task.cancel()
+        for task in self.tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.tasks.clear()
+        await self.engine.close()
+        held = [r for r in unfinished if r in self.store.held]
+        if held:
+            await asyncio.to_thread(self.store.release_held, held)
+            report.released.extend(held)
