@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from results import replace_section  # noqa: E402
+from results import replace_section
 
 #: the RunState fields a run's journal holds (`ido.engine.fold.FOLDED`), listed here so that an
 #: older checkout, which has no fold, is measured by the same list.
@@ -41,8 +41,9 @@ _WRITE = r"\brun\.({fields})\b(\[[^\]]*\])?\s*(=(?!=)|\+=|-=|\.(add|append|pop|u
 def measure() -> dict[str, Any]:
     """Return the figures of the `ido` package this interpreter imports."""
     import grimp
-    import ido
     import networkx as nx
+
+    import ido
 
     root = Path(ido.__file__).resolve().parent
     graph = grimp.build_graph("ido", include_external_packages=False)
@@ -64,7 +65,7 @@ def measure() -> dict[str, Any]:
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ido"):
                 private += sum(a.name.startswith("_") and not a.name.startswith("__") for a in node.names)
         name = str(path.relative_to(root.parent))
-        if any_field.search(text) or re.search(r"\bRunState\(", text) and name != "ido/engine/run.py":
+        if any_field.search(text) or (re.search(r"\bRunState\(", text) and name != "ido/engine/run.py"):
             writers_all.add(name)
         if journaled.search(text):
             writers_journaled.add(name)

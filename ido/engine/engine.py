@@ -38,7 +38,7 @@ from ido.engine.compensation import compensate
 from ido.engine.deadline import MAX_BLOCKED_S, abandon, run_deadline
 from ido.engine.decide import decide
 from ido.engine.doors import Executor, FactReader, Logger, Planner, PolicySet, Prober
-from ido.engine.executors import default_doors
+from ido.engine.doors.defaults import default_doors
 from ido.engine.fleet import Fleet, admit_decision
 from ido.engine.fold import fold_finished
 from ido.engine.fold import record as record_event
