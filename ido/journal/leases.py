@@ -50,13 +50,19 @@ def dead_local_owners(leases: Sequence[Lease], *, now: float | None = None) -> l
 
 
 def _alive(pid: int) -> bool:
+    """Return whether process `pid` runs (a zombie, killed but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # it exists, under another user
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rsplit(b")", 1)[-1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): trust kill(0)
+    return state not in (b"Z", b"X")
 
 
 class LeasedStore(Store):

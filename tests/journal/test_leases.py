@@ -129,3 +129,31 @@ async def test_concurrent_claimers_never_share_a_run(shared_journal: Callable[[]
     assert {x.epoch for x in seed.leases()} == {1}
     for s in [seed, *stores]:
         s.close()
+
+
+def test_dead_local_owners_are_processes_of_this_machine_that_are_gone() -> None:
+    """An owner whose process exited (even not yet reaped) is dead; this process, another host, an expired lease are not."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from ido.journal.leases import dead_local_owners, owner_id
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # exited, and left unreaped: a zombie
+        with open(f"/proc/{child.pid}/stat", "rb") as fh:
+            if fh.read().rsplit(b")", 1)[-1].split()[0] == b"Z":
+                break
+        time.sleep(0.01)
+    host = socket.gethostname()
+    leases = [
+        Lease(run_id="a", owner=f"{host}:{child.pid}:aa", epoch=1, until=NOW + 10),
+        Lease(run_id="b", owner=owner_id(), epoch=1, until=NOW + 10),
+        Lease(run_id="c", owner=f"elsewhere:{child.pid}:cc", epoch=1, until=NOW + 10),
+        Lease(run_id="d", owner=f"{host}:{child.pid}:dd", epoch=1, until=NOW - 10),
+    ]
+    assert dead_local_owners(leases, now=NOW) == [f"{host}:{child.pid}:aa"]
+    child.wait()
+    assert dead_local_owners(leases, now=NOW) == [f"{host}:{child.pid}:aa"]

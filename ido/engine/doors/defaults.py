@@ -11,9 +11,7 @@ import asyncio
 import inspect
 import random
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ido.engine.doors.http import HttpExecutor, HttpProber
 from ido.engine.doors.payloads import flatten
@@ -21,6 +19,10 @@ from ido.engine.doors.python import PythonExecutor, PythonProber, Resolver
 from ido.engine.doors.sim import SimExecutor
 from ido.errors import ExecutionError
 from ido.model import Capability, Observer, Scalar
+from ido.secrets import resolve
+
+if TYPE_CHECKING:  # httpx is imported where a call is made: `import ido` and the CLI stay light
+    import httpx
 
 
 class DoorProber:
@@ -58,12 +60,15 @@ class DoorFactReader:
 
     async def observe(self, observer: Observer) -> dict[str, Scalar]:
         """Return the declared facts the observer reports now; raises ExecutionError if it cannot."""
+        import httpx
+
         try:
             if observer.http is not None:
                 if self._client is None:
                     self._client = httpx.AsyncClient(trust_env=False)
                 response = await asyncio.wait_for(
-                    self._client.get(observer.http, timeout=httpx.Timeout(observer.timeout)),
+                    self._client.get(resolve(observer.http, capability=observer.name),
+                                     timeout=httpx.Timeout(observer.timeout)),
                     observer.timeout,
                 )
                 response.raise_for_status()

@@ -17,7 +17,7 @@ from typing import Any
 from ido.engine.context import CallContext
 from ido.engine.doors import Call, Result
 from ido.engine.doors.payloads import flatten, price, reported_facts
-from ido.errors import ExecutionError
+from ido.errors import ExecutionError, ReferenceError_
 from ido.model import Capability, Scalar
 
 Resolver = Callable[[str], Callable[..., Any]]
@@ -85,7 +85,11 @@ class PythonExecutor:
     def _target(self, target: str) -> tuple[Callable[..., Any], _Signature]:
         hit = self._cache.get(target)
         if hit is None:
-            fn = self._resolve(target)
+            try:
+                fn = self._resolve(target)
+            except ReferenceError_ as exc:
+                # not importable, or refused by IDO_PYTHON_ALLOW (ido.trust): refused before any call
+                raise ExecutionError(str(exc), kind="rejected") from None
             hit = (fn, _Signature(fn))
             self._cache[target] = hit
         return hit
