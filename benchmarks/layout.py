@@ -120,6 +120,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--before", help="a checkout of ido to compare with (its root directory)")
     parser.add_argument("--before-label", default="before: main before issue 10's engine work")
+    parser.add_argument("--after-label", default="after: this checkout")
     parser.add_argument("--json", action="store_true", help="print this checkout's figures as JSON only")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()
@@ -129,7 +130,7 @@ def main() -> None:
         return
     before = _measure_elsewhere(args.before) if args.before else None
     text = report(before, after, (
-        f"{args.before_label}; after: this checkout. Circles count every import, `TYPE_CHECKING` ones too. "
+        f"{args.before_label}; {args.after_label}. Circles count every import, `TYPE_CHECKING` ones too. "
         "A module writes a field when it assigns it or calls a mutating method on it (`run.x = ...`, "
         "`run.x.add(...)`), or builds a `RunState`; the journaled fields are those `ido.engine.fold.apply` owns."
     ) if before else "This checkout.")
