@@ -49,8 +49,8 @@ from ido.engine.records import RecordWriter
 from ido.engine.resume import rebuild
 from ido.engine.reuse import FirstPlans, remember_plan
 from ido.engine.run import (
-    Declarations,
     Finished,
+    Lookups,
     RunResult,
     RunState,
     StepHandle,
@@ -137,7 +137,7 @@ class Engine:
         self._revisions: dict[int, tuple[Intent, Revisions]] = {}
         self._first_plans = FirstPlans(self.policy_list)
         #: what folding runs' events looks names up in (`ido.engine.fold.apply`).
-        self.declarations = Declarations(self.capabilities, lambda key: self.store.get_revision(digest=key))
+        self.lookups = Lookups(self.capabilities, lambda key: self.store.get_revision(digest=key))
 
     # -- public API ------------------------------------------------------------------
     async def run(
@@ -172,7 +172,7 @@ class Engine:
         run = RunState(
             run_id=run_id, intent=intent_model, inputs=bound, public_inputs=redact(bound, secrets),
             strategy=strategy, revisions=self.revisions(intent_model), state=state, started=now,
-            created_at=self.clock.timestamp(), declarations=self.declarations, options=opts, secrets=secrets,
+            created_at=self.clock.timestamp(), lookups=self.lookups, options=opts, secrets=secrets,
         )
         self._record_writer.store_revisions(intent_model, run.revisions)
         await self._observations.observe(run, force=True)

@@ -135,12 +135,12 @@ def _decided(run: RunState, event: Decided) -> None:
         # a static strategy keeps the first feasible plan (with its alternatives: the fallbacks)
         alternatives = event.alternatives
         if event.alternatives_ref is not None:
-            alternatives = run.declarations.content(event.alternatives_ref)
+            alternatives = run.lookups.content(event.alternatives_ref)
         run.pinned = pin(Plan.model_validate({**event.plan, "alternatives": alternatives or []}))
 
 
 def _dispatched(run: RunState, event: Dispatched) -> None:
-    cap = run.declarations.capabilities.get(event.capability)
+    cap = run.lookups.capabilities.get(event.capability)
     if cap is None:
         raise JournalError(
             f"run {run.run_id} dispatched {event.capability}, which is not in the registry now; "
@@ -159,7 +159,7 @@ def _dispatched(run: RunState, event: Dispatched) -> None:
 def _outcome(run: RunState, event: OutcomeRecorded, at: float) -> None:
     handle = run.awaiting.pop(event.step, None)
     name = event.capability
-    cap = handle.capability if handle is not None else run.declarations.capabilities.get(name)
+    cap = handle.capability if handle is not None else run.lookups.capabilities.get(name)
     ok = event.status == "succeeded"
     if ok:
         run.state.update(event.facts)

@@ -16,7 +16,7 @@ from ido.clock import Clock
 from ido.decisions import DecisionRecord, Revisions
 from ido.engine.doors import PolicySet
 from ido.engine.health import HealthTracker
-from ido.engine.run import Declarations, Finished, RunState, StepHandle
+from ido.engine.run import Finished, Lookups, RunState, StepHandle
 from ido.journal.base import Store
 from ido.model import Capability, Intent, Policy
 
@@ -40,7 +40,7 @@ class RunHost(Protocol):
     @property
     def policy_list(self) -> Sequence[Policy]: ...
     @property
-    def declarations(self) -> Declarations:
+    def lookups(self) -> Lookups:
         """What folding a run's events looks names up in."""
         ...
 

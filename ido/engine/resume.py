@@ -59,7 +59,7 @@ def restore(engine: RunHost, run_id: str) -> RunState:
         run_id=info.run_id, intent=intent, inputs=public, public_inputs=redact(public, secrets),
         strategy=start.strategy, revisions=recorded,
         state=dict(start.state), started=clock.now() - (clock.timestamp() - info.created_at),
-        created_at=info.created_at, declarations=engine.declarations, options=dict(info.options),
+        created_at=info.created_at, lookups=engine.lookups, options=dict(info.options),
         secrets=secrets,
     )
     # in order: observations its start read come before `run_started`, which holds the state after them

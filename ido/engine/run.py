@@ -87,7 +87,7 @@ class Finished:
 
 
 @dataclass(frozen=True, slots=True)
-class Declarations:
+class Lookups:
     """What folding a run's events needs besides the events: the registry and stored content.
 
     `capabilities` maps names to the capabilities steps are dispatched to;
@@ -113,7 +113,7 @@ class RunState:
     started: float
     created_at: float
     #: the registry and stored content the fold (`ido.engine.fold.apply`) looks names up in.
-    declarations: Declarations
+    lookups: Lookups
     options: dict[str, Any] = field(default_factory=dict)
     secrets: frozenset[str] = frozenset()
     spent: float = 0.0

@@ -195,7 +195,7 @@ def test_a_run_restored_from_its_journal_equals_the_live_run_at_every_append(wor
     assert eng.snapshots and eng.snapshots[-1][0] == events[-1].seq
     for upto, row, live in eng.snapshots:
         host = SimpleNamespace(
-            store=Prefix(events, row, upto), intent=eng.intent, clock=eng.clock, declarations=eng.declarations,
+            store=Prefix(events, row, upto), intent=eng.intent, clock=eng.clock, lookups=eng.lookups,
         )
         rebuilt = folded(restore(host, run_id))  # type: ignore[arg-type]
         for name in FOLDED:
