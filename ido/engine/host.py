@@ -2,7 +2,7 @@
 
 `ido.engine.compensation.compensate` and `ido.engine.resume.rebuild` work on
 one run for an engine; they see it only through this protocol (its clock,
-journal, health, registry and policies, and five operations), never its
+journal, health, registry and policies, and six operations), never its
 private attributes, so neither imports `ido.engine.engine` and the engine
 imports both without a circle. `ido.engine.engine.Engine` implements it.
 """
