@@ -98,17 +98,19 @@ def runs(ctx: CliContext, status: str | None, limit: int | None, as_json: bool) 
 
 @click.command("explain")
 @click.argument("run")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: run_id, intent, status, decisions.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: run_id, intent, status, summary, moves, decisions (every alternative).")
+@click.option("--full", is_flag=True, help="Show every alternative of every decision, even unchanged ones.")
 @click.pass_obj
-def explain(ctx: CliContext, run: str, as_json: bool) -> None:
-    """Show the decision timeline of RUN (a unique prefix of its id works)."""
+def explain(ctx: CliContext, run: str, as_json: bool, full: bool) -> None:
+    """Say in one sentence what RUN did, list its moves, then show each decision (a unique prefix of its id works)."""
     with open_journal(ctx, run_id=run) as store:
         assert store is not None
         explanation = explain_run(store, run)
     if as_json:
         _echo_json(explanation.model_dump(mode="json"))
     else:
-        _print(render_explanation(explanation))
+        _print(render_explanation(explanation, full=full))
 
 
 @click.command("why-not")

@@ -36,7 +36,7 @@ COMMAND_INDEX: dict[str, tuple[str, str]] = {
     "reject": ("run", "Reject the step RUN is waiting for; the run replans without that capability."),
     "simulate": ("simulate", "Rehearse SCENARIO: degrade dependencies and compare adaptive and static side by side."),
     "runs": ("journal", "List recorded runs, newest first."),
-    "explain": ("journal", "Show the decision timeline of RUN (a unique prefix of its id works)."),
+    "explain": ("journal", "Say in one sentence what RUN did, list its moves, then show each decision (a unique prefix of its id works)."),
     "why-not": ("journal", "Say, decision by decision, why CAPABILITY was or was not used in RUN."),
     "replay": ("replay", "Re-derive every decision of RUN from the journal; exit 0 iff identical."),
     "worker": ("workers", "Claim runs from the journal and drive them; SIGTERM hands them over to other workers."),

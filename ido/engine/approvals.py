@@ -21,14 +21,12 @@ from collections.abc import Awaitable, Callable
 
 from ido.clock import Clock
 from ido.decisions import DecisionRecord, Trigger
-from ido.engine.doors import PolicySet
 from ido.engine.fold import apply, fold_finished
 from ido.engine.fold import record as record_event
 from ido.engine.run import RunState
 from ido.errors import UsageError
 from ido.journal.base import Event, RunInfo, Store
 from ido.journal.events import parse
-from ido.model import Capability
 
 #: how often a run waiting for approval looks for an answer written by another process.
 APPROVAL_POLL_S = 1.0
@@ -63,27 +61,24 @@ async def answer(store: Store, run_id: str, approved: bool, by: str = "", note: 
     return row
 
 
-def request_approval(
-    run: RunState, record: DecisionRecord, clock: Clock, policies: PolicySet, capability: Capability,
-) -> None:
-    """Record `approval_requested` for `record`'s chosen step (`capability`): the run then waits for an answer."""
+def request_approval(run: RunState, record: DecisionRecord, clock: Clock) -> None:
+    """Record `approval_requested` for `record`'s chosen step: the run then waits for an answer."""
     record_event(run, "approval_requested", clock.timestamp(), {
         "decision_id": record.decision_id, "step": record.dispatch[0] if record.dispatch else None,
-        "capability": record.chosen[0], "policies": approval_policies(record, run, policies, capability),
+        "capability": record.chosen[0], "policies": approval_policies(record),
     })
 
 
-def approval_policies(record: DecisionRecord, run: RunState, policies: PolicySet, capability: Capability) -> list[str]:
+def approval_policies(record: DecisionRecord) -> list[str]:
     """Return the names of the policies that require approval of `record`'s (first) dispatched step.
 
-    The plan's step names them; a record without one (a static path's) has the
-    policies judged again, as the decision did (never read from its reason's text).
+    The record's `approval` field names them (never its reason's text).
     """
+    if record.approval:
+        return list(record.approval)
     if record.plan is not None and record.dispatch:
-        step = record.plan.steps[record.dispatch[0]]
-        if step.approval_policies:
-            return list(step.approval_policies)
-    return list(policies.judge(capability, run.intent, run.public_inputs).approval_by)
+        return list(record.plan.steps[record.dispatch[0]].approval_policies)
+    return []
 
 
 async def await_answer(
@@ -125,8 +120,8 @@ def _answered_elsewhere(run: RunState, store: Store) -> bool:
         return False
     answer = events[-1]
     capability = run.pending_approval[1]
-    given = parse(answer)
-    apply(run, given, seq=answer.seq, at=answer.at)
+    # the answer (and a rejection's record) is applied by the one fold, as on resume
+    apply(run, parse(answer), seq=answer.seq, at=answer.at)
     run.reusable = None
     approved = bool(answer.data.get("approved"))
     by = answer.data.get("by") or ""

@@ -37,10 +37,10 @@ from ido.engine.approvals import await_answer, request_approval
 from ido.engine.compensation import compensate
 from ido.engine.deadline import MAX_BLOCKED_S, abandon, run_deadline
 from ido.engine.decide import decide
-from ido.engine.doors import Executor, FactReader, Logger, Planner, PolicySet, Prober
+from ido.engine.doors import Executor, FactReader, FaultReporter, Logger, Planner, PolicySet, Prober
 from ido.engine.doors.defaults import default_doors
 from ido.engine.fleet import Fleet, admit_decision
-from ido.engine.fold import fold_finished
+from ido.engine.fold import fold_finished, note_active_faults
 from ido.engine.fold import record as record_event
 from ido.engine.health import HealthConfig, HealthTracker, health_news
 from ido.engine.inputs import DecisionInputs
@@ -96,6 +96,8 @@ class Engine:
         health_config: HealthConfig | None = None,
         keep_records: bool = True,
         seed: int = 0,
+        on_waiting: Listener | None = None,
+        fault_reporter: FaultReporter | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise UsageError(f"unknown strategy {strategy!r}; use one of {', '.join(sorted(STRATEGIES))}")
@@ -104,6 +106,10 @@ class Engine:
         self.clock = clock or Clock()
         self.strategy = strategy
         self.listeners = list(listeners)
+        #: told the `await_approval` record once the wait is in the journal (so `ido approve` works).
+        self.on_waiting = on_waiting
+        #: the simulator's world: injected faults in force are stamped on every record.
+        self.fault_reporter = fault_reporter
         self.logger: Logger | None = logger if logger is not None else engine_logging.current()
         self.keep_records = keep_records
         self.capability_list: list[Capability] = _items(getattr(workspace, "capabilities", None))
@@ -321,7 +327,7 @@ class Engine:
                 return await self._finish(run, record)
             until: float | None = deadline
             if action == "await_approval":
-                request_approval(run, record, self.clock, self.policies, self.capabilities[record.chosen[0]])
+                request_approval(run, record, self.clock)
                 self._set_status(run, "waiting_approval", record)
             elif action in ("block", "backoff"):
                 blocked_since = now if blocked_since is None else blocked_since
@@ -340,6 +346,8 @@ class Engine:
                 self._set_status(run, "running", record)
             await self.flush(run)
             if action == "await_approval":
+                if self.on_waiting is not None:
+                    self.on_waiting(record)
                 await await_answer(run, deadline, self.clock, self.store, self.flush)
                 continue
             if (action in ("block", "backoff") and deadline is None and blocked_since is not None
@@ -348,6 +356,8 @@ class Engine:
             await self._sleep(run, until, watch_health=action in ("block", "backoff"))
 
     def _decide(self, run: RunState, now: float) -> tuple[DecisionRecord, Plan | None]:
+        if self.fault_reporter is not None:
+            note_active_faults(run, self.fault_reporter, self.clock)
         seq = run.decisions + 1  # the decision event makes it the run's count (`fold.apply`)
         health = self.health.snapshot(now)
         run.decided_version = self.health.version
@@ -369,6 +379,7 @@ class Engine:
             in_flight=tuple(h.in_flight() for h in run.in_flight.values()),
             exclude=tuple(sorted(run.excluded | run.fleet_excluded)), approved=tuple(sorted(run.approved)),
             reusable=reusable, pinned=run.pinned, faults=tuple(run.faults), notes=tuple(run.notes),
+            roles_before=dict(run.roles), rejected=tuple(run.rejected),
         )
         record, plan = decide(inputs, self.planner, self.policies)
         run.fleet_excluded = set()

@@ -28,9 +28,12 @@ compensation after each undo and by resume after re-sent steps answer.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from ido.clock import Clock
-from ido.decisions import Outcome, Trigger
+from ido.decisions import Outcome, Rejection, Trigger
+from ido.engine.doors import FaultReporter
 from ido.engine.inputs import without_steps
 from ido.engine.run import Finished, RunState, StepHandle
 from ido.engine.strategies import apply_outcome, pin
@@ -58,7 +61,7 @@ from ido.planning.types import Plan
 FOLDED: tuple[str, ...] = (
     "event_seq", "state", "spent", "steps_taken", "attempts", "decisions", "last_decision", "status",
     "conditions", "degraded", "completed", "key_groups", "pinned", "approved", "excluded",
-    "pending_approval", "faults", "revisions", "compensating", "awaiting",
+    "pending_approval", "faults", "revisions", "compensating", "awaiting", "rejected", "roles",
 )
 
 #: error kinds after which a call's effect may have happened (its idempotency key is kept).
@@ -111,12 +114,7 @@ def apply(run: RunState, event: JournalEvent, *, seq: int, at: float) -> None:
     elif isinstance(event, ApprovalRequested):
         run.pending_approval = (event.decision_id, event.capability, list(event.policies))
     elif isinstance(event, ApprovalGiven):
-        capability = event.capability
-        if capability is None and run.pending_approval is not None:
-            capability = run.pending_approval[1]
-        if capability is not None:
-            (run.approved if event.approved else run.excluded).add(capability)
-        run.pending_approval = None
+        _answered(run, event, at)
     elif isinstance(event, RevisionAdopted):
         run.revisions = run.revisions.model_copy(update={event.kind: event.digest})
     elif isinstance(event, RunStarted):
@@ -124,9 +122,50 @@ def apply(run: RunState, event: JournalEvent, *, seq: int, at: float) -> None:
     # HealthChanged: health is the engine's, shared by runs; nothing of the run changes
 
 
+def iso_time(epoch: float) -> str:
+    """Return epoch seconds as the ISO 8601 UTC text records use (as `Clock.iso`)."""
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def _answered(run: RunState, event: ApprovalGiven, at: float) -> None:
+    # the request's policies name a rejection; an answer without its request (older journals) has none
+    pending = run.pending_approval
+    capability = event.capability if event.capability is not None else (pending[1] if pending else None)
+    policies = list(pending[2]) if pending is not None else []
+    if capability is not None:
+        if event.approved:
+            run.approved.add(capability)
+        else:
+            run.excluded.add(capability)
+            run.rejected.append(Rejection(capability=capability, by=event.by, at=iso_time(at), policies=policies))
+    run.pending_approval = None
+
+
+def _roles(event: Decided) -> dict[str, str]:
+    """Return role -> provider of the decision's feasible plan (a substitute, then a chosen one, wins).
+
+    As `ido.engine.moves.plan_roles`, read off the journaled record without validating it.
+    """
+    plan = event.plan
+    if not plan or not plan.get("feasible"):
+        return {}
+    steps: list[dict[str, Any]] = plan.get("steps") or []
+    roles = {str(s["provides"]): str(s["capability"]) for s in steps}
+    extra = event.model_extra or {}
+    pinned = extra.get("pinned") or {}
+    for index, name in (pinned.get("substitutes") or {}).items():
+        if 0 <= int(index) < len(steps):
+            roles[str(steps[int(index)]["provides"])] = str(name)
+    for index, name in zip(extra.get("dispatch") or [], extra.get("chosen") or [], strict=False):
+        if 0 <= int(index) < len(steps):
+            roles[str(steps[int(index)]["provides"])] = str(name)
+    return roles
+
+
 def _decided(run: RunState, event: Decided) -> None:
     run.decisions = max(run.decisions, event.seq)
     run.last_decision = event.decision_id
+    run.roles.update(_roles(event))
     # a decision is made with no approval pending (one whose deadline passed is dropped unanswered)
     run.pending_approval = None
     if event.action == "fail" or event.trigger == "compensation":
@@ -255,6 +294,20 @@ def note_faults(run: RunState, f: Finished, clock: Clock) -> None:
     for label in labels:
         if label and label not in run.faults:
             record(run, "fault", clock.timestamp(), {"fault": label, "capability": f.handle.capability.name})
+
+
+def note_active_faults(run: RunState, reporter: FaultReporter, clock: Clock) -> None:
+    """Stamp the injected faults in force now on the run's next records.
+
+    Returns nothing; like `note_faults`, records a `fault` event for each new
+    label (which `apply` adds to `run.faults`). Called by the engine before each decision when it
+    has a fault reporter (simulated runs: `ido simulate` and `ido run --simulate`),
+    so a fault the run met only through health (a probe saying down, a circuit
+    opened by other runs) is in its records too, not only one its own calls hit.
+    """
+    for label, capability in reporter.faults_in_force(clock.now()):
+        if label and label not in run.faults:
+            record(run, "fault", clock.timestamp(), {"fault": label, "capability": capability})
 
 
 def drop_capability(plan: Plan, capability: str) -> Plan | None:

@@ -110,11 +110,11 @@ def folded(run: RunState) -> dict[str, Any]:
             dumped = value.model_dump(mode="json")
             dumped["not_before"] = {k: t - run.started for k, t in dumped["not_before"].items()}
             value = _Near(dumped)
-        elif name in ("attempts", "key_groups", "state"):
+        elif name in ("attempts", "key_groups", "state", "roles"):
             value = dict(value)
         elif name in ("approved", "excluded"):
             value = set(value)
-        elif name == "faults":
+        elif name in ("faults", "rejected"):
             value = list(value)
         out[name] = value
     return out

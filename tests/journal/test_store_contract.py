@@ -242,7 +242,7 @@ def test_open_store_urls(tmp_path: Path) -> None:
         open_store("postgresql://127.0.0.1:1/ido")  # nothing listens on port 1
     with pytest.raises(JournalError, match="unknown journal URL scheme 'redis'"):
         open_store("redis://localhost")
-    with pytest.raises(JournalError, match="names no file"):
+    with pytest.raises(JournalError, match="is not a SQLite journal URL; write sqlite:///RELATIVE"):
         open_store("sqlite://")
 
 

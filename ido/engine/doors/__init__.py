@@ -83,3 +83,9 @@ class Logger(Protocol):
     """Writes one structured log line (structlog's bound logger has it); used for decisions."""
 
     def info(self, event: str, **fields: Any) -> Any: ...
+
+
+class FaultReporter(Protocol):
+    """Says which injected faults are in force (the simulator's world): (label, capability) pairs."""
+
+    def faults_in_force(self, now: float | None = None) -> list[tuple[str, str]]: ...
