@@ -68,17 +68,18 @@ FOLDED: tuple[str, ...] = (
 UNKNOWN_OUTCOME = ("timeout", "connection")
 
 
-def record(run: RunState, kind: str, at: float, data: dict[str, object]) -> None:
+def record(run: RunState, kind: str, at: float, data: dict[str, object], *, now: float | None = None) -> None:
     """Buffer one journal event with the run's next seq and apply it to the run; returns nothing.
 
     The buffered event is written by the engine's next flush. Every live
-    change of a folded field goes through here.
+    change of a folded field goes through here. `now` is the engine-clock time
+    of `at` when the caller has it (a static path's retry times are then exact).
     """
     seq = run.event_seq + 1
     run.buffer.append(Event.model_construct(
         run_id=run.run_id, seq=seq, kind=kind, at=at, data=data,  # type: ignore[arg-type]
     ))
-    apply(run, typed(kind, data), seq=seq, at=at)
+    apply(run, typed(kind, data), seq=seq, at=at, now=now)
 
 
 def replay(run: RunState, events: Iterable[Event]) -> None:
@@ -92,11 +93,15 @@ def replay(run: RunState, events: Iterable[Event]) -> None:
         apply(run, parse(event), seq=event.seq, at=event.at)
 
 
-def apply(run: RunState, event: JournalEvent, *, seq: int, at: float) -> None:
-    """Change `run` as `event` (the run's event number `seq`, written at epoch `at`) says; returns nothing."""
+def apply(run: RunState, event: JournalEvent, *, seq: int, at: float, now: float | None = None) -> None:
+    """Change `run` as `event` (the run's event number `seq`, written at epoch `at`) says; returns nothing.
+
+    `now` is the engine-clock time of `at` (live); a replay leaves it out and it is
+    derived from `at` and the run's start.
+    """
     run.event_seq = max(run.event_seq, seq)
     if isinstance(event, OutcomeRecorded):
-        _outcome(run, event, at)
+        _outcome(run, event, at if now is None else None, now)
     elif isinstance(event, Dispatched):
         _dispatched(run, event)
     elif isinstance(event, Decided):
@@ -195,7 +200,7 @@ def _dispatched(run: RunState, event: Dispatched) -> None:
     )
 
 
-def _outcome(run: RunState, event: OutcomeRecorded, at: float) -> None:
+def _outcome(run: RunState, event: OutcomeRecorded, at: float | None, now: float | None) -> None:
     handle = run.awaiting.pop(event.step, None)
     name = event.capability
     cap = handle.capability if handle is not None else run.lookups.capabilities.get(name)
@@ -222,9 +227,11 @@ def _outcome(run: RunState, event: OutcomeRecorded, at: float) -> None:
     if ok or event.error_kind not in UNKNOWN_OUTCOME:
         run.key_groups[name] = run.key_groups.get(name, 1) + 1
     if run.pinned is not None and event.plan_step is not None:
-        # engine-clock time of the outcome: seconds since the run's start, on the engine clock
-        # (differences of epoch seconds first: they keep the precision the epoch's size would lose)
-        now = run.started + (at - run.created_at)
+        if now is None:
+            # replayed: seconds since the run's start on the engine clock (differences of epoch
+            # seconds first: they keep the precision the epoch's size would lose)
+            assert at is not None
+            now = run.started + (at - run.created_at)
         run.pinned = apply_outcome(run.strategy, run.pinned, event.plan_step, ok, now)
 
 
@@ -269,7 +276,7 @@ def fold_finished(run: RunState, clock: Clock) -> None:
         data["decision_id"] = handle.decision_id
         data["plan_step"] = handle.plan_step
         data["compensation"] = handle.compensation
-        record(run, "outcome", clock.timestamp(), data)
+        record(run, "outcome", clock.timestamp(), data, now=clock.now())
     if failed:
         run.trigger, run.cause = Trigger.STEP_FAILED, "; ".join(failed)
     else:
