@@ -13,7 +13,7 @@ written down, and a reference in it is read from the environment when the run's
 inputs are bound (`Intent.bind_inputs`); the bound value is never recorded.
 
 Called by `ido.model.capability` and `ido.model.intent` (masking on
-serialisation, binding) and by the HTTP door in `ido.engine.executors`
+serialisation, binding) and by the HTTP door in `ido.engine.doors.http`
 (resolving on each call).
 """
 

@@ -190,7 +190,7 @@ class Workspace:
         defaults to the function's name. The engine calls it with the intent
         inputs it names as keyword arguments, plus an `ido.engine.context.CallContext`
         if it takes a `ctx` parameter; it returns a mapping of facts or None
-        (see `ido.engine.executors.PythonExecutor`). Raises ValidationError
+        (see `ido.engine.doors.python.PythonExecutor`). Raises ValidationError
         (located at the function) when the declaration is wrong or the name is taken.
         """
 
@@ -232,7 +232,7 @@ class Workspace:
         """Return a decorator registering a sync or async callable as an observer of `facts`.
 
         The callable returns a mapping fact -> value (facts it cannot see left out);
-        the engine reads it through `ido.engine.executors.DoorFactReader`.
+        the engine reads it through `ido.engine.doors.defaults.DoorFactReader`.
         """
 
         def register(fn: F) -> F:

@@ -13,12 +13,9 @@ def test_layers_contract_is_kept(monkeypatch) -> None:
     assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True) == 0
 
 
-# Circles still to be broken (issue 10). Each helper that breaks one deletes its line;
-# the test fails on any circle not listed here, and on a listed one that is gone
-# (so the list only ever shrinks and always tells the truth).
-KNOWN_CIRCLES: set[frozenset[str]] = {
-    frozenset({"ido.engine.compensation", "ido.engine.engine", "ido.engine.resume"}),
-}
+# Circles still to be broken (issue 10 broke the last four: none is left, and none may come back).
+# The test fails on any circle not listed here, and on a listed one that is gone.
+KNOWN_CIRCLES: set[frozenset[str]] = set()
 
 
 def import_circles() -> set[frozenset[str]]:

@@ -18,14 +18,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 from ido.clock import Clock
-from ido.decisions import DecisionRecord, Rejection, Trigger
-from ido.engine.fold import fold_finished
+from ido.decisions import DecisionRecord, Trigger
+from ido.engine.fold import apply, fold_finished
+from ido.engine.fold import record as record_event
 from ido.engine.run import RunState
 from ido.errors import UsageError
 from ido.journal.base import Event, RunInfo, Store
+from ido.journal.events import parse
 
 #: how often a run waiting for approval looks for an answer written by another process.
 APPROVAL_POLL_S = 1.0
@@ -61,16 +62,18 @@ async def answer(store: Store, run_id: str, approved: bool, by: str = "", note: 
 
 
 def request_approval(run: RunState, record: DecisionRecord, clock: Clock) -> None:
-    """Mark `run` as waiting for approval of `record`'s chosen step; buffer `approval_requested`."""
-    run.pending_approval = (record.decision_id, record.chosen[0], approval_policies(record))
-    run.event("approval_requested", clock.timestamp(), {
+    """Record `approval_requested` for `record`'s chosen step: the run then waits for an answer."""
+    record_event(run, "approval_requested", clock.timestamp(), {
         "decision_id": record.decision_id, "step": record.dispatch[0] if record.dispatch else None,
-        "capability": record.chosen[0], "policies": run.pending_approval[2],
+        "capability": record.chosen[0], "policies": approval_policies(record),
     })
 
 
 def approval_policies(record: DecisionRecord) -> list[str]:
-    """Return the names of the policies that require approval of `record`'s (first) dispatched step."""
+    """Return the names of the policies that require approval of `record`'s (first) dispatched step.
+
+    The record's `approval` field names them (never its reason's text).
+    """
     if record.approval:
         return list(record.approval)
     if record.plan is not None and record.dispatch:
@@ -85,14 +88,14 @@ async def await_answer(
     """Wait for `approve()` here or `ido approve` in another process (polled), or the deadline.
 
     Returns with the answer applied to `run` (or, when the deadline passed, the
-    request dropped and the trigger set to deadline pressure). Steps that land
+    trigger set to deadline pressure: the next decision drops the request). Steps that land
     meanwhile are folded in and written with `flush` (the engine's).
     """
     assert run.pending_approval is not None
     while run.answer is None:
         now = clock.now()
         if deadline is not None and now >= deadline:
-            run.pending_approval = None
+            # the request is dropped unanswered by the next decision (`ido.engine.fold.apply`)
             run.trigger, run.cause = Trigger.DEADLINE_PRESSURE, "the deadline passed while waiting for approval"
             return
         timeout = APPROVAL_POLL_S if deadline is None else min(APPROVAL_POLL_S, deadline - now)
@@ -116,36 +119,15 @@ def _answered_elsewhere(run: RunState, store: Store) -> bool:
     if not events or events[-1].seq <= run.event_seq:
         return False
     answer = events[-1]
-    run.event_seq = max(run.event_seq, store.events(run_id=run.run_id)[-1].seq)
     capability = run.pending_approval[1]
+    # the answer (and a rejection's record) is applied by the one fold, as on resume
+    apply(run, parse(answer), seq=answer.seq, at=answer.at)
+    run.reusable = None
     approved = bool(answer.data.get("approved"))
     by = answer.data.get("by") or ""
-    note_answer(run, approved, str(by), iso_time(answer.at))
     run.trigger = Trigger.APPROVAL
     run.cause = f"{capability} {'approved' if approved else 'rejected'}" + (f" by {by}" if by else "")
     return True
-
-
-def note_answer(run: RunState, approved: bool, by: str, at: str) -> None:
-    """Apply an answer to the approval `run` waits for: approved, or excluded with its rejection named.
-
-    Returns nothing; clears the pending request and the reusable plan. Called
-    here and by `ido.engine.resume` when it reads an `approval_given` event.
-    """
-    assert run.pending_approval is not None
-    _, capability, policies = run.pending_approval
-    if approved:
-        run.approved.add(capability)
-    else:
-        run.excluded.add(capability)
-        run.rejected.append(Rejection(capability=capability, by=by, at=at, policies=list(policies)))
-    run.pending_approval = None
-    run.reusable = None
-
-
-def iso_time(epoch: float) -> str:
-    """Return epoch seconds as the ISO 8601 UTC text records use (as `Clock.iso`)."""
-    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="milliseconds")
 
 
 def _fold_answer(run: RunState, clock: Clock) -> None:
@@ -153,10 +135,10 @@ def _fold_answer(run: RunState, clock: Clock) -> None:
     assert run.answer is not None and run.pending_approval is not None
     approved, by = run.answer
     decision_id, capability, _ = run.pending_approval
-    run.event("approval_given", clock.timestamp(), {
+    record_event(run, "approval_given", clock.timestamp(), {
         "decision_id": decision_id, "capability": capability, "approved": approved, "by": by, "note": "",
     })
-    note_answer(run, approved, by, clock.iso())
     run.answer = None
+    run.reusable = None
     run.trigger = Trigger.APPROVAL
     run.cause = f"{capability} {'approved' if approved else 'rejected'}" + (f" by {by}" if by else "")

@@ -14,15 +14,13 @@ budget: undoing what was done is always attempted (its cost is counted).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 from ido.decisions import DecisionRecord, Trigger
 from ido.engine.fold import fold_finished
+from ido.engine.fold import record as record_event
+from ido.engine.host import RunHost
 from ido.engine.inputs import DecisionInputs, record
-from ido.engine.run import RunState, StepHandle
-
-if TYPE_CHECKING:
-    from ido.engine.engine import Engine
+from ido.engine.run import RunState
 
 #: calls of a compensating capability per completed step before giving up.
 ATTEMPTS = 3
@@ -30,10 +28,9 @@ ATTEMPTS = 3
 BACKOFF_S = 0.2
 
 
-def _inputs(engine: Engine, run: RunState, cause: str) -> DecisionInputs:
+def _inputs(engine: RunHost, run: RunState, cause: str) -> DecisionInputs:
     now = engine.clock.now()
-    run.decisions += 1
-    seq = run.decisions
+    seq = run.decisions + 1
     return DecisionInputs(
         run_id=run.run_id, seq=seq, decision_id=f"{run.run_id}-d{seq}", at=engine.clock.iso(),
         trigger=Trigger.COMPENSATION, intent=run.intent, revisions=run.revisions, state=dict(run.state),
@@ -44,14 +41,13 @@ def _inputs(engine: Engine, run: RunState, cause: str) -> DecisionInputs:
     )
 
 
-def _decision(engine: Engine, run: RunState, cause: str, **outputs: object) -> DecisionRecord:
+def _decision(engine: RunHost, run: RunState, cause: str, **outputs: object) -> DecisionRecord:
     rec = record(_inputs(engine, run, cause), **outputs)
-    run.last_decision = rec.decision_id
-    engine._publish(run, rec)
+    engine.publish(run, rec)
     return rec
 
 
-async def compensate(engine: Engine, run: RunState) -> tuple[str, DecisionRecord]:
+async def compensate(engine: RunHost, run: RunState) -> tuple[str, DecisionRecord]:
     """Return (final status, the last record) after undoing `run`'s completed steps."""
     undone: list[str] = []
     skipped: list[str] = []
@@ -76,25 +72,20 @@ async def compensate(engine: Engine, run: RunState) -> tuple[str, DecisionRecord
                 engine, run, f"undo {label}", action="compensate", chosen=[undo.name],
                 reason=f"undo {label} through {undo.name} (attempt {attempt} of {ATTEMPTS})",
             )
-            run.steps_taken += 1
-            run.attempts[undo.name] = run.attempts.get(undo.name, 0) + 1
-            handle = StepHandle(
-                step=run.steps_taken, capability=undo, plan_step=None, key=run.idempotency_key(undo.name),
-                attempt=run.attempts[undo.name], cost=undo.cost, decision_id=rec.decision_id,
-                compensation=True,
-            )
-            run.event("dispatched", engine.clock.timestamp(), {
-                "decision_id": rec.decision_id, "step": handle.step, "capability": undo.name,
-                "provides": undo.provides, "idempotency_key": handle.key, "attempt": handle.attempt,
+            number = run.steps_taken + 1
+            record_event(run, "dispatched", engine.clock.timestamp(), {
+                "decision_id": rec.decision_id, "step": number, "capability": undo.name,
+                "provides": undo.provides, "idempotency_key": run.idempotency_key(undo.name),
+                "attempt": run.attempts.get(undo.name, 0) + 1,
                 "plan_step": None, "cost": undo.cost, "compensates": step,
             })
-            await engine._flush(run)
+            handle = run.awaiting[number]
+            await engine.flush(run)
             finished = await engine.call(run, handle)
             run.finished.append(finished)
+            # its outcome takes the undone step off `run.completed` (`ido.engine.fold.apply`)
             fold_finished(run, engine.clock)
-            # the undo's own success is not a step of the forward plan
             if finished.error is None:
-                run.completed.pop()
                 undone.append(label)
                 break
             error = str(finished.error)

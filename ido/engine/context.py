@@ -1,6 +1,6 @@
 """What a Python capability receives about the call it serves: `CallContext`.
 
-Built by `ido.engine.executors.PythonExecutor` for callables that accept one
+Built by `ido.engine.doors.python.PythonExecutor` for callables that accept one
 (a parameter named `ctx`/`context`, or annotated `CallContext`). Users read
 the idempotency key from it to make their own side effects happen once.
 """

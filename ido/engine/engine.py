@@ -34,21 +34,31 @@ from ido.decisions import DecisionRecord, Revisions, Trigger
 from ido.digest import digest, digest_models
 from ido.engine import logging as engine_logging
 from ido.engine.approvals import await_answer, request_approval
+from ido.engine.compensation import compensate
 from ido.engine.deadline import MAX_BLOCKED_S, abandon, run_deadline
 from ido.engine.decide import decide
-from ido.engine.doors import FaultReporter
-from ido.engine.executors import default_doors
+from ido.engine.doors import Executor, FactReader, FaultReporter, Logger, Planner, PolicySet, Prober
+from ido.engine.doors.defaults import default_doors
 from ido.engine.fleet import Fleet, admit_decision
 from ido.engine.fold import fold_finished, note_active_faults
+from ido.engine.fold import record as record_event
 from ido.engine.health import HealthConfig, HealthTracker, health_news
 from ido.engine.inputs import DecisionInputs
-from ido.engine.moves import plan_roles
 from ido.engine.observe import Observations, Probes
 from ido.engine.records import RecordWriter
+from ido.engine.resume import rebuild
 from ido.engine.reuse import FirstPlans, remember_plan
-from ido.engine.run import Finished, RunResult, RunState, StepHandle, conditions_for, redact
+from ido.engine.run import (
+    Finished,
+    Lookups,
+    RunResult,
+    RunState,
+    StepHandle,
+    conditions_for,
+    redact,
+)
 from ido.engine.steps import Steps
-from ido.engine.strategies import STRATEGIES, pin
+from ido.engine.strategies import STRATEGIES
 from ido.errors import UsageError
 from ido.journal.base import TERMINAL_STATUSES, Store
 from ido.model import Capability, Intent, Observer, Policy, Scalar
@@ -73,15 +83,15 @@ class Engine:
         workspace: Any,
         store: Store,
         *,
-        executors: Mapping[str, Any] | None = None,
-        prober: Any = None,
-        fact_reader: Any = None,
+        executors: Mapping[str, Executor] | None = None,
+        prober: Prober | None = None,
+        fact_reader: FactReader | None = None,
         clock: Clock | None = None,
         strategy: str = "adaptive",
         listeners: Iterable[Listener] = (),
-        logger: Any = None,
-        planner: Any = None,
-        policies: Any = None,
+        logger: Logger | None = None,
+        planner: Planner | None = None,
+        policies: PolicySet | None = None,
         health: HealthTracker | None = None,
         health_config: HealthConfig | None = None,
         keep_records: bool = True,
@@ -100,28 +110,28 @@ class Engine:
         self.on_waiting = on_waiting
         #: the simulator's world: injected faults in force are stamped on every record.
         self.fault_reporter = fault_reporter
-        self.logger = logger if logger is not None else engine_logging.current()
+        self.logger: Logger | None = logger if logger is not None else engine_logging.current()
         self.keep_records = keep_records
         self.capability_list: list[Capability] = _items(getattr(workspace, "capabilities", None))
         self.capabilities: dict[str, Capability] = {c.name: c for c in self.capability_list}
         self.observers: list[Observer] = _items(getattr(workspace, "observers", None))
         self.policy_list: list[Policy] = _items(getattr(workspace, "policies", None))
         if policies is None:
-            from ido.policy import PolicySet
+            from ido.policy import PolicySet as Policies
 
-            policies = PolicySet(self.policy_list)
-        self.policies = policies
+            policies = Policies(self.policy_list)
+        self.policies: PolicySet = policies
         if planner is None:
-            from ido.planning.planner import Planner
+            from ido.planning.planner import Planner as DefaultPlanner
 
-            planner = Planner(self.capability_list, policies)
-        self.planner = planner
+            planner = DefaultPlanner(self.capability_list, policies)  # type: ignore[arg-type]
+        self.planner: Planner = planner
         resolve = getattr(workspace, "resolve_callable", None)
         doors, default_prober, default_reader = default_doors(resolve, random.Random(seed))
-        self.executors: dict[str, Any] = dict(executors) if executors is not None else doors
+        self.executors: dict[str, Executor] = dict(executors) if executors is not None else doors
         self._own_doors = doors if executors is None else None
-        self.prober = prober if prober is not None else default_prober
-        self.fact_reader = fact_reader if fact_reader is not None else default_reader
+        self.prober: Prober = prober if prober is not None else default_prober
+        self.fact_reader: FactReader = fact_reader if fact_reader is not None else default_reader
         self.health = health or HealthTracker(health_config)
         self.runs: dict[str, RunState] = {}
         self._record_writer = RecordWriter(store, self.capability_list, self.policy_list)
@@ -132,6 +142,8 @@ class Engine:
         self._observations = Observations(self.observers, self.fact_reader, self.clock)
         self._revisions: dict[int, tuple[Intent, Revisions]] = {}
         self._first_plans = FirstPlans(self.policy_list)
+        #: what folding runs' events looks names up in (`ido.engine.fold.apply`).
+        self.lookups = Lookups(self.capabilities, lambda key: self.store.get_revision(digest=key))
 
     # -- public API ------------------------------------------------------------------
     async def run(
@@ -166,17 +178,17 @@ class Engine:
         run = RunState(
             run_id=run_id, intent=intent_model, inputs=bound, public_inputs=redact(bound, secrets),
             strategy=strategy, revisions=self.revisions(intent_model), state=state, started=now,
-            created_at=self.clock.timestamp(), options=opts, secrets=secrets,
+            created_at=self.clock.timestamp(), lookups=self.lookups, options=opts, secrets=secrets,
         )
         self._record_writer.store_revisions(intent_model, run.revisions)
         await self._observations.observe(run, force=True)
         run.state.update(set_facts or {})
-        run.event("run_started", run.created_at, {
+        record_event(run, "run_started", run.created_at, {
             "intent": intent_model.intent, "inputs": run.public_inputs, "given": dict(intent_model.given),
             "set": dict(set_facts or {}), "state": dict(run.state), "strategy": strategy,
             "revisions": run.info(0).revisions, "options": opts,
         })
-        await self._flush(run)
+        await self.flush(run)
         self._launch(run)
         return run_id
 
@@ -197,8 +209,6 @@ class Engine:
 
     async def resume(self, run_id: str) -> RunResult:
         """Return the result of continuing an unfinished run from its journal (after a crash)."""
-        from ido.engine.resume import rebuild
-
         run = await rebuild(self, run_id)
         if run.status in TERMINAL_STATUSES:
             return self._result(run)
@@ -284,7 +294,7 @@ class Engine:
             deadline = run_deadline(run)
             if run.pending_approval is not None and (deadline is None or now < deadline):
                 # resumed while waiting for a person
-                await await_answer(run, deadline, self.clock, self.store, self._flush)
+                await await_answer(run, deadline, self.clock, self.store, self.flush)
                 continue
             if deadline is not None and now >= deadline and run.in_flight:
                 await abandon(run, "the deadline passed", self.clock, settle=run.intent.on_failure == "compensate")
@@ -299,14 +309,14 @@ class Engine:
             ):
                 # the fleet gave a scarce provider to other runs: decide again without it
                 self._set_status(run, "running", record)
-                await self._flush(run)
+                await self.flush(run)
                 continue
             if action == "dispatch":
                 handles = [self._steps.prepare(run, record, i, name) for i, name in zip(record.dispatch, record.chosen, strict=True)]
                 for handle in handles:
                     handle.slot = True  # taken by `admit_decision`
                 self._set_status(run, "running", record)
-                await self._flush(run)
+                await self.flush(run)
                 for handle in handles:
                     self._steps.start(run, handle)
                 remember_plan(run, plan)
@@ -334,11 +344,11 @@ class Engine:
             else:  # wait for steps in flight
                 remember_plan(run, plan)
                 self._set_status(run, "running", record)
-            await self._flush(run)
+            await self.flush(run)
             if action == "await_approval":
                 if self.on_waiting is not None:
                     self.on_waiting(record)
-                await await_answer(run, deadline, self.clock, self.store, self._flush)
+                await await_answer(run, deadline, self.clock, self.store, self.flush)
                 continue
             if (action in ("block", "backoff") and deadline is None and blocked_since is not None
                     and now >= blocked_since + MAX_BLOCKED_S):
@@ -348,8 +358,7 @@ class Engine:
     def _decide(self, run: RunState, now: float) -> tuple[DecisionRecord, Plan | None]:
         if self.fault_reporter is not None:
             note_active_faults(run, self.fault_reporter, self.clock)
-        run.decisions += 1
-        seq = run.decisions
+        seq = run.decisions + 1  # the decision event makes it the run's count (`fold.apply`)
         health = self.health.snapshot(now)
         run.decided_version = self.health.version
         if run.last_snapshot is not None and run.last_snapshot is not health:
@@ -373,25 +382,31 @@ class Engine:
             roles_before=dict(run.roles), rejected=tuple(run.rejected),
         )
         record, plan = decide(inputs, self.planner, self.policies)
-        run.roles.update(plan_roles(record.plan, record.chosen, record.dispatch, record.pinned))
         run.fleet_excluded = set()
         if fresh_key is not None and plan is not None and plan.feasible and not record.plan_reused:
             self._first_plans.put(fresh_key, plan)
         run.notes = []
-        run.last_decision = record.decision_id
-        if run.strategy != "adaptive" and run.pinned is None and plan is not None and plan.feasible:
-            run.pinned = pin(plan)
-        self._publish(run, record)
+        # the decision event sets the run's last decision and, for a static strategy, its path
+        self.publish(run, record)
         return record, plan
 
-    def _publish(self, run: RunState, record: DecisionRecord) -> None:
-        run.event("decision", self.clock.timestamp(), self._record_writer.record_data(record))
+    def publish(self, run: RunState, decision: DecisionRecord) -> None:
+        """Record a decision into the run's journal buffer and state, logs and listeners.
+
+        Called by the loop for each decision and by `ido.engine.compensation`
+        (through `RunHost`) for each undo's.
+        """
+        record_event(run, "decision", self.clock.timestamp(), self._record_writer.record_data(decision))
         if self.keep_records:
-            run.records.append(record)
+            run.records.append(decision)
         if self.logger is not None:
-            engine_logging.log_decision(self.logger, record)
+            engine_logging.log_decision(self.logger, decision)
         for listener in self.listeners:
-            listener(record)
+            listener(decision)
+
+    def store_revisions(self, intent: Intent, revisions: Revisions) -> None:
+        """Put the declarations `revisions` names into the journal, unless already there (resume)."""
+        self._record_writer.store_revisions(intent, revisions)
 
     async def _sleep(self, run: RunState, until: float | None, *, watch_health: bool) -> None:
         """Wait for an outcome, an approval answer, a health change (if watched) or `until`."""
@@ -433,37 +448,39 @@ class Engine:
             fold_finished(run, self.clock)
         if record.action == "succeed":
             self._set_status(run, "succeeded", record)
-            await self._flush(run)
+            await self.flush(run)
             return self._result(run)
         if run.intent.on_failure == "compensate" and run.completed:
             # not "failed" yet: that is terminal, and a crash now must leave the undoing to resume
-            run.compensating = True
-            await self._flush(run)
+            # (the failing decision's event made the run compensating; a run blocked too long, whose
+            # failing decision is not journaled, becomes so with its first undo's decision)
+            await self.flush(run)
             return await self._compensate(run)
         self._set_status(run, "failed", record)
-        await self._flush(run)
+        await self.flush(run)
         return self._result(run)
 
     async def _compensate(self, run: RunState) -> RunResult:
         """Undo the run's completed steps and end it compensated or compensation_failed."""
-        from ido.engine.compensation import compensate
-
         status, last = await compensate(self, run)
-        run.compensating = False
         self._set_status(run, status, last)
-        await self._flush(run)
+        await self.flush(run)
         return self._result(run)
 
     def _set_status(self, run: RunState, status: str, record: DecisionRecord | None) -> None:
         if status == run.status and record is not None and record.action not in ("succeed", "fail"):
             return
-        run.status = status
-        run.conditions = conditions_for(run, record, record.reason if record is not None else "")
-        run.event("status", self.clock.timestamp(), {
-            "status": status, "conditions": [c.model_dump(mode="json") for c in run.conditions],
+        conditions = conditions_for(run, record, record.reason if record is not None else "", status)
+        record_event(run, "status", self.clock.timestamp(), {
+            "status": status, "conditions": [c.model_dump(mode="json") for c in conditions],
         })
 
-    async def _flush(self, run: RunState) -> None:
+    async def flush(self, run: RunState) -> None:
+        """Write the run's buffered events and its row durably; return once written.
+
+        Called by the loop before anything its events' effects depend on, and by
+        `ido.engine.compensation` and `ido.engine.resume` through `RunHost`.
+        """
         if not run.buffer:
             return
         events, run.buffer = run.buffer, []

@@ -1,18 +1,13 @@
-"""Live health of every capability: estimates from outcomes and probes, and circuit breakers.
+"""Live health of every capability: estimates from outcomes and probes, feeding circuit breakers.
 
 One `HealthTracker` is shared by all runs of an `Engine`. Each outcome
 updates an EWMA success estimate, a windowed success rate, an EWMA latency,
-the observed cost and the circuit breaker:
-
-    closed --(N consecutive failures, or a low windowed rate)--> open
-    open --(backoff elapsed, doubling up to a cap)--> half_open (one trial)
-    half_open --trial succeeds--> closed;   --trial fails--> open (backoff doubled)
-
-Probes run in the background (`Engine` starts them) and only ever make
-health *worse* or move an open circuit to half-open early: a probe saying
-"up" never closes a circuit that calls opened, and once a trial that a probe
-let through fails, that capability's probe is not trusted again until a call
-succeeds (so a lying probe is outweighed by outcomes). `snapshot(now)` is
+the observed cost and the capability's circuit breaker
+(`ido.engine.circuit.Breaker`, which opens after N consecutive failures or a
+low windowed rate, as this tracker judges). Probes run in the background
+(`Engine` starts them) and only ever make health *worse* or move an open
+circuit to half-open early (a lying probe is outweighed by outcomes; see
+`ido.engine.circuit`). `snapshot(now)` is
 what a decision reads: one immutable `HealthSnapshot`, cached per `version`;
 `version` grows on every change that matters to planning (circuit
 transitions, probe flips, estimate moves beyond a tolerance), and
@@ -27,6 +22,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from ido.engine.circuit import Breaker
 from ido.health import CapabilityHealth, Circuit, HealthSnapshot
 
 
@@ -77,17 +73,11 @@ class _Entry:
     window: deque[bool] = field(default_factory=lambda: deque(maxlen=20))
     samples: int = 0
     consecutive_failures: int = 0
-    circuit: Circuit = Circuit.CLOSED
-    retry_at: float | None = None
-    backoff: float = 0.0
-    opened_by_probe: bool = False
-    trial_in_flight: bool = False
+    breaker: Breaker = field(default_factory=lambda: Breaker(1.0, 60.0))
     probe_up: bool | None = None
     #: start times of calls in flight (oldest first) and the declared latency.
     started: deque[float] = field(default_factory=deque)
     expected: float | None = None
-    probe_trusted: bool = True
-    probe_trial: bool = False
     last_seen: float | None = None
     # the values last published (bumping `version` when they move enough)
     shown_success: float | None = None
@@ -111,7 +101,8 @@ class HealthTracker:
     def _entry(self, name: str) -> _Entry:
         entry = self._entries.get(name)
         if entry is None:
-            entry = _Entry(window=deque(maxlen=self.config.window))
+            cfg = self.config
+            entry = _Entry(window=deque(maxlen=cfg.window), breaker=Breaker(cfg.backoff, cfg.backoff_cap))
             self._entries[name] = entry
         return entry
 
@@ -147,25 +138,13 @@ class HealthTracker:
             if cost is not None:
                 e.cost = cost
         changed = self._moved(e)
-        was_trial = e.trial_in_flight
-        e.trial_in_flight = False
         if ok:
             e.consecutive_failures = 0
-            e.probe_trusted = True
-            if e.circuit is not Circuit.CLOSED:
-                e.circuit, e.retry_at, e.backoff, e.opened_by_probe = Circuit.CLOSED, None, 0.0, False
-                changed = True
         else:
             e.consecutive_failures += 1
-            if e.circuit is Circuit.HALF_OPEN or (e.circuit is Circuit.OPEN and was_trial):
-                if e.probe_trial:
-                    e.probe_trusted = False
-                self._open(e, now, by_probe=False)
-                changed = True
-            elif e.circuit is Circuit.CLOSED and self._should_open(e):
-                self._open(e, now, by_probe=False)
-                changed = True
-        e.probe_trial = False
+        if e.breaker.outcome(ok, now, lambda: self._should_open(e)):
+            self._retry_due(e)
+            changed = True
         if changed:
             self._bump()
 
@@ -176,19 +155,9 @@ class HealthTracker:
         changed = e.probe_up is not up and not (up and e.probe_up is None)
         e.probe_up = up
         e.last_seen = now
-        if not up and e.circuit is Circuit.CLOSED:
-            self._open(e, now, by_probe=True)
+        if e.breaker.probe(up, now):
+            self._retry_due(e)
             changed = True
-        elif up and e.circuit is Circuit.OPEN and not e.trial_in_flight:
-            if e.opened_by_probe:
-                # the probe opened it and the probe says up again: trust it.
-                e.circuit, e.retry_at, e.backoff, e.opened_by_probe = Circuit.CLOSED, None, 0.0, False
-                changed = True
-            elif e.probe_trusted and (e.retry_at is None or e.retry_at > now):
-                e.retry_at = now
-                e.probe_trial = True
-                self._next_transition = now
-                changed = True
         if changed:
             self._bump()
 
@@ -204,10 +173,7 @@ class HealthTracker:
         if e.expected is None:
             e.expected = expected_latency
         self._transition(e, now)
-        if e.circuit is Circuit.HALF_OPEN:
-            e.circuit = Circuit.OPEN
-            e.retry_at = None
-            e.trial_in_flight = True
+        if e.breaker.begin_trial():
             self._bump()
 
     def abandon_call(self, name: str) -> None:
@@ -215,10 +181,7 @@ class HealthTracker:
         e = self._entries.get(name)
         if e is not None and e.started:
             e.started.popleft()
-        if e is not None and e.trial_in_flight:
-            e.trial_in_flight = False
-            e.retry_at = None
-            e.circuit = Circuit.HALF_OPEN
+        if e is not None and e.breaker.abandon_trial():
             self._bump()
 
     # -- reading -------------------------------------------------------------
@@ -251,7 +214,7 @@ class HealthTracker:
         if e is None:
             return Circuit.CLOSED
         self._transition(e, now)
-        return e.circuit
+        return e.breaker.state
 
     def subscribe(self, event: asyncio.Event) -> None:
         """Set `event` on the next change of `version` (blocked runs wait on it)."""
@@ -270,26 +233,23 @@ class HealthTracker:
             return sum(e.window) / len(e.window) < cfg.min_rate
         return False
 
-    def _open(self, e: _Entry, now: float, *, by_probe: bool) -> None:
-        cfg = self.config
-        e.backoff = cfg.backoff if e.backoff <= 0 else min(e.backoff * 2, cfg.backoff_cap)
-        e.circuit = Circuit.OPEN
-        e.retry_at = now + e.backoff
-        e.opened_by_probe = by_probe
-        e.trial_in_flight = False
-        self._next_transition = min(self._next_transition, e.retry_at)
+    def _retry_due(self, e: _Entry) -> None:
+        """Make sure the next snapshot after `e`'s retry time moves it to half-open."""
+        retry = e.breaker.pending_retry()
+        if retry is not None:
+            self._next_transition = min(self._next_transition, retry)
 
     def _transition(self, e: _Entry, now: float) -> None:
-        if e.circuit is Circuit.OPEN and e.retry_at is not None and now >= e.retry_at:
-            e.circuit = Circuit.HALF_OPEN
+        if e.breaker.transition(now):
             self._bump()
 
     def _apply_transitions(self, now: float) -> None:
         pending = math.inf
         for e in self._entries.values():
             self._transition(e, now)
-            if e.circuit is Circuit.OPEN and e.retry_at is not None:
-                pending = min(pending, e.retry_at)
+            retry = e.breaker.pending_retry()
+            if retry is not None:
+                pending = min(pending, retry)
         self._next_transition = pending
 
     def _recover(self, now: float) -> None:
@@ -339,8 +299,8 @@ class HealthTracker:
             success_rate=None if e.shown_success is None else round(e.shown_success, 4),
             latency_s=None if e.shown_latency is None else round(e.shown_latency, 4),
             cost=e.cost,
-            circuit=e.circuit,
-            retry_at=e.retry_at,
+            circuit=e.breaker.state,
+            retry_at=e.breaker.retry_at,
             probe_up=e.probe_up,
             samples=e.samples,
             consecutive_failures=e.consecutive_failures,

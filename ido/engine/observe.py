@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ido.clock import Clock
+from ido.engine.fold import record
 from ido.engine.health import HealthTracker
 from ido.engine.run import RunState
 from ido.errors import ExecutionError
@@ -60,9 +61,8 @@ class Observations:
                 if fact not in run.state or run.state[fact] != value or type(run.state[fact]) is not type(value):
                     changed[fact] = value
         if changed:
-            run.state.update(changed)
             run.reusable = None
-            run.event("observation", self.clock.timestamp(), {"facts": changed, "source": "observers"})
+            record(run, "observation", self.clock.timestamp(), {"facts": changed, "source": "observers"})
 
 
 class Probes:

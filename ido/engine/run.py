@@ -9,6 +9,7 @@ steps in flight, the plan it may reuse, the static path, approvals). Built by
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,8 @@ class StepHandle:
     compensation: bool = False
     #: it holds a slot in the engine's fleet (released when the step ends).
     slot: bool = False
+    #: the dispatch number of the step a compensation undoes.
+    compensates: int | None = None
 
     def in_flight(self) -> InFlight:
         """Return the record form of this step."""
@@ -83,6 +86,19 @@ class Finished:
     latency_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class Lookups:
+    """What folding a run's events needs besides the events: the registry and stored content.
+
+    `capabilities` maps names to the capabilities steps are dispatched to;
+    `content(digest)` returns what the journal stores under a digest (a
+    decision's alternatives stored apart). Built by the engine for each run.
+    """
+
+    capabilities: Mapping[str, Capability]
+    content: Callable[[str], Any]
+
+
 @dataclass(eq=False)
 class RunState:
     """Everything the loop keeps about one run between decisions."""
@@ -96,6 +112,8 @@ class RunState:
     state: dict[str, Scalar]
     started: float
     created_at: float
+    #: the registry and stored content the fold (`ido.engine.fold.apply`) looks names up in.
+    lookups: Lookups
     options: dict[str, Any] = field(default_factory=dict)
     secrets: frozenset[str] = frozenset()
     spent: float = 0.0
@@ -143,13 +161,8 @@ class RunState:
     compensating: bool = False
     #: resent steps (resume): dispatched before a crash without an outcome.
     resend: list[StepHandle] = field(default_factory=list)
-
-    def event(self, kind: str, at: float, data: dict[str, Any]) -> None:
-        """Buffer one journal event with the run's next seq (written by the next flush)."""
-        self.event_seq += 1
-        self.buffer.append(Event.model_construct(
-            run_id=self.run_id, seq=self.event_seq, kind=kind, at=at, data=data,  # type: ignore[arg-type]
-        ))
+    #: steps dispatched (journal) without an outcome yet, by dispatch number.
+    awaiting: dict[int, StepHandle] = field(default_factory=dict)
 
     def idempotency_key(self, capability: str) -> str:
         """Return the key of the next call of `capability`: run, capability and attempt group."""
@@ -174,10 +187,9 @@ def redact(inputs: dict[str, Scalar], secrets: frozenset[str]) -> dict[str, Scal
     return {k: (REDACTED if k in secrets else v) for k, v in inputs.items()}
 
 
-def conditions_for(run: RunState, record: DecisionRecord | None, reason: str) -> list[Condition_]:
-    """Return the run's Kubernetes-style conditions for its current status."""
+def conditions_for(run: RunState, record: DecisionRecord | None, reason: str, status: str) -> list[Condition_]:
+    """Return the run's Kubernetes-style conditions once it has `status`."""
     decision = record.decision_id if record is not None else run.last_decision
-    status = run.status
     satisfied = status == "succeeded"
     progressing = status in ("running", "waiting_approval")
     blocked = status == "blocked"

@@ -21,6 +21,7 @@ from ido.clock import Clock
 from ido.decisions import DecisionRecord
 from ido.engine.doors import Call
 from ido.engine.fleet import Fleet
+from ido.engine.fold import record as record_event
 from ido.engine.health import HealthTracker
 from ido.engine.run import Finished, RunState, StepHandle
 from ido.errors import ExecutionError
@@ -45,25 +46,20 @@ class Steps:
         self._quota_windows: dict[str, deque[float]] = {}
 
     def prepare(self, run: RunState, record: DecisionRecord, index: int, name: str) -> StepHandle:
-        """Return a step ready to start, after buffering its `dispatched` event."""
+        """Return a step ready to start, after recording its `dispatched` event (which makes the step)."""
         cap = self.capabilities[name]
         plan_step = record.plan.steps[index] if record.plan is not None and index < len(record.plan.steps) else None
         cost = cap.cost
         if plan_step is not None and plan_step.cost and plan_step.capability == name:
             cost = float(plan_step.cost)
-        run.steps_taken += 1
-        run.attempts[name] = run.attempts.get(name, 0) + 1
-        handle = StepHandle(
-            step=run.steps_taken, capability=cap, plan_step=index if run.pinned is not None else None,
-            key=run.idempotency_key(name), attempt=run.attempts[name], cost=cost,
-            decision_id=record.decision_id,
-        )
-        run.event("dispatched", self.clock.timestamp(), {
-            "decision_id": record.decision_id, "step": handle.step, "capability": name,
-            "provides": cap.provides, "idempotency_key": handle.key, "attempt": handle.attempt,
-            "plan_step": handle.plan_step, "cost": cost,
+        step = run.steps_taken + 1
+        record_event(run, "dispatched", self.clock.timestamp(), {
+            "decision_id": record.decision_id, "step": step, "capability": name,
+            "provides": cap.provides, "idempotency_key": run.idempotency_key(name),
+            "attempt": run.attempts.get(name, 0) + 1,
+            "plan_step": index if run.pinned is not None else None, "cost": cost,
         })
-        return handle
+        return run.awaiting[step]
 
     def start(self, run: RunState, handle: StepHandle) -> None:
         """Put `handle` in flight as a task of its own; returns at once (the outcome wakes the run)."""

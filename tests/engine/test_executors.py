@@ -13,7 +13,9 @@ from engine_helpers import PAY, http_capability
 
 from ido.engine import CallContext, HttpExecutor, HttpProber, PythonExecutor, SimExecutor
 from ido.engine.doors import Call
-from ido.engine.executors import DoorFactReader, fill, flatten
+from ido.engine.doors.defaults import DoorFactReader
+from ido.engine.doors.http import fill
+from ido.engine.doors.payloads import flatten
 from ido.errors import ExecutionError
 from ido.model import Capability, Observer
 from ido.testing.services import ServiceServer

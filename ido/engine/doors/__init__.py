@@ -1,10 +1,14 @@
-"""The engine's extension points, each one method: executors, probers, observers.
+"""The engine's doors and extension points, each one method: executors, probers, fact readers ...
 
 An executor runs one call of a capability and returns what it reported, or
 raises `ido.errors.ExecutionError` classified by `kind`. The engine picks
-one by the capability's door (`http`, `python`, `sim`); the simulator plugs
-its degraded world in through these same doors (a mapping of every door to
-the simulated world), never through a side entrance in the engine.
+one by the capability's door; each door is the module of its name:
+`ido.engine.doors.http`, `ido.engine.doors.python`, `ido.engine.doors.sim`
+(`ido.engine.doors.defaults` assembles them for an engine given none). The
+simulator plugs its degraded world in through these same doors (a mapping of
+every door to the simulated world), never through a side entrance in the
+engine. `Engine.__init__` is typed with these protocols (and the planner's,
+the policy set's and the logger's), as httpx types its transports.
 """
 
 from __future__ import annotations
@@ -61,6 +65,24 @@ class FactReader(Protocol):
     """Returns the facts an observer reports now (raises ExecutionError when it cannot)."""
 
     async def observe(self, observer: Observer) -> dict[str, Scalar]: ...
+
+
+class Planner(Protocol):
+    """Returns a plan (feasible or not, with its alternatives) for an intent; used by `decide`."""
+
+    def plan(self, intent: Any, request: Any, health: Any, *, explain: bool = True) -> Any: ...
+
+
+class PolicySet(Protocol):
+    """Returns a capability's judgement (denied_by, approval_by ...) under the policies for a run."""
+
+    def judge(self, capability: Capability, intent: Any, inputs: Mapping[str, Any]) -> Any: ...
+
+
+class Logger(Protocol):
+    """Writes one structured log line (structlog's bound logger has it); used for decisions."""
+
+    def info(self, event: str, **fields: Any) -> Any: ...
 
 
 class FaultReporter(Protocol):
