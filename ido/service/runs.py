@@ -1,0 +1,172 @@
+"""Runs over HTTP: submit, list, get, decisions (= explain), why-not, approve, reject, replay.
+
+Every body is what the matching CLI `--json` prints, built by the same
+functions (`queue_run`, `explain`, `why_not`, `replay`, `answer`). A
+submitted run is queued for `ido worker` processes (or the workers `ido
+serve --workers N` runs). Endpoints are plain functions: FastAPI runs them on
+its thread pool, where the journal's blocking reads belong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+
+from ido.digest import digest
+from ido.errors import UsageError
+from ido.explain import Explanation, WhyNot, explain, why_not
+from ido.journal.base import RunInfo, RunStatus, Store
+from ido.replay import ReplayReport, replay
+from ido.service.auth import Scope
+from ido.service.errors import ApiError
+from ido.service.models import Answer, ReplayRequest, RunRequest, RunsPage, Submitted
+from ido.service.state import MAX_PAGE, Service, ServiceDep, require
+
+router = APIRouter(prefix="/api/v1", tags=["runs"])
+
+#: The key of a queued run's options recording the request an Idempotency-Key was first used for.
+IDEMPOTENCY = "idempotency"
+
+
+def find_run(store: Store, run_id: str) -> RunInfo:
+    """Return the run's row; 404 when no run has that id (or unique prefix)."""
+    try:
+        return store.get_run(run_id=run_id)
+    except UsageError as exc:
+        raise ApiError(404, "unknown_run", str(exc)) from None
+
+
+def run_id_for_key(key: str) -> str:
+    """Return the run id an Idempotency-Key stands for: the same key always names the same run."""
+    return hashlib.sha256(b"ido-idempotency-key\0" + key.encode()).hexdigest()[:16]
+
+
+@router.post("/runs", status_code=202, response_model=Submitted, dependencies=[require(Scope.operate)],
+             responses={409: {"description": "the Idempotency-Key was used for another request"}})
+def submit(body: RunRequest, service: ServiceDep,
+           idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
+    """Queue a run of the intent for a worker; 202 with its id. A retried Idempotency-Key returns the same run."""
+    from ido.engine.worker import queue_run
+
+    request = body.model_dump(mode="json", by_alias=True)
+    options: dict[str, Any] = {"strategy": body.strategy, "workspace": str(service.workspace_root)}
+    if idempotency_key is None:
+        info = queue_run(service.store, service.workspace, body.intent, inputs=body.inputs,
+                         set_facts=body.set_facts, options=options)
+        return JSONResponse({"run_id": info.run_id, "status": info.status}, status_code=202)
+    run_id = run_id_for_key(idempotency_key)
+    with service.submit_lock:
+        existing = _existing(service.store, run_id)
+        if existing is None:
+            options[IDEMPOTENCY] = {"request": digest(request)}
+            info = queue_run(service.store, service.workspace, body.intent, inputs=body.inputs,
+                             set_facts=body.set_facts, options=options, run_id=run_id)
+            return JSONResponse({"run_id": info.run_id, "status": info.status}, status_code=202)
+    if (existing.options.get(IDEMPOTENCY) or {}).get("request") != digest(request):
+        raise ApiError(409, "idempotency_key_reused",
+                       "this Idempotency-Key was used for a different request; use a new key")
+    return JSONResponse({"run_id": existing.run_id, "status": existing.status}, status_code=202)
+
+
+def _existing(store: Store, run_id: str) -> RunInfo | None:
+    try:
+        info = store.get_run(run_id=run_id)
+    except UsageError:
+        return None
+    return info if info.run_id == run_id else None
+
+
+def encode_cursor(info: RunInfo) -> str:
+    """Return the opaque cursor after `info` in the newest-first order of `GET /runs`."""
+    return base64.urlsafe_b64encode(json.dumps([info.created_at, info.run_id]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    """Return (created_at, run_id) of a cursor; 400 for one this service did not make."""
+    try:
+        created, run_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return float(created), str(run_id)
+    except (ValueError, TypeError, UnicodeError) as exc:
+        raise ApiError(400, "bad_cursor", f"cursor {cursor[:40]!r} is not one this API returned ({exc})") from None
+
+
+@router.get("/runs", response_model=RunsPage, dependencies=[require(Scope.read)])
+def list_runs(
+    service: ServiceDep, status: RunStatus | None = None,
+    intent: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+) -> JSONResponse:
+    """Runs newest first (the rows `ido runs --json` lists), filtered, a page at a time."""
+    after = decode_cursor(cursor) if cursor else None
+    store = service.store
+    rows = store.list_runs(status=status)
+    if intent is not None:
+        rows = [r for r in rows if r.intent == intent]
+    if after is not None:
+        # newest first: the rows after the cursor are the older ones (ties broken by run id, descending)
+        rows = [r for r in rows if (r.created_at, r.run_id) < after]
+    page = rows[:limit]
+    more = len(rows) > limit
+    return JSONResponse({
+        "runs": [r.model_dump(mode="json") for r in page],
+        "next_cursor": encode_cursor(page[-1]) if more and page else None,
+        "corrupted": list(getattr(store, "corrupted_runs", [])),
+    })
+
+
+@router.get("/runs/{run_id}", response_model=RunInfo, dependencies=[require(Scope.read)])
+def get_run(run_id: str, service: ServiceDep) -> JSONResponse:
+    """The run's row, as `ido runs --json` lists it."""
+    return JSONResponse(find_run(service.store, run_id).model_dump(mode="json"))
+
+
+@router.get("/runs/{run_id}/decisions", response_model=Explanation, dependencies=[require(Scope.read)])
+def decisions(run_id: str, service: ServiceDep) -> JSONResponse:
+    """The run's decision timeline: the JSON of `ido explain RUN --json`."""
+    info = find_run(service.store, run_id)
+    return JSONResponse(explain(service.store, info.run_id).model_dump(mode="json"))
+
+
+@router.get("/runs/{run_id}/why-not/{capability}", response_model=WhyNot,
+            dependencies=[require(Scope.read)])
+def why_not_capability(run_id: str, capability: str, service: ServiceDep) -> JSONResponse:
+    """Why CAPABILITY was or was not used, decision by decision: `ido why-not RUN CAP --json`."""
+    info = find_run(service.store, run_id)
+    return JSONResponse(why_not(service.store, info.run_id, capability).model_dump(mode="json"))
+
+
+def _answer(service: Service, run_id: str, approved: bool, body: Answer | None) -> JSONResponse:
+    from ido.engine.approvals import answer
+
+    info = find_run(service.store, run_id)
+    given = body or Answer()
+    row = asyncio.run(answer(service.store, info.run_id, approved, by=given.by, note=given.note))
+    return JSONResponse(row.model_dump(mode="json"))
+
+
+@router.post("/runs/{run_id}/approve", response_model=RunInfo, dependencies=[require(Scope.operate)])
+def approve(run_id: str, service: ServiceDep, body: Answer | None = None) -> JSONResponse:
+    """Approve the step the run waits for (as `ido approve`); the run's row after it."""
+    return _answer(service, run_id, True, body)
+
+
+@router.post("/runs/{run_id}/reject", response_model=RunInfo, dependencies=[require(Scope.operate)])
+def reject(run_id: str, service: ServiceDep, body: Answer | None = None) -> JSONResponse:
+    """Reject the step the run waits for (as `ido reject`); the run replans without it."""
+    return _answer(service, run_id, False, body)
+
+
+@router.post("/runs/{run_id}/replay", response_model=ReplayReport, dependencies=[require(Scope.read)])
+def replay_run(run_id: str, service: ServiceDep, body: ReplayRequest | None = None) -> JSONResponse:
+    """Re-derive every decision: identical, or (what_if) what would change under the service's workspace."""
+    info = find_run(service.store, run_id)
+    what_if = body is not None and body.what_if
+    report = replay(service.store, info.run_id, workspace=service.workspace if what_if else None)
+    return JSONResponse(report.model_dump(mode="json"))
