@@ -51,6 +51,11 @@ class Service:
                 self._store = open_store(self.store_url)
             return self._store
 
+    @property
+    def is_open(self) -> bool:
+        """Return whether the journal is open (it opens on first use and closes at shutdown)."""
+        return self._store is not None
+
     def close(self) -> None:
         """Close the journal if it was opened."""
         with self._lock:
