@@ -8,6 +8,7 @@ is opened on first use and closed by `close()` at shutdown.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +28,31 @@ MAX_SIMULATED_RUNS = 500
 MAX_PAGE = 500
 
 
+class Cache:
+    """A small thread-safe LRU of answers about finished runs (whose journal no longer changes)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str, float], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, float]) -> bytes | None:
+        """Return the cached answer under `key`, or None."""
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str, float], value: bytes) -> None:
+        """Keep `value` under `key`, dropping the least recently used beyond `size`."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 @dataclass
 class Service:
     """The state the API serves from; see the module docstring."""
@@ -41,6 +67,8 @@ class Service:
     #: serialises submits carrying an Idempotency-Key, so a retry racing its original finds it
     submit_lock: threading.Lock = field(default_factory=threading.Lock)
     #: one simulation at a time: they are CPU-bound and the service shares its cores
+    #: explanations of finished runs, built once
+    finished: Cache = field(default_factory=Cache)
     simulation_slot: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))
 
     @property
@@ -64,8 +92,8 @@ class Service:
                 self._store = None
 
 
-def get_service(request: Request) -> Service:
-    """Return the app's `Service` (a FastAPI dependency)."""
+async def get_service(request: Request) -> Service:
+    """Return the app's `Service` (a FastAPI dependency; async, so it costs no thread hop)."""
     service: Service = request.app.state.service
     return service
 
@@ -77,9 +105,10 @@ bearer = HTTPBearer(auto_error=False, description="A token of `ido serve --token
 def require(needed: Scope) -> Any:
     """Return a dependency refusing requests whose credentials do not reach `needed` (401/403)."""
 
-    def check(request: Request,
-              _creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None) -> None:
-        service = get_service(request)
+    async def check(request: Request,
+                    _creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None) -> None:
+        # async: pure CPU in microseconds, so it runs on the loop rather than a pool thread
+        service: Service = request.app.state.service
         denied = service.guard.check(
             needed, client=request.client.host if request.client else None,
             authorization=request.headers.get("authorization"),

@@ -165,3 +165,40 @@ def test_tokens_never_reach_the_journal_or_the_logs(server: Server) -> None:
         data = file.read_bytes()
         for token in TOKENS.values():
             assert token.encode() not in data, f"{token} found in {file}"
+
+
+def test_serve_with_in_process_workers_and_no_token_file(tmp_path: Path) -> None:
+    """`ido serve --workers 1` drives runs itself; without tokens a loopback script needs no login."""
+    root = copy_workspace(tmp_path / "ws")
+    url = f"sqlite:///{tmp_path / 'journal.db'}"
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as handle:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ido", "--workspace", str(root), "--store", url, "serve", "--port",
+             str(port), "--workers", "1"], cwd=ROOT, env=ENV, stdout=handle, stderr=subprocess.STDOUT,
+            text=True)
+        try:
+            with Client(f"http://127.0.0.1:{port}") as ido:
+                limit = time.monotonic() + START_TIMEOUT_S
+                while True:
+                    assert proc.poll() is None, log.read_text()
+                    try:
+                        ido.health()
+                        break
+                    except httpx.TransportError:
+                        assert time.monotonic() < limit, log.read_text()
+                        time.sleep(0.3)
+                row = ido.run("order-fulfilled", inputs={"order_id": "ord-inproc"}, timeout=120)
+                assert row["status"] == "succeeded"
+                assert ido.health()["runs_by_status"] == {"succeeded": 1}
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    text = log.read_text()
+    assert "/login?secret=" in text  # the one-time link for browsers is printed once
+    assert text.count("/login?secret=") == 1
