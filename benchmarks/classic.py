@@ -3,13 +3,35 @@
 Used by `benchmarks/planning.py` to solve the same instance with pyperplan's
 optimal A* and with ido's planner. Both encodings describe the same state
 space with unit action costs, so their optimal plan lengths must agree.
+
+Run as a script, it times the `ido plan --json` path (load the workspace
+written as YAML, plan, print the JSON) with the alternatives' verdicts and
+without them (`--no-alternatives`), next to pyperplan, each call in a child
+process with a timeout, and replaces its section of benchmarks/RESULTS.md:
+
+    python benchmarks/classic.py            # gripper to 8, blocksworld to 8, logistics to 6
+    python benchmarks/classic.py --quick    # smaller sizes, 10 s timeout
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import datetime
+import io
+import json
+import os
+import platform
 import random
+import statistics
+import sys
+import tempfile
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ido.model import Capability, Intent
 
@@ -234,3 +256,141 @@ def logistics(n: int, seed: int = 1) -> Instance:
 
 
 DOMAINS = {"gripper": gripper, "blocksworld": blocksworld, "logistics": logistics}
+
+
+# -- `ido plan --json` with and without alternatives, vs pyperplan --------------------
+
+CLI_SIZES = {"gripper": (2, 4, 6, 8), "blocksworld": (4, 6, 8), "logistics": (2, 4, 6)}
+CLI_QUICK = {"gripper": (2, 4, 6), "blocksworld": (4, 6), "logistics": (2, 4)}
+
+
+def write_workspace(inst: Instance, root: Path) -> str:
+    """Write `inst` as a workspace below `root` (JSON is YAML) and return its intent's name."""
+    name = f"{inst.name}-{inst.size}"
+    (root / "capabilities").mkdir(parents=True, exist_ok=True)
+    (root / "intents").mkdir(parents=True, exist_ok=True)
+    caps = [{**c, "invoke": "sim", "cost": 1.0} for c in inst.capabilities]
+    (root / "capabilities" / "classic.yaml").write_text(json.dumps({"capabilities": caps}, indent=1))
+    intent = {"intent": name, "given": inst.state, "goal": inst.goal, "objective": {"cost": 1.0}}
+    (root / "intents" / f"{name}.yaml").write_text(json.dumps(intent, indent=1))
+    return name
+
+
+def _solve_cli(domain: str, size: int, out: Any) -> None:
+    """Send the median `ido plan --json` call on the instance with the alternatives (`total`) and
+    without them (`bare`), the two alternating in this process (output captured): on a shared
+    machine, load changes over seconds, and alternating exposes both to the same."""
+    from benchmarks.planning import REPEAT_BUDGET_S, REPEATS
+    from ido.cli.main import cli
+
+    inst = DOMAINS[domain](size)
+    with tempfile.TemporaryDirectory() as tmp:
+        name = write_workspace(inst, Path(tmp))
+        args = ["--workspace", tmp, "plan", name, "--json"]
+
+        def once(extra: list[str]) -> dict[str, Any]:
+            buffer = io.StringIO()
+            t0 = time.perf_counter()
+            with contextlib.redirect_stdout(buffer):
+                cli.main(args + extra, standalone_mode=False)
+            total = time.perf_counter() - t0
+            plan = json.loads(buffer.getvalue())
+            alts = plan["alternatives"]
+            return {
+                "total": total, "cost": len(plan["steps"]), "expanded": plan["metrics"]["nodes_expanded"],
+                "alternatives": len(alts), "bounds": sum(1 for a in alts if a.get("lower_bound")),
+            }
+
+        bare, full = [once(["--no-alternatives"])], [once([])]
+        while len(full) < REPEATS and sum(r["total"] for r in bare + full) < 2 * REPEAT_BUDGET_S:
+            bare.append(once(["--no-alternatives"]))
+            full.append(once([]))
+        median = statistics.median_low
+        row = full[full.index(min(full, key=lambda r: abs(r["total"] - median([f["total"] for f in full]))))]
+        out.send(row | {"bare": median([b["total"] for b in bare]), "total": median([f["total"] for f in full]),
+                        "calls": len(full), "first": full[0]["total"]})
+
+
+def bench_cli(quick: bool, timeout: float) -> list[dict[str, Any]]:
+    """Return one row per (domain, size): ido plan bare and with alternatives, and pyperplan."""
+    from benchmarks.planning import _measured, _second_limit, _solve_pyperplan
+
+    rows = []
+    for domain, sizes in (CLI_QUICK if quick else CLI_SIZES).items():
+        for size in sizes:
+            full = _measured(_solve_cli, (domain, size), timeout)
+            bare = None if full is None else full | {"total": full["bare"]}
+            lm = _measured(_solve_pyperplan, (domain, size, "lmcut"), timeout)
+            hm = _measured(_solve_pyperplan, (domain, size, "hmax"), _second_limit(lm, timeout))
+            pyp = min([r for r in (lm, hm) if r], key=lambda r: r["total"], default=None)
+            row = {"domain": domain, "size": size, "bare": bare, "full": full, "pyperplan": pyp}
+            rows.append(row)
+            print(f"{domain} {size}: bare {_s(bare)}, with alternatives {_s(full)}"
+                  f" (x{_ratio(full, bare)}), pyperplan {_s(pyp)}", flush=True)
+            if full is None:
+                break
+    return rows
+
+
+def _s(r: dict[str, Any] | None) -> str:
+    return "timeout" if r is None else f"{r['total'] * 1000:,.1f} ms"
+
+
+def _ratio(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
+    return "-" if a is None or b is None else f"{a['total'] / b['total']:.2f}"
+
+
+def report(rows: list[dict[str, Any]], quick: bool, timeout: float) -> str:
+    """Return the markdown section for RESULTS.md."""
+    lines = [
+        "## `ido plan --json` on classic tasks, with and without alternatives (`benchmarks/classic.py`)", "",
+        f"{datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}; {platform.platform()}, "
+        f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other jobs), Python "
+        f"{platform.python_version()}" + (" (--quick)" if quick else "") + f"; timeout {timeout:g} s per call.", "",
+        "The whole `ido plan --json` path in one process (load the YAML workspace, compile, plan, print "
+        "JSON; interpreter start-up excluded), median call, bare and with alternatives alternating in "
+        "one process; calls under 0.1 s are the median over five hash seeds. *bare* is `--no-alternatives`. *bounds* counts the verdicts whose figure is a lower "
+        "bound (`lower_bound`), not searched for within the call's explanation budget. pyperplan: best "
+        "of its h_max and LM-cut A* on the same task (parse, ground, search).", "",
+        "| domain | size | plan length | nodes expanded | bare ms | with alternatives ms | ratio "
+        "| alternatives (bounds) | pyperplan ms | with alternatives / pyperplan |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    ratios = []
+    for r in rows:
+        bare, full, pyp = r["bare"], r["full"], r["pyperplan"]
+        if full is not None and bare is not None:
+            ratios.append(full["total"] / bare["total"])
+        alts = f"{full['alternatives']} ({full['bounds']})" if full else "-"
+        lines.append(
+            f"| {r['domain']} | {r['size']} | {bare['cost'] if bare else '-'} | {bare['expanded'] if bare else '-'} "
+            f"| {_ms(bare)} | {_ms(full)} | {_ratio(full, bare)} | {alts} | {_ms(pyp)} | {_ratio(full, pyp)} |"
+        )
+    if ratios:
+        lines += ["", f"With alternatives / bare: median {statistics.median(ratios):.2f}x, worst {max(ratios):.2f}x "
+                  f"(target <= 2x at every size: {'met' if max(ratios) <= 2.0 else 'missed'})."]
+    return "\n".join(lines)
+
+
+def _ms(r: dict[str, Any] | None) -> str:
+    return "timeout" if r is None else f"{r['total'] * 1000:,.1f}"
+
+
+def main() -> None:
+    """Time the classic tasks through `ido plan --json`, print the rows, write RESULTS.md."""
+    from benchmarks.results import replace_section
+
+    parser = argparse.ArgumentParser(description="ido plan --json on classic tasks, with and without alternatives")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and a 10 s timeout")
+    parser.add_argument("--timeout", type=float, default=None, help="per-call timeout (s)")
+    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    args = parser.parse_args()
+    timeout = args.timeout or (10.0 if args.quick else 60.0)
+    text = report(bench_cli(args.quick, timeout), args.quick, timeout)
+    print(text)
+    if not args.no_write:
+        replace_section("classic-cli", text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,13 +1,15 @@
-"""Loading benchmark: seconds to load a capabilities file of 1,000 and 10,000 capabilities.
+"""Loading benchmark: CPU seconds to load a capabilities file of 1,000 and 10,000 capabilities.
 
-ido's loader (ruamel.yaml nodes for locations, models built from plain data,
-cross-reference checks) against the ways one could load the same file: ruamel's
-round-trip loader + pydantic (locations kept in CommentedMaps), PyYAML's C
-loader + pydantic (fast, but no locations and YAML 1.1), and ruamel's composer
-alone (the parsing floor ido pays). Also times a 10,000-capability file with
-1% broken entries (every problem located and reported).
+ido's loader (libyaml through PyYAML for nodes with locations, a YAML 1.2
+resolver, models built from plain data, cross-reference checks) side by side
+with the parsers alone: libyaml composing the same file (ido's resolver with the
+garbage collector paused, and PyYAML's stock CSafeLoader), ruamel's pure-Python
+composer (what ido used before), and PyYAML's C loader + pydantic (no locations).
+With `--before REV` ido as it was at git revision REV loads the same files in a
+child process (benchmarks/revision.py): the "today" of issue 15's >= 5x target.
+Also times a 10,000-capability file with 1% broken entries (every problem located).
 
-    python benchmarks/loading.py [--quick] [--reps N] [--no-write]
+    python benchmarks/loading.py [--quick] [--reps N] [--before REV] [--no-write]
 
 Prints a table and replaces its section of benchmarks/RESULTS.md.
 """
@@ -15,29 +17,41 @@ Prints a table and replaces its section of benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import yaml  # noqa: E402
 from ruamel.yaml import YAML  # noqa: E402
 
 from benchmarks.results import replace_section  # noqa: E402 - after the path insert
+from benchmarks.revision import commit_of, source_tree, tree_env  # noqa: E402
 from ido.errors import ValidationError  # noqa: E402
 from ido.loading import load_paths  # noqa: E402
+from ido.loading.yamlfile import compose_all  # noqa: E402
 from ido.model import Capability  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
-BEGIN, END = "<!-- BEGIN loading -->", "<!-- END loading -->"
+IDO = "ido load_paths (checks on)"
+RUAMEL = "ruamel compose only (pure Python; ido's parser before)"
+LIBYAML = "libyaml compose only (ido's YAML 1.2 resolver, GC paused)"
+#: Loads a file with the ido found first on sys.path and prints "count cpu-seconds".
+CHILD = (
+    "import sys, time\nfrom pathlib import Path\nfrom ido.loading import load_paths\n"
+    "start = time.process_time()\nn = len(load_paths([Path(sys.argv[1])]).capabilities)\n"
+    "print(n, time.process_time() - start)"
+)
 
 
 def capabilities_file(count: int, broken_every: int = 0) -> str:
@@ -82,44 +96,57 @@ def ido_load_broken(path: Path) -> int:
     raise AssertionError("the broken file loaded")
 
 
+def libyaml_compose(path: Path) -> int:
+    """Only compose nodes the way ido does: libyaml, YAML 1.2 resolver, collector paused."""
+    text = path.read_text()
+    gc.disable()
+    try:
+        node = compose_all(text)[0]
+    finally:
+        gc.enable()
+    assert node is not None
+    return len(node.value[0][1].value)
+
+
+def libyaml_compose_stock(path: Path) -> int:
+    """Only compose nodes with PyYAML's stock CSafeLoader (YAML 1.1 resolver, collector on)."""
+    node = yaml.compose(path.read_text(), Loader=yaml.CSafeLoader)
+    return len(node.value[0][1].value)
+
+
 def ruamel_compose(path: Path) -> int:
-    """Only parse to nodes with ruamel (safe, pure Python): the floor under ido's loader."""
+    """Only compose nodes with ruamel (safe, pure Python): the floor under ido's loader before."""
     node = YAML(typ="safe", pure=True).compose(path.read_text())
     return len(node.value[0][1].value)
 
 
-def ruamel_roundtrip_pydantic(path: Path) -> int:
-    """ruamel's round-trip loader (CommentedMap with line info) then pydantic on each entry."""
-    data = YAML(typ="rt").load(path.read_text())
-    return len([Capability.model_validate(_plain(item)) for item in data["capabilities"]])
-
-
 def pyyaml_c_pydantic(path: Path) -> int:
     """PyYAML with libyaml (C) then pydantic: no locations, YAML 1.1."""
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load(path.read_text(), Loader=loader)
+    data = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
     return len([Capability.model_validate(item) for item in data["capabilities"]])
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool | int | float | str) or value is None:
-        return type(value)(value) if value is not None else None
-    return value
-
-
 def timed(fn: Callable[[Path], int], path: Path, reps: int) -> tuple[float, int]:
-    """Return the median seconds of `reps` calls and the call's result."""
+    """Return the median CPU seconds of `reps` calls and the call's result."""
     times, result = [], 0
     for _ in range(reps):
-        start = time.perf_counter()
+        start = time.process_time()
         result = fn(path)
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
+    return statistics.median(times), result
+
+
+def timed_before(tree: Path, path: Path, reps: int) -> tuple[float, int]:
+    """Return the median CPU seconds ido at an earlier revision (in `tree`) takes to load `path`."""
+    times, result = [], 0
+    for _ in range(reps):
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(path)], cwd=tree, env=tree_env(tree),
+            capture_output=True, text=True, check=True,
+        )
+        count, seconds = done.stdout.split()
+        result = int(count)
+        times.append(float(seconds))
     return statistics.median(times), result
 
 
@@ -127,84 +154,87 @@ def main() -> None:
     """Run the benchmark, print the table and update benchmarks/RESULTS.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 capabilities only")
-    parser.add_argument("--reps", type=int, default=3, help="repetitions at 1,000 (10,000 runs once)")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions (the slow pure-Python rows run once at 10,000)")
+    parser.add_argument("--before", metavar="REV", help="also load with ido at git revision REV")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()
     sizes = [1000] if args.quick else [1000, 10_000]
     loaders: list[tuple[str, Callable[[Path], int]]] = [
-        ("ido load_paths (checks on)", ido_load),
+        (IDO, ido_load),
         ("ido load_paths (checks=False)", ido_load_unchecked),
-        ("ruamel compose only (floor)", ruamel_compose),
-        ("ruamel round-trip + pydantic", ruamel_roundtrip_pydantic),
+        (LIBYAML, libyaml_compose),
+        ("libyaml compose only (stock CSafeLoader, GC on)", libyaml_compose_stock),
+        (RUAMEL, ruamel_compose),
+        ("PyYAML C loader + pydantic (no locations)", pyyaml_c_pydantic),
     ]
-    try:
-        import yaml  # noqa: F401
-
-        loaders.append(("PyYAML C loader + pydantic (no locations)", pyyaml_c_pydantic))
-    except ImportError:
-        pass
+    before = f"ido at {commit_of(args.before)} load_paths (checks on)" if args.before else None
     rows: list[tuple[str, int, float]] = []
     with tempfile.TemporaryDirectory(prefix="ido-bench-") as tmp:
         for size in sizes:
             path = Path(tmp) / f"caps-{size}.yaml"
             path.write_text(capabilities_file(size))
-            reps = args.reps if size <= 1000 else 1
             for name, fn in loaders:
                 if size > 1000 and fn is ido_load_unchecked:
                     continue  # the checks' share is visible at 1,000; keep the default run short
+                reps = 1 if size > 1000 and fn is ruamel_compose else args.reps
                 seconds, got = timed(fn, path, reps)
                 assert got == size, (name, got)
                 rows.append((name, size, seconds))
-                print(f"{name:45} {size:>6} {seconds:8.2f}s", flush=True)
+                print(f"{name:60} {size:>6} {seconds:8.2f}s", flush=True)
+            if args.before and before:
+                with source_tree(args.before) as tree:
+                    seconds, got = timed_before(tree, path, 1 if size > 1000 else args.reps)
+                assert got == size, (before, got)
+                rows.append((before, size, seconds))
+                print(f"{before:60} {size:>6} {seconds:8.2f}s", flush=True)
         size = sizes[-1]
         broken = Path(tmp) / "broken.yaml"
         broken.write_text(capabilities_file(size, broken_every=100))
         seconds, problems = timed(ido_load_broken, broken, 1)
         rows.append((f"ido, 1% broken entries ({problems} problems located)", size, seconds))
-    report = _report(rows, args, sizes)
+    report = _report(rows, args, sizes, before)
     print(report)
     if not args.no_write:
-        _write_section(report)
+        replace_section("loading", report, RESULTS)
         print(f"updated {RESULTS.relative_to(ROOT)}")
 
 
-def _report(rows: list[tuple[str, int, float]], args: argparse.Namespace, sizes: list[int]) -> str:
+def _report(rows: list[tuple[str, int, float]], args: argparse.Namespace, sizes: list[int], before: str | None) -> str:
     by = {(name, size): s for name, size, s in rows}
     lines = [
         "## Loading: a capabilities file of many entries (`benchmarks/loading.py`)",
         "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.platform()}, {platform.machine()}, "
-        f"{os.cpu_count()} CPUs (shared), Python {platform.python_version()}"
-        f"{' (--quick)' if args.quick else ''}. Medians of {args.reps} repetitions at 1,000 "
-        "capabilities, one run at 10,000 (12 lines per capability).",
+        f"{os.cpu_count()} CPUs (shared; load average {os.getloadavg()[0]:.1f} at the end), "
+        f"Python {platform.python_version()}, libyaml {yaml.__with_libyaml__}"
+        f"{' (--quick)' if args.quick else ''}. CPU seconds, medians of {args.reps} repetitions "
+        "(one run for ruamel and the earlier ido at 10,000); 12 lines per capability.",
         "",
-        "| loader | capabilities | seconds | capabilities/s |",
+        "| loader | capabilities | CPU seconds | capabilities/s |",
         "| --- | ---: | ---: | ---: |",
     ]
     for name, size, seconds in rows:
         lines.append(f"| {name} | {size:,} | {seconds:.2f} | {size / seconds:,.0f} |")
     big = sizes[-1]
-    ido = by.get(("ido load_paths (checks on)", big))
-    floor = by.get(("ruamel compose only (floor)", big))
-    rt = by.get(("ruamel round-trip + pydantic", big))
-    c = by.get(("PyYAML C loader + pydantic (no locations)", big))
+    ido, floor, ruamel = by.get((IDO, big)), by.get((LIBYAML, big)), by.get((RUAMEL, big))
+    old = by.get((before, big)) if before else None
     lines.append("")
-    if ido and floor and rt:
-        lines.append(
-            f"At {big:,} capabilities ido takes {ido:.1f}s, {ido / floor:.2f}x the time ruamel takes only "
-            f"to parse the file (the floor; below 1 is noise on a shared machine), and "
-            f"{rt / ido:.2f}x less than ruamel's round-trip loader + pydantic"
-            + (f"; PyYAML's C parser is {ido / c:.1f}x faster but keeps no line numbers." if c else ".")
+    if ido and floor and ruamel:
+        sentence = (
+            f"At {big:,} capabilities ido loads in {ido:.2f}s CPU, {ido / floor:.1f}x the time libyaml takes "
+            f"only to compose the file (the floor now) and {ruamel / ido:.1f}x less than ruamel takes only to "
+            "compose it (the floor before)"
         )
+        if old:
+            verdict = "met" if old / ido >= 5 else "missed"
+            sentence += f"; {old / ido:.1f}x faster than ido before ({old:.1f}s; target >= 5x: {verdict})"
+        lines.append(sentence + ".")
     lines.append(
-        "Nearly all of ido's time is ruamel's pure-Python scanner and parser; building models from plain "
-        "data, the cross-reference checks and locating problems (only when there are some) add little."
+        "Locations cost little: every node keeps libyaml's line and column, and messages are built only "
+        "when there are problems. What remains is composing (libyaml, plus a Python object per node), "
+        "building plain data, pydantic validation and the cross-reference checks."
     )
     return "\n".join(lines)
-
-
-def _write_section(report: str) -> None:
-    replace_section("loading", report, RESULTS)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,7 @@ pulls in OR-Tools and the engine httpx only when asked for.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
-
-try:
-    __version__ = version("ido")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
 
 #: public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
@@ -84,12 +78,26 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """Return public name `name`, importing its module on first use."""
+    if name == "__version__":
+        return _version()
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'ido' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def _version() -> str:
+    # importlib.metadata scans the installed distributions (tens of ms): only when asked.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("ido")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        found = "0.0.0"
+    globals()["__version__"] = found
+    return found
 
 
 def __dir__() -> list[str]:

@@ -143,7 +143,7 @@ def _revision(store: Store, record: DecisionRecord, kind: str, digest: str) -> A
         raise JournalError(
             f"decision {record.seq} of run {record.run_id} was made under {kind} revision {digest}, "
             "which the journal does not hold; it cannot be replayed exactly "
-            "(replay it against a workspace with --workspace DIR instead)"
+            "(replay it against a workspace with --against DIR instead)"
         ) from None
 
 

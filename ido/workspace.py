@@ -4,7 +4,8 @@
 observers, intents, policies and scenarios by name, the Python callables
 registered with its decorators, and where each declaration came from (so the
 cross-reference checks of `ido.loading.checks` point at the right file and
-line). `Workspace.load(root)` reads a folder (see `ido.loading`); the
+line). `Workspace.load(root)` reads a folder (`ido.loading.assemble`, which knows a
+workspace only by protocol, so the two do not import each other); the
 decorators `capability` and `observer` register sync or async callables.
 The planner, engine and simulator read a Workspace; the CLI builds one.
 
@@ -32,6 +33,7 @@ from ido.digest import digest, digest_models
 from ido.errors import Problem, ReferenceError_, ValidationError
 from ido.loading.locate import Origin, did_you_mean, problems_from
 from ido.model import Capability, Intent, Observer, Policy, Scenario
+from ido.trust import PythonAllow
 
 Model = Capability | Observer | Intent | Policy | Scenario
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,6 +75,8 @@ class Workspace:
         self.callables: dict[str, Callable[..., Any]] = {}
         #: (kind, name) -> where the declaration was written.
         self.origins: dict[tuple[str, str], Origin] = {}
+        #: which modules python doors may import (`IDO_PYTHON_ALLOW`, read when the workspace is made).
+        self.python_allow = PythonAllow.from_env()
 
     # ---- building ------------------------------------------------------------
 
@@ -83,9 +87,9 @@ class Workspace:
         `checks=False` skips the cross-reference checks, for a workspace that
         Python code completes before calling `check()`.
         """
-        from ido.loading import load_workspace
+        from ido.loading.assemble import load_folder
 
-        return load_workspace(root, checks=checks)
+        return load_folder(cls(Path(root)), Path(root), checks=checks)
 
     def _table(self, kind: str) -> dict[str, Any]:
         tables: dict[str, dict[str, Any]] = {
@@ -130,6 +134,18 @@ class Workspace:
         table[name] = model
         self.origins[(kind, name)] = origin
         return None
+
+    def replaced(self, model: Model, origin: Origin | None = None) -> Workspace:
+        """Return a copy in which `model` takes the place of the declaration of its kind and
+        name (or is added); used to check a file's declaration against this workspace."""
+        copy = Workspace(self.root)
+        for kind in KINDS.values():
+            copy._table(kind).update(self._table(kind))
+        copy.origins.update(self.origins)
+        copy.callables.update(self.callables)
+        copy._table(KINDS[type(model)]).pop(model_name(model), None)
+        copy.put(model, origin)
+        return copy
 
     def merged(self, other: Workspace) -> Workspace:
         """Return a new workspace holding both; raises ValidationError on names declared in both."""
@@ -250,11 +266,14 @@ class Workspace:
         """Return the callable a `python: "module:function"` target names.
 
         Registered callables come first; otherwise the module is imported with
-        the workspace root on sys.path. Raises ReferenceError_ saying which
-        module or attribute is missing and what to write.
+        the workspace root on sys.path, if `IDO_PYTHON_ALLOW` allows it
+        (`ido.trust`). Raises ReferenceError_ saying which module or attribute
+        is missing, or that the module is not allowed, and what to write.
         """
         if target in self.callables:
-            return self.callables[target]
+            return self.callables[target]  # registered by code already running: nothing to import
+        if not self.python_allow.allows(target):
+            raise ReferenceError_(self.python_allow.refusal(target))
         module_name, _, attribute = target.partition(":")
         if not module_name or not attribute:
             raise ReferenceError_(f"python target {target!r} must be written 'package.module:function'")
@@ -292,15 +311,15 @@ class Workspace:
 
     def intent(self, ref: str) -> Intent:
         """Return the intent named `ref`, or read from the YAML file at path `ref`; UsageError if neither."""
-        from ido.loading import load_intent
+        from ido.loading.assemble import find_intent
 
-        return load_intent(ref, self)
+        return find_intent(ref, self)
 
     def scenario(self, ref: str) -> Scenario:
         """Return the scenario named `ref`, or read from the YAML file at path `ref`; UsageError if neither."""
-        from ido.loading import load_scenario
+        from ido.loading.assemble import find_scenario
 
-        return load_scenario(ref, self)
+        return find_scenario(ref, self)
 
     def problems(self) -> list[Problem]:
         """Return every cross-reference problem: duplicate-free names that point at nothing,

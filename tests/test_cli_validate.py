@@ -176,8 +176,10 @@ def test_schema_rejects_an_unknown_kind(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_validate_in_a_folder_without_a_workspace_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """An empty folder validates (exit 0) with a note on stderr pointing at --workspace."""
-    assert main(["--workspace", str(tmp_path), "validate"]) == 0
+    """An empty folder is a problem (exit 2, issue 14 item 9: it used to say "ok: 0 intents"),
+    reported as such with a pointer at --workspace."""
+    assert main(["--workspace", str(tmp_path), "validate"]) == 2
     captured = capsys.readouterr()
-    assert captured.out.startswith("ok: 0 intents")
-    assert "pass --workspace DIR" in captured.err
+    assert captured.out.startswith(f"{tmp_path}: no intents, capabilities or policies found")
+    assert "pass --workspace DIR" in captured.out
+    assert "ok" not in captured.out

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ido.cli.main import CliContext
-from ido.cli.run import DecisionPrinter, finish_run, open_journal, open_run_log, parse_pairs
+from ido.cli.params import INPUT_ASSIGNMENT, raw_inputs
+from ido.cli.run import DecisionPrinter, close_run_log, finish_run, open_journal, open_run_log
 from ido.errors import ExecutionError, StalePlan
 
 if TYPE_CHECKING:
@@ -33,11 +34,11 @@ if TYPE_CHECKING:
 
 @click.command("apply")
 @click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--input", "inputs", multiple=True, metavar="K=V",
+@click.option("--input", "inputs", multiple=True, type=INPUT_ASSIGNMENT, metavar="K=V",
               help="A run input (repeatable): supplies the secret inputs a plan file holds redacted.")
 @click.option("--json", "as_json", is_flag=True, help="Print run_id, status, steps_executed, decisions, cost, elapsed_s.")
 @click.pass_obj
-def apply(ctx: CliContext, planfile: Path, inputs: tuple[str, ...], as_json: bool) -> int:
+def apply(ctx: CliContext, planfile: Path, inputs: tuple[tuple[str, str], ...], as_json: bool) -> int:
     """Execute the plan in PLANFILE (from `ido plan INTENT --out PLANFILE`) as a run.
 
     Refuses (exit 2, saying why) when the plan went stale: the intent,
@@ -53,7 +54,7 @@ def apply(ctx: CliContext, planfile: Path, inputs: tuple[str, ...], as_json: boo
     from ido.engine.saved_plan import load
     from ido.loading import load_workspace
 
-    given = parse_pairs(inputs, "--input", typed=False)
+    given = raw_inputs(inputs)
     saved = load(planfile)
     workspace = load_workspace(ctx.workspace)
     intent = workspace.intent(saved.intent)
@@ -62,8 +63,7 @@ def apply(ctx: CliContext, planfile: Path, inputs: tuple[str, ...], as_json: boo
     try:
         result = asyncio.run(_apply(ctx, workspace, intent, saved, given, listeners, announce=not as_json))
     finally:
-        if log_file is not None:
-            log_file.close()
+        close_run_log(log_file)
     return finish_run(result, as_json, no_plan=False)
 
 

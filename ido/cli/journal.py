@@ -20,6 +20,7 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 
 from ido.cli.main import CliContext
+from ido.cli.params import COUNT
 from ido.errors import UsageError
 from ido.explain import explain as explain_run
 from ido.explain import why_not as why_not_run
@@ -66,7 +67,7 @@ def _print(renderable: RenderableType) -> None:
 
 @click.command("runs")
 @click.option("--status", type=click.Choice(list(get_args(RunStatus))), help="Only runs with this status.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many (newest first).")
+@click.option("--limit", type=COUNT, default=None, help="At most this many (newest first).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: {runs: [...], corrupted: [...]}.")
 @click.pass_obj
 def runs(ctx: CliContext, status: str | None, limit: int | None, as_json: bool) -> None:

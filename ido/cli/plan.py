@@ -1,13 +1,14 @@
-"""`ido plan INTENT [--set FACT=V]... [--input K=V]... [--json] [--dot] [--out PLANFILE]`.
+"""`ido plan INTENT [--set FACT=V]... [--input K=V]... [--json] [--dot] [--out PLANFILE] [--no-alternatives]`.
 
-Plans the intent from its `given` facts overridden by `--set` (values parsed
-as JSON scalars, else taken as strings), with the workspace's capabilities and
+Plans the intent from its `given` facts overridden by `--set` (each value
+typed as the declarations type the fact, `ido.cli.params`), with the workspace's capabilities and
 policies and no health evidence. Prints a table of steps and a table of
 alternatives with verdicts and reasons, or the plan as JSON (`--json`), or
 Graphviz DOT (`--dot`). `--out PLANFILE` also saves the plan with what it was
 made from (revisions, state, request, health digest, the --set facts and a
 digest per declaration) for `ido apply`, which refuses it when those went
-stale. The planner sees secret inputs redacted (`***`), as it does in every
+stale. `--no-alternatives` skips the alternatives' verdicts (the plan is the
+same; `benchmarks/classic.py` times `ido plan` with and without them). The planner sees secret inputs redacted (`***`), as it does in every
 decision of a run, so the plan never depends on a secret's value and the
 PLANFILE never holds one: `ido apply --input` supplies it again. Exit 0 when
 a plan exists, 3 when none is admissible (the explanation, naming the binding
@@ -17,7 +18,6 @@ constraint, on stderr), 2 for bad usage or invalid files.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -26,75 +26,43 @@ from rich.console import Console
 from rich.table import Table
 
 from ido.cli.main import CliContext
+from ido.cli.params import FACT_ASSIGNMENT, INPUT_ASSIGNMENT, raw_inputs, typed_facts
 from ido.errors import UsageError
 from ido.loading import load_workspace
-from ido.model.values import Scalar
 from ido.planning import to_dot
 from ido.planning.types import Plan
 
 #: Version of the PLANFILE format written by `--out`.
 PLANFILE_FORMAT_VERSION = 1
 
-_FACT = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")
-
-
-def parse_assignment(text: str, what: str) -> tuple[str, str]:
-    """Return (name, raw value) of `NAME=VALUE`; raises UsageError saying the right form."""
-    name, sep, raw = text.partition("=")
-    name = name.strip()
-    if not sep or not name:
-        raise UsageError(f"{what} {text!r} is not NAME=VALUE; write it like {what} order.paid=true")
-    return name, raw
-
-
-def parse_fact_value(raw: str) -> Scalar:
-    """Return a `--set` value: a JSON scalar (true, 3, 0.5, "x") when it parses as one, else the string."""
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return raw
-    if isinstance(value, bool | int | float | str):
-        return value
-    return raw
-
-
-def parse_facts(assignments: tuple[str, ...]) -> dict[str, Scalar]:
-    """Return the facts of repeated `--set FACT=V`; raises UsageError for a malformed one."""
-    facts: dict[str, Scalar] = {}
-    for text in assignments:
-        name, raw = parse_assignment(text, "--set")
-        if not _FACT.match(name):
-            raise UsageError(
-                f"--set {text!r}: {name!r} is not a fact name; write a dotted name such as order.paid"
-            )
-        facts[name] = parse_fact_value(raw)
-    return facts
-
-
 @click.command("plan")
 @click.argument("intent_ref", metavar="INTENT")
-@click.option("--set", "sets", multiple=True, metavar="FACT=V", help="Override a starting fact (repeatable).")
-@click.option("--input", "inputs", multiple=True, metavar="K=V", help="A run input (repeatable).")
+@click.option("--set", "sets", multiple=True, type=FACT_ASSIGNMENT, metavar="FACT=V",
+              help="Override a starting fact, typed as the declarations type it (repeatable).")
+@click.option("--input", "inputs", multiple=True, type=INPUT_ASSIGNMENT, metavar="K=V",
+              help="A run input, typed by the intent's input type (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option("--dot", "as_dot", is_flag=True, help="Print the plan's partial order as Graphviz DOT.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also save the plan and what it was made from, for `ido apply`.")
+@click.option("--no-alternatives", "bare", is_flag=True,
+              help="Skip the alternatives' verdicts (the same plan, found without explaining it).")
 @click.pass_obj
 def plan(
-    obj: CliContext, intent_ref: str, sets: tuple[str, ...], inputs: tuple[str, ...],
-    as_json: bool, as_dot: bool, out: Path | None,
+    obj: CliContext, intent_ref: str, sets: tuple[tuple[str, str], ...], inputs: tuple[tuple[str, str], ...],
+    as_json: bool, as_dot: bool, out: Path | None, bare: bool,
 ) -> int:
     """Plan INTENT: the best admissible plan with its alternatives, or why none exists."""
     if as_json and as_dot:
         raise UsageError("--json and --dot print different formats; pass one of them")
-    facts = parse_facts(sets)
-    raw_inputs = dict(parse_assignment(text, "--input") for text in inputs)
     workspace = load_workspace(obj.workspace)
+    intent = workspace.intent(intent_ref)
+    facts = typed_facts(sets, workspace, intent)
     # imported here: it imports the engine (for the redaction of secret inputs)
     from ido.engine.plans import plan_intent
 
-    made = plan_intent(workspace, intent_ref, facts=facts, inputs=raw_inputs)
-    intent, result, request, state, health = made.intent, made.plan, made.request, made.state, made.health
+    made = plan_intent(workspace, intent_ref, facts=facts, inputs=raw_inputs(inputs), explain=not bare)
+    result, request, state, health = made.plan, made.request, made.state, made.health
     if out is not None:
         # imported only when saving: it imports the engine
         from ido.engine.saved_plan import declaration_digests

@@ -1,9 +1,11 @@
-"""`ido replay RUN [--workspace OTHER] [--json]`: decide a run's decisions again and compare.
+"""`ido replay RUN [--against OTHER] [--json]`: decide a run's decisions again and compare.
 
-Without `--workspace`, every decision is re-derived from its recorded inputs
+Without `--against`, every decision is re-derived from its recorded inputs
 under the revisions it was made under (read from the journal): exit 0 iff all
 are identical, else 1 naming the first decision that differs and how. With
-`--workspace OTHER` (what-if), the decisions are re-derived under OTHER's
+`--against OTHER` (what-if; spelled `--workspace` before, a spelling now
+refused with exit 2, since after any other command `--workspace` names the
+workspace), the decisions are re-derived under OTHER's
 current declarations and every decision that would change is listed: exit 0
 iff none would. The journal is the one the global `--store` / `--workspace`
 name.
@@ -18,6 +20,7 @@ import click
 
 from ido.cli.journal import open_journal
 from ido.cli.main import CliContext
+from ido.errors import UsageError
 from ido.replay import ReplayReport
 from ido.replay import replay as replay_run
 
@@ -25,14 +28,21 @@ from ido.replay import replay as replay_run
 @click.command("replay")
 @click.argument("run")
 @click.option(
-    "--workspace", "other", default=None,
+    "--against", "other", default=None,
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="What-if: decide again under this workspace's declarations instead of the recorded ones.",
 )
+@click.option("--workspace", "old_spelling", default=None, hidden=True, expose_value=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: run_id, identical, differences.")
 @click.pass_obj
-def replay(ctx: CliContext, run: str, other: Path | None, as_json: bool) -> int:
+def replay(ctx: CliContext, run: str, other: Path | None, old_spelling: str | None, as_json: bool) -> int:
     """Re-derive every decision of RUN from the journal; exit 0 iff identical."""
+    if old_spelling is not None:
+        raise UsageError(
+            f"`ido replay RUN --workspace {old_spelling}` is now spelled `ido replay RUN --against {old_spelling}` "
+            f"(what-if under that workspace); to name the workspace whose journal holds the run, write "
+            f"`ido --workspace {old_spelling} replay RUN`"
+        )
     workspace = None
     if other is not None:
         from ido.loading import load_workspace

@@ -23,10 +23,10 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from ido.cli.main import CliContext
+from ido.cli.params import FACT_ASSIGNMENT, INPUT_ASSIGNMENT, raw_inputs, typed_facts
 from ido.decisions import DecisionRecord
 from ido.errors import UsageError
 from ido.journal import Store, open_store
-from ido.model import Scalar
 
 if TYPE_CHECKING:
     from ido.engine.run import RunResult
@@ -39,32 +39,6 @@ _VERDICT_ORDER = {
     "excluded": 6, "precondition": 7, "costlier": 8,
 }
 _SHOWN_REJECTIONS = 4
-
-
-def parse_value(text: str) -> Scalar:
-    """Return a `--set` value as a JSON scalar: true/false, an int, a float, else the string."""
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1]
-    return text
-
-
-def parse_pairs(pairs: tuple[str, ...], option: str, *, typed: bool) -> dict[str, Any]:
-    """Return `K=V` pairs as a dict; UsageError naming the bad one and the form expected."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"{option} {pair!r} must be written KEY=VALUE, e.g. {option} order.paid=true")
-        out[key.strip()] = parse_value(value) if typed else value
-    return out
 
 
 def _roles(record: DecisionRecord) -> dict[str, str]:
@@ -182,6 +156,16 @@ def open_run_log() -> IO[str] | None:
     return handle
 
 
+def close_run_log(handle: IO[str] | None) -> None:
+    """Turn decision logging off again and close the file `open_run_log` opened (if any), so a
+    later command in the same process (tests, an embedding program) never writes to a closed file."""
+    from ido.engine import logging as engine_logging
+
+    engine_logging.disable()
+    if handle is not None:
+        handle.close()
+
+
 def finish_run(result: RunResult, as_json: bool, *, no_plan: bool) -> int:
     """Print how a run ended (text or `--json`) and return its exit code; used by run, apply, resume."""
     if as_json:
@@ -207,41 +191,42 @@ def _no_plan_at_start(result: RunResult) -> bool:
 
 @click.command("run")
 @click.argument("intent")
-@click.option("--input", "inputs", multiple=True, metavar="K=V", help="A run input (repeatable).")
-@click.option("--set", "facts", multiple=True, metavar="FACT=V", help="A fact that holds at the start (repeatable).")
+@click.option("--input", "inputs", multiple=True, type=INPUT_ASSIGNMENT, metavar="K=V",
+              help="A run input, typed by the intent's input type (repeatable).")
+@click.option("--set", "facts", multiple=True, type=FACT_ASSIGNMENT, metavar="FACT=V",
+              help="A fact that holds at the start, typed as the declarations type it (repeatable).")
 @click.option("--simulate", "scenario", metavar="SCENARIO", help="Run inside this scenario's simulated world.")
 @click.option("--strategy", type=click.Choice(["adaptive", "static", "static-fallback"]), default="adaptive",
               show_default=True, help="How the run chooses (static ones are the workflow baselines).")
 @click.option("--detach", is_flag=True, help="Queue the run for `ido worker` and print its id at once.")
 @click.option("--json", "as_json", is_flag=True, help="Print run_id, status, steps_executed, decisions, cost, elapsed_s.")
 @click.pass_obj
-def run(ctx: CliContext, intent: str, inputs: tuple[str, ...], facts: tuple[str, ...], scenario: str | None,
-        strategy: str, detach: bool, as_json: bool) -> int:
+def run(ctx: CliContext, intent: str, inputs: tuple[tuple[str, str], ...], facts: tuple[tuple[str, str], ...],
+        scenario: str | None, strategy: str, detach: bool, as_json: bool) -> int:
     """Pursue INTENT until its goal holds, printing each decision and why."""
     from ido.loading import load_workspace
 
-    raw_inputs = parse_pairs(inputs, "--input", typed=False)
-    set_facts = parse_pairs(facts, "--set", typed=True)
+    given = raw_inputs(inputs)
     workspace = load_workspace(ctx.workspace)
     the_intent = workspace.intent(intent)
+    set_facts = typed_facts(facts, workspace, the_intent)
     try:
-        the_intent.bind_inputs(raw_inputs)
+        the_intent.bind_inputs(given)
     except ValueError as exc:
         raise UsageError(f"intent {the_intent.intent}: {exc}") from None
     if detach:
         if scenario is not None:
             raise UsageError("--detach queues a real run for a worker; --simulate runs here: use one")
-        return _detach(ctx, workspace, the_intent.intent, raw_inputs, set_facts, strategy, as_json)
+        return _detach(ctx, workspace, the_intent.intent, given, set_facts, strategy, as_json)
     listeners = [] if as_json else [DecisionPrinter()]
     log_file = open_run_log()
     try:
         if scenario is not None:
-            result = _simulated(ctx, workspace, the_intent, raw_inputs, set_facts, scenario, strategy, listeners)
+            result = _simulated(ctx, workspace, the_intent, given, set_facts, scenario, strategy, listeners)
         else:
-            result = asyncio.run(_real(ctx, workspace, the_intent, raw_inputs, set_facts, strategy, listeners))
+            result = asyncio.run(_real(ctx, workspace, the_intent, given, set_facts, strategy, listeners))
     finally:
-        if log_file is not None:
-            log_file.close()
+        close_run_log(log_file)
     return finish_run(result, as_json, no_plan=_no_plan_at_start(result))
 
 

@@ -1,9 +1,10 @@
-"""`ido simulate SCENARIO [--runs N] [--seed S] [--json] [--plot FILE]`.
+"""`ido simulate SCENARIO [--input K=V]... [--runs N] [--seed S] [--json] [--plot FILE]`.
 
 Runs the scenario's arrivals under each of its strategies on a virtual clock
 (`ido.simulation.runner.simulate`) and prints the strategies side by side, or
 the JSON report of DESIGN.md section 4 with `--json`; `--plot FILE` also
-writes a PNG. A progress bar runs on stderr when stderr is a terminal and
+writes a PNG. `--input K=V` adds to (or overrides) the scenario's `inputs`,
+typed by the intent as in `ido run`. A progress bar runs on stderr when stderr is a terminal and
 `--json` is not given. Exit 0 when the simulation ran (whatever its figures),
 2 for bad usage or invalid files.
 """
@@ -20,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ido.cli.main import CliContext
+from ido.cli.params import COUNT, INPUT_ASSIGNMENT, SEED, raw_inputs
 from ido.errors import UsageError
 from ido.loading import load_workspace
 from ido.simulation.plot import write_plot
@@ -48,8 +50,10 @@ def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
 
 @click.command("simulate")
 @click.argument("scenario")
-@click.option("--runs", type=int, default=None, help="Runs per strategy (default: the scenario's `runs`).")
-@click.option("--seed", type=int, default=None, help="Seed of arrivals and luck (default: the scenario's).")
+@click.option("--input", "inputs", multiple=True, type=INPUT_ASSIGNMENT, metavar="K=V",
+              help="A run input for every run, over the scenario's `inputs` (repeatable).")
+@click.option("--runs", type=COUNT, default=None, help="Runs per strategy (default: the scenario's `runs`).")
+@click.option("--seed", type=SEED, default=None, help="Seed of arrivals and luck (default: the scenario's).")
 @click.option(
     "--strategy", "strategies", multiple=True,
     type=click.Choice(["adaptive", "static", "static-fallback"]),
@@ -60,16 +64,24 @@ def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
               help="Also write a PNG of success and latency over time, fault windows shaded.")
 @click.pass_obj
 def simulate(
-    ctx: CliContext, scenario: str, runs: int | None, seed: int | None, strategies: tuple[str, ...],
+    ctx: CliContext, scenario: str, inputs: tuple[tuple[str, str], ...], runs: int | None, seed: int | None, strategies: tuple[str, ...],
     as_json: bool, plot: Path | None,
 ) -> int:
     """Rehearse SCENARIO: degrade dependencies and compare adaptive and static side by side."""
     if runs is not None and runs <= 0:
         raise UsageError(f"--runs must be a positive number of runs, not {runs}")
     workspace = load_workspace(ctx.workspace)
+    scn = workspace.scenario(scenario)
+    given = {**scn.inputs, **raw_inputs(inputs)}
+    try:
+        workspace.intent(scn.intent).bind_inputs(given)
+    except ValueError as exc:
+        raise UsageError(f"scenario {scn.scenario}: intent {scn.intent}: {exc}") from None
+    if inputs:
+        scn = scn.model_copy(update={"inputs": given})
     with _progress(not as_json and sys.stderr.isatty()) as progress:
         report = run_simulation(
-            workspace, scenario, runs=runs, seed=seed, strategies=list(strategies) or None,
+            workspace, scn, runs=runs, seed=seed, strategies=list(strategies) or None,
             progress=progress,
         )
     if plot is not None:

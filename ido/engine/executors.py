@@ -18,14 +18,16 @@ import math
 import random
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ido.engine.context import CallContext
 from ido.engine.doors import Call, Result
-from ido.errors import ExecutionError
+from ido.errors import ExecutionError, ReferenceError_
 from ido.model import Capability, Observer, Scalar
+from ido.secrets import resolve, resolve_all
+
+if TYPE_CHECKING:  # httpx is imported where a call is made: `import ido` and the CLI stay light
+    import httpx
 
 _PLACEHOLDER = re.compile(r"\{(inputs|facts)\.([A-Za-z0-9_.\-]+)\}")
 
@@ -115,6 +117,8 @@ class HttpExecutor:
     def client(self) -> httpx.AsyncClient:
         """Return the shared client, creating it on first use."""
         if self._client is None:
+            import httpx
+
             self._client = httpx.AsyncClient(trust_env=False)
         return self._client
 
@@ -124,9 +128,13 @@ class HttpExecutor:
         spec = cap.invoke.http
         if spec is None:
             raise ExecutionError(f"{cap.name} has no http door", kind="rejected", capability=cap.name)
-        headers = {**spec.headers, "Idempotency-Key": call.idempotency_key}
-        body = fill(spec.json_body, call) if spec.json_body is not None else None
-        url = fill(spec.url, call)
+        # ${env:NAME} references are resolved here, per call, and nowhere else (ido.secrets)
+        headers = {**resolve_all(spec.headers, capability=cap.name), "Idempotency-Key": call.idempotency_key}
+        body = _resolved(fill(spec.json_body, call), cap.name) if spec.json_body is not None else None
+        shown_url = fill(spec.url, call)  # messages show the reference, never its value
+        url = resolve(shown_url, capability=cap.name)
+        import httpx
+
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
@@ -143,14 +151,14 @@ class HttpExecutor:
             ) from None
         except httpx.TransportError as exc:
             raise ExecutionError(
-                f"{cap.name}: cannot reach {spec.method} {_origin(url)}: {type(exc).__name__}",
+                f"{cap.name}: cannot reach {spec.method} {_origin(shown_url)}: {type(exc).__name__}",
                 kind="connection", capability=cap.name,
             ) from None
         latency = loop.time() - started
         status = response.status_code
         if status >= 400:
             raise ExecutionError(
-                f"{cap.name}: {spec.method} {_origin(url)} answered {status}",
+                f"{cap.name}: {spec.method} {_origin(shown_url)} answered {status}",
                 kind="server" if status >= 500 else "client", capability=cap.name, status=status,
             )
         payload: Any = {}
@@ -170,6 +178,15 @@ class HttpExecutor:
         if self._owns and self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _resolved(body: Any, capability: str) -> Any:
+    """Return a filled JSON body with `${env:NAME}` references in its strings resolved."""
+    if isinstance(body, Mapping):
+        return {k: _resolved(v, capability) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_resolved(v, capability) for v in body]
+    return resolve(body, capability=capability) if isinstance(body, str) else body
 
 
 def _origin(url: str) -> str:
@@ -252,7 +269,11 @@ class PythonExecutor:
     def _target(self, target: str) -> tuple[Callable[..., Any], _Signature]:
         hit = self._cache.get(target)
         if hit is None:
-            fn = self._resolve(target)
+            try:
+                fn = self._resolve(target)
+            except ReferenceError_ as exc:
+                # not importable, or refused by IDO_PYTHON_ALLOW (ido.trust): refused before any call
+                raise ExecutionError(str(exc), kind="rejected") from None
             hit = (fn, _Signature(fn))
             self._cache[target] = hit
         return hit
@@ -342,13 +363,16 @@ class HttpProber:
         probe = capability.probe
         if probe is None or probe.http is None:
             return False
+        import httpx
+
         if self._client is None:
             self._client = httpx.AsyncClient(trust_env=False)
         try:
+            url = resolve(probe.http, capability=capability.name)
             response = await asyncio.wait_for(
-                self._client.get(probe.http, timeout=httpx.Timeout(probe.timeout)), probe.timeout
+                self._client.get(url, timeout=httpx.Timeout(probe.timeout)), probe.timeout
             )
-        except (httpx.HTTPError, TimeoutError):
+        except (httpx.HTTPError, TimeoutError, ExecutionError):
             return False
         return 200 <= response.status_code < 300
 
@@ -410,12 +434,15 @@ class DoorFactReader:
 
     async def observe(self, observer: Observer) -> dict[str, Scalar]:
         """Return the declared facts the observer reports now; raises ExecutionError if it cannot."""
+        import httpx
+
         try:
             if observer.http is not None:
                 if self._client is None:
                     self._client = httpx.AsyncClient(trust_env=False)
                 response = await asyncio.wait_for(
-                    self._client.get(observer.http, timeout=httpx.Timeout(observer.timeout)),
+                    self._client.get(resolve(observer.http, capability=observer.name),
+                                     timeout=httpx.Timeout(observer.timeout)),
                     observer.timeout,
                 )
                 response.raise_for_status()

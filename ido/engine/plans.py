@@ -34,10 +34,11 @@ class MadePlan:
 
 def plan_intent(
     workspace: Any, intent_ref: str, *, facts: Mapping[str, Scalar] | None = None,
-    inputs: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None, explain: bool = True,
 ) -> MadePlan:
     """Return the best admissible plan of `intent_ref` (or the infeasible plan saying why none is).
 
+    `explain=False` skips the alternatives' verdicts (`ido plan --no-alternatives`).
     Raises UsageError when the inputs do not bind to the intent's, and
     whatever `workspace.intent` raises for an unknown intent.
     """
@@ -55,5 +56,5 @@ def plan_intent(
     request = PlanRequest(state=state, inputs=bound)
     health = HealthSnapshot()
     planner = Planner(list(workspace.capabilities.values()), list(workspace.policies.values()))
-    return MadePlan(intent=intent, plan=planner.plan(intent, request, health), request=request,
+    return MadePlan(intent=intent, plan=planner.plan(intent, request, health, explain=explain), request=request,
                     state=state, health=health)

@@ -46,6 +46,7 @@ from ido.digest import canonical_json, digest
 from ido.engine.run import REDACTED
 from ido.errors import UsageError
 from ido.health import Circuit, HealthSnapshot
+from ido.limits import FileTooLarge, read_bounded
 from ido.model import Intent, Scalar
 from ido.planning.types import Plan, PlanRequest
 
@@ -97,7 +98,9 @@ def load(path: Path) -> SavedPlan:
     """Return the saved plan in `path`; UsageError naming what is wrong with an unusable file."""
     where = f"plan file {path}"
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path).decode("utf-8")
+    except FileTooLarge as exc:
+        raise FileTooLarge(f"{where}: {exc}") from None
     except FileNotFoundError:
         raise UsageError(f"{where} does not exist; write one with `ido plan INTENT --out {path}`") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -51,13 +51,18 @@ def sqlite_path(url: str) -> Path | None:
     """Return the file a SQLite journal URL (or plain path) names; None for other URLs.
 
     `sqlite:///rel/path` is relative, `sqlite:////abs/path` absolute (as in
-    SQLAlchemy). Used by `open_store` and by read-only commands that must not
-    create a journal just to find it empty.
+    SQLAlchemy). Raises JournalError for a `sqlite:` URL of another shape
+    (`sqlite://host/x`, `sqlite:/x`), which would otherwise name a surprising
+    file. Used by `open_store` and by read-only commands that must not create
+    a journal just to find it empty.
     """
     text = url.strip()
     if text.startswith("sqlite:"):
-        rest = text.removeprefix("sqlite:").removeprefix("//")
-        return Path(rest.removeprefix("/") if rest.startswith("/") else rest)
+        if not text.startswith("sqlite:///"):
+            raise JournalError(
+                f"{url!r} is not a SQLite journal URL; write sqlite:///RELATIVE/PATH or sqlite:////ABSOLUTE/PATH"
+            )
+        return Path(text.removeprefix("sqlite:///"))
     if "://" in text or text.startswith("memory:"):
         return None
     return Path(text)

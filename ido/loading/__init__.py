@@ -11,23 +11,21 @@ syntax, duplicate keys, model errors (unknown fields with "did you mean",
 wrong types, bad durations, missing fields) and cross-references
 (`ido.loading.checks`). Modules: `yamlfile` (text -> data + nodes), `locate`
 (nodes, origins, pydantic errors for people), `documents` (file shapes ->
-models), `checks` (cross-references), `schema` (JSON Schema of the files).
+models), `checks` (cross-references), `assemble` (files -> a given workspace,
+checked), `schema` (JSON Schema of the files).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ido.errors import Problem, UsageError, ValidationError
-from ido.loading.checks import cross_reference
-from ido.loading.documents import FOLDERS, Loaded, into_workspace, read_file, read_paths, yaml_files
-from ido.loading.locate import Origin, did_you_mean
-from ido.loading.yamlfile import display_path
-from ido.model import Intent, Scenario
+from ido.loading.assemble import find_intent, find_scenario, load_files, load_folder
+from ido.loading.locate import Origin
 
-if TYPE_CHECKING:  # ido.workspace imports ido.loading.locate; it is imported lazily below
+if TYPE_CHECKING:
+    from ido.model import Intent, Scenario
     from ido.workspace import Workspace
 
 __all__ = [
@@ -38,6 +36,10 @@ __all__ = [
     "load_workspace",
 ]
 
+# `ido.workspace` is imported inside the functions: it imports this package's modules
+# (`assemble`, `checks`, `locate`), and Python runs this file first whenever one of them
+# is imported. The dependency goes one way: the workspace never imports this file.
+
 
 def load_workspace(root: Path | str, *, checks: bool = True) -> Workspace:
     """Return the workspace declared below folder `root` (missing sub-folders are fine).
@@ -45,14 +47,9 @@ def load_workspace(root: Path | str, *, checks: bool = True) -> Workspace:
     Raises ValidationError with every problem, UsageError when `root` is not a
     folder. `checks=False` skips the cross-reference checks (files and models only).
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise UsageError(f"workspace {str(root)!r} is not a folder; pass --workspace DIR with intents/, capabilities/, policies/")
-    loaded = Loaded()
-    for folder in FOLDERS:
-        for file in yaml_files(root / folder):
-            read_file(file, loaded)
-    return _finish(loaded, _workspace_class()(root), checks)
+    from ido.workspace import Workspace
+
+    return load_folder(Workspace(Path(root)), Path(root), checks=checks)
 
 
 def load_paths(paths: Sequence[Path], root: Path | None = None, *, checks: bool = True) -> Workspace:
@@ -64,28 +61,9 @@ def load_paths(paths: Sequence[Path], root: Path | None = None, *, checks: bool 
     without it). A file's kind comes from its top-level keys. `checks=False`
     skips the cross-reference checks.
     """
-    loaded = Loaded()
-    read_paths(paths, loaded)
-    named = set(loaded.paths)
-    context = Loaded()
-    if root is not None and root.is_dir():
-        seen = {p.resolve() for p in _expand(paths)}
-        for folder in FOLDERS:
-            for file in yaml_files(root / folder):
-                if file.resolve() not in seen:
-                    read_file(file, context)
-    workspace = _workspace_class()(root)
-    # Context first, so a named file redeclaring a workspace name is the one blamed.
-    into_workspace(context, workspace)
-    into_workspace(loaded, workspace)
-    gaps = Loaded()
-    gaps.merge(loaded)
-    gaps.merge(context)
-    found = _checks(workspace, gaps) if checks else []
-    problems = loaded.problems + context.problems + [p for p in found if p.path is None or p.path in named]
-    if problems:
-        raise ValidationError(_dedupe(problems))
-    return workspace
+    from ido.workspace import Workspace
+
+    return load_files(Workspace(root), paths, root, checks=checks)
 
 
 def load_intent(ref: str, workspace: Workspace) -> Intent:
@@ -94,13 +72,7 @@ def load_intent(ref: str, workspace: Workspace) -> Intent:
     Raises UsageError (with "did you mean" and the known names) when it is neither,
     and ValidationError when the file is wrong.
     """
-    if ref in workspace.intents:
-        return workspace.intents[ref]
-    found = _from_file(ref, workspace, "intent")
-    if found is not None:
-        assert isinstance(found, Intent)
-        return found
-    raise UsageError(_unknown("intent", ref, workspace.intents, "intents/"))
+    return find_intent(ref, workspace)
 
 
 def load_scenario(ref: str, workspace: Workspace) -> Scenario:
@@ -109,96 +81,4 @@ def load_scenario(ref: str, workspace: Workspace) -> Scenario:
     Raises UsageError (with "did you mean" and the known names) when it is neither,
     and ValidationError when the file is wrong.
     """
-    if ref in workspace.scenarios:
-        return workspace.scenarios[ref]
-    found = _from_file(ref, workspace, "scenario")
-    if found is not None:
-        assert isinstance(found, Scenario)
-        return found
-    raise UsageError(_unknown("scenario", ref, workspace.scenarios, "benchmarks/scenarios/"))
-
-
-def _unknown(kind: str, ref: str, known: Mapping[str, object], folder: str) -> str:
-    names = sorted(known)
-    message = f"unknown {kind} {ref!r}"
-    close = did_you_mean(ref, names)
-    if close.startswith("; did"):
-        message += close
-    listed = ", ".join(names) if names else "none"
-    return f"{message}; known {kind}s: {listed} (from {folder}); or pass the path of a YAML file"
-
-
-def _from_file(ref: str, workspace: Workspace, kind: str) -> Intent | Scenario | None:
-    path = Path(ref)
-    looks_like_path = path.suffix in (".yaml", ".yml") or "/" in ref or "\\" in ref
-    if not path.is_file():
-        if looks_like_path:
-            raise UsageError(f"no {kind} named {ref!r} and no file at {ref}; give a {kind} name or the path of a YAML file")
-        return None
-    loaded = Loaded()
-    read_file(path, loaded)
-    if loaded.problems:
-        raise ValidationError(loaded.problems)
-    models = [(m, o) for m, o in loaded.models if isinstance(m, Intent if kind == "intent" else Scenario)]
-    if not models:
-        raise UsageError(f"{display_path(path)} holds no {kind}; it should start with `{kind}: NAME`")
-    if len(models) > 1:
-        names = ", ".join(m.intent if isinstance(m, Intent) else m.scenario for m, _ in models)
-        raise UsageError(f"{display_path(path)} holds several {kind}s ({names}); put the one you mean in its own file")
-    model, origin = models[0]
-    name = model.intent if isinstance(model, Intent) else model.scenario
-    table = workspace.intents if kind == "intent" else workspace.scenarios
-    if table.get(name) == model:
-        return model
-    # Check the file's references against the workspace it will run in.
-    merged = _copy(workspace)
-    merged._table(kind).pop(name, None)
-    merged.put(model, origin)
-    problems = [p for p in cross_reference(merged) if p.path == origin.path]
-    if problems:
-        raise ValidationError(problems)
-    return model
-
-
-def _copy(workspace: Workspace) -> Workspace:
-    copy = _workspace_class()(workspace.root)
-    for kind in ("capability", "observer", "intent", "policy", "scenario"):
-        copy._table(kind).update(workspace._table(kind))
-    copy.origins.update(workspace.origins)
-    copy.callables.update(workspace.callables)
-    return copy
-
-
-def _finish(loaded: Loaded, workspace: Workspace, checks: bool) -> Workspace:
-    into_workspace(loaded, workspace)
-    problems = list(loaded.problems)
-    if checks:
-        problems += _checks(workspace, loaded)
-    if problems:
-        raise ValidationError(_dedupe(problems))
-    return workspace
-
-
-def _checks(workspace: Workspace, loaded: Loaded) -> list[Problem]:
-    facts = None if loaded.open_facts is None else frozenset(loaded.open_facts)
-    return cross_reference(workspace, incomplete=frozenset(loaded.incomplete), open_facts=facts)
-
-
-def _expand(paths: Sequence[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        files.extend(yaml_files(path) if path.is_dir() else [path] if path.is_file() else [])
-    return files
-
-
-def _dedupe(problems: list[Problem]) -> list[Problem]:
-    """Return the problems without repeats, in file and line order (stable otherwise)."""
-    unique = list(dict.fromkeys(problems))
-    return sorted(unique, key=lambda p: (p.path or "", p.line or 0, p.column or 0))
-
-
-def _workspace_class() -> type[Workspace]:
-    """Return `ido.workspace.Workspace`, imported on first use (it imports this package)."""
-    from ido.workspace import Workspace
-
-    return Workspace
+    return find_scenario(ref, workspace)

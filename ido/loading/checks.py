@@ -9,16 +9,52 @@ through the declaration's `Origin`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 from ido.errors import Problem
 from ido.loading.locate import Origin, did_you_mean
-from ido.model import Scalar, fault_targets, matcher_holds
+from ido.model import (
+    Capability,
+    Intent,
+    Observer,
+    Policy,
+    Scalar,
+    Scenario,
+    fault_targets,
+    matcher_holds,
+)
 from ido.model.conditions import Op, describe_matcher
+from ido.trust import PythonAllow
 
-if TYPE_CHECKING:
-    from ido.workspace import Workspace
+
+class Declarations(Protocol):
+    """What the checks read: declarations by kind and name, and where each was written
+    (`ido.workspace.Workspace` is one)."""
+
+    @property
+    def capabilities(self) -> Mapping[str, Capability]: ...
+
+    @property
+    def observers(self) -> Mapping[str, Observer]: ...
+
+    @property
+    def intents(self) -> Mapping[str, Intent]: ...
+
+    @property
+    def policies(self) -> Mapping[str, Policy]: ...
+
+    @property
+    def scenarios(self) -> Mapping[str, Scenario]: ...
+
+    @property
+    def origins(self) -> Mapping[tuple[str, str], Origin]: ...
+
+    @property
+    def callables(self) -> Mapping[str, Any]: ...
+
+    @property
+    def python_allow(self) -> PythonAllow: ...
 
 #: Policy matcher keys: exact names, and prefixes followed by a free KEY/NAME.
 _INTENT_KEYS = ("intent.name",)
@@ -35,7 +71,7 @@ _CAPABILITY_PREFIXES = ("capability.tags.",)
 
 
 def cross_reference(
-    workspace: Workspace,
+    workspace: Declarations,
     *,
     incomplete: frozenset[str] = frozenset(),
     open_facts: frozenset[str] | None = frozenset(),
@@ -54,17 +90,18 @@ def cross_reference(
     problems += _intent_policies(workspace, incomplete)
     problems += _scenarios(workspace, incomplete)
     problems += _policy_keys(workspace)
+    problems += _python_targets(workspace)
     if open_facts is not None:
         problems += _goals(workspace, open_facts)
         problems += _requires(workspace, open_facts)
     return problems
 
 
-def _origin(workspace: Workspace, kind: str, name: str) -> Origin:
+def _origin(workspace: Declarations, kind: str, name: str) -> Origin:
     return workspace.origins.get((kind, name)) or Origin(label=f"{kind} {name!r}")
 
 
-def _compensations(workspace: Workspace, incomplete: frozenset[str]) -> list[Problem]:
+def _compensations(workspace: Declarations, incomplete: frozenset[str]) -> list[Problem]:
     if "capability" in incomplete:
         return []
     problems = []
@@ -82,7 +119,7 @@ def _compensations(workspace: Workspace, incomplete: frozenset[str]) -> list[Pro
     return problems
 
 
-def _intent_policies(workspace: Workspace, incomplete: frozenset[str]) -> list[Problem]:
+def _intent_policies(workspace: Declarations, incomplete: frozenset[str]) -> list[Problem]:
     if "policy" in incomplete:
         return []
     problems = []
@@ -98,7 +135,7 @@ def _intent_policies(workspace: Workspace, incomplete: frozenset[str]) -> list[P
     return problems
 
 
-def _scenarios(workspace: Workspace, incomplete: frozenset[str]) -> list[Problem]:
+def _scenarios(workspace: Declarations, incomplete: frozenset[str]) -> list[Problem]:
     problems = []
     for name, scenario in workspace.scenarios.items():
         origin = _origin(workspace, "scenario", name)
@@ -144,6 +181,67 @@ def _scenarios(workspace: Workspace, incomplete: frozenset[str]) -> list[Problem
     return problems
 
 
+def runnable_problems(workspace: Declarations) -> list[Problem]:
+    """Return why scenarios could not start a run as declared: an input value that does not fit
+    the intent's input type, or a required input the scenario leaves out.
+
+    Called by `ido validate` only: a scenario that relies on `ido simulate --input` is loadable,
+    but validate says it cannot run as written (else a run would fail at its start after
+    validate said ok).
+    """
+    problems = []
+    for name, scenario in workspace.scenarios.items():
+        intent = workspace.intents.get(scenario.intent)
+        if intent is not None:
+            problems += _scenario_inputs(_origin(workspace, "scenario", name), scenario, intent)
+    return problems
+
+
+def _scenario_inputs(origin: Origin, scenario: Scenario, intent: Intent) -> list[Problem]:
+    problems = []
+    given = scenario.inputs
+    for key, value in given.items():
+        spec = intent.inputs.get(key)
+        if spec is None:
+            continue  # cross_reference names it
+        try:
+            spec.coerce(value)
+        except ValueError as exc:
+            what = f"the value given is not a {spec.type}" if spec.secret else str(exc)
+            problems.append(origin.problem(
+                ("inputs", key), f"{what}; intent {intent.intent!r} declares input {key!r} of type {spec.type}",
+            ))
+    missing = [n for n, spec in intent.inputs.items() if spec.default is None and n not in given]
+    for name in missing:
+        problems.append(origin.problem(
+            ("inputs",) if given else ("intent",),
+            f"intent {intent.intent!r} requires input {name!r} ({intent.inputs[name].type}), which this "
+            f"scenario does not give; add `inputs: {{{name}: ...}}`, give the input a default in the intent, "
+            f"or run it as `ido simulate {scenario.scenario} --input {name}=...`",
+        ))
+    return problems
+
+
+def _python_targets(workspace: Declarations) -> list[Problem]:
+    """Return a problem per python door whose module `IDO_PYTHON_ALLOW` does not allow (`ido.trust`)."""
+    allow = workspace.python_allow
+    if allow.prefixes is None:
+        return []
+    problems = []
+    for name, capability in workspace.capabilities.items():
+        doors = [(("invoke", "python"), capability.invoke.python)]
+        if capability.probe is not None:
+            doors.append((("probe", "python"), capability.probe.python))
+        for loc, target in doors:
+            if target is not None and target not in workspace.callables and not allow.allows(target):
+                problems.append(_origin(workspace, "capability", name).problem(loc, allow.refusal(target)))
+    for name, observer in workspace.observers.items():
+        target = observer.python
+        if target is not None and target not in workspace.callables and not allow.allows(target):
+            problems.append(_origin(workspace, "observer", name).problem(("python",), allow.refusal(target)))
+    return problems
+
+
 def _key_problem(key: str, allowed_keys: tuple[str, ...], prefixes: tuple[str, ...]) -> str | None:
     if key in allowed_keys or any(key.startswith(p) and len(key) > len(p) for p in prefixes):
         return None
@@ -154,7 +252,7 @@ def _key_problem(key: str, allowed_keys: tuple[str, ...], prefixes: tuple[str, .
     return f"unknown policy key {key!r}; policies match {', '.join(forms)}{hint}"
 
 
-def _policy_keys(workspace: Workspace) -> list[Problem]:
+def _policy_keys(workspace: Declarations) -> list[Problem]:
     problems = []
     for name, policy in workspace.policies.items():
         origin = _origin(workspace, "policy", name)
@@ -178,7 +276,7 @@ class _Domain:
     """The values each fact can take as far as declarations say: from intents' `given`,
     capabilities' `effects` and scenarios' `set`; facts observed or reported are open."""
 
-    def __init__(self, workspace: Workspace, open_facts: frozenset[str]) -> None:
+    def __init__(self, workspace: Declarations, open_facts: frozenset[str]) -> None:
         self.values: dict[str, list[tuple[Scalar, str]]] = {}
         self.open: set[str] = set(open_facts)
         for intent in workspace.intents.values():
@@ -217,7 +315,7 @@ def _never(matcher: Scalar | Op, values: list[Scalar]) -> bool:
     return not any(matcher_holds(matcher, value, True) for value in values)
 
 
-def _goals(workspace: Workspace, open_facts: frozenset[str]) -> list[Problem]:
+def _goals(workspace: Declarations, open_facts: frozenset[str]) -> list[Problem]:
     domain = _Domain(workspace, open_facts)
     effects: dict[str, list[tuple[Scalar, str]]] = {}
     for capability in workspace.capabilities.values():
@@ -239,7 +337,7 @@ def _goals(workspace: Workspace, open_facts: frozenset[str]) -> list[Problem]:
                         ("goal", fact),
                         f"goal fact {fact!r} is produced by no capability{start}; add a capability with "
                         f"effects {{{fact}: {example}}} or remove it from the goal"
-                        + _typo(fact, domain.known()),
+                        + _typo(fact, {k: _without_digits(k) for k in domain.known()}),
                         key=True,
                     )
                 )
@@ -254,9 +352,11 @@ def _goals(workspace: Workspace, open_facts: frozenset[str]) -> list[Problem]:
     return problems
 
 
-def _requires(workspace: Workspace, open_facts: frozenset[str]) -> list[Problem]:
+def _requires(workspace: Declarations, open_facts: frozenset[str]) -> list[Problem]:
     domain = _Domain(workspace, open_facts)
     known = domain.known()
+    shapes = {fact: _without_digits(fact) for fact in known}
+    typos: dict[str, str] = {}  # thousands of capabilities often require the same missing fact
     problems = []
     for name, capability in workspace.capabilities.items():
         origin = _origin(workspace, "capability", name)
@@ -265,7 +365,9 @@ def _requires(workspace: Workspace, open_facts: frozenset[str]) -> list[Problem]
                 continue
             entries = domain.values.get(fact)
             if not entries:
-                typo = _typo(fact, known)
+                if fact not in typos:
+                    typos[fact] = _typo(fact, shapes)
+                typo = typos[fact]
                 if typo:
                     problems.append(
                         origin.problem(
@@ -293,11 +395,13 @@ def _matcher_text(matcher: Scalar | Op) -> str:
     return describe_matcher(matcher)
 
 
-def _typo(fact: str, known: set[str]) -> str:
+def _typo(fact: str, shapes: dict[str, str]) -> str:
+    """Return "; did you mean ...?" for a fact close to a known one (`shapes`: known fact ->
+    its text without digits), or ""."""
     # Numbered families (stage.s1, stage.s12) differ like typos but are not: skip
     # candidates that differ from `fact` only in digits.
     shape = _without_digits(fact)
-    candidates = {k for k in known if k != fact and _without_digits(k) != shape}
+    candidates = {k for k, k_shape in shapes.items() if k != fact and k_shape != shape}
     close = did_you_mean(fact, candidates, cutoff=0.8)
     return close if close.startswith("; did") else ""
 

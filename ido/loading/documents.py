@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pydantic
 
@@ -23,8 +23,12 @@ from ido.loading.locate import Origin, did_you_mean, node_at, problems_from, sho
 from ido.loading.yamlfile import Document, display_path, read_documents
 from ido.model import RULE_KINDS, Capability, Intent, Observer, Policy, Scenario
 
-if TYPE_CHECKING:  # the workspace imports the loader's locating helpers: no cycle at run time
-    from ido.workspace import Workspace
+
+class Registry(Protocol):
+    """Where loaded declarations go (`ido.workspace.Workspace` is one)."""
+
+    def put(self, model: Any, origin: Origin | None = None) -> Problem | None:
+        """Add one declaration unless its name is taken; return the duplicate-name Problem if so."""
 
 #: Workspace sub-folders and the kind of declaration each holds.
 FOLDERS: dict[str, str] = {
@@ -232,7 +236,7 @@ def _harvest_facts(model: type[pydantic.BaseModel], data: Any, loaded: Loaded) -
             return
 
 
-def into_workspace(loaded: Loaded, workspace: Workspace) -> None:
+def into_workspace(loaded: Loaded, workspace: Registry) -> None:
     """Add every loaded model to `workspace`; duplicate names become problems in `loaded`."""
     for model, origin in loaded.models:
         problem = workspace.put(model, origin)
@@ -246,7 +250,7 @@ def read_paths(paths: Iterable[Path], loaded: Loaded) -> None:
         if path.is_dir():
             for file in yaml_files(path):
                 read_file(file, loaded)
-        elif path.is_file():
+        elif path.exists():  # a file, or a device or pipe: read up to ido's size limit
             read_file(path, loaded)
         else:
             loaded.problems.append(

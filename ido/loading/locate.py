@@ -19,7 +19,7 @@ from typing import Any
 
 import pydantic
 from pydantic import BaseModel
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from ido.errors import Problem
 

@@ -11,10 +11,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidatorFunctionWrapHandler, field_validator, model_validator
+from pydantic import (
+    Field,
+    ValidatorFunctionWrapHandler,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from ido.model.conditions import Condition, Effect
 from ido.model.values import Amount, Duration, FactName, Frozen, Name, Probability, Scalar
+from ido.secrets import mask_all
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -43,7 +50,10 @@ class HttpInvoke(Frozen):
     """Execute a capability by an HTTP request through httpx.
 
     The body is `json` with `{inputs.NAME}` and `{facts.NAME}` placeholders
-    filled in; `headers` are secret (never written to records or logs).
+    filled in; `headers` are secret: a literal value is sent as written but
+    serialised as `***` (journal revisions, plan files, `--json`, digests), and
+    a `${env:NAME}` reference in a header, the url or the body is resolved only
+    when the request is sent (`ido.secrets`).
     """
 
     method: HttpMethod = "POST"
@@ -51,6 +61,11 @@ class HttpInvoke(Frozen):
     timeout: Duration | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     json_body: dict[str, Any] | None = Field(default=None, alias="json")
+
+    @field_serializer("headers")
+    def _masked(self, headers: dict[str, str]) -> dict[str, str]:
+        # every dump is a place a token could leak to: only references survive it
+        return mask_all(headers)
 
 
 class SimInvoke(Frozen):

@@ -7,6 +7,7 @@ planner (goal, constraints, objective), by policies (`applies_to` matches
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -52,10 +53,17 @@ class InputSpec(Frozen):
             if self.type == "float":
                 if isinstance(raw, bool):
                     raise ValueError
-                return float(raw)
+                number = float(raw)
+                if not math.isfinite(number):
+                    # nan/inf/1e400 are not amounts anything can be compared with, nor plain JSON
+                    raise ValueError
+                return number
             return str(raw)
-        except (TypeError, ValueError):
-            raise ValueError(f"{raw!r} is not a {self.type}") from None
+        except (TypeError, ValueError, OverflowError):
+            shown = repr(raw) if len(repr(raw)) <= 40 else f"{repr(raw)[:40]}... ({len(repr(raw))} characters)"
+            finite = " (a finite number)" if self.type == "float" else ""
+            article = "an" if self.type == "int" else "a"
+            raise ValueError(f"{shown} is not {article} {self.type}{finite}") from None
 
 
 class Constraints(Frozen):

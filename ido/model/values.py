@@ -34,19 +34,31 @@ def parse_duration(value: Any) -> float:
 
     Raises ValueError with the accepted forms when the value is none of them.
     """
+    shown = _shown(value)
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration; write it like 250ms, 5s, 2m or 1h")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and _WHOLE.match(value):
-        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(value))
-    elif isinstance(value, str) and re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", value):
-        seconds = float(value)
-    else:
-        raise ValueError(f"{value!r} is not a duration; write it like 250ms, 5s, 2m or 1h")
+        raise ValueError(f"{shown} is not a duration; write it like 250ms, 5s, 2m or 1h")
+    try:
+        if isinstance(value, int | float):
+            seconds = float(value)
+        elif isinstance(value, str) and _WHOLE.match(value):
+            seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(value))
+        elif isinstance(value, str) and re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", value):
+            seconds = float(value)
+        else:
+            raise ValueError(f"{shown} is not a duration; write it like 250ms, 5s, 2m or 1h")
+    except OverflowError:
+        # a 400-digit integer does not fit a float: out of range, not a crash
+        seconds = float("inf")
     if seconds < 0 or seconds != seconds or seconds == float("inf"):
-        raise ValueError(f"{value!r} is not a duration; it must be a finite time of 0 or more")
+        raise ValueError(f"{shown} is not a duration; it must be a finite time of 0 or more")
     return seconds
+
+
+def _shown(value: Any) -> str:
+    """Return `value` for a message, a long one cut to its first 40 characters (a 400-digit
+    number repeated whole buries the message)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:40]}... ({len(text)} characters)"
 
 
 def format_duration(seconds: float) -> str:

@@ -19,8 +19,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ortools.sat.python import cp_model
+if TYPE_CHECKING:  # OR-Tools (with numpy and pandas) loads only when a fleet is allocated
+    from ortools.sat.python import cp_model
 
 #: Success probabilities and costs are scaled to integers for CP-SAT.
 SUCCESS_SCALE = 10_000
@@ -88,6 +90,8 @@ def allocate(
     for d in sorted(demands, key=lambda d: d.run_id):
         classes.setdefault((d.role, d.budget, d.allowed), []).append(d.run_id)
     keys = sorted(classes, key=lambda k: (k[0], -1.0 if k[1] is None else k[1], sorted(k[2] or ())))
+
+    from ortools.sat.python import cp_model
 
     model = cp_model.CpModel()
     y: dict[tuple[int, int], cp_model.IntVar] = {}

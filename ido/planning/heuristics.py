@@ -8,6 +8,10 @@ h_max is cheap and exact on chains of roles (the usual workspace); LM-cut
 (Helmert & Domshlak 2009) is far more informed where sub-goals are
 independent or interact (two branches, blocksworld, logistics), at a higher
 cost per state. `Task.heuristic(kind, metric)` picks one.
+
+The task and its operators are typed here by what the heuristics read of them
+(`RelaxedTask`, `RelaxedOp`), so this module needs nothing from the search
+that calls it.
 """
 
 from __future__ import annotations
@@ -15,16 +19,44 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 from operator import add, attrgetter
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ido.planning.search import Task, TaskOp
+from typing import Any, Protocol
 
 INF = float("inf")
 EPS = 1e-9
 
 
-def weight(op: TaskOp, metric: str) -> float:
+class RelaxedOp(Protocol):
+    """What the heuristics read of one operator (`ido.planning.search.TaskOp` is one)."""
+
+    @property
+    def pre(self) -> tuple[tuple[int, frozenset[int]], ...]: ...
+    @property
+    def eff(self) -> tuple[tuple[int, int], ...]: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def cost(self) -> float: ...
+    @property
+    def risk(self) -> float: ...
+    @property
+    def latency(self) -> float: ...
+
+
+class RelaxedTask(Protocol):
+    """What the heuristics read of a task (`ido.planning.search.Task` is one): domain sizes,
+    goal, operators, and `shared`, where they keep what the task's structure alone determines."""
+
+    @property
+    def domains(self) -> list[int]: ...
+    @property
+    def goal(self) -> tuple[tuple[int, frozenset[int]], ...]: ...
+    @property
+    def ops(self) -> Sequence[RelaxedOp]: ...
+    @property
+    def shared(self) -> dict[str, Any]: ...
+
+
+def weight(op: RelaxedOp, metric: str) -> float:
     """Return an operator's action cost under `metric` (steps: 1)."""
     if metric == "score":
         return op.score
@@ -37,7 +69,7 @@ def weight(op: TaskOp, metric: str) -> float:
     return 1.0
 
 
-def weights(ops: Sequence[TaskOp], metric: str) -> list[float]:
+def weights(ops: Sequence[RelaxedOp], metric: str) -> list[float]:
     """Return every operator's `weight` under `metric`, in order (one attribute read each)."""
     if metric in ("score", "cost", "risk", "latency"):
         return list(map(attrgetter(metric), ops))
@@ -48,7 +80,7 @@ class _HMaxGraph:
     """h_max's fact graph of a task's structure; shared by every `HMax` of tasks with the same
     structure, never changed after building."""
 
-    def __init__(self, task: Task) -> None:
+    def __init__(self, task: RelaxedTask) -> None:
         offsets = [0]
         for size in task.domains:
             offsets.append(offsets[-1] + size)
@@ -89,7 +121,7 @@ class _HMaxGraph:
 class HMax:
     """h_max over the task's delete relaxation, for one metric: a Dijkstra over facts."""
 
-    def __init__(self, task: Task, metric: str) -> None:
+    def __init__(self, task: RelaxedTask, metric: str) -> None:
         # the fact graph depends on the task's structure only: shared like LM-cut's
         graph = task.shared.get("hmax")
         if graph is None:
@@ -238,7 +270,7 @@ class _LMCutGraph:
     admitting several values, init, goal), operators' precondition and effect facts, indices.
     Shared by every `LMCut` of tasks with the same structure; never changed after building."""
 
-    def __init__(self, task: Task) -> None:
+    def __init__(self, task: RelaxedTask) -> None:
         offsets = [0]
         for size in task.domains:
             offsets.append(offsets[-1] + size)
@@ -313,7 +345,7 @@ class _LMCutGraph:
 class LMCut:
     """LM-cut over the task's delete relaxation for one metric (admissible, >= h_max)."""
 
-    def __init__(self, task: Task, metric: str) -> None:
+    def __init__(self, task: RelaxedTask, metric: str) -> None:
         # The fact graph depends on the task's structure only, not on its numbers: tasks that
         # differ only in costs (the engine's calls as health changes) share it (`Task.shared`).
         structure = task.shared.get("lmcut")

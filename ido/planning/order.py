@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import networkx as nx
+if TYPE_CHECKING:  # networkx loads only when a plan graph is asked for (`--dot`)
+    import networkx as nx
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,8 @@ def schedule(
 
 def plan_graph(steps: Sequence[tuple[str, Sequence[int]]]) -> nx.DiGraph:
     """Return the plan as a networkx DiGraph: node i (label = capability) -> its waiters."""
+    import networkx as nx
+
     graph = nx.DiGraph()
     for i, (name, _) in enumerate(steps):
         graph.add_node(i, label=name)

@@ -29,7 +29,6 @@ import dataclasses
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from ido.health import Circuit, HealthSnapshot
@@ -38,6 +37,7 @@ from ido.model.conditions import matcher_holds
 from ido.model.intent import Intent
 from ido.model.policy import Policy
 from ido.planning import reasons
+from ido.planning.call import Call, Candidate
 from ido.planning.compile import OTHER, Compiled, Operator, value_key
 from ido.planning.heuristics import weight
 from ido.planning.order import schedule
@@ -51,50 +51,6 @@ _CLOSED = Circuit.CLOSED.value
 
 #: Candidate statuses other than "ok", in the order a verdict reports them.
 UNAVAILABLE = ("excluded", "denied", "unhealthy", "over_limit")
-
-
-@dataclass(slots=True)
-class Candidate:
-    """One relevant capability as this call sees it: status, policy judgement, numbers."""
-
-    op: Operator
-    status: str  # "ok" or one of UNAVAILABLE
-    judgement: PolicyJudgement
-    cost: float
-    latency: float
-    probability: float
-    risk: float
-    score: float
-    circuit: str
-    detail: str = ""  # why unavailable, in words
-
-    def numbers(self) -> dict[str, Any]:
-        """Return the numbers behind this capability's verdict, for `Alternative.numbers`."""
-        return {
-            "cost": self.cost,
-            "latency_s": self.latency,
-            "success_probability": self.probability,
-            "score": self.score,
-            "circuit": self.circuit,
-        }
-
-
-@dataclass(slots=True)
-class Call:
-    """Everything one plan call derived from its inputs; shared by search and reasons."""
-
-    intent: Intent
-    request: PlanRequest
-    missing_goal_facts: list[str]
-    goal: list[tuple[int, frozenset[int]]]  # global var -> admitted value indices
-    init_global: list[int]
-    relevant: list[Candidate]
-    candidates: list[Candidate]
-    limits: Limits
-    bounds: Bounds
-    #: bound name -> (constraint name as people say it, the bound value, policy or None)
-    bound_sources: dict[str, tuple[str, float, str | None]]
-    tasks: dict[Any, tuple[Task, dict[int, int]]] = field(default_factory=dict)
 
 
 class Planner:
@@ -363,13 +319,16 @@ class Planner:
         metric: str = "score",
         force: int | None = None,
         max_nodes: int | None = None,
+        max_work: int | None = None,
     ) -> tuple[Found | Failed, Task]:
-        """Return A*'s answer on the call's task (bounds default to the call's) and the task."""
+        """Return A*'s answer on the call's task (bounds default to the call's) and the task.
+
+        `max_work` caps expansions and heuristic evaluations together (`bounded_astar`)."""
         task, local = self.task(call, force=force)
         init = self.init_of(call, local, forced=force is not None)
         limit = self.max_nodes if max_nodes is None else min(max_nodes, self.max_nodes)
         result = bounded_astar(
-            task, init, call.bounds if bounds is None else bounds, metric, limit, self.heuristic
+            task, init, call.bounds if bounds is None else bounds, metric, limit, self.heuristic, max_work
         )
         if isinstance(result, Found) and len(result.ops) > 1:
             result = without_idle_steps(task, init, result, metric)
@@ -425,7 +384,9 @@ class Planner:
                 intent=intent.intent,
                 feasible=False,
                 blockers=blockers,
-                alternatives=reasons.unavailable_alternatives(self, call, blockers) if explain else [],
+                alternatives=(
+                    reasons.unavailable_alternatives(self, call, blockers, failed) if explain else []
+                ),
                 explanation=reasons.infeasible_explanation(call, blockers),
                 metrics=_metrics(call, started, expanded, generated),
             )

@@ -7,8 +7,17 @@ forced to use it decides: `costlier` with the score difference, or, when no
 plan within the constraints uses it, `over_budget` / `too_slow` / `too_risky`
 / `over_limit` (steps) from the best unconstrained plan that uses it, or
 `precondition` with the fact that cannot hold). Relevant capabilities of roles
-the plan does not use are `not_needed` unless unavailable. Forced re-plans are
-only run for roles the plan uses, which bounds the work on large registries.
+the plan does not use are `not_needed` unless unavailable.
+
+Explaining a plan costs at most a fixed share of finding it, whatever the
+number of alternatives (`_Budget`). Proofs are tried cheapest first: a swap
+with a chosen step of the same preconditions and effects (exact); the delete
+relaxation from the call's state (`ido.planning.reach`, one pass per metric for
+all alternatives: never applicable, or every plan using it breaks a bound);
+a forced re-plan while the call's budget lasts (exact); past the budget, the
+verdict is still proven but its figure is a lower bound (`costlier` by at
+least the relaxation's bound, at least 0 since the chosen plan is optimal),
+and `Alternative.lower_bound` and the reason ("a bound") say so.
 
 Blockers say which goal facts cannot be reached and why (no producer; every
 producer denied, unhealthy, excluded or over a limit; a producer's
@@ -21,14 +30,44 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ido.model.conditions import describe_matcher
-from ido.planning.search import EPS, Bounds, Failed, Found, Task, measure, relaxed_reachable, within
+from ido.planning.call import Call, Candidate
+from ido.planning.compile import Compiled
+from ido.planning.heuristics import weight
+from ido.planning.reach import reach_costs
+from ido.planning.search import (
+    EPS,
+    INF,
+    Bounds,
+    Failed,
+    Found,
+    Task,
+    measure,
+    relaxed_reachable,
+    within,
+)
 from ido.planning.types import Alternative, Blocker, BlockerKind, PlanStep, Verdict
 
-if TYPE_CHECKING:
-    from ido.planning.planner import Call, Candidate, Planner
+
+class Planner(Protocol):
+    """What the verdicts and blockers ask of the planner (`ido.planning.planner.Planner` is one):
+    its compiled registry, searches on a call's task, and the steps and totals of a found plan."""
+
+    @property
+    def compiled(self) -> Compiled: ...
+
+    def search(
+        self, call: Call, *, bounds: Bounds | None = None, metric: str = "score",
+        force: int | None = None, max_nodes: int | None = None, max_work: int | None = None,
+    ) -> tuple[Found | Failed, Task]: ...
+
+    def task(self, call: Call) -> tuple[Task, dict[int, int]]: ...
+
+    def init_of(self, call: Call, local: dict[int, int]) -> tuple[int, ...]: ...
+
+    def steps(self, call: Call, task: Task, positions: Sequence[int]) -> tuple[list[PlanStep], dict[str, Any]]: ...
 
 _UNAVAILABLE_VERDICT = {
     "excluded": Verdict.EXCLUDED,
@@ -37,10 +76,12 @@ _UNAVAILABLE_VERDICT = {
     "over_limit": Verdict.OVER_LIMIT,
 }
 
-#: Node budget of the forced re-plan behind one `costlier` verdict: this many times the
-#: main search's expansions, at least the minimum.
-_FORCED_FACTOR = 20
-_MIN_FORCED_NODES = 2_000
+#: The share of the main search's work (expansions and evaluations) the forced re-plans of one call may spend.
+_BUDGET_SHARE = 0.25
+#: The least budget of a call, in nodes.
+_MIN_BUDGET = 16
+#: What a forced re-plan costs to set up besides its nodes, in nodes (`_Budget.spend`).
+_FORCED_OVERHEAD = 8
 
 #: How many forced re-plans an infeasible call may spend on its candidates' verdicts.
 _MAX_DIAGNOSED = 12
@@ -54,7 +95,8 @@ _CONSTRAINT_VERDICTS = {
     "limit": Verdict.OVER_LIMIT,
 }
 
-#: Marks a constraint blocker that binds only together with the other constraints.
+#: How a message qualifies a constraint blocker that binds only together with the other
+#: constraints (`Blocker.joint`).
 _JOINT = " meeting the other constraints"
 
 
@@ -66,6 +108,9 @@ def alternatives(
     used_roles = sorted({s.provides for s in steps})
     by_index = {c.op.index: c for c in call.relevant}
     swaps = _Swaps(task, found)
+    _, local = planner.task(call)
+    relaxed = _Relaxed(task, planner.init_of(call, local), swaps.positions)
+    budget = _Budget(found)
     out: list[Alternative] = []
     for role in used_roles:
         for op_index in planner.compiled.roles[role]:
@@ -84,7 +129,7 @@ def alternatives(
             elif c.status != "ok":
                 out.append(_unavailable(c))
             else:
-                out.append(_forced(planner, call, c, totals["score"], task, found, swaps))
+                out.append(_forced(planner, call, c, totals["score"], task, found, swaps, relaxed, budget))
     used = set(used_roles)
     idle = [c for c in call.relevant if c.op.capability.provides not in used]
     for c in sorted(idle, key=lambda c: (c.op.capability.provides, c.op.name)):
@@ -95,36 +140,55 @@ def alternatives(
     return out
 
 
-def unavailable_alternatives(planner: Planner, call: Call, found_blockers: Sequence[Blocker]) -> list[Alternative]:
+def unavailable_alternatives(
+    planner: Planner, call: Call, found_blockers: Sequence[Blocker], failed: Failed | None = None,
+) -> list[Alternative]:
     """Return verdicts for the relevant capabilities of an infeasible call.
 
-    When one constraint alone rules out every plan (a blocker not qualified by
-    "meeting the other constraints"), it rules out every plan using each
-    candidate too, so each gets that verdict without a search; when a goal
-    fact cannot be reached, no plan uses any candidate. Only when constraints
-    bind together is each candidate diagnosed by a forced re-plan (at most
-    `_MAX_DIAGNOSED` of them).
+    When one constraint alone rules out every plan (a blocker that is not
+    `joint`), it rules out every plan using each candidate too, so each gets
+    that verdict without a search; when a goal fact cannot be reached, no plan
+    uses any candidate. When constraints bind together, the relaxation's lower
+    bounds judge a candidate first (`_ruled_out`); the others are diagnosed by
+    a forced re-plan, at most `_MAX_DIAGNOSED` of them, each within as much
+    work as the main search did (at least `_MIN_BUDGET`); past those, the
+    verdict is the first joint constraint's.
     """
     alone = next(
-        (b for b in found_blockers if b.fact is None and b.kind in _CONSTRAINT_VERDICTS and _JOINT not in b.message),
+        (b for b in found_blockers if b.fact is None and b.kind in _CONSTRAINT_VERDICTS and not b.joint),
         None,
     )
+    joint = next((b for b in found_blockers if b.fact is None and b.kind in _CONSTRAINT_VERDICTS), None)
     goal_blocked = next((b for b in found_blockers if b.fact is not None), None)
     out = []
     diagnosed = 0
+    work = failed.expanded + failed.evaluated if failed is not None else 0
+    relaxed: _Relaxed | None = None
     for c in sorted(call.relevant, key=lambda c: (c.op.capability.provides, c.op.name)):
         if c.status != "ok":
             out.append(_unavailable(c))
-        elif alone is not None:
+            continue
+        if alone is not None:
             out.append(_alt(c, _CONSTRAINT_VERDICTS[alone.kind], f"no plan can use it: {alone.message}",
                             policies=list(alone.policies)))
-        elif call.missing_goal_facts or goal_blocked is not None or diagnosed >= _MAX_DIAGNOSED:
+            continue
+        if call.missing_goal_facts or goal_blocked is not None or joint is None:
             why = goal_blocked.message if goal_blocked is not None else "the goal cannot be reached"
             out.append(_alt(c, Verdict.PRECONDITION, f"no admissible plan reaches the goal: {why}",
                             unmet_fact=goal_blocked.fact if goal_blocked is not None else None))
-        else:
+            continue
+        if relaxed is None:
+            task, local = planner.task(call)
+            relaxed = _Relaxed(task, planner.init_of(call, local), {o.index: pos for pos, o in enumerate(task.ops)})
+        ruled = _ruled_out(call, c, relaxed.positions[c.op.index], relaxed)
+        if ruled is not None:
+            out.append(ruled)
+        elif diagnosed < _MAX_DIAGNOSED:
             diagnosed += 1
-            out.append(_diagnose(planner, call, c))
+            out.append(_diagnose(planner, call, c, _Budget(work, share=1.0)))
+        else:
+            out.append(_alt(c, _CONSTRAINT_VERDICTS[joint.kind], f"no plan can use it: {joint.message}",
+                            policies=list(joint.policies)))
     return out
 
 
@@ -141,6 +205,7 @@ def _alt(c: Candidate, verdict: Verdict, reason: str, **extra: Any) -> Alternati
     key: tuple[Any, ...] = (
         c.op.name, c.op.capability.provides, verdict, reason, policies, extra.get("score_delta"), extra.get("unmet_fact"),
         c.cost, c.latency, c.probability, c.score, c.circuit, tuple(more.items()) if more else (),
+        bool(extra.get("lower_bound")),
     )
     try:
         hit = _BUILT.get(key)
@@ -162,6 +227,7 @@ def _alt(c: Candidate, verdict: Verdict, reason: str, **extra: Any) -> Alternati
         score_delta=extra.get("score_delta"),
         unmet_fact=extra.get("unmet_fact"),
         numbers=numbers,
+        lower_bound=bool(extra.get("lower_bound")),
     )
     if key:
         if len(_BUILT) >= _BUILT_MAX:
@@ -254,46 +320,169 @@ def _fits(bounds: Bounds, swaps: _Swaps, d_cost: float, d_risk: float, d_latency
     return not (bounds.makespan is not None and d_latency > 0 and swaps.makespan + d_latency > bounds.makespan + EPS)
 
 
+class _Budget:
+    """The search work the verdicts of one call may still spend on forced re-plans.
+
+    Work is node expansions plus heuristic evaluations (LM-cut's evaluations are most
+    of a search's time, and a forced re-plan starts cold, with its own task and
+    heuristic cache, so it evaluates more per expansion than the main search).
+    A call may spend `_BUDGET_SHARE` of its main search's work, at least `_MIN_BUDGET`
+    (a small search is cheap next to the rest of a call; below it, most verdicts of a
+    small workspace stay exact): explaining a plan costs at most about as much as
+    finding it, whatever the number of alternatives. Each re-plan is also charged
+    for building its task and heuristic (`_FORCED_OVERHEAD`, plus one per 8 operators).
+    What the budget cannot pay for is judged by the relaxation's lower bounds
+    (`_Relaxed`) and says so (`lower_bound`).
+    """
+
+    __slots__ = ("left",)
+
+    def __init__(self, main: Found | Failed | int, share: float = _BUDGET_SHARE) -> None:
+        work = main if isinstance(main, int) else main.expanded + main.evaluated
+        self.left = max(_MIN_BUDGET, int(work * share))
+
+    def spend(self, result: Found | Failed, task: Task) -> None:
+        """Charge a re-plan: its expansions, its evaluations and its set-up."""
+        self.left -= result.expanded + result.evaluated + _FORCED_OVERHEAD + len(task.ops) // 8
+
+
+class _Relaxed:
+    """Lower bounds on any plan using a candidate, from one h_max pass per metric over the call's
+    task (`ido.planning.reach`), computed when first asked for and shared by every alternative."""
+
+    __slots__ = ("init", "positions", "reached", "task")
+
+    def __init__(self, task: Task, init: tuple[int, ...], positions: dict[int, int]) -> None:
+        self.task = task
+        self.init = init
+        self.positions = positions  # registry operator index -> position in `task.ops`
+        self.reached: dict[str, list[float]] = {}
+
+    def at_least(self, pos: int, metric: str) -> float:
+        """Return the least `metric` value of any plan using the operator at `pos` (INF: none can)."""
+        reach = self.reached.get(metric)
+        if reach is None:
+            reach = self.reached[metric] = reach_costs(self.task, self.init, metric)
+        return reach[pos] + weight(self.task.ops[pos], metric)
+
+
+def _ruled_out(call: Call, c: Candidate, pos: int, relaxed: _Relaxed) -> Alternative | None:
+    """Return the verdict of a candidate every plan using which breaks a bound by the relaxation's
+    lower bounds alone (the figures are bounds: "at least"), or None when none is proven so."""
+    b = call.bounds
+    if b.cost is not None and (cost := relaxed.at_least(pos, "cost")) > b.cost + EPS:
+        name, value, policy = call.bound_sources["cost"]
+        numbers = {"plan_cost": cost}
+        if name == "cost_per_run":
+            return _alt(
+                c, Verdict.OVER_LIMIT,
+                f"over limit: any plan with it costs at least {cost:.4g}, over the cost_per_run "
+                f"limit {value:g} of {policy} ({call.request.spent:g} spent)",
+                policies=[policy] if policy else [], numbers=numbers, lower_bound=True,
+            )
+        left = f" ({b.cost:.4g} left after {call.request.spent:g} spent)" if call.request.spent else ""
+        return _alt(
+            c, Verdict.OVER_BUDGET,
+            f"over budget: any plan with it costs at least {cost:.4g}, over the budget of {value:g}{left}",
+            numbers=numbers, lower_bound=True,
+        )
+    if b.makespan is not None and (latency := relaxed.at_least(pos, "latency")) > b.makespan + EPS:
+        return _alt(
+            c, Verdict.TOO_SLOW,
+            f"too slow: any plan with it takes at least {latency:.4g}s, over the deadline of "
+            f"{call.bound_sources['makespan'][1]:g}s"
+            + (f" ({b.makespan:.4g}s left)" if call.request.elapsed_s else ""),
+            numbers={"plan_latency_s": latency}, lower_bound=True,
+        )
+    if b.risk is not None and (risk := relaxed.at_least(pos, "risk")) > b.risk + EPS:
+        p = math.exp(-risk)
+        return _alt(
+            c, Verdict.TOO_RISKY,
+            f"too risky: any plan with it succeeds with p at most {p:.4g}, "
+            f"below min_success {call.bound_sources['risk'][1]:g}",
+            numbers={"plan_success_probability": p}, lower_bound=True,
+        )
+    if b.steps is not None and (steps := relaxed.at_least(pos, "steps")) > b.steps:
+        name, value, policy = call.bound_sources["steps"]
+        return _alt(
+            c, Verdict.OVER_LIMIT,
+            f"over limit: any plan with it needs at least {steps:g} steps, over {name} {value:g} "
+            f"({call.request.steps_taken} taken)",
+            policies=[policy] if policy else [], numbers={"plan_steps": int(steps)}, lower_bound=True,
+        )
+    return None
+
+
 def _forced(
     planner: Planner, call: Call, c: Candidate, chosen_score: float, task: Task, found: Found,
-    swaps: _Swaps | None = None,
+    swaps: _Swaps, relaxed: _Relaxed, budget: _Budget,
 ) -> Alternative:
+    """Return the verdict of an available candidate the plan does not use, cheapest proof first:
+    a swap with a chosen step (exact), the relaxation (no plan can use it, or every plan using it
+    breaks a bound), a forced re-plan while the call's budget lasts (exact), else a lower bound."""
     swapped = _swapped(call, c, task, found, swaps)
     if swapped is not None:
-        result: Found | Failed = Found([], swapped, 0, 0)
+        return _costlier(c, swapped, chosen_score)
+    pos = swaps.positions[c.op.index]
+    at_least = relaxed.at_least(pos, "score")
+    if at_least == INF:
+        return _never_applicable(planner, call, c)
+    ruled = _ruled_out(call, c, pos, relaxed)
+    if ruled is not None:
+        return ruled
+    if budget.left > 0:
+        result, forced_task = planner.search(call, force=c.op.index, max_work=budget.left)
+        budget.spend(result, forced_task)
+        if isinstance(result, Found):
+            return _costlier(c, result.value, chosen_score)
+        if result.exhausted:
+            return _diagnose(planner, call, c, budget)
+    # Unsearched (or the search stopped): the chosen plan is optimal within the bounds, and the
+    # relaxation bounds any plan using `c` from below; the larger of the two is what is known.
+    best = max(chosen_score, at_least)
+    delta = best - chosen_score
+    if delta <= EPS:
+        reason = (f"costlier: no plan with it beats the chosen one (score {chosen_score:.4g}); "
+                  "a bound, its best plan was not searched for")
+        delta = 0.0
     else:
-        # Bound the work per alternative by the main search's effort, so explaining a plan
-        # never costs far more than finding it.
-        budget = max(_MIN_FORCED_NODES, _FORCED_FACTOR * found.expanded)
-        result = planner.search(call, force=c.op.index, max_nodes=budget)[0]
-        if isinstance(result, Failed) and not result.exhausted:
-            # The chosen plan is optimal, so no plan with this capability scores better.
-            return _alt(c, Verdict.COSTLIER, "costlier: no plan with it beats the chosen one "
-                        "(its best score was not computed: search limit)")
-    if isinstance(result, Found):
-        delta = result.value - chosen_score
-        if abs(delta) <= EPS:
-            reason = f"costlier: ties with the chosen plan (score {result.value:.4g}); lost on name order"
-            delta = 0.0
-        else:
-            reason = (
-                f"costlier: the best plan with it scores {result.value:.4g}, "
-                f"{delta:+.4g} against the chosen plan"
-            )
-        return _alt(c, Verdict.COSTLIER, reason, score_delta=delta, numbers={"plan_score": result.value})
-    return _diagnose(planner, call, c, max(_MIN_FORCED_NODES, _FORCED_FACTOR * found.expanded))
+        reason = (f"costlier: any plan with it scores at least {best:.4g}, at least {delta:+.4g} "
+                  "against the chosen plan (a bound, its best plan was not searched for)")
+    return _alt(c, Verdict.COSTLIER, reason, score_delta=delta, numbers={"plan_score": best}, lower_bound=True)
 
 
-def _diagnose(planner: Planner, call: Call, c: Candidate, max_nodes: int | None = None) -> Alternative:
-    """Return why no plan within the constraints uses `c`: which bound the best one breaks."""
-    relaxed = Bounds(uses=call.bounds.uses)
-    result, task = planner.search(call, bounds=relaxed, force=c.op.index, max_nodes=max_nodes)
+def _costlier(c: Candidate, value: float, chosen_score: float) -> Alternative:
+    """Return the exact `costlier` verdict of a candidate whose best plan scores `value`."""
+    delta = value - chosen_score
+    if abs(delta) <= EPS:
+        reason = f"costlier: ties with the chosen plan (score {value:.4g}); lost on name order"
+        delta = 0.0
+    else:
+        reason = f"costlier: the best plan with it scores {value:.4g}, {delta:+.4g} against the chosen plan"
+    return _alt(c, Verdict.COSTLIER, reason, score_delta=delta, numbers={"plan_score": value})
+
+
+def _never_applicable(planner: Planner, call: Call, c: Candidate) -> Alternative:
+    """Return the `precondition` verdict of a candidate no sequence from the call's state can apply."""
+    fact = unmet_fact(planner, call, c)
+    what = f"its requirement on {fact} cannot hold" if fact else "no sequence reaches the goal with it"
+    return _alt(c, Verdict.PRECONDITION, f"precondition: {what} when the role is needed", unmet_fact=fact)
+
+
+def _diagnose(planner: Planner, call: Call, c: Candidate, budget: _Budget | None = None) -> Alternative:
+    """Return why no plan within the constraints uses `c`: which bound the best one breaks.
+
+    With `budget`, the search may spend what is left of it (at least a node)."""
+    unbounded = Bounds(uses=call.bounds.uses)
+    max_work = None if budget is None else max(1, budget.left)
+    result, task = planner.search(call, bounds=unbounded, force=c.op.index, max_work=max_work)
+    if budget is not None:
+        budget.spend(result, task)
     if isinstance(result, Failed):
         if not result.exhausted:
-            return _alt(c, Verdict.PRECONDITION, "not usable: the search limit was reached proving it")
-        fact = unmet_fact(planner, call, c)
-        what = f"its requirement on {fact} cannot hold" if fact else "no sequence reaches the goal with it"
-        return _alt(c, Verdict.PRECONDITION, f"precondition: {what} when the role is needed", unmet_fact=fact)
+            return _alt(c, Verdict.PRECONDITION, "not usable: no plan within the constraints uses it "
+                        "(which constraint binds was not searched for)")
+        return _never_applicable(planner, call, c)
     _, totals = planner.steps(call, task, result.ops)
     b = call.bounds
     numbers = {
@@ -519,32 +708,32 @@ def _constraint_blocker(call: Call, name: str, value: float, bound: float, *, al
         spent = f" ({req.spent:g} already spent)" if req.spent else ""
         if label == "cost_per_run":
             return Blocker(
-                kind="limit", policies=[policy] if policy else [], needed=value, bound=bound,
+                kind="limit", policies=[policy] if policy else [], needed=value, bound=bound, joint=not alone,
                 message=f"cost_per_run: the cheapest plan{qualifier} costs {value:.4g}, over the limit "
                 f"{declared:g} of policy {policy}{spent}",
             )
         return Blocker(
-            kind="budget", needed=value, bound=bound,
+            kind="budget", needed=value, bound=bound, joint=not alone,
             message=f"budget: the cheapest admissible plan{qualifier} costs {value:.4g}, over the "
             f"budget of {declared:g}{spent}",
         )
     if name == "makespan":
         elapsed = f" ({req.elapsed_s:g}s elapsed)" if req.elapsed_s else ""
         return Blocker(
-            kind="deadline", needed=value, bound=bound,
+            kind="deadline", needed=value, bound=bound, joint=not alone,
             message=f"deadline: the fastest admissible plan{qualifier} takes {value:.4g}s, over the "
             f"deadline of {declared:g}s{elapsed}",
         )
     if name == "risk":
         p = math.exp(-value)
         return Blocker(
-            kind="min_success", needed=p, bound=declared,
+            kind="min_success", needed=p, bound=declared, joint=not alone,
             message=f"min_success: the most reliable plan{qualifier} succeeds with probability "
             f"{p:.4g}, below min_success {declared:g}",
         )
     kind = "limit" if label == "steps_per_run" else "max_steps"
     return Blocker(
-        kind=kind, needed=value, bound=bound, policies=[policy] if policy else [],
+        kind=kind, needed=value, bound=bound, joint=not alone, policies=[policy] if policy else [],
         message=f"{label}: the shortest plan{qualifier} needs {value:g} steps, over {label} {declared:g}"
         f" ({req.steps_taken} taken)",
     )

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ido.planning.heuristics import weight
+from ido.planning.heuristics import HEURISTICS, weight
 from ido.planning.heuristics import weights as weights_of  # `weights` names a local below
 
 INF = float("inf")
@@ -101,8 +101,6 @@ class Task:
         key = (kind, metric)
         h = self._heuristics.get(key)
         if h is None:
-            from ido.planning.heuristics import HEURISTICS
-
             h = self._heuristics[key] = HEURISTICS[kind](self, metric)
         return h
 
@@ -129,6 +127,8 @@ class Found:
     generated: int
     #: the search had no resource bounds: `value` is the unconstrained optimum.
     unbounded: bool = False
+    #: heuristic evaluations (LM-cut's cost most of a search's time): with `expanded`, its work.
+    evaluated: int = 0
 
 
 @dataclass(slots=True)
@@ -138,6 +138,7 @@ class Failed:
     expanded: int
     generated: int
     exhausted: bool = True
+    evaluated: int = 0
 
 
 def goal_holds(task: Task, state: tuple[int, ...]) -> bool:
@@ -152,8 +153,12 @@ def astar(
     metric: str = "score",
     max_nodes: int = 300_000,
     heuristic: str = "hmax",
+    max_work: int | None = None,
 ) -> Found | Failed:
     """Return the plan minimising `metric` among plans within `bounds`, or `Failed`.
+
+    Gives up (`Failed` not `exhausted`) past `max_nodes` expansions or, given
+    `max_work`, past that many expansions and heuristic evaluations together.
 
     Deterministic: successors are generated in the order of `task.ops` (sorted
     by capability name) and equal f-values pop first-in-first-out, so among
@@ -194,9 +199,10 @@ def astar(
 
     h0 = h(init)
     if h0 == INF:
-        return Failed(0, 0)
+        return Failed(0, 0, evaluated=1)
+    work_limit = _UNLIMITED if max_work is None else max_work
     if not (track_cost or track_risk or track_steps or track_time or limited):
-        return _astar_plain(task, init, metric, max_nodes, h, h0, lazy)
+        return _astar_plain(task, init, metric, max_nodes, h, h0, lazy, work_limit)
     free, tables = task.successor_index()
     # label: (g, cost, risk, steps, makespan, timing..., uses...)
     timing0 = (0.0,) * (2 * n) if track_time else ()
@@ -210,6 +216,7 @@ def astar(
     # the cheapest (likeliest to keep f), then first-generated (capability-name order).
     heap: list[tuple[float, int, int, float, int]] = [(round(h0, 9), 0, 0, 0.0, 0)]
     expanded = 0
+    evaluated = 1
     generated = 1
     n_t = 2 * n if track_time else 0
     while heap:
@@ -224,6 +231,7 @@ def astar(
                 node[4] = False
                 continue
             hv = h(state)
+            evaluated += 1
             node[5] = hv
             if hv == INF:
                 node[4] = False
@@ -239,10 +247,10 @@ def astar(
                 path.append(nodes[node_id][3])  # type: ignore[arg-type]
                 node_id = nodes[node_id][2]  # type: ignore[assignment]
             path.reverse()
-            return Found(path, label[0], expanded, generated, unbounded=unbounded)
+            return Found(path, label[0], expanded, generated, unbounded=unbounded, evaluated=evaluated)
         expanded += 1
-        if expanded > max_nodes:
-            return Failed(expanded, generated, exhausted=False)
+        if expanded > max_nodes or expanded + evaluated > work_limit:
+            return Failed(expanded, generated, exhausted=False, evaluated=evaluated)
         g, cost, risk, steps, makespan = label[0], label[1], label[2], label[3], label[4]
         timing = label[5:5 + n_t]
         uses = label[5 + n_t:]
@@ -315,6 +323,7 @@ def astar(
                 known: float | None = None
             else:
                 hv = h(new_state)
+                evaluated += 1
                 if hv == INF:
                     continue
                 known = hv
@@ -358,11 +367,16 @@ def astar(
             heapq.heappush(
                 heap, (round(f, 9), neg_depth - 1, 0 if known is not None else 1, round(new_g, 9), len(nodes) - 1)
             )
-    return Failed(expanded, generated)
+    return Failed(expanded, generated, evaluated=evaluated)
+
+
+#: `max_work` when none is given: no search gets near it.
+_UNLIMITED = 1 << 62
 
 
 def _astar_plain(
     task: Task, init: tuple[int, ...], metric: str, max_nodes: int, h: Any, h0: float, lazy: bool,
+    max_work: int = _UNLIMITED,
 ) -> Found | Failed:
     """Return `astar` when the label is g alone (no resource tracked: the unbounded search, which
     `bounded_astar` always runs first): one label per state, kept only while no path reaches the
@@ -386,6 +400,7 @@ def _astar_plain(
     push = heapq.heappush
     child_bound = h.child_bound if lazy else None
     expanded = 0
+    evals = 1  # heuristic evaluations (`evaluated` names the heap entry's flag below)
     generated = 1
     while heap:
         key, neg_depth, _, _, node_id = pop(heap)
@@ -396,6 +411,7 @@ def _astar_plain(
         parent_h = hs[node_id]
         if parent_h is None:
             parent_h = h(state)
+            evals += 1
             hs[node_id] = parent_h
             if parent_h == INF:
                 alive[node_id] = False
@@ -413,10 +429,10 @@ def _astar_plain(
                 path.append(positions[node_id])
                 node_id = parents[node_id]
             path.reverse()
-            return Found(path, g, expanded, generated, unbounded=True)
+            return Found(path, g, expanded, generated, unbounded=True, evaluated=evals)
         expanded += 1
-        if expanded > max_nodes:
-            return Failed(expanded, generated, exhausted=False)
+        if expanded > max_nodes or expanded + evals > max_work:
+            return Failed(expanded, generated, exhausted=False, evaluated=evals)
         applicable = free[:]
         for var, table in tables:
             found = table[state[var]]
@@ -443,6 +459,7 @@ def _astar_plain(
                     known = None
                 else:
                     hv = h(new_state)
+                    evals += 1
                     if hv == INF:
                         continue
                     evaluated = 0
@@ -463,7 +480,7 @@ def _astar_plain(
                 hs.append(known)
                 generated += 1
                 push(heap, (round(new_g + hv, 9), child_depth, evaluated, round(new_g, 9), new_id))
-    return Failed(expanded, generated)
+    return Failed(expanded, generated, evaluated=evals)
 
 
 def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
@@ -539,8 +556,9 @@ def bounded_astar(
     metric: str = "score",
     max_nodes: int = 300_000,
     heuristic: str = "hmax",
+    max_work: int | None = None,
 ) -> Found | Failed:
-    """Return `astar` under `bounds`, trying the unbounded search first.
+    """Return `astar` under `bounds`, trying the unbounded search first (`max_work` for them all).
 
     Resource labels weaken duplicate detection (a state is re-expanded for every
     non-dominated label; the timing vector of a deadline is the worst), so the
@@ -551,23 +569,25 @@ def bounded_astar(
     """
     active = any(b is not None for b in (bounds.cost, bounds.risk, bounds.steps, bounds.makespan)) or bool(bounds.uses)
     if not active:
-        return astar(task, init, bounds, metric, max_nodes, heuristic)
+        return astar(task, init, bounds, metric, max_nodes, heuristic, max_work)
     # Add the bounds one violated kind at a time: each search is exact for the bounds it
     # has, so the first answer within all bounds is optimal under all of them.
     names = ("cost", "risk", "steps", "makespan", "uses")
     kept: dict[str, Any] = {}
-    expanded = generated = 0
+    expanded = generated = evaluated = 0
     while True:
-        result = astar(task, init, Bounds(**kept), metric, max_nodes, heuristic)
+        left = None if max_work is None else max_work - expanded - evaluated
+        result = astar(task, init, Bounds(**kept), metric, max_nodes, heuristic, left)
         expanded += result.expanded
         generated += result.generated
+        evaluated += result.evaluated
         if isinstance(result, Failed):
-            result.expanded, result.generated = expanded, generated
+            result.expanded, result.generated, result.evaluated = expanded, generated, evaluated
             return result  # none within a subset of the bounds, so none within all
         used = measure(task, result.ops)
         broken = [n for n in names if n not in kept and not within(used, Bounds(**{n: getattr(bounds, n)}))]
         if not broken:
-            result.expanded, result.generated = expanded, generated
+            result.expanded, result.generated, result.evaluated = expanded, generated, evaluated
             return result
         kept[broken[0]] = getattr(bounds, broken[0])
 

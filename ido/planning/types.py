@@ -55,6 +55,10 @@ class Alternative(Frozen):
     unmet_fact: str | None = None
     #: the numbers behind the verdict: cost, latency_s, success_probability, score, circuit ...
     numbers: dict[str, Any] = Field(default_factory=dict)
+    #: True when `score_delta` and the `plan_*` numbers are lower bounds ("at least"), not the
+    #: exact figures of the best plan using this capability: the verdict is still proven, but
+    #: that plan was not searched for (explaining a plan costs at most about as much as finding it).
+    lower_bound: bool = False
 
 
 class PlanStep(Frozen):
@@ -89,6 +93,9 @@ class Blocker(Frozen):
     #: for budget/deadline/min_success: the best achievable value and the bound it breaks.
     needed: float | None = None
     bound: float | None = None
+    #: for a constraint blocker: it binds only together with the other constraints (the best
+    #: plan meeting them breaks this one), not alone; verdicts read this, never the message.
+    joint: bool = False
 
 
 class SearchMetrics(Frozen):

@@ -7,12 +7,14 @@ virtual clock (`ido.simulation.clock`): a minute-long outage with a thousand
 runs takes seconds of wall time. Each run is bound to its arrival index so it
 draws the same luck under every strategy (`SimulatedWorld.bind_run`).
 
-Per run it keeps the status, cost, latency (arrival to end), replans
-(decisions triggered by a failure or a health change that changed the path),
-and checks independently of the engine: policy violations (a dispatched
+Per run it tallies (`ido.simulation.tally`) the status, cost, latency (arrival
+to end), replans (decisions triggered by a failure or a health change that
+changed the path), and checks independently of the engine: policy violations (a dispatched
 capability the policy set denies for the intent), budget violations (spent
 more than the budget or a `limit` policy's cost cap) and deadline violations
-(a step other than a compensation dispatched after the deadline). Called by `ido simulate`,
+(a step other than a compensation dispatched after the deadline). Then the run
+is dropped: its events from the journal (`SimStore.finish`), its state from the
+engine and the world, so memory stays flat in the number of runs. Called by `ido simulate`,
 `benchmarks/adaptivity.py` and `ido.testing.simulate_intent`.
 """
 
@@ -24,9 +26,7 @@ import functools
 import gc
 import math
 import random
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ido.clock import Clock
@@ -36,15 +36,9 @@ from ido.journal import Store
 from ido.model import Capability, Intent, Scenario
 from ido.policy import PolicySet
 from ido.simulation.clock import run_virtual
-from ido.simulation.report import (
-    FaultWindow,
-    Report,
-    SeriesPoint,
-    StrategyStats,
-    percentile,
-    rounded,
-)
+from ido.simulation.report import FaultWindow, Report, rounded
 from ido.simulation.store import SimStore
+from ido.simulation.tally import RunOutcome, Tally
 from ido.simulation.world import CURRENT_RUN, SimulatedWorld
 
 if TYPE_CHECKING:  # ido.workspace imports ido.loading, which imports it back
@@ -60,24 +54,6 @@ EPSILON = 1e-9
 SERIES_BUCKETS = 40
 
 Progress = Callable[[str, int, int], None]
-
-
-@dataclass
-class RunStats:
-    """What one simulated run did, as the report counts it."""
-
-    index: int
-    arrival: float
-    status: str
-    cost: float
-    latency_s: float
-    replans: int
-    steps: int
-    decisions: int
-    policy_violations: int
-    budget_violation: bool
-    deadline_violation: bool
-    faults: set[str] = field(default_factory=set)
 
 
 def arrival_times(scenario: Scenario, runs: int, seed: int) -> list[float]:
@@ -120,7 +96,7 @@ def simulate(
             raise UsageError(f"unknown strategy {name!r}; use one of {', '.join(known)}")
     intent = workspace.intent(scn.intent)
     arrivals = arrival_times(scn, count, the_seed)
-    per_strategy: dict[str, list[RunStats]] = {}
+    per_strategy: dict[str, Tally] = {}
     with _fewer_gc_passes():
         for name in names:
             per_strategy[name] = run_virtual(
@@ -174,7 +150,7 @@ def make_engine(workspace: Workspace, store: Store, world: SimulatedWorld, clock
 async def _simulate_strategy(
     workspace: Workspace, scn: Scenario, intent: Intent, strategy: str, arrivals: list[float], seed: int,
     progress: Progress | None,
-) -> list[RunStats]:
+) -> Tally:
     loop = asyncio.get_running_loop()
     clock = Clock(epoch=SIM_EPOCH)
     start = loop.time()
@@ -184,7 +160,7 @@ async def _simulate_strategy(
     policies = PolicySet(list(workspace.policies.values()))
     caps = workspace.capabilities
     horizon = run_horizon(intent)
-    results: list[RunStats | None] = [None] * len(arrivals)
+    tally = Tally(len(arrivals))
     done = 0
 
     async def one(index: int, run_id: str, arrived: float) -> None:
@@ -198,16 +174,31 @@ async def _simulate_strategy(
         except TimeoutError:
             status, records, cost, steps = "unfinished", [], 0.0, 0
         ended = loop.time()
-        results[index] = _run_stats(
+        tally.add(_run_outcome(
             index, arrived - start, status, cost, ended - arrived, steps, records,
             store, run_id, intent, scn.inputs, policies, caps, world,
-        )
+        ))
+        del records
+        # Counted: keep nothing of the run (an unfinished one may still be going: keep it).
+        if status != "unfinished":
+            engine.runs.pop(run_id, None)
+            store.finish(run_id)
+            world.release_run(run_id)
         done += 1
         if progress is not None:
             progress(strategy, done, len(arrivals))
 
+    # Runs still going; a finished run's task is let go at once (its exception, if any, kept):
+    # a list of every task would grow with the number of runs.
+    pending: set[asyncio.Future[None]] = set()
+    errors: list[BaseException] = []
+
+    def settled(task: asyncio.Future[None]) -> None:
+        pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            errors.append(task.exception())  # type: ignore[arg-type]
+
     try:
-        tasks = []
         for index, at in enumerate(arrivals):
             delay = start + at - loop.time()
             if delay > 0:
@@ -222,18 +213,24 @@ async def _simulate_strategy(
             finally:
                 CURRENT_RUN.reset(token)
             world.bind_run(run_id, index)
-            tasks.append(asyncio.ensure_future(one(index, run_id, start + at)))
-        await asyncio.gather(*tasks)
+            task = asyncio.ensure_future(one(index, run_id, start + at))
+            pending.add(task)
+            task.add_done_callback(settled)
+            if errors:
+                raise errors[0]
+        await asyncio.gather(*pending)
+        if errors:
+            raise errors[0]
     finally:
         await engine.close()
-    return [r for r in results if r is not None]
+    return tally
 
 
-def _run_stats(
+def _run_outcome(
     index: int, arrival: float, status: str, cost: float, latency: float, steps: int,
     records: list[DecisionRecord], store: Store, run_id: str, intent: Intent, inputs: dict[str, Any],
     policies: PolicySet, caps: dict[str, Capability], world: SimulatedWorld,
-) -> RunStats:
+) -> RunOutcome:
     dispatched = store.events(run_id=run_id, kinds=["dispatched"]) if status != "unfinished" else []
     violations = 0
     late = False
@@ -253,7 +250,7 @@ def _run_stats(
     bound = min(
         (b for b in (intent.constraints.budget, limits.cost_per_run) if b is not None), default=math.inf
     )
-    return RunStats(
+    return RunOutcome(
         index=index, arrival=arrival, status=status, cost=cost, latency_s=latency,
         replans=count_replans(records), steps=steps, decisions=len(records),
         policy_violations=violations, budget_violation=cost > bound + EPSILON,
@@ -293,14 +290,14 @@ def count_replans(records: Sequence[DecisionRecord]) -> int:
 
 
 def _report(
-    scn: Scenario, intent: Intent, runs: int, seed: int, per_strategy: dict[str, list[RunStats]],
+    scn: Scenario, intent: Intent, runs: int, seed: int, per_strategy: dict[str, Tally],
     arrivals: list[float],
 ) -> Report:
-    stats = {name: _strategy_stats(rows) for name, rows in per_strategy.items()}
-    last = max((r.arrival + r.latency_s for rows in per_strategy.values() for r in rows), default=0.0)
+    stats = {name: tally.stats() for name, tally in per_strategy.items()}
+    last = max((tally.last_end() for tally in per_strategy.values()), default=0.0)
     span = max(arrivals[-1] if arrivals else 0.0, 1e-9)
     width = max(span / SERIES_BUCKETS, 0.001)
-    series = {name: _series(rows, width) for name, rows in per_strategy.items()}
+    series = {name: tally.series(width) for name, tally in per_strategy.items()}
     windows = [
         FaultWindow(
             label=f"{f.kind} on {_target_text(f.target)}", kind=f.kind, target=_target_text(f.target),
@@ -320,45 +317,3 @@ def _target_text(target: Any) -> str:
     parts = [f"provides={target.provides}"] if target.provides else []
     parts += [f"{k}={v}" for k, v in sorted(target.tags.items())]
     return ",".join(parts)
-
-
-def _strategy_stats(rows: list[RunStats]) -> StrategyStats:
-    n = max(len(rows), 1)
-    ok = sum(r.status == "succeeded" for r in rows)
-    latencies = [r.latency_s for r in rows]
-    faults: Counter[str] = Counter()
-    for r in rows:
-        faults.update(r.faults)
-    return StrategyStats(
-        succeeded=ok,
-        failed=len(rows) - ok,
-        success_rate=rounded(ok / n),
-        cost_mean=rounded(sum(r.cost for r in rows) / n),
-        latency_p50_s=rounded(percentile(latencies, 0.5)),
-        latency_p95_s=rounded(percentile(latencies, 0.95)),
-        replans_mean=rounded(sum(r.replans for r in rows) / n),
-        policy_violations=sum(r.policy_violations for r in rows),
-        budget_violations=sum(r.budget_violation for r in rows),
-        deadline_violations=sum(r.deadline_violation for r in rows),
-        compensated=sum(r.status == "compensated" for r in rows),
-        statuses=dict(sorted(Counter(r.status for r in rows).items())),
-        steps_mean=rounded(sum(r.steps for r in rows) / n),
-        decisions_mean=rounded(sum(r.decisions for r in rows) / n),
-        faults_seen=dict(sorted(faults.items())),
-    )
-
-
-def _series(rows: list[RunStats], width: float) -> list[SeriesPoint]:
-    buckets: dict[int, list[RunStats]] = {}
-    for r in rows:
-        buckets.setdefault(int(r.arrival // width), []).append(r)
-    points = []
-    for b in sorted(buckets):
-        group = buckets[b]
-        points.append(SeriesPoint(
-            t=rounded(b * width + width / 2),
-            runs=len(group),
-            success_rate=rounded(sum(r.status == "succeeded" for r in group) / len(group)),
-            latency_p50_s=rounded(percentile([r.latency_s for r in group], 0.5)),
-        ))
-    return points

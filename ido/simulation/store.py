@@ -7,6 +7,11 @@ is ever read back from text. `SimStore` keeps the same contract (dense seqs,
 a run row before its events, revisions by digest) with the objects
 themselves. Used by `ido.simulation.runner`; `ido run --simulate` keeps the
 caller's real store.
+
+It stays bounded however many runs a simulation starts: once the runner has
+counted a finished run, `finish(run_id)` drops its events and row and keeps a
+summary (how many events, its status), so a late append is still checked and a
+finished run is still listed.
 """
 
 from __future__ import annotations
@@ -20,6 +25,18 @@ from ido.journal._common import check_seqs, resolve_run_id
 from ido.journal.base import Event, Lease, RunInfo, Store
 
 
+class Summary:
+    """What `SimStore` keeps of a finished run: its id, status, creation time and event count."""
+
+    __slots__ = ("created_at", "events", "run_id", "status")
+
+    def __init__(self, run: RunInfo, events: int) -> None:
+        self.run_id = run.run_id
+        self.status = run.status
+        self.created_at = run.created_at
+        self.events = events
+
+
 class SimStore(Store):
     """A journal held in dicts of the engine's own (immutable) objects."""
 
@@ -27,6 +44,22 @@ class SimStore(Store):
         self._runs: dict[str, RunInfo] = {}
         self._events: dict[str, list[Event]] = {}
         self._revisions: dict[str, tuple[str, Any]] = {}
+        #: finished runs the runner has counted: run id -> summary (`finish`)
+        self.finished: dict[str, Summary] = {}
+
+    def finish(self, run_id: str) -> None:
+        """Drop the events and row of run `run_id`, which has ended and been counted, keeping its
+        `Summary`; called by the runner once per finished run. Unknown runs are ignored."""
+        run = self._runs.pop(run_id, None)
+        if run is not None:
+            self.finished[run_id] = Summary(run, len(self._events.pop(run_id, ())))
+
+    def _next_seq(self, run_id: str) -> int:
+        events = self._events.get(run_id)
+        if events is not None:
+            return len(events) + (self.finished[run_id].events if run_id in self.finished else 0)
+        summary = self.finished.get(run_id)
+        return summary.events if summary is not None else 0
 
     async def append(
         self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None
@@ -37,9 +70,9 @@ class SimStore(Store):
         """
         if fence is not None:
             raise JournalError("the simulator's journal keeps no leases")
-        check_seqs(events, {e.run_id: len(self._events.get(e.run_id, [])) for e in events})
+        check_seqs(events, {e.run_id: self._next_seq(e.run_id) for e in events})
         for e in events:
-            if e.run_id not in self._runs and (run is None or run.run_id != e.run_id):
+            if e.run_id not in self._runs and e.run_id not in self.finished and (run is None or run.run_id != e.run_id):
                 raise JournalError(f"events for run {e.run_id}, which has no row")
         if run is not None:
             self._runs[run.run_id] = run
@@ -58,17 +91,21 @@ class SimStore(Store):
             raise JournalError(f"no revision {digest} in the journal") from None
 
     def get_run(self, *, run_id: str) -> RunInfo:
-        """Return the run whose id is `run_id` or uniquely starts with it."""
+        """Return the run whose id is `run_id` or uniquely starts with it; JournalError for a
+        finished run (`finish` kept only its summary)."""
+        if run_id in self.finished and run_id not in self._runs:
+            raise JournalError(f"run {run_id} has finished and was summarised: the simulation keeps no finished run whole")
         return self._runs[resolve_run_id(run_id, self._runs)]
 
     def list_runs(self, *, status: str | None = None, limit: int | None = None) -> list[RunInfo]:
-        """Return runs newest first, optionally only those with `status`."""
+        """Return the runs not yet finished (`finished` has the others) newest first, optionally
+        only those with `status`."""
         runs = [r for r in self._runs.values() if status is None or r.status == status]
         runs.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
         return runs if limit is None else runs[:limit]
 
     def events(self, *, run_id: str, kinds: Sequence[str] | None = None) -> list[Event]:
-        """Return the run's events in seq order (only `kinds` if given)."""
+        """Return the run's events in seq order (only `kinds` if given); a finished run's are dropped."""
         stored = self._events.get(run_id, [])
         if kinds is None:
             return list(stored)

@@ -135,6 +135,18 @@ class SimulatedWorld:
         """Make the run `run_id` draw its luck as run `key` (the runner's arrival index)."""
         self._run_keys[run_id] = str(key)
 
+    def release_run(self, run_id: str) -> None:
+        """Forget what the world keeps per run for `run_id`, which has ended and been counted:
+        its luck key, call ordinals, facts and touched faults. Called by the runner; memory
+        then stays flat in the number of runs."""
+        key = self._run_keys.pop(run_id, None)
+        self.touched.pop(run_id, None)
+        if key is None:
+            return
+        self.run_facts.pop(key, None)
+        for name in self.capabilities:
+            self._ordinals.pop((key, name), None)
+
     def enter_run(self, key: object) -> contextvars.Token[str | None]:
         """Mark the current context as run `key`'s (observers read its state); call before starting it."""
         return CURRENT_RUN.set(str(key))

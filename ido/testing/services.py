@@ -47,6 +47,8 @@ class Request:
     idempotency_key: str | None
     body: Any
     at: float
+    #: the request's headers (lower-case names), e.g. to check a credential arrived
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -200,7 +202,8 @@ class ServiceServer:
                 except ValueError:
                     body = raw.decode(errors="replace")
                 key = handler.headers.get("Idempotency-Key")
-                ep.requests.append(Request(path, handler.command, handler.path, key, body, time.time()))
+                sent = {name.lower(): value for name, value in handler.headers.items()}
+                ep.requests.append(Request(path, handler.command, handler.path, key, body, time.time(), sent))
                 failing = ep.fail_next > 0
                 if failing:
                     ep.fail_next -= 1

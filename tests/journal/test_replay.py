@@ -129,12 +129,12 @@ async def test_what_if_shows_decisions_a_new_policy_changes(recorded: tuple[Path
     """Replaying under a workspace that denies the primary lists each decision that chose it."""
     folder, run_id, ws = recorded
     same = _write_yaml_workspace(tmp_path / "same", ws, [])
-    assert main(["--workspace", str(folder), "replay", run_id, "--workspace", str(same)]) == 0
+    assert main(["--workspace", str(folder), "replay", run_id, "--against", str(same)]) == 0
     assert "none of its" in capsys.readouterr().out
     deny = {"name": "retire-primary", "because": "The primary provider is being retired.",
             "deny": {"capability.name": "pay.primary"}}
     edited = _write_yaml_workspace(tmp_path / "edited", ws, [deny])
-    assert main(["--workspace", str(folder), "replay", run_id, "--workspace", str(edited), "--json"]) == 1
+    assert main(["--workspace", str(folder), "replay", run_id, "--against", str(edited), "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     store = SQLiteStore(folder / ".ido" / "journal.db")
     chose_primary = [

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from ido.cli.main import main
-from ido.cli.plan import parse_fact_value
+from ido.cli.params import typed_facts
+from ido.workspace import Workspace
 
 CAPS = """
 capabilities:
@@ -67,6 +68,19 @@ def test_json_output_has_the_contract_keys_and_exit_0(workspace: Path, capsys: p
     assert all({"capability", "provides", "after"} <= set(s) for s in data["steps"])
     verdicts = {a["capability"]: a["verdict"] for a in data["alternatives"]}
     assert verdicts["pay.us"] == "denied"
+
+
+def test_no_alternatives_gives_the_same_plan_without_verdicts(
+    workspace: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--no-alternatives plans the same steps and numbers, and lists no alternatives."""
+    assert _run(workspace, "ship-it", "--input", "amount=5", "--json") == 0
+    full = json.loads(capsys.readouterr().out)
+    assert _run(workspace, "ship-it", "--input", "amount=5", "--json", "--no-alternatives") == 0
+    bare = json.loads(capsys.readouterr().out)
+    assert full["alternatives"] and bare["alternatives"] == []
+    for key in ("steps", "cost", "latency_s", "success_probability", "score", "feasible"):
+        assert bare[key] == full[key]
 
 
 def test_table_output_shows_steps_and_reasons(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -131,8 +145,13 @@ def test_out_writes_a_planfile(workspace: Path, tmp_path: Path, capsys: pytest.C
     assert data["request"]["inputs"] == {"order_id": "o-1", "amount": 5.0}
 
 
+def parse_fact_value(raw: str) -> object:
+    """A --set value of a fact no declaration types (`ido.cli.params.typed_facts`)."""
+    return typed_facts((("some.fact", raw),), Workspace())["some.fact"]
+
+
 def test_set_values_parse_as_json_scalars_else_strings() -> None:
-    """--set values: true/3/0.5/"x" are JSON scalars; anything else stays a string."""
+    """--set values of an undeclared fact: true/3/0.5/"x" are scalars; anything else stays a string."""
     assert parse_fact_value("true") is True
     assert parse_fact_value("3") == 3 and isinstance(parse_fact_value("3"), int)
     assert parse_fact_value("0.5") == 0.5

@@ -124,6 +124,20 @@ def test_deadline_and_min_success_blockers() -> None:
     assert "min_success" in risky.explanation
 
 
+def test_constraints_binding_together_are_marked_joint() -> None:
+    """Budget and deadline each admit a plan but not together: both blockers are `joint`, and
+    each candidate is diagnosed by what its best plan breaks; one alone is not `joint`."""
+    both = _plan(intent=order.intent(constraints={"budget": 0.77, "deadline": "1.2s"}))
+    assert not both.feasible
+    assert [(b.kind, b.joint) for b in both.blockers] == [("budget", True), ("deadline", True)]
+    verdicts = _verdicts(both)
+    assert verdicts["payment.stripe-eu"] == Verdict.TOO_SLOW
+    assert verdicts["payment.adyen-eu"] == Verdict.OVER_BUDGET
+    alone = _plan(intent=order.intent(constraints={"budget": 0.5}))
+    assert [(b.kind, b.joint) for b in alone.blockers] == [("budget", False)]
+    assert set(_verdicts(alone).values()) <= {Verdict.OVER_BUDGET, Verdict.DENIED}
+
+
 def test_max_steps_blocker() -> None:
     """Four steps are needed; max_steps 3 is named as the binding constraint."""
     plan = _plan(intent=order.intent(constraints={"max_steps": 3}))

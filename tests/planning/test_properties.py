@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import itertools
 import math
+from unittest.mock import patch
 
 from hypothesis import given
 
 from ido.model import holds
-from ido.planning import Planner
+from ido.planning import Planner, reasons
 from ido.planning.types import Plan
 from ido.policy import PolicySet
 from tests.planning.reference import EPS, apply, critical_path, optimum, usable
@@ -111,14 +112,34 @@ def test_equal_inputs_give_equal_plans(world: World) -> None:
 @given(worlds())
 def test_alternative_verdicts_agree_with_the_reference(world: World) -> None:
     """`costlier` deltas equal the reference's best plan using that capability minus the chosen
-    plan; capabilities rejected for any other reason are in no admissible plan at all."""
+    plan (or bound it from below, when `lower_bound` says so); capabilities rejected for any other
+    reason are in no admissible plan at all."""
     plan = Planner(world.caps, world.policies).plan(world.intent, world.request, world.health)
+    _check_verdicts(world, plan)
+
+
+@given(worlds())
+def test_verdicts_without_any_forced_replan_are_sound_bounds(world: World) -> None:
+    """With no budget for forced re-plans, every verdict comes from the main search, swaps and the
+    relaxation: still true, and each figure that is not exact says `lower_bound`."""
+    with patch.object(reasons, "_MIN_BUDGET", 0), patch.object(reasons, "_BUDGET_SHARE", 0.0):
+        plan = Planner(world.caps, world.policies).plan(world.intent, world.request, world.health)
+    _check_verdicts(world, plan)
+
+
+def _check_verdicts(world: World, plan: Plan) -> None:
     for alt in plan.alternatives:
         if alt.verdict in ("chosen", "not_needed"):
             continue
         best = optimum(world.caps, world.policies, world.intent, world.request, world.health,
                        world.max_len, must_use=alt.capability)
-        if alt.verdict == "costlier":
+        if alt.verdict == "costlier" and alt.lower_bound:
+            # "no plan with it beats the chosen one; any scores at least this": perhaps none at all
+            assert alt.score_delta is not None and alt.score_delta >= -EPS
+            assert "a bound" in alt.reason
+            assert best is None or best.score >= plan.score + alt.score_delta - 1e-9
+            assert best is None or best.score >= alt.numbers["plan_score"] - 1e-9
+        elif alt.verdict == "costlier":
             assert best is not None and alt.score_delta is not None and alt.score_delta >= -EPS
             assert math.isclose(best.score, plan.score + alt.score_delta, rel_tol=1e-9, abs_tol=1e-9)
             assert math.isclose(alt.numbers["plan_score"], best.score, rel_tol=1e-9, abs_tol=1e-9)
