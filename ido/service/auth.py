@@ -123,7 +123,7 @@ class Guard:
             return None
         if not is_loopback(client):
             return Denied(403, "without --token-file only loopback clients are served")
-        if cookie is not None and hmac.compare_digest(cookie, self.session):
+        if cookie is not None and hmac.compare_digest(cookie.encode(), self.session.encode()):
             return None
         if origin is None and is_loopback(host_name(host or "")):
             return None

@@ -258,3 +258,13 @@ def test_service_closes_its_journal(finished: tuple[Path, str, str]) -> None:
         assert service.is_open
     assert not service.is_open
     assert isinstance(service, Service) and isinstance(service.guard, Guard)
+
+
+def test_odd_credentials_are_refused_not_500(api: TestClient, finished: tuple[Path, str, str]) -> None:
+    assert api.get("/api/v1/runs", headers={"Authorization": "Bearer t\xe9st".encode("latin-1")}).status_code == 401
+    root, url, _ = finished
+    service = make_service(root, url, None)
+    with TestClient(create_app(service), client=("127.0.0.1", 1), base_url="http://127.0.0.1:8420",
+                    raise_server_exceptions=False) as local:
+        odd = {"Cookie": f"{SESSION_COOKIE}=caf\xe9".encode("latin-1"), "Origin": "http://x.example"}
+        assert local.get("/api/v1/runs", headers=odd).status_code == 401
