@@ -22,6 +22,7 @@ from ido.digest import digest
 from ido.errors import UsageError
 from ido.explain import Explanation, WhyNot, explain, why_not
 from ido.journal.base import TERMINAL_STATUSES, RunInfo, RunStatus, Store
+from ido.planning.types import Verdict
 from ido.replay import ReplayReport, replay
 from ido.service.auth import Scope
 from ido.service.errors import ApiError
@@ -29,6 +30,9 @@ from ido.service.models import Answer, ReplayRequest, RunRequest, RunsPage, Subm
 from ido.service.state import MAX_PAGE, Service, ServiceDep, require
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
+
+#: Most runs one page of `GET /runs?capability=&verdict=` reads the decisions of.
+SCAN_LIMIT = 2000
 
 #: The key of a queued run's options recording the request an Idempotency-Key was first used for.
 IDEMPOTENCY = "idempotency"
@@ -100,10 +104,18 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
 def list_runs(
     service: ServiceDep, status: RunStatus | None = None,
     intent: Annotated[str | None, Query(max_length=200)] = None,
+    capability: Annotated[str | None, Query(max_length=200)] = None,
+    verdict: Annotated[Verdict | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> JSONResponse:
-    """Runs newest first (the rows `ido runs --json` lists), filtered, a page at a time."""
+    """Runs newest first (the rows `ido runs --json` lists), filtered, a page at a time.
+
+    `capability` keeps runs where a decision weighed it (chosen or rejected),
+    `verdict` runs where an alternative got that verdict; both: that capability
+    got that verdict. Those two read each run's decisions, so one page examines
+    at most SCAN_LIMIT runs and, when it stops there, gives a cursor to go on.
+    """
     after = decode_cursor(cursor) if cursor else None
     store = service.store
     rows = store.list_runs(status=status)
@@ -112,13 +124,53 @@ def list_runs(
     if after is not None:
         # newest first: the rows after the cursor are the older ones (ties broken by run id, descending)
         rows = [r for r in rows if (r.created_at, r.run_id) < after]
-    page = rows[:limit]
-    more = len(rows) > limit
+    if capability is None and verdict is None:
+        page = rows[:limit]
+        last = page[-1] if len(rows) > limit and page else None
+    else:
+        page, last = _weighed(service, rows, limit, capability, verdict.value if verdict else None)
     return JSONResponse({
         "runs": [r.model_dump(mode="json") for r in page],
-        "next_cursor": encode_cursor(page[-1]) if more and page else None,
+        "next_cursor": encode_cursor(last) if last is not None else None,
         "corrupted": list(getattr(store, "corrupted_runs", [])),
     })
+
+
+def _weighed(service: Service, rows: list[RunInfo], limit: int, capability: str | None,
+             verdict: str | None) -> tuple[list[RunInfo], RunInfo | None]:
+    """Return up to `limit` rows whose decisions match, and the row to continue after (None: the end)."""
+    page: list[RunInfo] = []
+    for examined, info in enumerate(rows, start=1):
+        if _matches(json.loads(_decisions_of(service, info)), capability, verdict):
+            if len(page) == limit:
+                return page, page[-1]
+            page.append(info)
+        if examined >= SCAN_LIMIT and examined < len(rows):
+            return page, info
+    return page, None
+
+
+def _matches(explanation: dict[str, Any], capability: str | None, verdict: str | None) -> bool:
+    for decision in explanation.get("decisions", []):
+        for alternative in decision.get("alternatives", []):
+            if capability is not None and alternative.get("capability") != capability:
+                continue
+            got = alternative.get("verdict")
+            if (verdict is None and got != "not_needed") or (verdict is not None and got == verdict):
+                return True
+    return False
+
+
+def _decisions_of(service: Service, info: RunInfo) -> bytes:
+    """Return the run's explanation as JSON bytes, built once for a finished run."""
+    key = ("decisions", info.run_id, info.updated_at)
+    cached = service.finished.get(key) if info.status in TERMINAL_STATUSES else None
+    if cached is None:
+        cached = _explained(service.store, info.run_id)
+        if info.status in TERMINAL_STATUSES:
+            # a finished run's journal no longer changes: its explanation is built once
+            service.finished.put(key, cached)
+    return cached
 
 
 @router.get("/runs/{run_id}", response_model=RunInfo, dependencies=[require(Scope.read)])
@@ -133,13 +185,9 @@ async def decisions(run_id: str, service: ServiceDep) -> Response:
     # async: a finished run's answer is one row read (sub-millisecond) and a cache hit, which
     # costs less on the loop than a hop to a pool thread; building an explanation goes to a thread
     info = find_run(service.store, run_id)
-    key = ("decisions", info.run_id, info.updated_at)
-    cached = service.finished.get(key) if info.status in TERMINAL_STATUSES else None
-    if cached is None:
-        cached = await asyncio.to_thread(_explained, service.store, info.run_id)
-        if info.status in TERMINAL_STATUSES:
-            # a finished run's journal no longer changes: its explanation is built once
-            service.finished.put(key, cached)
+    cached = service.finished.get(("decisions", info.run_id, info.updated_at))
+    if cached is None or info.status not in TERMINAL_STATUSES:
+        cached = await asyncio.to_thread(_decisions_of, service, info)
     return Response(cached, media_type="application/json")
 
 

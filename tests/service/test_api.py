@@ -268,3 +268,24 @@ def test_odd_credentials_are_refused_not_500(api: TestClient, finished: tuple[Pa
                     raise_server_exceptions=False) as local:
         odd = {"Cookie": f"{SESSION_COOKIE}=caf\xe9".encode("latin-1"), "Origin": "http://x.example"}
         assert local.get("/api/v1/runs", headers=odd).status_code == 401
+
+
+def test_runs_filtered_by_capability_and_verdict(api: TestClient, finished: tuple[Path, str, str],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    root, url, run_id = finished
+    explanation = cli_json(capsys, "--workspace", str(root), "--store", url, "explain", run_id, "--json")
+    assert isinstance(explanation, dict)
+    weighed = {(a["capability"], a["verdict"]) for d in explanation["decisions"] for a in d["alternatives"]}
+    chosen = next(c for c, v in weighed if v == "chosen")
+    rejected_verdict = next(v for _, v in weighed if v not in ("chosen", "not_needed"))
+
+    def ids(**params: str) -> list[str]:
+        answer = api.get("/api/v1/runs", params=params, headers=bearer("read"))
+        assert answer.status_code == 200, answer.text
+        return [r["run_id"] for r in answer.json()["runs"]]
+
+    assert run_id in ids(capability=chosen)
+    assert run_id in ids(capability=chosen, verdict="chosen")
+    assert run_id in ids(verdict=rejected_verdict)
+    assert run_id not in ids(capability="no.such-capability")
+    assert api.get("/api/v1/runs", params={"verdict": "great"}, headers=bearer("read")).status_code == 422
