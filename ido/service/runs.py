@@ -56,6 +56,9 @@ def run_id_for_key(key: str) -> str:
 def submit(body: RunRequest, service: ServiceDep,
            idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
     """Queue a run of the intent for a worker; 202 with its id. A retried Idempotency-Key returns the same run."""
+    # The run id is derived from the key, so retries to any `ido serve` on this journal name one
+    # run; the check-then-queue is serialised within this process (two services racing on the
+    # very same key at the same instant could both queue it; the later row would win).
     from ido.engine.worker import queue_run
 
     request = body.model_dump(mode="json", by_alias=True)
