@@ -1,35 +1,18 @@
-"""Fixtures of the service tests: a copy of the demo workspace with one finished run, apps, tokens."""
+"""Fixtures of the service tests: a copy of the demo workspace with one finished run, an app with tokens."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from service_helpers import TOKENS, copy_workspace, make_service
 
 from ido.cli.main import main
-from ido.loading import load_workspace
+from ido.journal import open_store
 from ido.service.app import create_app
-from ido.service.auth import Guard, Scope
-from ido.service.state import Service
-
-ROOT = Path(__file__).resolve().parents[2]
-TOKENS = {"read": "r-token-0123456789abcdef", "operate": "o-token-0123456789abcdef",
-          "admin": "a-token-0123456789abcdef"}
-
-
-def copy_workspace(target: Path) -> Path:
-    """Copy the repository's demo workspace (intents, capabilities, policies) into `target`."""
-    for folder in ("intents", "capabilities", "policies"):
-        shutil.copytree(ROOT / folder, target / folder)
-    return target
-
-
-def bearer(scope: str) -> dict[str, str]:
-    """Return the Authorization header of the test token with `scope`."""
-    return {"Authorization": f"Bearer {TOKENS[scope]}"}
+from ido.service.auth import Scope
 
 
 @pytest.fixture(scope="module")
@@ -38,20 +21,12 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     root = copy_workspace(tmp_path_factory.mktemp("ws"))
     url = f"sqlite:///{root / 'journal.db'}"
     assert main(["--workspace", str(root), "--store", url, "run", "order-fulfilled", "--json"]) == 0
-    from ido.journal import open_store
-
     store = open_store(url)
     try:
         run_id = store.list_runs()[0].run_id
     finally:
         store.close()
     return root, url, run_id
-
-
-def make_service(root: Path, url: str, tokens: dict[str, Scope] | None) -> Service:
-    """Return a Service over `root` and `url` with `tokens` (None: loopback mode)."""
-    return Service(workspace=load_workspace(root), workspace_root=root, store_url=url,
-                   guard=Guard.for_tokens(tokens))
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import bearer, make_service
 from fastapi.testclient import TestClient
+from service_helpers import bearer, make_service
 
 from ido.cli.main import main
 from ido.service.app import create_app

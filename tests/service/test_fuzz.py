@@ -8,10 +8,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import TOKENS, make_service
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from service_helpers import TOKENS, make_service
 
 from ido.service.app import create_app
 from ido.service.auth import Scope

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import TOKENS, copy_workspace
+from service_helpers import TOKENS, copy_workspace
 
 from ido.cli.main import main
 from ido.client import Client, ClientError
