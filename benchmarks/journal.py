@@ -18,8 +18,12 @@ durability: every commit is fsynced on both sides (ido: WAL with
 before the next step starts.
 
     python benchmarks/journal.py [--quick] [--reps N] [--no-dbos] [--no-engine] [--no-write]
+    python benchmarks/journal.py --size [--quick] [--no-before] [--no-dbos] [--no-write]
 
-Prints a table and replaces its section of benchmarks/RESULTS.md.
+Prints a table and replaces its section of benchmarks/RESULTS.md. `--size` measures
+the journal's bytes per executed step instead (section `journal-size`): 20 runs of the
+example workspace's demo through the CLI and 20 runs on a 100-capability registry,
+with main's format-1 code (before) and this checkout's (after), beside DBOS.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import os
 import platform
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -305,6 +310,161 @@ def measure(folder: Path, reps: int, seq_runs: int, par_runs: int, with_dbos: bo
     return samples, statistics.median(commits), note
 
 
+# -- journal size: bytes per executed step -----------------------------------------------------
+
+#: the example workspace's demo, as a user types it (the workspace is the repository root).
+DEMO = ["run", "order-fulfilled", "--simulate", "payments-outage"]
+SIZE_RUNS = 20
+#: the code the "before" rows measure: main as merged into this branch, journal format 1.
+BEFORE_COMMIT = "37f8fe7"
+
+_REGISTRY_SNIPPET = """
+import asyncio, sys
+import ido  # first: from the code under test, whatever benchmarks/ puts on sys.path
+sys.path.insert(1, sys.argv[3])
+from benchmarks.engine import registry
+from ido.engine.engine import Engine
+from ido.journal.sqlite import SQLiteStore
+
+async def main():
+    store = SQLiteStore(sys.argv[1])
+    engine = Engine(registry(100), store, keep_records=False)
+    steps = 0
+    for _ in range(int(sys.argv[2])):
+        result = await engine.run("chain")
+        if result.status != "succeeded":
+            raise SystemExit(f"registry run ended {result.status}")
+    await engine.close()
+    store.close()
+
+asyncio.run(main())
+"""
+
+
+def _checkpointed_size(path: Path) -> tuple[int, int]:
+    """Return (bytes of the file as closed, bytes after VACUUM) of a closed SQLite journal."""
+    closed = _size(path)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("VACUUM")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return closed, _size(path)
+
+
+def _steps(path: Path) -> tuple[int, int]:
+    """Return (runs, steps executed) the journal holds (read with this checkout's code)."""
+    store = SQLiteStore(path)
+    runs = store.list_runs()
+    store.close()
+    return len(runs), sum(r.steps_executed for r in runs)
+
+
+def size_rows(folder: Path, code: Path, label: str, runs: int) -> list[dict[str, Any]]:
+    """Return the size rows of the ido code at `code`: the demo through the CLI, one process
+    per run as a user runs it, and 20 runs on a 100-capability registry in one process."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    rows = []
+    demo = folder / f"demo-{label}.db"
+    for _ in range(runs):
+        # run from `folder`, not the checkout, so that `-m ido` imports the code under test
+        subprocess.run([sys.executable, "-m", "ido", "--workspace", str(ROOT), "--store", f"sqlite:///{demo}",
+                        *DEMO], cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    reg = folder / f"registry-{label}.db"
+    subprocess.run([sys.executable, "-c", _REGISTRY_SNIPPET, str(reg), str(runs), str(ROOT)], cwd=folder,
+                   env=env, check=True)
+    for name, path in ((f"`ido {' '.join(DEMO)}`", demo), ("100-capability registry (all relevant)", reg)):
+        closed, vacuumed = _checkpointed_size(path)
+        n, steps = _steps(path)  # after measuring: reading may migrate a format-1 file
+        rows.append({"name": f"ido {label}: {name}", "runs": n, "steps": steps, "closed": closed,
+                     "vacuumed": vacuumed})
+    return rows
+
+
+def dbos_size_row(folder: Path, runs: int) -> dict[str, Any] | None:
+    """Return DBOS's row: `runs` three-step workflows, one at a time, on a fresh WAL file."""
+    try:
+        dbos = DbosSide()
+    except ImportError:
+        return None
+    path = folder / "dbos-size.sqlite"
+    dbos._run(path, runs, 1, wal=True)
+    closed, vacuumed = _checkpointed_size(path)
+    return {"name": "DBOS: three `@DBOS.step`s per workflow (WAL)", "runs": runs, "steps": 3 * runs,
+            "closed": closed, "vacuumed": vacuumed}
+
+
+def size_report(rows: list[dict[str, Any]], runs: int) -> str:
+    """Return the markdown of the size section."""
+    lines = [
+        "## Journal: bytes per executed step (`benchmarks/journal.py --size`)",
+        "",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.platform()}, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}. {runs} runs into one SQLite file each.",
+        "",
+        "| journal | runs | steps executed | file bytes (closed) | bytes/step | bytes/run | after VACUUM: bytes/step |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['name']} | {r['runs']} | {r['steps']} | {r['closed']:,} | **{r['closed'] / r['steps']:,.0f}** "
+            f"| {r['closed'] / r['runs']:,.0f} | {r['vacuumed'] / r['steps']:,.0f} |"
+        )
+    ratios = []
+    for before in (r for r in rows if r["name"].startswith("ido before")):
+        after = next((a for a in rows if a["name"] == before["name"].replace("ido before", "ido after")), None)
+        if after:
+            ratios.append(f"{before['name'].split(': ', 1)[1]}: {before['closed'] / before['steps']:,.0f} -> "
+                          f"{after['closed'] / after['steps']:,.0f} bytes/step "
+                          f"(**{before['closed'] / after['closed']:.1f}x** smaller)")
+    lines += [""] + [f"- {r}" for r in ratios] + [
+        "",
+        "Measured as a user's disk holds it: each run is its own `ido` process (`python -m ido "
+        "--workspace REPO --store sqlite:///FILE run ...`, the example workspace), so the "
+        "file is checkpointed and its `-wal` removed when the last one exits; *bytes/step* is that "
+        "file's size divided by the steps the runs executed (the runs' `steps_executed`), "
+        "everything included (tables, indexes, the schema, free space); the last column is the "
+        "same after `VACUUM`. The registry rows drive `ido.engine.Engine` over "
+        "`benchmarks/engine.py`'s `registry(100)` (5 roles x 20 providers, every one judged in "
+        f"every decision) with the journal's code. *before*: main at {BEFORE_COMMIT} (journal format 1: "
+        "JSON text rows; alternative sets over 64 entries by digest), run from a `git archive` of "
+        "that commit; *after*: this checkout (format 2: every long value stored once by digest and "
+        "deflated against its previous version, each row deflated with zlib against a dictionary "
+        "of ido's field names and the run's previous events, a run's first events and its row "
+        "against a seed of an earlier run of its intent, 1 KiB pages, integer event keys). Every "
+        "alternative with its verdict and reason is kept; `store.events()` returns the same events. "
+        "DBOS stores its steps' outputs only; its file here includes its fixed schema, which "
+        "`benchmarks/journal.py` (throughput) leaves out: there DBOS adds 437 bytes per step "
+        "over an empty system database.",
+    ]
+    return "\n".join(lines)
+
+
+def size_main(args: argparse.Namespace) -> None:
+    """Measure the journal's size before (main at BEFORE_COMMIT) and after; print and record it."""
+    runs = 5 if args.quick else SIZE_RUNS
+    with tempfile.TemporaryDirectory(prefix="ido-size-") as tmp:
+        folder = Path(tmp)
+        rows = []
+        if not args.no_before:
+            before = folder / "before-code"
+            before.mkdir()
+            archive = subprocess.run(["git", "archive", BEFORE_COMMIT, "ido"], cwd=ROOT, check=True,
+                                     capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
+            rows += size_rows(folder, before, "before", runs)
+        rows += size_rows(folder, ROOT, "after", runs)
+        dbos = None if args.no_dbos else dbos_size_row(folder, runs)
+        if dbos is not None:
+            rows.append(dbos)
+    report = size_report(rows, runs)
+    print(report)
+    if not args.no_write:
+        replace_section("journal-size", report, RESULTS)
+        print(f"updated {RESULTS.relative_to(ROOT)}")
+
+
 # -- report ------------------------------------------------------------------------------------
 
 def _row(name: str, times: list[float], runs: int, size: float | None) -> dict[str, Any]:
@@ -321,7 +481,13 @@ def main() -> None:
     parser.add_argument("--no-dbos", action="store_true", help="skip the DBOS side")
     parser.add_argument("--no-engine", action="store_true", help="skip the end-to-end engine rows")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    parser.add_argument("--size", action="store_true",
+                        help="measure bytes per step (before/after, beside DBOS) instead of throughput")
+    parser.add_argument("--no-before", action="store_true", help="with --size: skip the format-1 rows")
     args = parser.parse_args()
+    if args.size:
+        size_main(args)
+        return
     seq_runs, par_runs = (20, 150) if args.quick else (100, 500)
     with tempfile.TemporaryDirectory(prefix="ido-bench-") as tmp:
         samples, commits, dbos_note = measure(

@@ -47,6 +47,16 @@ Action = Literal[
     "compensate",  # undo completed steps in reverse order
 ]
 
+#: How a decision changes the run's course, read by `ido run`'s lines and `ido explain`'s
+#: moves (never parsed from `reason`). Terminal and compensating actions name themselves;
+#: otherwise `switch` wins (some role's provider differs from the run's previous plan:
+#: `switches` say which and why), then `retry` (it sends again a capability this run already
+#: sent), then the action: `dispatch`, `await_approval`, or `wait` (nothing sent: steps in
+#: flight, a backoff, or blocked until health changes).
+Move = Literal[
+    "dispatch", "switch", "retry", "wait", "await_approval", "compensate", "succeed", "fail",
+]
+
 
 class Revisions(Frozen):
     """Content digests of the declarations a decision was made under."""
@@ -112,6 +122,28 @@ class PinnedPath(Frozen):
     chains: dict[int, list[str]] = Field(default_factory=dict)
 
 
+class Switch(Frozen):
+    """A role whose provider changed from the run's previous plan, and why the old one lost."""
+
+    role: str
+    before: str
+    after: str
+    #: the old provider's verdict and reason in this decision (empty: it was not weighed).
+    verdict: str = ""
+    reason: str = ""
+
+
+class Rejection(Frozen):
+    """A person's answer "no" to an approval request: who, when, which policies asked."""
+
+    capability: str
+    by: str = ""
+    #: ISO 8601 time of the answer.
+    at: str = ""
+    #: the require_approval policies that asked.
+    policies: list[str] = Field(default_factory=list)
+
+
 class DecisionRecord(Frozen):
     """One choice: its inputs, what was chosen, every alternative with verdict and reason."""
 
@@ -173,6 +205,17 @@ class DecisionRecord(Frozen):
     dispatch: list[int] = Field(default_factory=list)
     #: engine-clock seconds at which to decide again (backoff), if any.
     wake_at: float | None = None
+    #: the require_approval policies the chosen step waits on (action await_approval).
+    approval: list[str] = Field(default_factory=list)
+    #: how the decision changes the run's course (None: written before moves were recorded).
+    move: Move | None = None
+    #: roles whose provider differs from the run's previous plan (`roles_before`).
+    switches: list[Switch] = Field(default_factory=list)
+    # -- inputs added later (defaults read old journals) --
+    #: role -> provider in the run's plans so far (the latest plan naming the role wins).
+    roles_before: dict[str, str] = Field(default_factory=dict)
+    #: approvals a person refused in this run (those capabilities are in `exclude` too).
+    rejected: list[Rejection] = Field(default_factory=list)
 
 
 #: Key of a stored decision's data that replaces a long `alternatives` list: the digest of

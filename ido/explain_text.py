@@ -25,7 +25,7 @@ _STATUS_STYLE = {
 }
 _VERDICT_STYLE: dict[str, str] = {
     Verdict.CHOSEN: "green", Verdict.DENIED: "red", Verdict.UNHEALTHY: "red",
-    Verdict.COSTLIER: "dim", Verdict.NOT_NEEDED: "dim",
+    Verdict.COSTLIER: "dim", Verdict.NOT_NEEDED: "dim", Verdict.REJECTED: "red",
 }
 
 
@@ -37,10 +37,17 @@ def to_text(renderable: RenderableType, *, width: int = 100, color: bool = False
     return buffer.getvalue()
 
 
-def render_explanation(explanation: Explanation) -> RenderableType:
-    """Return the run's timeline: a header, then each decision with alternatives and outcomes."""
+def render_explanation(explanation: Explanation, *, full: bool = False) -> RenderableType:
+    """Return the run's story: one summary sentence, a header, the moves, then each decision.
+
+    Alternatives a decision repeats unchanged (same verdict and reason) from the
+    previous decision are collapsed into one line naming them; `full` shows
+    every alternative of every decision (`ido explain --full`).
+    """
     e = explanation
     parts: list[RenderableType] = []
+    if e.summary:
+        parts.append(Text(e.summary, style="bold"))
     head = Text()
     head.append(f"run {e.run_id}", style="bold")
     head.append(f"  intent {e.intent}  ")
@@ -57,9 +64,22 @@ def render_explanation(explanation: Explanation) -> RenderableType:
     if e.faults:
         faults = ", ".join(f"{f.fault}" + (f" on {f.capability}" if f.capability else "") for f in e.faults)
         parts.append(Text(f"  injected faults: {faults}", style="yellow"))
+    if e.moves:
+        parts.append(Text("moves:", style="bold"))
+        for m in e.moves:
+            line = Text(f"  #{m.seq} ")
+            line.append(m.move.replace("_", " "), style="bold cyan")
+            line.append(f": {m.what}")
+            if m.why:
+                line.append(f" - {m.why}")
+            if m.cause:
+                line.append(f" (after: {m.cause})", style="dim")
+            parts.append(line)
+    previous: ExplainedDecision | None = None
     for d in e.decisions:
         parts.append(Text(""))
-        parts.extend(_decision(d))
+        parts.extend(_decision(d, None if full else previous))
+        previous = d
     if e.notes:
         parts.append(Text(""))
         parts.append(Text("notes", style="bold"))
@@ -69,7 +89,7 @@ def render_explanation(explanation: Explanation) -> RenderableType:
     return Group(*parts)
 
 
-def _decision(d: ExplainedDecision) -> list[RenderableType]:
+def _decision(d: ExplainedDecision, previous: ExplainedDecision | None = None) -> list[RenderableType]:
     out: list[RenderableType] = []
     title = Text()
     title.append(f"#{d.seq} ", style="bold")
@@ -83,7 +103,18 @@ def _decision(d: ExplainedDecision) -> list[RenderableType]:
             f"{fact} want {g.get('want', '?')}, have {_value(g.get('have'))}" for fact, g in d.gap.items()
         )
         out.append(Text(f"   gap: {gap}"))
-    if d.chosen:
+    if d.chosen and d.action == "await_approval":
+        line = Text("   waits for approval: ")
+        line.append(", ".join(d.chosen), style="bold magenta")
+        asked = f" (asked by {', '.join(d.approval)})" if d.approval else ""
+        line.append(f"{asked}; not sent until a person approves")
+        out.append(line)
+        if d.answer is not None:
+            verb = "approved" if d.answer.approved else "rejected"
+            who = f" by {d.answer.by}" if d.answer.by else ""
+            out.append(Text(f"   answer: {d.answer.capability} {verb}{who} at {d.answer.at}",
+                            style="green" if d.answer.approved else "red"))
+    elif d.chosen:
         line = Text("   chose: ")
         line.append(", ".join(d.chosen), style="bold green")
         if d.reason:
@@ -94,12 +125,27 @@ def _decision(d: ExplainedDecision) -> list[RenderableType]:
     # Capabilities whose role is not needed now say little one by one: list them on one line.
     shown = [a for a in d.alternatives if a.verdict != Verdict.NOT_NEEDED]
     idle = [a.capability for a in d.alternatives if a.verdict == Verdict.NOT_NEEDED]
+    same: list[str] = []
+    if previous is not None:
+        # what the previous decision already said in the same words is named, not repeated
+        before = {_said(a) for a in previous.alternatives}
+        same = [a.capability for a in shown if _said(a) in before and _mark(d, a) not in (">", "?")]
+        shown = [a for a in shown if a.capability not in same]
     if shown:
-        out.append(Text("   alternatives (+ in the chosen plan, > dispatched now):"))
+        out.append(Text(
+            "   alternatives (+ in the chosen plan, > dispatched now"
+            + (", ? waits for approval, not sent):" if d.action == "await_approval" else "):")
+        ))
         width = max(len(a.capability) for a in shown)
         vwidth = max(len(str(a.verdict)) for a in shown)
-        out.extend(_alternative(a, width, vwidth, a.capability in d.chosen) for a in shown)
-    if idle:
+        out.extend(_alternative(a, width, vwidth, _mark(d, a)) for a in shown)
+    if same:
+        out.append(Text(f"   unchanged since #{previous.seq if previous else '?'} ({len(same)}): "
+                        f"{', '.join(same)} (--full shows them)", style="dim"))
+    if idle and previous is not None and idle == [a.capability for a in previous.alternatives
+                                                   if a.verdict == Verdict.NOT_NEEDED]:
+        out.append(Text(f"   not needed now: the same {len(idle)} as #{previous.seq}", style="dim"))
+    elif idle:
         out.append(Text(f"   not needed now ({len(idle)}): {', '.join(idle)}", style="dim"))
     health = _health_lines(d.health)
     if health:
@@ -109,15 +155,35 @@ def _decision(d: ExplainedDecision) -> list[RenderableType]:
         out.append(Text(f"   remaining: {constraints}", style="dim"))
     if d.constraints:
         out.append(Text("   constraints that excluded: " + ", ".join(d.constraints), style="yellow"))
-    if d.faults:
+    if d.faults and (previous is None or previous.faults != d.faults):
         out.append(Text("   faults in force: " + ", ".join(d.faults), style="yellow"))
     out.extend(_outcome(o) for o in d.outcomes)
     out.extend(Text(f"   note: {n}", style="dim") for n in d.notes)
     return out
 
 
-def _alternative(a: Alternative, width: int, vwidth: int, dispatched: bool) -> Text:
-    mark = ">" if dispatched else "+" if a.verdict == Verdict.CHOSEN else "-"
+def _said(a: Alternative) -> tuple[object, ...]:
+    """Return what an alternative says, for "unchanged since": a costlier one by its margin.
+
+    A costlier alternative's reason quotes the absolute score of the best plan
+    with it, which moves as the run progresses; its margin over the chosen plan
+    is what the reader compares.
+    """
+    if a.verdict == Verdict.COSTLIER and a.score_delta is not None:
+        return (a.capability, str(a.verdict), round(a.score_delta, 4), tuple(a.policies))
+    return (a.capability, str(a.verdict), a.reason)
+
+
+def _mark(d: ExplainedDecision, a: Alternative) -> str:
+    """Return ">" for a capability the decision sent, "?" for one it asked approval for, "+"/"-"."""
+    if a.capability in d.dispatched:
+        return ">"
+    if d.action == "await_approval" and a.capability in d.chosen:
+        return "?"
+    return "+" if a.verdict == Verdict.CHOSEN else "-"
+
+
+def _alternative(a: Alternative, width: int, vwidth: int, mark: str) -> Text:
     line = Text(f"     {mark} ")
     line.append(a.capability.ljust(width), style="bold" if a.verdict == Verdict.CHOSEN else "")
     line.append("  ")
@@ -182,10 +248,12 @@ def render_why_not(answer: WhyNot) -> RenderableType:
     parts: list[RenderableType] = [head]
     groups: list[tuple[list[int | None], str, str]] = []  # consecutive decisions with one answer
     for r in answer.reasons:
-        if groups and groups[-1][1:] == (r.verdict, r.reason):
+        # what became of a chosen capability comes first: planned, waiting, in flight, failed ...
+        reason = f"{r.what} - {r.reason}" if r.what else r.reason
+        if groups and groups[-1][1:] == (r.verdict, reason):
             groups[-1][0].append(r.seq)
         else:
-            groups.append(([r.seq], r.verdict, r.reason))
+            groups.append(([r.seq], r.verdict, reason))
     vwidth = max((len(v) for _, v, _ in groups), default=0)
     labels = [
         ("#" + ", #".join(str(s) for s in seqs if s is not None)) if any(s is not None for s in seqs)

@@ -4,7 +4,7 @@ Exact replay (`replay(store, run_id)`) rebuilds each decision's inputs from
 its record (`ido.engine.inputs.from_record`), loads the intent, capabilities
 and policies at the revisions the decision was made under from the journal,
 calls the engine's pure decision function (`ido.engine.decide.decide`) and
-compares the result with the record (`ido.engine.decide.comparable`). A run
+compares the result with the record (`ido.engine.decide.comparable_pair`). A run
 replays identically unless the journal was altered or ido itself now decides
 differently; the first difference is named with what differs.
 
@@ -28,7 +28,7 @@ from pydantic import Field
 from pydantic import ValidationError as PydanticError
 
 from ido.decisions import DecisionRecord, Trigger
-from ido.engine.decide import comparable, decide, from_record
+from ido.engine.decide import comparable_pair, decide, from_record
 from ido.errors import IdoError, JournalCorrupted, JournalError, UsageError
 from ido.journal.base import Store
 from ido.model import Capability, Intent, Policy
@@ -174,7 +174,7 @@ def _compare(record: DecisionRecord, decl: _Declarations, *, what_if: bool) -> R
             seq=record.seq, decision_id=record.decision_id, field="(decide)",
             message=f"decision {record.seq} could not be decided again: {exc}",
         )
-    recorded, replayed = comparable(record), comparable(again)
+    recorded, replayed = comparable_pair(record, again)
     if what_if:
         recorded = {k: recorded.get(k) for k in ("action", "chosen")}
         replayed = {k: replayed.get(k) for k in ("action", "chosen")}

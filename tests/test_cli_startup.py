@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -65,3 +66,15 @@ def test_every_command_runs_through_the_lazy_group(capsys: pytest.CaptureFixture
     for name in COMMAND_INDEX:
         assert main([name, "--help"]) == 0, name
         assert f"ido {name}" in capsys.readouterr().out
+
+
+def test_plan_loads_no_heavy_library() -> None:
+    """`ido plan` of the example intent needs neither OR-Tools, networkx, httpx nor matplotlib."""
+    root = Path(__file__).resolve().parent.parent
+    code = (
+        "import io, sys, contextlib\nfrom ido.cli.main import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()):\n    code = main(['--workspace', {str(root)!r}, 'plan', 'order-fulfilled'])\n"
+        f"print(code, sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "0 []"

@@ -19,6 +19,7 @@ from ruamel.yaml import YAML
 from ido.errors import ValidationError
 from ido.loading import load_paths, load_workspace
 from ido.loading.documents import FOLDERS, yaml_files
+from ido.secrets import REVEAL
 from tests import strategies as S
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,8 +36,9 @@ def dump_yaml(data: Any, *, flow: bool = False) -> str:
 
 
 def file_form(model: BaseModel) -> dict[str, Any]:
-    """Return a model as it is written in a file."""
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    """Return a model as it is written in a file (its secrets kept: a file holds what its author wrote;
+    every other dump masks them, `ido.secrets`)."""
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True, context=REVEAL)
 
 
 @contextmanager

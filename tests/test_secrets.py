@@ -11,6 +11,7 @@ import pytest
 
 from ido.cli.main import main
 from ido.errors import ExecutionError
+from ido.journal import open_store
 from ido.model import Capability
 from ido.secrets import MASK, mask, resolve
 from ido.testing.services import ServiceServer
@@ -18,6 +19,8 @@ from ido.testing.services import ServiceServer
 LITERAL = "Bearer lit-s3cr3t-4242"
 FROM_ENV = "env-s3cr3t-7777"
 SECRET_INPUT = "card-s3cr3t-9999"
+DEFAULT_PIN = "pin-s3cr3t-1111"
+FROM_ENV_DEFAULT = "sig-s3cr3t-5555"
 
 
 @pytest.fixture
@@ -34,7 +37,9 @@ def _workspace(root: Path, server: ServiceServer) -> Path:
     server.endpoint("ship", response={})
     (root / "intents" / "order.yaml").write_text(
         "intent: order\n"
-        "inputs: {card: {type: str, secret: true}, order_id: {type: str, default: o-1}}\n"
+        "inputs: {card: {type: str, secret: true}, order_id: {type: str, default: o-1},\n"
+        f"  pin: {{type: str, secret: true, default: {DEFAULT_PIN}}},\n"
+        "  sig: {type: str, secret: true, default: '${env:IDO_TEST_SIG}'}}\n"
         "given: {order.paid: false, order.shipped: false}\n"
         "goal: {order.paid: true, order.shipped: true}\n"
     )
@@ -45,7 +50,8 @@ def _workspace(root: Path, server: ServiceServer) -> Path:
             "invoke": {"http": {
                 "url": server.url_for("pay"),
                 "headers": {"Authorization": LITERAL, "X-Api-Key": "${env:IDO_TEST_PAY_TOKEN}"},
-                "json": {"card": "{inputs.card}", "order": "{inputs.order_id}", "key": "${env:IDO_TEST_PAY_TOKEN}"},
+                "json": {"card": "{inputs.card}", "order": "{inputs.order_id}", "key": "${env:IDO_TEST_PAY_TOKEN}",
+                         "pin": "{inputs.pin}", "sig": "{inputs.sig}"},
             }},
         },
         {
@@ -63,6 +69,7 @@ def test_no_secret_value_reaches_any_artefact(
     """Run, plan, apply, explain, why-not, runs, replay, validate: the service gets every secret;
     the journal files, the JSON log, the plan file and every command's output hold none."""
     monkeypatch.setenv("IDO_TEST_PAY_TOKEN", FROM_ENV)
+    monkeypatch.setenv("IDO_TEST_SIG", FROM_ENV_DEFAULT)
     ws = _workspace(tmp_path / "ws", server)
     log = tmp_path / "decisions.log"
     monkeypatch.setenv("IDO_LOG_JSON", str(log))
@@ -93,20 +100,32 @@ def test_no_secret_value_reaches_any_artefact(
     assert paid and all(r.headers["authorization"] == LITERAL for r in paid)
     assert all(r.headers["x-api-key"] == FROM_ENV and r.body["key"] == FROM_ENV for r in paid)
     assert all(r.body["card"] == SECRET_INPUT for r in paid)
+    assert all(r.body["pin"] == DEFAULT_PIN and r.body["sig"] == FROM_ENV_DEFAULT for r in paid)
 
     artefacts = {p: p.read_bytes() for p in (ws / ".ido").iterdir() if p.is_file()}
     artefacts[log] = log.read_bytes()
     artefacts[planfile] = planfile.read_bytes()
     assert any(p.name == "journal.db" for p in artefacts) and artefacts[log]
-    for secret in (LITERAL, "lit-s3cr3t-4242", FROM_ENV, SECRET_INPUT):
+    # the journal file packs and deflates its rows: search what they decode to as well
+    store = open_store(f"sqlite:///{ws / '.ido' / 'journal.db'}")
+    try:
+        runs = store.list_runs(limit=None)
+        decoded = json.dumps([
+            [e.model_dump(mode="json") for r in runs for e in store.events(run_id=r.run_id)],
+            [store.get_revision(digest=d) for r in runs for d in r.revisions.values()],
+            [r.model_dump(mode="json") for r in runs],
+        ])
+    finally:
+        store.close()
+    assert len(runs) >= 3
+    for secret in (LITERAL, "lit-s3cr3t-4242", FROM_ENV, SECRET_INPUT, DEFAULT_PIN, FROM_ENV_DEFAULT):
         for path, data in artefacts.items():
             assert secret.encode() not in data, f"{secret} in {path}"
+        assert secret not in decoded, f"{secret} in the journal's decoded rows"
         for output in outputs:
             assert secret not in output
     # what is stored instead: the mask, and the reference itself
-    journal = artefacts[ws / ".ido" / "journal.db"] + b"".join(
-        data for p, data in artefacts.items() if p.name.startswith("journal.db-"))
-    assert b"${env:IDO_TEST_PAY_TOKEN}" in journal and MASK.encode() in journal
+    assert "${env:IDO_TEST_PAY_TOKEN}" in decoded and "${env:IDO_TEST_SIG}" in decoded and MASK in decoded
 
 
 def test_an_unset_reference_fails_the_call_naming_the_variable(
@@ -114,6 +133,7 @@ def test_an_unset_reference_fails_the_call_naming_the_variable(
 ) -> None:
     """A reference to an unset variable is not sent with a hole: the step fails naming the variable."""
     monkeypatch.delenv("IDO_TEST_PAY_TOKEN", raising=False)
+    monkeypatch.setenv("IDO_TEST_SIG", "x")
     ws = _workspace(tmp_path / "ws", server)
     intent = ws / "intents" / "order.yaml"
     intent.write_text(intent.read_text() + "constraints: {deadline: 1s}\non_failure: stop\n")
@@ -140,3 +160,19 @@ def test_mask_keeps_references_and_hides_literals() -> None:
     assert cap.invoke.http is not None and cap.invoke.http.headers["Authorization"] == "abc"
     dumped = cap.model_dump(mode="json")
     assert dumped["invoke"]["http"]["headers"] == {"Authorization": MASK, "K": "${env:K}"}
+
+
+def test_a_secret_default_reading_an_unset_variable_is_a_usage_error(
+    tmp_path: Path, server: ServiceServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`default: ${env:NAME}` on a secret input with NAME unset: exit 2 naming NAME and --input."""
+    monkeypatch.delenv("IDO_TEST_SIG", raising=False)
+    monkeypatch.setenv("IDO_TEST_PAY_TOKEN", FROM_ENV)
+    ws = _workspace(tmp_path / "ws", server)
+    code = main(["--workspace", str(ws), "--store", "memory://", "run", "order", "--input", "card=x"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "environment variable IDO_TEST_SIG, which is not set" in err and "--input sig=" in err
+    assert main(["--workspace", str(ws), "--store", "memory://", "run", "order", "--input", "card=x",
+                 "--input", "sig=given", "--json"]) == 0
+    assert server.requests("pay")[-1].body["sig"] == "given"

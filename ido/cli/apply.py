@@ -25,7 +25,14 @@ import click
 
 from ido.cli.main import CliContext
 from ido.cli.params import INPUT_ASSIGNMENT, raw_inputs
-from ido.cli.run import DecisionPrinter, close_run_log, finish_run, open_journal, open_run_log
+from ido.cli.run import (
+    DecisionPrinter,
+    close_run_log,
+    command_prefix,
+    finish_run,
+    open_journal,
+    open_run_log,
+)
 from ido.errors import ExecutionError, StalePlan
 
 if TYPE_CHECKING:
@@ -58,24 +65,24 @@ def apply(ctx: CliContext, planfile: Path, inputs: tuple[tuple[str, str], ...], 
     saved = load(planfile)
     workspace = load_workspace(ctx.workspace)
     intent = workspace.intent(saved.intent)
-    listeners = [] if as_json else [DecisionPrinter()]
+    printer = DecisionPrinter(command_prefix(ctx), quiet=as_json)
     log_file = open_run_log()
     try:
-        result = asyncio.run(_apply(ctx, workspace, intent, saved, given, listeners, announce=not as_json))
+        result = asyncio.run(_apply(ctx, workspace, intent, saved, given, printer, announce=not as_json))
     finally:
         close_run_log(log_file)
     return finish_run(result, as_json, no_plan=False)
 
 
 async def _apply(
-    ctx: CliContext, workspace: Any, intent: Any, saved: Any, given: dict[str, str], listeners: list[Any], *,
+    ctx: CliContext, workspace: Any, intent: Any, saved: Any, given: dict[str, str], printer: DecisionPrinter, *,
     announce: bool,
 ) -> RunResult:
     from ido.engine import Engine
     from ido.engine.saved_plan import apply_saved, probe_plan, run_inputs, staleness
 
     with open_journal(ctx) as store:
-        engine = Engine(workspace, store, listeners=listeners)
+        engine = Engine(workspace, store, listeners=[printer], on_waiting=printer.waiting)
         try:
             health = await probe_plan(engine, saved.plan)
             observed: dict[str, Any] = {}

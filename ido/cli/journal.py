@@ -26,7 +26,7 @@ from ido.explain import explain as explain_run
 from ido.explain import why_not as why_not_run
 from ido.explain_text import render_explanation, render_why_not
 from ido.journal import open_store, sqlite_path
-from ido.journal.base import RunStatus, Store
+from ido.journal.base import RunInfo, RunStatus, Store
 
 
 @contextmanager
@@ -45,7 +45,7 @@ def open_journal(ctx: CliContext, *, run_id: str | None = None) -> Iterator[Stor
             )
         yield None
         return
-    store = open_store(url)
+    store = open_store(url, must_exist=True)
     try:
         yield store
     finally:
@@ -67,21 +67,38 @@ def _print(renderable: RenderableType) -> None:
 
 @click.command("runs")
 @click.option("--status", type=click.Choice(list(get_args(RunStatus))), help="Only runs with this status.")
-@click.option("--limit", type=COUNT, default=None, help="At most this many (newest first).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: {runs: [...], corrupted: [...]}.")
+@click.option("--intent", default=None, help="Only runs of this intent.")
+@click.option("--limit", type=COUNT, default=50, show_default=True, help="At most this many (newest first).")
+@click.option("--before", "before", default=None, metavar="RUN",
+              help="Only runs started before RUN (the last run of a page: the next page).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: {runs: [...], corrupted: [...], next_before: RUN or null}.")
 @click.pass_obj
-def runs(ctx: CliContext, status: str | None, limit: int | None, as_json: bool) -> None:
-    """List recorded runs, newest first."""
-    with open_journal(ctx) as store:
-        rows = store.list_runs(status=status, limit=limit) if store is not None else []
+def runs(ctx: CliContext, status: str | None, intent: str | None, limit: int, before: str | None,
+         as_json: bool) -> None:
+    """List recorded runs, newest first, a page at a time (--limit, --before)."""
+    with open_journal(ctx, run_id=before) as store:
+        rows: list[RunInfo] = []
+        if store is not None:
+            cursor = None
+            if before is not None:
+                start = store.get_run(run_id=before)
+                cursor = (start.created_at, start.run_id)
+            rows = store.list_runs(status=status, limit=limit + 1, intent=intent, before=cursor)
         corrupted = list(getattr(store, "corrupted_runs", []))
+    more = len(rows) > limit
+    rows = rows[:limit]
     if as_json:
-        _echo_json({"runs": [r.model_dump(mode="json") for r in rows], "corrupted": corrupted})
+        _echo_json({"runs": [r.model_dump(mode="json") for r in rows], "corrupted": corrupted,
+                    "next_before": rows[-1].run_id if more else None})
         return
     for run_id in corrupted:
         click.echo(f"warning: the row of run {run_id} does not decode; it is left out", err=True)
     if not rows:
-        click.echo("no runs" + (f" with status {status}" if status else "") + " recorded")
+        which = " ".join(x for x in (f"with status {status}" if status else "",
+                                      f"of intent {intent}" if intent else "",
+                                      f"before {before}" if before else "") if x)
+        click.echo("no runs" + (f" {which}" if which else "") + " recorded")
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
     for col in ("run", "intent", "status", "started", "cost", "steps", "decisions"):
@@ -94,21 +111,28 @@ def runs(ctx: CliContext, status: str | None, limit: int | None, as_json: bool) 
             str(r.decisions),
         )
     _print(table)
+    if more:
+        click.echo(f"(more: ido runs --before {rows[-1].run_id})", err=True)
 
 
 @click.command("explain")
 @click.argument("run")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: run_id, intent, status, decisions.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: run_id, intent, status, summary, moves, decisions (every alternative).")
+@click.option("--full", is_flag=True, help="Show every alternative of every decision, even unchanged ones.")
 @click.pass_obj
-def explain(ctx: CliContext, run: str, as_json: bool) -> None:
-    """Show the decision timeline of RUN (a unique prefix of its id works)."""
+def explain(ctx: CliContext, run: str, as_json: bool, full: bool) -> None:
+    """Say what RUN did in one sentence, list its moves, then its decisions.
+
+    A unique prefix of RUN's id works.
+    """
     with open_journal(ctx, run_id=run) as store:
         assert store is not None
         explanation = explain_run(store, run)
     if as_json:
         _echo_json(explanation.model_dump(mode="json"))
     else:
-        _print(render_explanation(explanation))
+        _print(render_explanation(explanation, full=full))
 
 
 @click.command("why-not")

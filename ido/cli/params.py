@@ -107,9 +107,8 @@ def raw_inputs(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
 def fact_types(workspace: Workspace, intent: Intent | None = None) -> dict[str, set[str]]:
     """Return, per fact, the value types the declarations give it (`bool`, `int`, `float`, `str`).
 
-    From `intent`'s `given` when it has the fact, else from every capability's
-    `effects` and scalar `requires`, every intent's `given` and every
-    scenario's `set`. Facts only observers or reports set are absent: any
+    From `intent`'s `given`, every capability's `effects` and scalar
+    `requires`, every intent's `given` and every scenario's `set` together. Facts only observers or reports set are absent: any
     type fits them. Called by `typed_facts`.
     """
     types: dict[str, set[str]] = {}
@@ -129,9 +128,9 @@ def fact_types(workspace: Workspace, intent: Intent | None = None) -> dict[str, 
     for scenario in workspace.scenarios.values():
         for fact, value in scenario.set_.items():
             add(fact, value)
-    if intent is not None:
+    if intent is not None:  # also when it was read from a file outside the workspace
         for fact, value in intent.given.items():
-            types[fact] = {_type_name(value)}
+            add(fact, value)
     return types
 
 
@@ -148,9 +147,10 @@ def typed_facts(
         value = _first_fit(raw, types)
         if value is None:
             kinds = " or ".join(t for t in _TYPE_ORDER if t in types)
+            kinds = ("an " if kinds.startswith("int") else "a ") + kinds
             shown = raw if len(raw) <= 40 else f"{raw[:40]}... ({len(raw)} characters)"
             raise UsageError(
-                f"--set {name}={shown}: {name} is a {kinds} in the declarations, and {shown!r} is not; "
+                f"--set {name}={shown}: {name} is {kinds} in the declarations, and {shown!r} is not; "
                 f"write it like --set {name}={_example(types)}"
             )
         facts[name] = value

@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -36,44 +38,36 @@ _QUIET_VERDICTS = {"chosen", "not_needed"}
 #: the order rejections are shown in: the ones that explain a switch first.
 _VERDICT_ORDER = {
     "unhealthy": 0, "denied": 1, "over_limit": 2, "over_budget": 3, "too_slow": 4, "too_risky": 5,
-    "excluded": 6, "precondition": 7, "costlier": 8,
+    "rejected": 1, "excluded": 6, "precondition": 7, "costlier": 8,
 }
 _SHOWN_REJECTIONS = 4
 
 
-def _roles(record: DecisionRecord) -> dict[str, str]:
-    plan = record.plan
-    if plan is None or not plan.feasible:
-        return {}
-    return {s.provides: s.capability for s in plan.steps}
 
 
 def describe(record: DecisionRecord, previous: DecisionRecord | None = None) -> str:
-    """Return one line for a decision: `#4 step failed: X (server: 503) -> switch to Y; rejected: ...`.
+    """Return one line for a decision: `#4 step failed: X (server: 503) -> switch from X to Y; rejected: ...`.
 
-    With the run's `previous` decision, a dispatch that replaces the provider the
-    previous plan had for a role reads "switch from A to B".
+    Reads the record's structured `move` and `switches` (a dispatch of a role's
+    new provider reads "switch from A to B"; other switches of the plan are
+    appended as "plan switches from A to B"). `previous` is accepted for
+    callers of older versions and not needed any more.
     """
     trigger = str(record.trigger).replace("_", " ")
     head = f"#{record.seq} {trigger}" + (f": {record.cause}" if record.cause else "")
     action = record.action
     chosen = ", ".join(record.chosen)
-    before = _roles(previous) if previous is not None else {}
-    switched = [
-        f"{before[role]} to {name}" for role, name in _roles(record).items()
-        if role in before and before[role] != name
-    ]
+    sent = set(record.chosen) if action == "dispatch" else set()
+    now_sent = [f"{s.before} to {s.after}" for s in record.switches if s.after in sent]
+    others = [f"{s.before} to {s.after}" for s in record.switches if s.after not in sent]
     if action == "dispatch":
-        if switched and record.chosen and all(_role_of(record, n) not in before or before[_role_of(record, n)] != n
-                                              for n in record.chosen):
-            what = "switch from " + ", ".join(switched)
-            switched = []
-        elif record.reason.startswith("switch"):
-            what = f"switch to {chosen}"
-        elif record.reason.startswith("retry"):
+        if now_sent and len(now_sent) == len(record.chosen):
+            what = "switch from " + ", ".join(now_sent)
+        elif record.move == "retry":
             what = f"retry {chosen}"
         else:
             what = f"dispatch {chosen}"
+            others += now_sent
     elif action == "await_approval":
         what = f"wait for a person to approve {chosen}"
     elif action == "succeed":
@@ -84,8 +78,8 @@ def describe(record: DecisionRecord, previous: DecisionRecord | None = None) -> 
         what = f"compensate: {record.reason}"
     else:
         what = f"{action}: {record.reason}"
-    if switched and action in ("dispatch", "await_approval", "wait"):
-        what += "; plan switches from " + ", ".join(switched)
+    if others and action in ("dispatch", "await_approval", "wait"):
+        what += "; plan switches from " + ", ".join(others)
     line = f"{head} -> {what}"
     rejected = sorted(
         (a for a in record.alternatives if str(a.verdict) not in _QUIET_VERDICTS),
@@ -98,24 +92,58 @@ def describe(record: DecisionRecord, previous: DecisionRecord | None = None) -> 
     return line
 
 
-def _role_of(record: DecisionRecord, capability: str) -> str:
-    if record.plan is not None:
-        for step in record.plan.steps:
-            if step.capability == capability:
-                return step.provides
-    return ""
-
-
 class DecisionPrinter:
-    """A listener printing one line per decision, remembering each run's previous decision."""
+    """A listener printing one line per decision, and how to answer when a run starts waiting.
 
-    def __init__(self) -> None:
-        self._previous: dict[str, DecisionRecord] = {}
+    `command` is how the user reaches this journal again (`ido` plus the global
+    options they gave), so the `ido approve RUN` / `ido reject RUN` lines it
+    prints work when pasted into another shell. With `quiet` (`--json`), only
+    the approval lines are printed, to stderr, so stdout stays one JSON object.
+    """
+
+    def __init__(self, command: str = "ido", *, quiet: bool = False) -> None:
+        self.command = command
+        self.quiet = quiet
 
     def __call__(self, record: DecisionRecord) -> None:
-        click.echo(describe(record, self._previous.get(record.run_id)))
-        if record.plan is not None and record.plan.feasible:
-            self._previous[record.run_id] = record
+        if not self.quiet:
+            click.echo(describe(record))
+
+    def waiting(self, record: DecisionRecord) -> None:
+        """Print how to answer; the engine calls it once the run's wait is in the journal."""
+        click.echo(approval_hint(record, self.command), err=self.quiet)
+        # a person is waiting to read this: do not leave it in a pipe's buffer
+        (sys.stderr if self.quiet else sys.stdout).flush()
+
+
+def approval_hint(record: DecisionRecord, command: str = "ido") -> str:
+    """Return what `ido run` prints when a run starts waiting: the run id, the commands, the deadline."""
+    asked = f" (asked by {', '.join(record.approval)})" if record.approval else ""
+    lines = [
+        f"run {record.run_id} is waiting for a person to approve {', '.join(record.chosen)}{asked}; "
+        "nothing has been sent to it yet. Answer from any shell:",
+        f"  {command} approve {record.run_id}",
+        f"  {command} reject {record.run_id}",
+    ]
+    left = record.remaining.deadline_s
+    if left is None:
+        lines.append("The run has no deadline: it waits until someone answers.")
+    else:
+        lines.append(
+            f"Time spent waiting counts against the deadline: {max(left, 0.0):.3g}s of it are left; "
+            "if nobody answers by then, the run fails (and undoes what it did, if its intent says so)."
+        )
+    return "\n".join(lines)
+
+
+def command_prefix(ctx: CliContext) -> str:
+    """Return `ido` with the global options that lead another shell to this workspace and journal."""
+    parts = ["ido"]
+    if ctx.workspace != Path("."):
+        parts += ["--workspace", shlex.quote(str(ctx.workspace))]
+    if ctx.store_url:
+        parts += ["--store", shlex.quote(ctx.store_url)]
+    return " ".join(parts)
 
 
 def _rejection(alternative: Any) -> str:
@@ -126,8 +154,11 @@ def _rejection(alternative: Any) -> str:
     if verdict == "unhealthy":
         circuit = alternative.numbers.get("circuit")
         return f"{name} unhealthy" + (f" (circuit {circuit.replace('_', '-')})" if circuit and circuit != "closed" else "")
+    if verdict == "rejected":
+        return f"{name} {alternative.reason}"
     if verdict == "costlier" and alternative.score_delta is not None:
-        return f"{name} costlier (+{alternative.score_delta:.3g})"
+        at_least = "at least " if alternative.lower_bound else ""
+        return f"{name} costlier ({at_least}+{alternative.score_delta:.3g})"
     return f"{name} {verdict.replace('_', ' ')}"
 
 
@@ -218,13 +249,14 @@ def run(ctx: CliContext, intent: str, inputs: tuple[tuple[str, str], ...], facts
         if scenario is not None:
             raise UsageError("--detach queues a real run for a worker; --simulate runs here: use one")
         return _detach(ctx, workspace, the_intent.intent, given, set_facts, strategy, as_json)
-    listeners = [] if as_json else [DecisionPrinter()]
+    printer = DecisionPrinter(command_prefix(ctx), quiet=as_json)
+    listeners = [printer]
     log_file = open_run_log()
     try:
         if scenario is not None:
             result = _simulated(ctx, workspace, the_intent, given, set_facts, scenario, strategy, listeners)
         else:
-            result = asyncio.run(_real(ctx, workspace, the_intent, given, set_facts, strategy, listeners))
+            result = asyncio.run(_real(ctx, workspace, the_intent, given, set_facts, strategy, printer))
     finally:
         close_run_log(log_file)
     return finish_run(result, as_json, no_plan=_no_plan_at_start(result))
@@ -246,7 +278,7 @@ def _detach(ctx: CliContext, workspace: Any, intent: str, inputs: dict[str, Any]
 
 
 async def _real(ctx: CliContext, workspace: Any, intent: Any, inputs: dict[str, Any], set_facts: dict[str, Any],
-                strategy: str, listeners: list[Any]) -> RunResult:
+                strategy: str, printer: DecisionPrinter) -> RunResult:
     from ido.engine import Engine
     from ido.journal.leases import LeasedStore
 
@@ -254,7 +286,7 @@ async def _real(ctx: CliContext, workspace: Any, intent: Any, inputs: dict[str, 
         # the run is leased to this process, so a worker on the same journal never takes it
         # while it lives, and takes it over if this process dies
         store = LeasedStore(journal)
-        engine = Engine(workspace, store, strategy=strategy, listeners=listeners)
+        engine = Engine(workspace, store, strategy=strategy, listeners=[printer], on_waiting=printer.waiting)
         try:
             return await engine.run(intent, inputs=inputs, set_facts=set_facts,
                                     options={"workspace": str(ctx.workspace)})

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from ido.cli.main import CliContext
-from ido.cli.run import DecisionPrinter, finish_run, open_journal
+from ido.cli.run import DecisionPrinter, command_prefix, finish_run, open_journal
 from ido.errors import UsageError
 from ido.journal.base import TERMINAL_STATUSES
 
@@ -69,13 +69,13 @@ def _serve(ctx: CliContext, *, run_id: str | None, once: bool, concurrency: int,
     from ido.loading import load_workspace
 
     workspace = load_workspace(ctx.workspace)
-    listeners = [] if as_json else [DecisionPrinter()]
-    return asyncio.run(_work(ctx, workspace, run_id, once, concurrency, lease_s, listeners,
+    printer = DecisionPrinter(command_prefix(ctx), quiet=as_json)
+    return asyncio.run(_work(ctx, workspace, run_id, once, concurrency, lease_s, printer,
                              as_json, banner))
 
 
 async def _work(ctx: CliContext, workspace: Any, run_id: str | None, once: bool, concurrency: int,
-                lease_s: float, listeners: list[Any], as_json: bool, banner: bool) -> int:
+                lease_s: float, printer: DecisionPrinter, as_json: bool, banner: bool) -> int:
     from ido.engine.worker import Worker
 
     codes: list[int] = []
@@ -90,7 +90,8 @@ async def _work(ctx: CliContext, workspace: Any, run_id: str | None, once: bool,
             click.echo(f"run {finished.run_id} already ended: {finished.status}")
             return 0 if finished.status == "succeeded" else 1
         work = Worker(
-            workspace, store, concurrency=concurrency, lease_s=lease_s, listeners=listeners,
+            workspace, store, concurrency=concurrency, lease_s=lease_s, listeners=[printer],
+            engine_options={"on_waiting": printer.waiting},  # a waiting run says how to answer
             on_finished=lambda r: codes.append(finish_run(r, as_json, no_plan=False)),
             on_lost=lambda rid, why: click.echo(f"run {rid}: {why}", err=True),
         )
@@ -137,7 +138,7 @@ def watch(ctx: CliContext, run_id: str, timeout: str, as_json: bool) -> int:
     from ido.decisions import DecisionRecord
 
     limit = time.monotonic() + parse_duration(timeout, "--timeout")
-    printer = DecisionPrinter()
+    printer = DecisionPrinter(command_prefix(ctx))
     with open_journal(ctx) as store:
         info = store.get_run(run_id=run_id)
         seen = 0

@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from ido.clock import Clock
-from ido.decisions import DecisionRecord, Trigger
+from ido.decisions import DecisionRecord, Rejection, Trigger
 from ido.engine.fold import fold_finished
 from ido.engine.run import RunState
 from ido.errors import UsageError
@@ -70,12 +71,11 @@ def request_approval(run: RunState, record: DecisionRecord, clock: Clock) -> Non
 
 def approval_policies(record: DecisionRecord) -> list[str]:
     """Return the names of the policies that require approval of `record`'s (first) dispatched step."""
+    if record.approval:
+        return list(record.approval)
     if record.plan is not None and record.dispatch:
-        step = record.plan.steps[record.dispatch[0]]
-        if step.approval_policies:
-            return list(step.approval_policies)
-    text = record.reason
-    return [p.strip() for p in text[text.rfind("(") + 1:text.rfind(")")].split(",")] if "(" in text else []
+        return list(record.plan.steps[record.dispatch[0]].approval_policies)
+    return []
 
 
 async def await_answer(
@@ -119,13 +119,33 @@ def _answered_elsewhere(run: RunState, store: Store) -> bool:
     run.event_seq = max(run.event_seq, store.events(run_id=run.run_id)[-1].seq)
     capability = run.pending_approval[1]
     approved = bool(answer.data.get("approved"))
-    (run.approved if approved else run.excluded).add(capability)
-    run.pending_approval = None
-    run.reusable = None
     by = answer.data.get("by") or ""
+    note_answer(run, approved, str(by), iso_time(answer.at))
     run.trigger = Trigger.APPROVAL
     run.cause = f"{capability} {'approved' if approved else 'rejected'}" + (f" by {by}" if by else "")
     return True
+
+
+def note_answer(run: RunState, approved: bool, by: str, at: str) -> None:
+    """Apply an answer to the approval `run` waits for: approved, or excluded with its rejection named.
+
+    Returns nothing; clears the pending request and the reusable plan. Called
+    here and by `ido.engine.resume` when it reads an `approval_given` event.
+    """
+    assert run.pending_approval is not None
+    _, capability, policies = run.pending_approval
+    if approved:
+        run.approved.add(capability)
+    else:
+        run.excluded.add(capability)
+        run.rejected.append(Rejection(capability=capability, by=by, at=at, policies=list(policies)))
+    run.pending_approval = None
+    run.reusable = None
+
+
+def iso_time(epoch: float) -> str:
+    """Return epoch seconds as the ISO 8601 UTC text records use (as `Clock.iso`)."""
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="milliseconds")
 
 
 def _fold_answer(run: RunState, clock: Clock) -> None:
@@ -136,8 +156,7 @@ def _fold_answer(run: RunState, clock: Clock) -> None:
     run.event("approval_given", clock.timestamp(), {
         "decision_id": decision_id, "capability": capability, "approved": approved, "by": by, "note": "",
     })
-    (run.approved if approved else run.excluded).add(capability)
-    run.answer, run.pending_approval = None, None
-    run.reusable = None
+    note_answer(run, approved, by, clock.iso())
+    run.answer = None
     run.trigger = Trigger.APPROVAL
     run.cause = f"{capability} {'approved' if approved else 'rejected'}" + (f" by {by}" if by else "")

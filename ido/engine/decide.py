@@ -49,6 +49,25 @@ def comparable(record: DecisionRecord) -> dict[str, Any]:
     return data
 
 
+#: outputs added to records later: a record written before them has none to compare.
+LATER_OUTPUTS = ("move", "switches", "approval")
+
+
+def comparable_pair(recorded: DecisionRecord, again: DecisionRecord) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return `comparable()` of a recorded decision and of the same decision made again.
+
+    A record written before moves were recorded (`move` None) lacks the outputs
+    added since (`LATER_OUTPUTS`); they are left out of both sides, so such a
+    journal still replays identical. Called by `check` and `ido.replay`.
+    """
+    before, after = comparable(recorded), comparable(again)
+    if recorded.move is None:
+        for data in (before, after):
+            for key in LATER_OUTPUTS:
+                data.pop(key, None)
+    return before, after
+
+
 def check(record: DecisionRecord, intent: Any, capabilities: Any, planner: Any, policies: Any) -> list[str]:
     """Return how re-deciding `record` from its own inputs differs from it (empty: identical).
 
@@ -61,7 +80,7 @@ def check(record: DecisionRecord, intent: Any, capabilities: Any, planner: Any, 
     if str(record.trigger) == "compensation":
         return []
     again, _ = decide(from_record(record, intent, capabilities), planner, policies)
-    before, after = comparable(record), comparable(again)
+    before, after = comparable_pair(record, again)
     keys = ["action", "chosen", "dispatch", "reason", "plan", "alternatives"]
     keys += sorted(k for k in set(before) | set(after) if k not in keys)
     return [
@@ -86,4 +105,4 @@ def _drop(data: Any) -> None:
             _drop(value)
 
 
-__all__ = ["DecisionInputs", "check", "comparable", "decide", "from_record"]
+__all__ = ["DecisionInputs", "check", "comparable", "comparable_pair", "decide", "from_record"]

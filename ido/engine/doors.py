@@ -61,3 +61,9 @@ class FactReader(Protocol):
     """Returns the facts an observer reports now (raises ExecutionError when it cannot)."""
 
     async def observe(self, observer: Observer) -> dict[str, Scalar]: ...
+
+
+class FaultReporter(Protocol):
+    """Says which injected faults are in force (the simulator's world): (label, capability) pairs."""
+
+    def faults_in_force(self, now: float | None = None) -> list[tuple[str, str]]: ...

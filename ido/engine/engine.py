@@ -36,11 +36,13 @@ from ido.engine import logging as engine_logging
 from ido.engine.approvals import await_answer, request_approval
 from ido.engine.deadline import MAX_BLOCKED_S, abandon, run_deadline
 from ido.engine.decide import decide
+from ido.engine.doors import FaultReporter
 from ido.engine.executors import default_doors
 from ido.engine.fleet import Fleet, admit_decision
-from ido.engine.fold import fold_finished
+from ido.engine.fold import fold_finished, note_active_faults
 from ido.engine.health import HealthConfig, HealthTracker, health_news
 from ido.engine.inputs import DecisionInputs
+from ido.engine.moves import plan_roles
 from ido.engine.observe import Observations, Probes
 from ido.engine.records import RecordWriter
 from ido.engine.reuse import FirstPlans, remember_plan
@@ -84,6 +86,8 @@ class Engine:
         health_config: HealthConfig | None = None,
         keep_records: bool = True,
         seed: int = 0,
+        on_waiting: Listener | None = None,
+        fault_reporter: FaultReporter | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise UsageError(f"unknown strategy {strategy!r}; use one of {', '.join(sorted(STRATEGIES))}")
@@ -92,6 +96,10 @@ class Engine:
         self.clock = clock or Clock()
         self.strategy = strategy
         self.listeners = list(listeners)
+        #: told the `await_approval` record once the wait is in the journal (so `ido approve` works).
+        self.on_waiting = on_waiting
+        #: the simulator's world: injected faults in force are stamped on every record.
+        self.fault_reporter = fault_reporter
         self.logger = logger if logger is not None else engine_logging.current()
         self.keep_records = keep_records
         self.capability_list: list[Capability] = _items(getattr(workspace, "capabilities", None))
@@ -328,6 +336,8 @@ class Engine:
                 self._set_status(run, "running", record)
             await self._flush(run)
             if action == "await_approval":
+                if self.on_waiting is not None:
+                    self.on_waiting(record)
                 await await_answer(run, deadline, self.clock, self.store, self._flush)
                 continue
             if (action in ("block", "backoff") and deadline is None and blocked_since is not None
@@ -336,6 +346,8 @@ class Engine:
             await self._sleep(run, until, watch_health=action in ("block", "backoff"))
 
     def _decide(self, run: RunState, now: float) -> tuple[DecisionRecord, Plan | None]:
+        if self.fault_reporter is not None:
+            note_active_faults(run, self.fault_reporter, self.clock)
         run.decisions += 1
         seq = run.decisions
         health = self.health.snapshot(now)
@@ -358,8 +370,10 @@ class Engine:
             in_flight=tuple(h.in_flight() for h in run.in_flight.values()),
             exclude=tuple(sorted(run.excluded | run.fleet_excluded)), approved=tuple(sorted(run.approved)),
             reusable=reusable, pinned=run.pinned, faults=tuple(run.faults), notes=tuple(run.notes),
+            roles_before=dict(run.roles), rejected=tuple(run.rejected),
         )
         record, plan = decide(inputs, self.planner, self.policies)
+        run.roles.update(plan_roles(record.plan, record.chosen, record.dispatch, record.pinned))
         run.fleet_excluded = set()
         if fresh_key is not None and plan is not None and plan.feasible and not record.plan_reused:
             self._first_plans.put(fresh_key, plan)

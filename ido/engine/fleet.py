@@ -81,6 +81,11 @@ class Fleet:
         self.by_role: dict[str, list[Capability]] = {}
         for cap in sorted(capabilities.values(), key=lambda c: c.name):
             self.by_role.setdefault(cap.provides, []).append(cap)
+        if any(cap.max_concurrency for cap in capabilities.values()):
+            # runs may compete for full providers: load the CP-SAT solver now, not inside a
+            # run's first contention, where its import (seconds on a busy machine) would eat
+            # into that run's deadline
+            planning_fleet.warm()
         #: capability -> steps in flight or waiting for a slot.
         self.load: dict[str, int] = {}
         self._batches: dict[str, list[_Want]] = {}

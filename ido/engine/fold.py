@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ido.clock import Clock
 from ido.decisions import Outcome, Trigger
+from ido.engine.doors import FaultReporter
 from ido.engine.inputs import without_steps
 from ido.engine.run import Finished, RunState
 from ido.engine.strategies import apply_outcome
@@ -97,6 +98,21 @@ def note_faults(run: RunState, f: Finished, clock: Clock) -> None:
         if label and label not in run.faults:
             run.faults.append(label)
             run.event("fault", clock.timestamp(), {"fault": label, "capability": f.handle.capability.name})
+
+
+def note_active_faults(run: RunState, reporter: FaultReporter, clock: Clock) -> None:
+    """Stamp the injected faults in force now on the run's next records.
+
+    Returns nothing; like `note_faults`, adds each new label to `run.faults` and
+    buffers a `fault` event. Called by the engine before each decision when it
+    has a fault reporter (simulated runs: `ido simulate` and `ido run --simulate`),
+    so a fault the run met only through health (a probe saying down, a circuit
+    opened by other runs) is in its records too, not only one its own calls hit.
+    """
+    for label, capability in reporter.faults_in_force(clock.now()):
+        if label and label not in run.faults:
+            run.faults.append(label)
+            run.event("fault", clock.timestamp(), {"fault": label, "capability": capability})
 
 
 def drop_capability(plan: Plan, capability: str) -> Plan | None:

@@ -21,11 +21,13 @@ from ido.decisions import (
     DecisionRecord,
     InFlight,
     PinnedPath,
+    Rejection,
     Remaining,
     Revisions,
     Trigger,
 )
 from ido.digest import digest
+from ido.engine.moves import classify
 from ido.health import HealthSnapshot
 from ido.model import Capability, Intent, Scalar, describe_matcher, matcher_holds
 from ido.planning.types import Plan, PlanStep, SearchMetrics
@@ -65,6 +67,10 @@ class DecisionInputs:
     pinned: PinnedPath | None = None
     faults: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    #: role -> provider in the run's plans so far (what a switch is measured against).
+    roles_before: Mapping[str, str] = field(default_factory=dict)
+    #: approvals a person refused in this run (their capabilities are in `exclude` too).
+    rejected: tuple[Rejection, ...] = ()
 
     def digest(self) -> str:
         """Return the digest of every input (the record's `inputs_digest`).
@@ -81,6 +87,12 @@ class DecisionInputs:
             list(self.exclude), list(self.approved), plan_fingerprint(self.reusable),
             pinned_fingerprint(self.pinned), list(self.faults), list(self.notes),
         ]
+        # inputs added later join the payload only when present, so records written
+        # before they existed keep their digests (and replay identical)
+        if self.roles_before:
+            payload.append(sorted(self.roles_before.items()))
+        if self.rejected:
+            payload.append([r.model_dump(mode="json") for r in self.rejected])
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -166,6 +178,7 @@ def from_record(
         ),
         pinned=record.pinned,
         faults=tuple(record.faults), notes=tuple(record.notes),
+        roles_before=dict(record.roles_before), rejected=tuple(record.rejected),
     )
 
 
@@ -304,8 +317,14 @@ def record(inp: DecisionInputs, **outputs: Any) -> DecisionRecord:
         "health_at": inp.health.at,
         "dispatch": [],
         "wake_at": None,
+        "approval": [],
+        "roles_before": dict(inp.roles_before),
+        "rejected": list(inp.rejected),
     }
     fields.update(outputs)
+    fields["move"], fields["switches"], fields["alternatives"] = classify(
+        fields, inp.roles_before, inp.attempts, inp.rejected,
+    )
     if plan is not None:
         fields["plan"] = lean(plan)
     if "predicted" not in outputs and plan is not None and outputs.get("dispatch"):

@@ -19,8 +19,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from ido.decisions import Revisions, Trigger
+from ido.decisions import PinnedPath, Revisions, Trigger
+from ido.engine.approvals import iso_time, note_answer
 from ido.engine.fold import fold_finished
+from ido.engine.moves import plan_roles
 from ido.engine.run import RunState, StepHandle, redact
 from ido.engine.strategies import apply_outcome, pin
 from ido.errors import JournalError, UsageError
@@ -115,6 +117,14 @@ def _fold_event(
         if data.get("action") == "fail" or data.get("trigger") == "compensation":
             run.compensating = run.intent.on_failure == "compensate"
         plan = data.get("plan")
+        if plan and plan.get("feasible"):
+            from ido.planning.types import Plan as PlanModel
+
+            run.roles.update(plan_roles(
+                PlanModel.model_validate({**plan, "alternatives": []}), data.get("chosen") or [],
+                data.get("dispatch") or [],
+                PinnedPath.model_validate(data["pinned"]) if data.get("pinned") else None,
+            ))
         if run.strategy != "adaptive" and run.pinned is None and plan and plan.get("feasible"):
             from ido.decisions import resolve_alternatives
             from ido.planning.types import Plan
@@ -144,8 +154,9 @@ def _fold_event(
     elif kind == "approval_requested":
         run.pending_approval = (str(data["decision_id"]), str(data["capability"]), list(data.get("policies", [])))
     elif kind == "approval_given":
-        (run.approved if data.get("approved") else run.excluded).add(str(data["capability"]))
-        run.pending_approval = None
+        if run.pending_approval is None:  # an answer without its request (older journals)
+            run.pending_approval = (str(data.get("decision_id", "")), str(data["capability"]), [])
+        note_answer(run, bool(data.get("approved")), str(data.get("by") or ""), iso_time(event.at))
     elif kind == "fault":
         if data.get("fault") not in run.faults:
             run.faults.append(str(data.get("fault")))

@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from ido.decisions import DecisionRecord, InFlight, PinnedPath, Revisions, Trigger
+from ido.decisions import DecisionRecord, InFlight, PinnedPath, Rejection, Revisions, Trigger
 from ido.engine.doors import Result
 from ido.errors import ExecutionError
 from ido.journal.base import Condition_, Event, RunInfo
@@ -123,6 +123,10 @@ class RunState:
     excluded: set[str] = field(default_factory=set)
     #: capabilities the fleet gave to other runs: excluded from the next decision only.
     fleet_excluded: set[str] = field(default_factory=set)
+    #: approvals a person refused (who, when, which policies asked): named in the records.
+    rejected: list[Rejection] = field(default_factory=list)
+    #: role -> provider in the run's plans so far: a decision's switches are measured against it.
+    roles: dict[str, str] = field(default_factory=dict)
     #: (decision id, capability, policies) of the approval the run waits for.
     pending_approval: tuple[str, str, list[str]] | None = None
     answer: tuple[bool, str] | None = None

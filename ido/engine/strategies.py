@@ -129,12 +129,23 @@ def _select(
 
 
 def _dispatch_reason(inp: DecisionInputs, plan: Plan, names: list[str]) -> str:
-    failed = inp.cause.split(" ", 1)[0] if inp.trigger is Trigger.STEP_FAILED else ""
     chosen = ", ".join(names)
-    if failed and failed in names:
-        head = f"retry {failed}"
-    elif failed:
-        head = f"switch from {failed} to {chosen}"
+    roles = {s.capability: s.provides for s in plan.steps}
+    retried = [n for n in names if inp.attempts.get(n, 0)]
+    replaced = [
+        f"{inp.roles_before[roles[n]]} to {n}" for n in names
+        if roles.get(n) in inp.roles_before and inp.roles_before[roles[n]] != n
+    ]
+    if not inp.roles_before and inp.trigger is Trigger.STEP_FAILED:
+        # a record from before `roles_before` was recorded: its reason was worded from the
+        # cause, so replaying it must word it the same way (new records never get here)
+        failed = inp.cause.split(" ", 1)[0]
+        head = f"retry {failed}" if failed in names else f"switch from {failed} to {chosen}"
+    elif retried:
+        head = f"retry {', '.join(retried)}" + (f" and dispatch {', '.join(n for n in names if n not in retried)}"
+                                                 if len(retried) < len(names) else "")
+    elif replaced:
+        head = f"switch from {', '.join(replaced)}"
     else:
         head = f"dispatch {chosen}"
     # a provider the fleet gave to other runs (the engine notes it, and excludes it this once)
@@ -186,7 +197,8 @@ def adaptive(inp: DecisionInputs, planner: Any, policies: Any) -> tuple[Decision
         index, name, by = approval
         return record(
             inp, action="await_approval", plan=plan, chosen=[name], dispatch=[index],
-            plan_reused=reused, reason=f"{name} needs a person's approval ({', '.join(by)}){held}", **extra,
+            plan_reused=reused, approval=list(by),
+            reason=f"{name} needs a person's approval ({', '.join(by)}){held}", **extra,
         ), plan
     if picked:
         return record(
@@ -250,6 +262,7 @@ def _static(inp: DecisionInputs, planner: Any, policies: Any) -> tuple[DecisionR
         index, name, by = approval
         return record(
             inp, action="await_approval", chosen=[name], dispatch=[index],
+            approval=list(by),
             reason=f"{name} needs a person's approval ({', '.join(by)}){held}", **out,
         ), out_plan
     if picked:
@@ -291,7 +304,7 @@ def fallback_chain(plan: Plan, index: int) -> list[str]:
     ranked = [
         a for a in plan.alternatives
         if a.provides == step.provides and a.capability != step.capability
-        and a.verdict not in (Verdict.DENIED, Verdict.EXCLUDED, Verdict.OVER_LIMIT, Verdict.CHOSEN)
+        and a.verdict not in (Verdict.DENIED, Verdict.EXCLUDED, Verdict.REJECTED, Verdict.OVER_LIMIT, Verdict.CHOSEN)
     ]
     ranked.sort(key=lambda a: (a.score_delta if a.score_delta is not None else float("inf"), a.capability))
     return [step.capability, *(a.capability for a in ranked)]

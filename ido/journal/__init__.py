@@ -20,11 +20,13 @@ SUPPORTED_URLS = (
 )
 
 
-def open_store(url: str, *, synchronous: bool = False) -> Store:
+def open_store(url: str, *, synchronous: bool = False, must_exist: bool = False) -> Store:
     """Return the store `url` names; raises JournalError for an unsupported or unusable URL.
 
     `synchronous=True` makes SQLite appends write in the calling thread (the
     simulator's virtual-time loop must never wait on another thread).
+    `must_exist=True` (commands that only read) refuses a missing or empty
+    file, saying so, instead of creating a journal.
     Called by the CLI with `CliContext.store_location` and by the engine.
     """
     text = url.strip()
@@ -44,7 +46,7 @@ def open_store(url: str, *, synchronous: bool = False) -> Store:
         raise JournalError(f"{url!r} names no file; use one of {SUPPORTED_URLS}")
     from ido.journal.sqlite import SQLiteStore  # imported only when asked for
 
-    return SQLiteStore(path, synchronous=synchronous)
+    return SQLiteStore(path, synchronous=synchronous, must_exist=must_exist)
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -58,6 +60,8 @@ def sqlite_path(url: str) -> Path | None:
     """
     text = url.strip()
     if text.startswith("sqlite:"):
+        if text.rstrip("/") == "sqlite:":
+            return Path("")  # open_store: "names no file"
         if not text.startswith("sqlite:///"):
             raise JournalError(
                 f"{url!r} is not a SQLite journal URL; write sqlite:///RELATIVE/PATH or sqlite:////ABSOLUTE/PATH"

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ido.errors import JournalError, LeaseLost, UsageError
-from ido.journal.base import Event, Lease
+from ido.journal.base import Event, Lease, RunInfo
 
 #: How many candidate run ids an error message lists before "...".
 _SHOWN = 8
@@ -95,3 +95,20 @@ def resolve_run_id(run_id: str, known: Iterable[str]) -> str:
 def _listing(ids: list[str]) -> str:
     shown = ", ".join(ids[:_SHOWN])
     return shown + (f", ... ({len(ids) - _SHOWN} more)" if len(ids) > _SHOWN else "")
+
+
+def select_runs(
+    runs: Iterable[RunInfo], *, status: str | None, limit: int | None, intent: str | None,
+    before: tuple[float, str] | None,
+) -> list[RunInfo]:
+    """Return `runs` as `Store.list_runs` does: filtered, newest first, at most `limit`.
+
+    Used by the in-memory stores; SQLite does the same in its query.
+    """
+    out = [
+        r for r in runs
+        if (status is None or r.status == status) and (intent is None or r.intent == intent)
+        and (before is None or (r.created_at, r.run_id) < before)
+    ]
+    out.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
+    return out if limit is None else out[:limit]

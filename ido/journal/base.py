@@ -151,8 +151,13 @@ class Store(abc.ABC):
         """Return a run's row; raises UsageError when unknown (a prefix that is unique works)."""
 
     @abc.abstractmethod
-    def list_runs(self, *, status: str | None = None, limit: int | None = None) -> list[RunInfo]:
-        """Return runs, newest first, optionally only those with `status`."""
+    def list_runs(
+        self, *, status: str | None = None, limit: int | None = None, intent: str | None = None,
+        before: tuple[float, str] | None = None,
+    ) -> list[RunInfo]:
+        """Return runs newest first (by created_at, then run id), optionally only those with
+        `status` or `intent`, only those after `before` = (created_at, run_id) in that order
+        (the last run of the previous page), at most `limit`."""
 
     @abc.abstractmethod
     def events(self, *, run_id: str, kinds: Sequence[str] | None = None) -> list[Event]:

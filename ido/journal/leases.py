@@ -155,9 +155,12 @@ class LeasedStore(Store):
         """Return the run row (see `Store.get_run`)."""
         return self.inner.get_run(run_id=run_id)
 
-    def list_runs(self, *, status: str | None = None, limit: int | None = None) -> list[RunInfo]:
+    def list_runs(
+        self, *, status: str | None = None, limit: int | None = None, intent: str | None = None,
+        before: tuple[float, str] | None = None,
+    ) -> list[RunInfo]:
         """Return runs newest first (see `Store.list_runs`)."""
-        return self.inner.list_runs(status=status, limit=limit)
+        return self.inner.list_runs(status=status, limit=limit, intent=intent, before=before)
 
     def events(self, *, run_id: str, kinds: Sequence[str] | None = None) -> list[Event]:
         """Return the run's events (see `Store.events`)."""

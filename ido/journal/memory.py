@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ido.errors import JournalError
-from ido.journal._common import check_fence, check_seqs, encode, resolve_run_id
+from ido.journal._common import check_fence, check_seqs, encode, resolve_run_id, select_runs
 from ido.journal.base import TERMINAL_STATUSES, Event, Lease, RunInfo, Store
 
 
@@ -76,13 +76,13 @@ class MemoryStore(Store):
         """Return the run whose id is `run_id` or uniquely starts with it; UsageError otherwise."""
         return RunInfo.model_validate_json(self._runs[resolve_run_id(run_id, self._runs)])
 
-    def list_runs(self, *, status: str | None = None, limit: int | None = None) -> list[RunInfo]:
-        """Return runs newest first (by created_at, then run id), optionally filtered by status."""
-        runs = [RunInfo.model_validate_json(text) for text in self._runs.values()]
-        if status is not None:
-            runs = [r for r in runs if r.status == status]
-        runs.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
-        return runs if limit is None else runs[:limit]
+    def list_runs(
+        self, *, status: str | None = None, limit: int | None = None, intent: str | None = None,
+        before: tuple[float, str] | None = None,
+    ) -> list[RunInfo]:
+        """Return runs newest first (by created_at, then run id), filtered as `Store.list_runs` says."""
+        runs = (RunInfo.model_validate_json(text) for text in self._runs.values())
+        return select_runs(runs, status=status, limit=limit, intent=intent, before=before)
 
     def events(self, *, run_id: str, kinds: Sequence[str] | None = None) -> list[Event]:
         """Return the run's events in seq order (only `kinds` if given); [] for none."""

@@ -534,13 +534,26 @@ class PostgresStore(Store):
                 run_id=run_id,
             ) from None
 
-    def list_runs(self, *, status: str | None = None, limit: int | None = None) -> list[RunInfo]:
-        """Return runs newest first; rows that do not decode are left out and named in `corrupted_runs`."""
+    def list_runs(
+        self, *, status: str | None = None, limit: int | None = None, intent: str | None = None,
+        before: tuple[float, str] | None = None,
+    ) -> list[RunInfo]:
+        """Return runs newest first, filtered and limited in SQL (see `Store.list_runs`); rows
+        that do not decode are left out and named in `corrupted_runs`."""
         sql = "SELECT run_id, info FROM ido_runs"
+        where: list[str] = []
         params: list[Any] = []
         if status is not None:
-            sql += " WHERE status = %s"
+            where.append("status = %s")
             params.append(status)
+        if intent is not None:
+            where.append("intent = %s")
+            params.append(intent)
+        if before is not None:
+            where.append("(created_at, run_id) < (%s, %s)")
+            params.extend(before)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, run_id DESC"
         if limit is not None:
             sql += " LIMIT %s"

@@ -13,14 +13,19 @@ Readers (`get_run`, `list_runs`, `events`, `get_revision`) use their own
 connection and see every committed transaction. A row that does not decode
 raises `JournalCorrupted` naming the run and seq; other runs stay readable.
 A file that is not an ido journal is refused at open with what is wrong.
-Opened by `ido.journal.open_store`.
+
+Format (`FORMAT_VERSION`, in the meta table): rows are packed by
+`ido.journal.codec`, events keyed by `run_key << 32 | seq`; a journal of an
+older format is migrated when opened, one of a newer format refused naming
+both versions. What each row is deflated against (the run's previous
+events, a long value's previous versions, a seed per intent) is remembered
+by the writer only once committed. Opened by `ido.journal.open_store`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import queue
 import sqlite3
 import threading
@@ -33,14 +38,38 @@ from typing import Any, TypeVar
 from pydantic import ValidationError as PydanticError
 
 from ido.errors import JournalCorrupted, JournalError
-from ido.journal._common import check_fence, check_seqs, encode, resolve_run_id
+from ido.journal._common import check_fence, check_seqs, resolve_run_id
 from ido.journal.base import TERMINAL_STATUSES, Event, Lease, RunInfo, Store
+from ido.journal.codec import (
+    BLOB_CHAIN,
+    ZDICT_1,
+    Packed,
+    Packer,
+    blob_key,
+    digest,
+    load,
+    ref_digest,
+    ref_text,
+    unpack,
+)
 
-SCHEMA_VERSION = 1
+#: the journal format this code writes. 1: JSON text rows keyed by run id (ido up to
+#: 0.x of 2026-12); 2: packed rows (`ido.journal.codec`) keyed by an integer run key, blobs.
+FORMAT_VERSION = 2
+SCHEMA_VERSION = FORMAT_VERSION  # the name format 1 used; kept in meta so format-1 idos refuse us
 
 _T = TypeVar("_T")
 _HEADER = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 30_000
+#: an event's row key is run_key << 32 | seq: one integer, the rowid, no second index.
+_SEQ_BITS = 32
+_SEQ_MASK = (1 << _SEQ_BITS) - 1
+#: how many of a run's previous events a row is deflated against (decisions are a few apart).
+_CHAIN = 6
+#: how many first events of a run make the seed later runs of its intent deflate against.
+_SEED_EVENTS = 6
+#: decoded blobs kept per store (many decisions share them); a dict, cleared when full.
+_BLOB_CACHE = 4096
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -48,27 +77,32 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     message = str(exc).lower()
     return "locked" in message or "busy" in message
 
+
+# Rows hold packed bytes (`ido.journal.codec`); a TEXT value is a format-1 row (plain JSON)
+# carried over by the migration, read as it was. Events are keyed by one integer
+# (run_key << 32 | seq) so that a run's events are one range of the rowid b-tree, appended
+# at its end, and rows up to a page long stay on their leaf page.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
+    run_key INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL UNIQUE,
     intent TEXT NOT NULL,
     status TEXT NOT NULL,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
-    info TEXT NOT NULL
+    info BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_at);
 CREATE INDEX IF NOT EXISTS runs_by_intent ON runs (intent, created_at);
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at);
 CREATE TABLE IF NOT EXISTS events (
-    run_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
+    id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,
     at REAL NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
+    data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blobs (key INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (
     run_id TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
@@ -78,19 +112,39 @@ CREATE TABLE IF NOT EXISTS leases (
 CREATE TABLE IF NOT EXISTS revisions (
     digest TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
-    content TEXT NOT NULL
-) WITHOUT ROWID;
+    content BLOB NOT NULL
+);
+"""
+
+#: format 1 -> 2: the same rows under the new keys; their JSON text is kept as it is.
+_MIGRATE_1 = """
+DROP INDEX IF EXISTS runs_by_status;
+DROP INDEX IF EXISTS runs_by_intent;
+DROP INDEX IF EXISTS runs_by_created;
+ALTER TABLE runs RENAME TO runs_v1;
+ALTER TABLE events RENAME TO events_v1;
+ALTER TABLE revisions RENAME TO revisions_v1;
+{schema}
+INSERT INTO runs (run_key, run_id, intent, status, created_at, updated_at, info)
+    SELECT rowid, run_id, intent, status, created_at, updated_at, info FROM runs_v1;
+INSERT INTO events (id, kind, at, data)
+    SELECT (r.run_key << 32) | e.seq, e.kind, e.at, e.data
+    FROM events_v1 AS e JOIN runs AS r ON r.run_id = e.run_id;
+INSERT INTO revisions (digest, kind, content) SELECT digest, kind, content FROM revisions_v1;
+DROP TABLE runs_v1;
+DROP TABLE events_v1;
+DROP TABLE revisions_v1
 """
 
 
 @dataclass
 class _Append:
-    """One caller's append, encoded in the caller's thread, waiting for the writer."""
+    """One caller's append, packed in the caller's thread, waiting for the writer."""
 
-    rows: Sequence[tuple[str, int, str, float, str]]
     events: Sequence[Event]
+    packed: Sequence[Packed]
     run: RunInfo | None
-    run_row: tuple[str, str, str, float, float, str] | None
+    run_info: bytes | None  # JSON, sealed by the writer (against its intent's seed)
     fence: Lease | None = None
     loop: asyncio.AbstractEventLoop | None = None
     future: asyncio.Future[None] | None = None
@@ -100,7 +154,13 @@ class _Append:
 class SQLiteStore(Store):
     """A journal in one SQLite file; safe to share between the engine's tasks and threads."""
 
-    def __init__(self, path: str | Path, *, synchronous: bool = False) -> None:
+    def __init__(self, path: str | Path, *, synchronous: bool = False, must_exist: bool = False) -> None:
+        """Open (creating unless `must_exist`) the journal at `path`, migrating an older format.
+
+        Raises JournalError when the file is not an ido journal, is empty or cut
+        short, or was written by a newer ido. `must_exist=True` is for commands
+        that only read: an empty file is then reported as such, not as no runs.
+        """
         self.path = Path(path)
         self.synchronous = synchronous
         #: transactions committed by `append` (group commit makes this < appends).
@@ -109,17 +169,31 @@ class SQLiteStore(Store):
         self.appends = 0
         #: run ids whose row did not decode in the last `list_runs` (they were left out).
         self.corrupted_runs: list[str] = []
+        #: the journal format the file had when opened (older ones are migrated at open).
+        self.opened_format: int | None = None
         self._closed = False
         self._wlock = threading.Lock()
         self._rlock = threading.Lock()
         self._queue: queue.SimpleQueue[_Append | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
-        self._check_file()
+        # writer-side memory, only ever updated after a COMMIT (a rolled-back row is never a base)
+        self._run_keys: dict[str, int] = {}
+        self._recent: dict[str, list[tuple[int, bytes]]] = {}  # run -> its last (seq, text)s
+        self._stored_blobs: set[bytes] = set()
+        # top-level key -> (the last blob stored under it, the texts of its chain)
+        self._blob_bases: dict[str, tuple[bytes, tuple[bytes, ...]]] = {}
+        self._blob_texts: dict[bytes, bytes] = {}
+        self._blob_parents: dict[bytes, bytes | None] = {}
+        self._intents: dict[str, str] = {}  # run -> intent, for runs this store writes
+        self._seeds: dict[str, tuple[bytes, bytes] | None] = {}  # intent -> seed (key, text)
+        self._blob_cache: dict[bytes, Any] = {}
+        self._check_file(must_exist=must_exist)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = self._open_writer()
             self._reader = self._connect()
+            self._packer = self._load_packer()
         except sqlite3.DatabaseError as exc:
             raise self._not_a_journal(str(exc)) from None
         except OSError as exc:
@@ -132,8 +206,9 @@ class SQLiteStore(Store):
             f"{self.path} is not an ido journal: {reason}; move it aside or pass --store"
         )
 
-    def _check_file(self) -> None:
-        """Refuse files that are not SQLite databases or that were cut short, before SQLite sees them."""
+    def _check_file(self, *, must_exist: bool) -> None:
+        """Refuse files that are not SQLite databases, cut short, empty (when `must_exist`) or
+        left by a crash without their write-ahead log, before SQLite sees them."""
         if self.path.is_dir():
             raise self._not_a_journal("it is a folder")
         try:
@@ -141,10 +216,17 @@ class SQLiteStore(Store):
                 head = fh.read(100)
             size = self.path.stat().st_size
         except FileNotFoundError:
+            if must_exist:
+                raise JournalError(f"there is no journal at {self.path}; pass --store") from None
             return
         except OSError as exc:
             raise JournalError(f"cannot read the journal {self.path}: {exc}") from None
         if size == 0:
+            if must_exist:
+                raise self._not_a_journal(
+                    "it is an empty file (0 bytes): nothing was ever written to it, or it was "
+                    "emptied; runs recorded in it, if any, are lost"
+                )
             return
         if len(head) < 100:
             if head == _HEADER[: len(head)] or head.startswith(_HEADER):
@@ -160,6 +242,17 @@ class SQLiteStore(Store):
             raise self._not_a_journal(
                 f"it is truncated: its header counts {pages} pages of {page_size} bytes "
                 f"({pages * page_size} bytes) but the file has {size} bytes"
+            )
+        wal, shm = Path(f"{self.path}-wal"), Path(f"{self.path}-shm")
+        # A clean close checkpoints the log into the file and deletes both. A crash leaves
+        # both; the shared-memory index without its log means the log was lost or not copied,
+        # and with it every transaction committed since the last checkpoint.
+        if shm.exists() and not wal.exists() and shm.stat().st_size > 0:
+            raise JournalError(
+                f"the journal {self.path} lost its write-ahead log: {shm.name} is there but "
+                f"{wal.name} is not, so runs committed since the last checkpoint are missing "
+                f"from it; put {wal.name} back next to it (copy journals with both files), or "
+                f"delete {shm.name} to open the journal without them"
             )
 
     def _connect(self) -> sqlite3.Connection:
@@ -198,6 +291,9 @@ class SQLiteStore(Store):
             pause = min(pause * 2, 0.1)
 
     def _init_schema(self, conn: sqlite3.Connection) -> None:
+        # small pages: a journal's tables and indexes take a page each at least, and rows are
+        # a few hundred bytes; only takes effect on a file not yet written
+        conn.execute("PRAGMA page_size = 1024")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise JournalError(f"cannot put the journal {self.path} in WAL mode (got {mode!r})")
@@ -206,31 +302,58 @@ class SQLiteStore(Store):
             raise self._not_a_journal(
                 f"it is a SQLite database without ido's tables (it has {', '.join(sorted(tables))})"
             )
+        version = FORMAT_VERSION
         if "meta" in tables:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            version = int(row[0]) if row and str(row[0]).isdigit() else None
-            if version is None:
-                raise self._not_a_journal("its meta table holds no schema version")
-            if version > SCHEMA_VERSION:
-                raise JournalError(
-                    f"{self.path} was written by a newer ido (journal schema {version}, this ido "
-                    f"reads up to {SCHEMA_VERSION}); upgrade ido or pass --store"
-                )
-            if {"runs", "events", "revisions", "leases"} <= tables:
+            version = self._stored_format(conn)
+            if {"runs", "events", "revisions", "blobs", "leases"} <= tables and version == FORMAT_VERSION:
+                self.opened_format = version
                 return
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
+            if "meta" in tables:  # another process may have migrated it meanwhile
+                version = self._stored_format(conn)
+            self.opened_format = version
+            if version == 1 and "events" in tables:
+                for statement in _MIGRATE_1.format(schema=_SCHEMA).split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            else:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('zdict.1', ?)", (ZDICT_1,))
+            for key in ("format_version", "schema_version"):
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, str(FORMAT_VERSION)),
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def _stored_format(self, conn: sqlite3.Connection) -> int:
+        """Return the format the journal's meta table names; JournalError when newer or missing."""
+        rows = dict(conn.execute(
+            "SELECT key, value FROM meta WHERE key IN ('format_version', 'schema_version')"
+        ).fetchall())
+        numbers = [int(str(v)) for v in rows.values() if str(v).isdigit()]
+        if not numbers:
+            raise self._not_a_journal("its meta table holds no format version")
+        version = max(numbers)
+        if version > FORMAT_VERSION:
+            raise JournalError(
+                f"{self.path} was written by a newer ido (journal format {version}; this ido "
+                f"reads formats 1 to {FORMAT_VERSION}): upgrade ido to read it, or pass --store "
+                "to use another journal"
+            )
+        return version
+
+    def _load_packer(self) -> Packer:
+        rows = self._reader.execute("SELECT key, value FROM meta WHERE key LIKE 'zdict.%'").fetchall()
+        dictionaries = {int(k.split(".", 1)[1]): str(v).encode() for k, v in rows}
+        return Packer(dictionaries, current=max(dictionaries, default=0))
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -262,17 +385,14 @@ class SQLiteStore(Store):
     def _encode(self, events: Sequence[Event], run: RunInfo | None) -> _Append:
         if self._closed:
             raise JournalError(f"the journal {self.path} is closed")
-        rows = [
-            (e.run_id, e.seq, e.kind, e.at, encode(e.data, what=f"event {e.seq} of run {e.run_id}"))
-            for e in events
-        ]
-        run_row = None
-        if run is not None:
-            run_row = (
-                run.run_id, run.intent, run.status, run.created_at, run.updated_at,
-                run.model_dump_json(),
-            )
-        return _Append(rows=rows, events=events, run=run, run_row=run_row)
+        packed = [self._packer.pack(e.data, what=f"event {e.seq} of run {e.run_id}") for e in events]
+        for e in events:
+            if not 1 <= e.seq <= _SEQ_MASK:
+                raise JournalError(
+                    f"event seq {e.seq} of run {e.run_id} is out of range: seqs run from 1 to {_SEQ_MASK}"
+                )
+        info = None if run is None else run.model_dump_json().encode()
+        return _Append(events=events, packed=packed, run=run, run_info=info)
 
     def _ensure_writer(self) -> None:
         if self._thread is not None:
@@ -319,12 +439,12 @@ class SQLiteStore(Store):
         """Apply every item of `batch` in one transaction; a rejected item sets its `error`."""
         with self._wlock:
             conn = self._writer
+            done = _Written()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 last: dict[str, int] = {}
-                has_row: dict[str, bool] = {}
                 for item in batch:
-                    self._apply(conn, item, last, has_row)
+                    self._apply(conn, item, last, done)
                 conn.execute("COMMIT")
             except Exception as exc:  # sqlite3.Error (disk full, I/O) or a bug: nothing is written
                 if conn.in_transaction:
@@ -335,22 +455,50 @@ class SQLiteStore(Store):
                 return
             self.commits += 1
             self.appends += sum(1 for item in batch if item.error is None)
+            self._remember(done)
 
-    def _apply(
-        self, conn: sqlite3.Connection, item: _Append, last: dict[str, int], has_row: dict[str, bool]
-    ) -> None:
+    def _remember(self, done: _Written) -> None:
+        """Keep what a committed transaction wrote that later appends build on."""
+        if len(self._stored_blobs) > 200_000:
+            self._stored_blobs.clear()
+        self._stored_blobs |= done.blobs
+        self._blob_bases.update(done.blob_bases)
+        self._run_keys.update(done.run_keys)
+        if len(self._recent) > 20_000:
+            self._recent.clear()
+        self._recent.update(done.recent)
+        self._seeds.update(done.seeds)
+        for run_id in done.finished:
+            self._run_keys.pop(run_id, None)
+            self._intents.pop(run_id, None)
+            self._recent.pop(run_id, None)
+
+    def _run_key(self, conn: sqlite3.Connection, run_id: str, done: _Written) -> int | None:
+        key = done.run_keys.get(run_id, self._run_keys.get(run_id))
+        if key is None:
+            row = conn.execute("SELECT run_key FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            key = None if row is None else int(row[0])
+        return key
+
+    def _apply(self, conn: sqlite3.Connection, item: _Append, last: dict[str, int], done: _Written) -> None:
         """Write one caller's rows inside a savepoint, so a rejected caller leaves no trace."""
+        keys: dict[str, int | None] = {}
         for run_id in {e.run_id for e in item.events}:
+            keys[run_id] = self._run_key(conn, run_id, done)
             if run_id not in last:
-                row = conn.execute("SELECT max(seq) FROM events WHERE run_id = ?", (run_id,)).fetchone()
-                last[run_id] = int(row[0] or 0)
-            if run_id not in has_row:
-                found = conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-                has_row[run_id] = found is not None
+                key = keys[run_id]
+                if key is None:
+                    last[run_id] = 0
+                else:
+                    row = conn.execute(
+                        "SELECT max(id) FROM events WHERE id BETWEEN ? AND ?",
+                        (key << _SEQ_BITS, (key << _SEQ_BITS) | _SEQ_MASK),
+                    ).fetchone()
+                    last[run_id] = 0 if row[0] is None else int(row[0]) & _SEQ_MASK
         try:
             new_last = check_seqs(item.events, last)
-            for run_id in new_last:
-                if not has_row[run_id] and (item.run is None or item.run.run_id != run_id):
+            for run_id in keys:
+                if keys[run_id] is None and (item.run is None or item.run.run_id != run_id):
                     raise JournalError(
                         f"events for run {run_id}, which has no row: pass run=RunInfo(...) "
                         "with the run's first append"
@@ -365,7 +513,16 @@ class SQLiteStore(Store):
         except JournalError as exc:
             item.error = exc
             return
+        # Blobs are content-addressed and immutable: written outside the item's savepoint, a
+        # blob of a rejected item is merely unused, never wrong.
+        for packed in item.packed:
+            self._put_blobs(conn, packed, done)
         conn.execute("SAVEPOINT item")
+        recent: dict[str, list[tuple[int, bytes]]] = {}
+        run_keys: dict[str, int] = {}
+        intents = dict(self._intents)
+        if item.run is not None:
+            intents[item.run.run_id] = item.run.intent
         try:
             if item.fence is not None:
                 conn.execute(
@@ -373,18 +530,33 @@ class SQLiteStore(Store):
                     "ON CONFLICT (run_id) DO UPDATE SET until = excluded.until",
                     (item.fence.run_id, item.fence.owner, item.fence.epoch, item.fence.until),
                 )
-            if item.run_row is not None:
-                conn.execute(
+            if item.run is not None and item.run_info is not None:
+                run = item.run
+                row = conn.execute(
                     "INSERT INTO runs (run_id, intent, status, created_at, updated_at, info) "
                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
                     "intent = excluded.intent, status = excluded.status, "
                     "created_at = excluded.created_at, updated_at = excluded.updated_at, "
-                    "info = excluded.info",
-                    item.run_row,
-                )
-            conn.executemany(
-                "INSERT INTO events (run_id, seq, kind, at, data) VALUES (?, ?, ?, ?, ?)", item.rows
-            )
+                    "info = excluded.info RETURNING run_key",
+                    (run.run_id, run.intent, run.status, run.created_at, run.updated_at,
+                     self._packer.seal(item.run_info, (), done.seeds.get(run.intent) or self._seed(conn, run.intent))),
+                ).fetchone()
+                keys[run.run_id] = run_keys[run.run_id] = int(row[0])
+            rows = []
+            for event, packed in zip(item.events, item.packed, strict=True):
+                run_id = event.run_id
+                before = recent.get(run_id) or done.recent.get(run_id) or self._recent.get(run_id, [])
+                # deflate against the run's events just before this one, when they are known
+                # (committed by this store) and contiguous; otherwise against none
+                chain = [t for _, t in before] if before and before[-1][0] == event.seq - 1 else []
+                seed = self._seed(conn, intents.get(run_id)) if event.seq <= _CHAIN else None
+                data = self._packer.seal(packed.text, chain, seed)
+                key = keys[run_id]
+                assert key is not None
+                rows.append(((key << _SEQ_BITS) | event.seq, event.kind, event.at, data))
+                recent[run_id] = ([*before[-(_CHAIN - 1):], (event.seq, packed.text)]
+                                  if chain else [(event.seq, packed.text)])
+            conn.executemany("INSERT INTO events (id, kind, at, data) VALUES (?, ?, ?, ?)", rows)
         except sqlite3.IntegrityError as exc:
             conn.execute("ROLLBACK TO item")
             conn.execute("RELEASE item")
@@ -392,8 +564,79 @@ class SQLiteStore(Store):
             return
         conn.execute("RELEASE item")
         last.update(new_last)
+        done.recent.update(recent)
         if item.run is not None:
-            has_row[item.run.run_id] = True
+            self._intents[item.run.run_id] = item.run.intent
+        for run_id, texts in recent.items():
+            intent = intents.get(run_id)
+            if intent is not None and len(texts) >= _SEED_EVENTS and texts[0][0] == 1:
+                self._make_seed(conn, intent, [t for _, t in texts[:_SEED_EVENTS]], done)
+        done.run_keys.update(run_keys)
+        if item.run is not None and item.run.status in TERMINAL_STATUSES:
+            done.finished.add(item.run.run_id)
+
+    def _put_blobs(self, conn: sqlite3.Connection, packed: Packed, done: _Written) -> None:
+        """Insert the blobs of `packed` not yet stored; a long value is deflated against the
+        previous one stored under the same top-level key (a changed alternatives list or plan
+        against the one before it), at most `BLOB_CHAIN` deep."""
+        for key_bytes, (path, text) in packed.blobs.items():
+            if key_bytes in self._stored_blobs or key_bytes in done.blobs:
+                continue
+            base = (done.blob_bases.get(path) or self._blob_base(conn, path)) if path else None
+            row, depth = self._packer.seal_blob(text, base)
+            cursor = conn.execute("INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)", (blob_key(key_bytes), row))
+            done.blobs.add(key_bytes)
+            # Already stored (by another process, or before this one started): its row may
+            # stand on another chain than `base`, so it must not become the next one's base.
+            if path and cursor.rowcount == 1:
+                done.blob_bases[path] = (key_bytes, (*base[1], text) if base and depth else (text,))
+                # kept in the file so the next process (the next `ido run`) continues the chain
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (f"base.{path}", f"{ref_text(key_bytes)} {depth}"),
+                )
+
+    def _seed(self, conn: sqlite3.Connection, intent: str | None) -> tuple[bytes, bytes] | None:
+        """Return the seed (key, text) new runs of `intent` deflate their first events
+        against: the first events of an earlier run of it, stored once as a blob."""
+        if intent is None:
+            return None
+        if intent not in self._seeds:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"seed.{intent}",)).fetchone()
+            seed = None
+            if row is not None:
+                try:
+                    key = ref_digest(str(row[0]))
+                    seed = (key, self._blob_text(key))
+                except (ValueError, JournalCorrupted):
+                    seed = None  # a damaged seed only costs compression: runs go without
+            self._seeds[intent] = seed
+        return self._seeds[intent]
+
+    def _make_seed(self, conn: sqlite3.Connection, intent: str, texts: list[bytes], done: _Written) -> None:
+        if intent in done.seeds or self._seed(conn, intent) is not None:
+            return
+        text = b"\n".join(texts)
+        key = digest(text)
+        conn.execute("INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)",
+                     (blob_key(key), self._packer.seal(text)))
+        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (f"seed.{intent}", ref_text(key)))
+        done.seeds[intent] = (key, text)
+
+    def _blob_base(self, conn: sqlite3.Connection, path: str) -> tuple[bytes, tuple[bytes, ...]] | None:
+        """Return the last blob stored under top-level key `path` (key, its chain's texts), if known."""
+        hit = self._blob_bases.get(path)
+        if hit is not None:
+            return hit
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"base.{path}",)).fetchone()
+        if row is None:
+            return None
+        try:
+            key = ref_digest(str(row[0]).split()[0])
+            return key, tuple(self._blob_chain(key))
+        except (ValueError, JournalCorrupted):
+            return None  # a damaged hint only costs compression
 
     # -- leases ----------------------------------------------------------------------------------
 
@@ -492,19 +735,29 @@ class SQLiteStore(Store):
 
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
         """Store `content` under `digest` once, durably; a second call with the digest is a no-op."""
-        text = encode(content, what=f"revision {digest}")
+        # stored under its kind: a new set of alternatives or capabilities is deflated
+        # against the previous one
+        packed = self._packer.pack_shared(content, path=f"revision.{kind}", what=f"revision {digest}")
         if self._closed:
             raise JournalError(f"the journal {self.path} is closed")
         if self._read_one("SELECT 1 FROM revisions WHERE digest = ?", (digest,)) is not None:
             return
         with self._wlock:
+            conn = self._writer
             try:
-                self._writer.execute(
+                conn.execute("BEGIN IMMEDIATE")
+                done = _Written()
+                self._put_blobs(conn, packed, done)
+                conn.execute(
                     "INSERT OR IGNORE INTO revisions (digest, kind, content) VALUES (?, ?, ?)",
-                    (digest, kind, text),
+                    (digest, kind, self._packer.seal(packed.text)),
                 )
+                conn.execute("COMMIT")
             except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise JournalError(f"cannot write the journal {self.path}: {exc}") from None
+            self._remember(done)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -523,17 +776,66 @@ class SQLiteStore(Store):
         rows = self._read(sql, params)
         return rows[0] if rows else None
 
+    def _blob_text(self, key: bytes) -> bytes:
+        """Return a blob's packed JSON text, checked against its digest; JournalCorrupted otherwise."""
+        hit = self._blob_texts.get(key)
+        if hit is not None:
+            return hit
+        return self._blob_chain(key)[-1]
+
+    def _blob_chain(self, key: bytes, depth: int = 0) -> list[bytes]:
+        """Return the texts of a blob's chain: from the blob stored alone to this one."""
+        text = self._blob_texts.get(key)
+        if text is not None and key in self._blob_parents:
+            parent = self._blob_parents[key]
+            return ([] if parent is None else self._blob_chain(parent, depth + 1)) + [text]
+        name = f"shared part {ref_text(key)}"
+        if depth > BLOB_CHAIN:
+            raise JournalCorrupted(f"{name} in {self.path} is deflated against too many others (damaged)")
+        row = self._read_one("SELECT data FROM blobs WHERE key = ?", (blob_key(key),))
+        if row is None:
+            raise JournalCorrupted(f"{name} is missing from the journal {self.path}")
+        data = bytes(row[0])
+        parent = Packer.blob_base(data)
+        chain = [] if parent is None else self._blob_chain(parent, depth + 1)
+        text = self._packer.body(data, what=name, previous=chain)
+        if digest(text) != key:
+            raise JournalCorrupted(f"{name} in {self.path} does not match its digest (damaged)")
+        if len(self._blob_texts) >= _BLOB_CACHE:
+            self._blob_texts.clear()
+            self._blob_parents.clear()
+        self._blob_texts[key] = text
+        self._blob_parents[key] = parent
+        return [*chain, text]
+
+    def _blob(self, key: bytes) -> Any:
+        """Return a blob's packed JSON, parsed (cached: many decisions share one)."""
+        hit = self._blob_cache.get(key)
+        if hit is not None:
+            return hit
+        value = load(self._blob_text(key), what=f"shared part {ref_text(key)}")
+        if len(self._blob_cache) >= _BLOB_CACHE:
+            self._blob_cache.clear()
+        self._blob_cache[key] = value
+        return value
+
+    def _unpack_top(self, parsed: Any) -> Any:
+        if isinstance(parsed, dict):  # a packed dict's own keys are never escaped
+            return {k: unpack(v, self._blob) for k, v in parsed.items()}
+        return unpack(parsed, self._blob)
+
     def get_revision(self, *, digest: str) -> Any:
         """Return the content stored under `digest`; JournalError when unknown or undecodable."""
         row = self._read_one("SELECT content FROM revisions WHERE digest = ?", (digest,))
         if row is None:
             raise JournalError(f"no revision {digest} in the journal {self.path}")
+        what = f"revision {digest} in {self.path}"
         try:
-            return json.loads(row[0])
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise JournalCorrupted(
-                f"revision {digest} in {self.path} does not decode: {exc}"
-            ) from None
+            if isinstance(row[0], str):  # format 1: the content's JSON text
+                return load(row[0], what=what)
+            return unpack(load(self._packer.body(bytes(row[0]), what=what), what=what), self._blob)
+        except JournalCorrupted as exc:
+            raise JournalCorrupted(f"revision {digest}: {exc}") from None
 
     def get_run(self, *, run_id: str) -> RunInfo:
         """Return the run whose id is `run_id` or uniquely starts with it; UsageError otherwise."""
@@ -541,8 +843,9 @@ class SQLiteStore(Store):
         if row is None:
             matches = [
                 r[0] for r in self._read(
-                    "SELECT run_id FROM runs WHERE substr(run_id, 1, ?) = ?",
-                    (len(run_id), run_id),
+                    "SELECT run_id FROM runs WHERE run_id >= ? AND substr(run_id, 1, ?) = ? "
+                    "ORDER BY run_id LIMIT 9",
+                    (run_id, len(run_id), run_id),
                 )
             ] if run_id else []
             if len(matches) != 1:
@@ -553,27 +856,50 @@ class SQLiteStore(Store):
             row = self._read_one("SELECT run_id, info FROM runs WHERE run_id = ?", (matches[0],))
         return self._decode_run(row[0], row[1])
 
-    def _decode_run(self, run_id: str, info: str) -> RunInfo:
+    def _decode_run(self, run_id: str, info: str | bytes) -> RunInfo:
+        what = f"the row of run {run_id} in {self.path}"
         try:
-            return RunInfo.model_validate_json(info)
+            if isinstance(info, str):
+                return RunInfo.model_validate_json(info)
+            seed = Packer.blob_base(bytes(info))
+            previous = [] if seed is None else [self._blob_text(seed)]
+            return RunInfo.model_validate_json(self._packer.body(bytes(info), what=what, previous=previous))
         except PydanticError as exc:
-            raise JournalCorrupted(
-                f"the row of run {run_id} in {self.path} does not decode: "
-                f"{_first_error(exc)}; the other runs are unaffected",
-                run_id=run_id,
-            ) from None
+            reason = _first_error(exc)
+        except JournalCorrupted as exc:
+            reason = str(exc).removeprefix(f"{what} does not decode: ")
+        raise JournalCorrupted(
+            f"{what} does not decode: {reason}; the other runs are unaffected", run_id=run_id
+        ) from None
 
-    def list_runs(self, *, status: str | None = None, limit: int | None = None) -> list[RunInfo]:
-        """Return runs newest first; rows that do not decode are left out and named in `corrupted_runs`."""
+    def list_runs(
+        self, *, status: str | None = None, limit: int | None = None, intent: str | None = None,
+        before: tuple[float, str] | None = None,
+    ) -> list[RunInfo]:
+        """Return runs newest first (by created_at, then run id), filtered and limited in SQL.
+
+        `before=(created_at, run_id)` starts after that run (a cursor: pass the last
+        run of a page to get the next). Rows that do not decode are left out and
+        named in `corrupted_runs`.
+        """
         sql = "SELECT run_id, info FROM runs"
+        where: list[str] = []
         params: list[Any] = []
         if status is not None:
-            sql += " WHERE status = ?"
+            where.append("status = ?")
             params.append(status)
+        if intent is not None:
+            where.append("intent = ?")
+            params.append(intent)
+        if before is not None:
+            where.append("(created_at < ? OR (created_at = ? AND run_id < ?))")
+            params.extend((before[0], before[0], before[1]))
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, run_id DESC"
         if limit is not None:
             sql += " LIMIT ?"
-            params.append(limit)
+            params.append(min(limit, 2**63 - 1))
         runs, bad = [], []
         for run_id, info in self._read(sql, params):
             try:
@@ -584,25 +910,49 @@ class SQLiteStore(Store):
         return runs
 
     def events(self, *, run_id: str, kinds: Sequence[str] | None = None) -> list[Event]:
-        """Return the run's events in seq order (only `kinds` if given); JournalCorrupted on a bad row."""
-        sql = "SELECT seq, kind, at, data FROM events WHERE run_id = ?"
-        params: list[Any] = [run_id]
-        if kinds is not None:
-            kinds = list(kinds)
-            if not kinds:
-                return []
-            sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"
-            params.extend(kinds)
-        sql += " ORDER BY seq"
+        """Return the run's events in seq order (only `kinds` if given); JournalCorrupted on a bad row.
+
+        Every row of the run is read, whatever `kinds`: a row is deflated against
+        the run's events before it.
+        """
+        row = self._read_one("SELECT run_key FROM runs WHERE run_id = ?", (run_id,))
+        wanted = None if kinds is None else set(kinds)
+        if row is None or wanted == set():
+            return []
+        key = int(row[0])
+        rows = self._read(
+            "SELECT id, kind, at, data FROM events WHERE id BETWEEN ? AND ? ORDER BY id",
+            (key << _SEQ_BITS, (key << _SEQ_BITS) | _SEQ_MASK),
+        )
+        texts: dict[int, bytes] = {}  # seq -> packed JSON text, what later rows deflate against
         out = []
-        for seq, kind, at, data in self._read(sql, params):
+        for rowid, kind, at, data in rows:
+            seq = int(rowid) & _SEQ_MASK
+            what = f"event {seq} ({kind}) of run {run_id} in {self.path}"
             try:
-                out.append(Event(run_id=run_id, seq=seq, kind=kind, at=at, data=json.loads(data)))
-            except (json.JSONDecodeError, TypeError, PydanticError) as exc:
-                reason = _first_error(exc) if isinstance(exc, PydanticError) else str(exc)
+                if isinstance(data, str):  # format 1: the data's JSON text
+                    value = load(data, what=what)
+                    texts[seq] = data.encode()
+                else:
+                    chain = Packer.chained(bytes(data))
+                    previous = [texts[s] for s in range(seq - chain, seq) if s in texts]
+                    seed = Packer.blob_base(bytes(data))
+                    if seed is not None:
+                        previous.insert(0, self._blob_text(seed))
+                    text = self._packer.body(bytes(data), what=what, previous=previous)
+                    texts[seq] = text
+                    if wanted is not None and kind not in wanted:
+                        continue
+                    value = self._unpack_top(load(text, what=what))
+                if wanted is None or kind in wanted:
+                    out.append(Event(run_id=run_id, seq=seq, kind=kind, at=at, data=value))
+            except (JournalCorrupted, PydanticError, TypeError, ValueError) as exc:
+                if isinstance(exc, PydanticError):
+                    reason = _first_error(exc)
+                else:
+                    reason = str(exc).removeprefix(f"{what} does not decode: ")
                 raise JournalCorrupted(
-                    f"event {seq} ({kind}) of run {run_id} in {self.path} does not decode: "
-                    f"{reason}; the other runs are unaffected",
+                    f"{what} does not decode: {reason}; the other runs are unaffected",
                     run_id=run_id,
                 ) from None
         return out
@@ -634,6 +984,18 @@ class SQLiteStore(Store):
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r}, synchronous={self.synchronous})"
+
+
+@dataclass
+class _Written:
+    """What one transaction wrote that later appends build on, kept once it commits."""
+
+    blobs: set[bytes] = field(default_factory=set)
+    run_keys: dict[str, int] = field(default_factory=dict)
+    recent: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
+    blob_bases: dict[str, tuple[bytes, tuple[bytes, ...]]] = field(default_factory=dict)
+    seeds: dict[str, tuple[bytes, bytes] | None] = field(default_factory=dict)
+    finished: set[str] = field(default_factory=set)
 
 
 def _lease(row: Any) -> Lease | None:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import (
     Field,
+    SerializationInfo,
     ValidatorFunctionWrapHandler,
     field_serializer,
     field_validator,
@@ -21,7 +22,7 @@ from pydantic import (
 
 from ido.model.conditions import Condition, Effect
 from ido.model.values import Amount, Duration, FactName, Frozen, Name, Probability, Scalar
-from ido.secrets import mask_all
+from ido.secrets import mask_all, revealing
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -63,9 +64,9 @@ class HttpInvoke(Frozen):
     json_body: dict[str, Any] | None = Field(default=None, alias="json")
 
     @field_serializer("headers")
-    def _masked(self, headers: dict[str, str]) -> dict[str, str]:
+    def _masked(self, headers: dict[str, str], info: SerializationInfo) -> dict[str, str]:
         # every dump is a place a token could leak to: only references survive it
-        return mask_all(headers)
+        return dict(headers) if revealing(info.context) else mask_all(headers)
 
 
 class SimInvoke(Frozen):

@@ -8,18 +8,22 @@ planner (goal, constraints, objective), by policies (`applies_to` matches
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializationInfo, field_serializer, model_validator
 
 from ido.model.conditions import Condition
 from ido.model.values import Amount, Duration, Frozen, Name, Probability, Scalar
+from ido.secrets import MASK, REFERENCE, has_reference, mask, revealing, unset_variables
 
 InputType = Literal["str", "int", "float", "bool"]
 
 
 class InputSpec(Frozen):
-    """A typed run parameter. `secret` inputs never appear in records or logs."""
+    """A typed run parameter. `secret` inputs never appear in records or logs; a secret's `default`
+    is masked wherever the intent is written down, and may be a `${env:NAME}` reference read when
+    the inputs are bound (`ido.secrets`)."""
 
     type: InputType = "str"
     secret: bool = False
@@ -33,6 +37,13 @@ class InputSpec(Frozen):
         if isinstance(data, str):
             return {"type": data}
         return data
+
+    @field_serializer("default")
+    def _masked_default(self, default: Scalar | None, info: SerializationInfo) -> Scalar | None:
+        # a secret's default is a secret too: only a ${env:NAME} reference survives a dump
+        if self.secret and default is not None and not revealing(info.context):
+            return mask(default) if isinstance(default, str) else MASK
+        return default
 
     def coerce(self, raw: Any) -> Scalar:
         """Return `raw` converted to this input's type; raises ValueError saying what was expected."""
@@ -118,6 +129,17 @@ class Intent(Frozen):
                     # a secret's value is never repeated, not even in an error on the terminal
                     what = f"the value given is not a {spec.type}" if spec.secret else str(exc)
                     raise ValueError(f"input {name!r}: {what}") from None
+            elif spec.secret and isinstance(spec.default, str) and has_reference(spec.default):
+                unset = unset_variables(spec.default)
+                if unset:
+                    raise ValueError(
+                        f"input {name!r}: its default reads environment variable {unset[0]}, which is not "
+                        f"set; export {unset[0]} or pass --input {name}=..."
+                    )
+                try:
+                    bound[name] = spec.coerce(REFERENCE.sub(lambda m: os.environ[m.group(1)], spec.default))
+                except ValueError:
+                    raise ValueError(f"input {name!r}: the value its default reads is not a {spec.type}") from None
             elif spec.default is not None:
                 bound[name] = spec.default
             else:

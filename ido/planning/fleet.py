@@ -64,6 +64,14 @@ class Allocation:
     per_provider: dict[str, int] = field(default_factory=dict)
 
 
+def warm() -> None:
+    """Import the CP-SAT solver `allocate` uses (imported lazily: most commands never allocate).
+
+    Called by `ido.engine.fleet.Fleet` when its capabilities have concurrency limits.
+    """
+    from ortools.sat.python import cp_model  # noqa: F401 - the import is the point
+
+
 def _admissible(d: Demand, p: Provider) -> bool:
     return (
         p.role == d.role

@@ -692,7 +692,7 @@ def _constraint_blockers(planner: Planner, call: Call) -> list[Blocker]:
         })
         res, _ = planner.search(call, bounds=others, metric=metric)
         if isinstance(res, Found) and res.value > bound + EPS:
-            out.append(_constraint_blocker(call, name, res.value, bound, alone=False))
+            out.append(_constraint_blocker(call, name, res.value, bound, alone=False).model_copy(update={"joint": True}))
     if out:
         return out
     names = ", ".join(call.bound_sources[n][0] for n, _ in _CHECKS if n in call.bound_sources)

@@ -29,6 +29,7 @@ class Verdict(StrEnum):
     COSTLIER = "costlier"  # admissible, but the best plan using it scores worse (difference given)
     NOT_NEEDED = "not_needed"  # its role is not needed to reach the goal from this state
     EXCLUDED = "excluded"  # the caller ruled it out (`PlanRequest.exclude`, e.g. a static strategy)
+    REJECTED = "rejected"  # a person refused its approval in this run (set by the engine, not the planner)
 
 
 class ScoreBreakdown(Frozen):

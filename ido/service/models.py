@@ -37,10 +37,12 @@ class Submitted(BaseModel):
 
 
 class RunsPage(BaseModel):
-    """`GET /runs`: runs newest first, a cursor for the next page (None at the end), undecodable rows."""
+    """`GET /runs`: runs newest first, where the next page starts (None at the end), undecodable rows."""
 
     runs: list[RunInfo]
     next_cursor: str | None = None
+    #: the last run of this page when there are more (`ido runs --before` takes it)
+    next_before: str | None = None
     corrupted: list[str] = Field(default_factory=list)
 
 

@@ -111,30 +111,33 @@ def list_runs(
     verdict: Annotated[Verdict | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
+    before: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JSONResponse:
-    """Runs newest first (the rows `ido runs --json` lists), filtered, a page at a time.
+    """Runs newest first (the body of `ido runs --json`), filtered, a page at a time.
+
+    The next page: `cursor=next_cursor`, or `before=next_before` as `ido runs --before RUN`.
 
     `capability` keeps runs where a decision weighed it (chosen or rejected),
     `verdict` runs where an alternative got that verdict; both: that capability
     got that verdict. Those two read each run's decisions, so one page examines
     at most SCAN_LIMIT runs and, when it stops there, gives a cursor to go on.
     """
-    after = decode_cursor(cursor) if cursor else None
     store = service.store
-    rows = store.list_runs(status=status)
-    if intent is not None:
-        rows = [r for r in rows if r.intent == intent]
-    if after is not None:
-        # newest first: the rows after the cursor are the older ones (ties broken by run id, descending)
-        rows = [r for r in rows if (r.created_at, r.run_id) < after]
+    after = decode_cursor(cursor) if cursor else None
+    if before is not None and after is None:
+        start = find_run(store, before)
+        after = (start.created_at, start.run_id)
     if capability is None and verdict is None:
+        rows = store.list_runs(status=status, intent=intent, before=after, limit=limit + 1)
         page = rows[:limit]
         last = page[-1] if len(rows) > limit and page else None
     else:
+        rows = store.list_runs(status=status, intent=intent, before=after)
         page, last = _weighed(service, rows, limit, capability, verdict.value if verdict else None)
     return JSONResponse({
         "runs": [r.model_dump(mode="json") for r in page],
         "next_cursor": encode_cursor(last) if last is not None else None,
+        "next_before": last.run_id if last is not None else None,
         "corrupted": list(getattr(store, "corrupted_runs", [])),
     })
 

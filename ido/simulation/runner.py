@@ -143,7 +143,7 @@ def make_engine(workspace: Workspace, store: Store, world: SimulatedWorld, clock
 
     return Engine(
         workspace, store, executors=world.executors(), prober=world, fact_reader=world,
-        clock=clock, strategy=strategy, listeners=tuple(listeners),
+        clock=clock, strategy=strategy, listeners=tuple(listeners), fault_reporter=world,
     )
 
 

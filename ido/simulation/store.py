@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ido.errors import JournalError
-from ido.journal._common import check_seqs, resolve_run_id
+from ido.journal._common import check_seqs, resolve_run_id, select_runs
 from ido.journal.base import Event, Lease, RunInfo, Store
 
 
@@ -97,12 +97,13 @@ class SimStore(Store):
             raise JournalError(f"run {run_id} has finished and was summarised: the simulation keeps no finished run whole")
         return self._runs[resolve_run_id(run_id, self._runs)]
 
-    def list_runs(self, *, status: str | None = None, limit: int | None = None) -> list[RunInfo]:
-        """Return the runs not yet finished (`finished` has the others) newest first, optionally
-        only those with `status`."""
-        runs = [r for r in self._runs.values() if status is None or r.status == status]
-        runs.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
-        return runs if limit is None else runs[:limit]
+    def list_runs(
+        self, *, status: str | None = None, limit: int | None = None, intent: str | None = None,
+        before: tuple[float, str] | None = None,
+    ) -> list[RunInfo]:
+        """Return the runs not yet finished (`finished` has the others) newest first, filtered as
+        `Store.list_runs` says."""
+        return select_runs(self._runs.values(), status=status, limit=limit, intent=intent, before=before)
 
     def events(self, *, run_id: str, kinds: Sequence[str] | None = None) -> list[Event]:
         """Return the run's events in seq order (only `kinds` if given); a finished run's are dropped."""

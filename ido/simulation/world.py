@@ -47,7 +47,7 @@ from ido.clock import Clock
 from ido.engine.doors import Call, Result
 from ido.errors import ExecutionError
 from ido.model import Capability, Observer, Scalar
-from ido.simulation.faults import FAST_FAILURE_S, FaultEffect, FaultSchedule
+from ido.simulation.faults import FAST_FAILURE_S, FaultEffect, FaultSchedule, fault_label
 
 DEFAULT_JITTER = 0.25
 
@@ -124,6 +124,9 @@ class SimulatedWorld:
         self.calls: dict[str, int] = defaultdict(int)
         #: run id -> labels of every fault that touched one of its calls.
         self.touched: dict[str, set[str]] = defaultdict(set)
+        #: capabilities some fault targets (found on first use by `faults_in_force`).
+        self._targeted: list[Capability] | None = None
+        self._labels: dict[tuple[int, str], str] = {}
 
     # -- time and runs ------------------------------------------------------------------
 
@@ -179,6 +182,31 @@ class SimulatedWorld:
         if cap is None:
             return self.schedule.labels(capability, t)
         return self.schedule.labels(cap.name, t, provides=cap.provides, tags=cap.tags)
+
+    def faults_in_force(self, now: float | None = None) -> list[tuple[str, str]]:
+        """Return (label, capability) of every injected fault in force at engine-clock `now`.
+
+        The engine calls this before each decision to stamp decision records
+        (`DecisionRecord.faults`, `ido.engine.fold.note_active_faults`). Only
+        capabilities some fault targets are looked at (found once), so it costs
+        next to nothing per decision.
+        """
+        if self._targeted is None:
+            self._targeted = [
+                c for c in self.capabilities.values()
+                if self.schedule.for_target(c.name, c.provides, c.tags)
+            ]
+        t = self.scenario_time(now)
+        faults = self.schedule.faults
+        out = []
+        for c in self._targeted:
+            for i in self.schedule.for_target(c.name, c.provides, c.tags):
+                if faults[i].active(t):
+                    label = self._labels.get((i, c.name))
+                    if label is None:
+                        label = self._labels[(i, c.name)] = fault_label(i, faults[i], c.name)
+                    out.append((label, c.name))
+        return out
 
     # -- the doors --------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from journal_helpers import event, run_info
+from journal_helpers import event, event_key, run_info
 
 from ido.errors import JournalCorrupted, JournalError
 from ido.journal.sqlite import SQLiteStore
@@ -64,7 +64,7 @@ async def test_newer_schema_is_refused(db_path: Path) -> None:
     with sqlite3.connect(db_path) as conn:
         conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     conn.close()
-    with pytest.raises(JournalError, match=r"newer ido .journal schema 99"):
+    with pytest.raises(JournalError, match=r"newer ido .journal format 99; this ido reads formats 1 to 2.: upgrade ido"):
         SQLiteStore(db_path)
 
 
@@ -72,7 +72,7 @@ async def test_bad_event_row_names_run_and_seq_and_spares_other_runs(db_path: Pa
     """An event whose JSON does not decode raises JournalCorrupted naming it; other runs read fine."""
     await _journal_with_runs(db_path)
     with sqlite3.connect(db_path) as conn:
-        conn.execute("UPDATE events SET data = '{\"half\": ' WHERE run_id = 'run-1' AND seq = 3")
+        conn.execute("UPDATE events SET data = '{\"half\": ' WHERE id = ?", (event_key(conn, "run-1", 3),))
     conn.close()
     store = SQLiteStore(db_path)
     with pytest.raises(JournalCorrupted, match=r"event 3 \(observation\) of run run-1 .*does not decode") as err:
@@ -105,7 +105,7 @@ async def test_event_of_unknown_kind_is_corruption(db_path: Path) -> None:
     """A row whose kind ido does not know is reported as corrupted, not as a crash."""
     await _journal_with_runs(db_path, runs=1)
     with sqlite3.connect(db_path) as conn:
-        conn.execute("UPDATE events SET kind = 'mystery' WHERE seq = 2")
+        conn.execute("UPDATE events SET kind = 'mystery' WHERE id = ?", (event_key(conn, "run-0", 2),))
     conn.close()
     store = SQLiteStore(db_path)
     with pytest.raises(JournalCorrupted, match=r"event 2 .mystery. of run run-0"):

@@ -74,7 +74,8 @@ async def test_why_not_reports_each_decision(journal: SQLiteStore) -> None:
     assert [(r.seq, r.verdict) for r in w.reasons] == [(1, "chosen"), (2, "unhealthy"), (3, "not_needed")]
     assert "circuit open" in w.reasons[1].reason
     assert w.provides == "payment"
-    assert w.summary == "dispatched at decision 1; not chosen at decisions 2, 3 (not_needed, unhealthy)"
+    assert w.summary == "dispatched and failed at decision 1; not chosen at decisions 2, 3 (not_needed, unhealthy)"
+    assert w.reasons[0].status == "failed" and "sent and failed (server: HTTP 503)" in w.reasons[0].what
     denied = why_not(journal, RUN_ID, "payment.paypal-us")
     assert {r.verdict for r in denied.reasons} == {"denied"}
     assert "gdpr-data-stays-in-eu" in denied.reasons[0].reason

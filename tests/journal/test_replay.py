@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from journal_helpers import event_key
 
 import ido.loading  # noqa: F401 - first: ido.workspace and ido.loading import each other
 from ido.cli.main import main
@@ -103,15 +104,20 @@ async def test_altered_record_names_the_first_difference(recorded: tuple[Path, s
     """A decision whose record was altered makes replay exit 1 naming that decision and field."""
     folder, run_id, _ = recorded
     db = folder / ".ido" / "journal.db"
-    conn = sqlite3.connect(db)
-    rows = conn.execute(
-        "SELECT seq, data FROM events WHERE run_id = ? AND kind = 'decision' ORDER BY seq", (run_id,)
-    ).fetchall()
-    seq, data = rows[1]
-    record = json.loads(data)
+    store = SQLiteStore(db)
+    events = store.events(run_id=run_id)
+    store.close()
+    decisions = [e for e in events if e.kind == "decision"]
+    seq, record = decisions[1].seq, dict(decisions[1].data)
     original = record["chosen"]
     record["chosen"] = ["pay.backup"] if original != ["pay.backup"] else ["pay.primary"]
-    conn.execute("UPDATE events SET data = ? WHERE run_id = ? AND seq = ?", (json.dumps(record), run_id, seq))
+    # Rows are deflated against the run's rows before them, so the altered one and those after
+    # it are rewritten as rows of plain JSON text (format 1), which are read as such.
+    conn = sqlite3.connect(db)
+    for e in events:
+        if e.seq >= seq:
+            data = record if e.seq == seq else e.data
+            conn.execute("UPDATE events SET data = ? WHERE id = ?", (json.dumps(data), event_key(conn, run_id, e.seq)))
     conn.commit()
     conn.close()
     assert main(["--workspace", str(folder), "replay", run_id]) == 1

@@ -37,6 +37,7 @@ def test_decisions_why_not_replay_and_run_equal_the_cli_json(
     assert api.get(f"/api/v1/runs/{run_id}", headers=bearer("read")).json() == listed["runs"][0]
     page = api.get("/api/v1/runs", headers=bearer("read")).json()
     assert page["runs"] == listed["runs"] and page["next_cursor"] is None
+    assert {k: page[k] for k in listed} == listed  # every key of `ido runs --json`, same values
 
 
 def test_plan_equals_ido_plan_json(api: TestClient, finished: tuple[Path, str, str],
@@ -165,6 +166,10 @@ def test_runs_pages_with_a_cursor(api: TestClient) -> None:
         if cursor is None:
             break
     assert seen == [r["run_id"] for r in everything]
+    first = api.get("/api/v1/runs", params={"limit": 2}, headers=bearer("read")).json()
+    second = api.get("/api/v1/runs", params={"limit": 2, "before": first["next_before"]},
+                     headers=bearer("read")).json()
+    assert [r["run_id"] for r in first["runs"] + second["runs"]] == seen[:4]
     only = api.get("/api/v1/runs", params={"intent": "service-restored"}, headers=bearer("read")).json()
     assert only["runs"] == []
     assert api.get("/api/v1/runs", params={"cursor": "%%%"}, headers=bearer("read")).status_code == 400

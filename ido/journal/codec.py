@@ -1,0 +1,360 @@
+"""How journal data are packed into bytes: shared parts once by digest, zlib against what came before.
+
+A journal holds many decision records that repeat one another: the same
+alternatives with the same reasons, the same plan, the same health, within a
+run and across runs. `Packer.pack` turns an event's data into packed JSON
+text where a long top-level value (`TOP_SHARE_MIN`) becomes a reference
+`{"$r": DIGEST}` to a *blob* stored once per digest; a value too long to
+deflate against its previous version (`NEST_MIN`) has its parts shared one
+by one too. A dict of the caller's data with keys starting with `$` is
+wrapped as `{"$d": {...}}`, so it is never mistaken for a reference.
+
+Rows are bytes: a three-byte header (flags, preset dictionary id, how many
+earlier texts it was deflated against) then the UTF-8 JSON, deflated with
+zlib against the dictionary of ido's field names (`ZDICT_1`, kept in the
+journal) plus those earlier texts when that is shorter: an event row
+against the run's previous events (`seal`), a blob against its previous
+versions under the same key (`seal_blob`, `FLAG_BASED`: the base's key
+follows the header), a run's first events against a seed blob. `body`
+gives the text back and `unpack` resolves references, so what a store
+returns is exactly the data it was given (as JSON round-trips it).
+
+Called by `ido.journal.sqlite`, which decides what each row is deflated against.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring
+from typing import Any
+
+from ido.errors import JournalCorrupted, JournalError
+
+#: a dict or list inside a shared part whose compact JSON is at least this long is shared too.
+SHARE_MIN = 128
+#: a value of an event's top level is shared from this long (what is shorter and repeats is
+#: mostly the run's own, which deflating against the run's previous events stores well).
+TOP_SHARE_MIN = 512
+#: zlib's window: a preset dictionary longer than this is used from its end.
+WINDOW = 32768
+#: a long value is deflated against its previous version while both fit zlib's window;
+#: a longer one (a large registry's alternatives) has its parts shared one by one instead.
+NEST_MIN = WINDOW - 2048
+#: row header: flags, dictionary id, how many previous event texts the row was deflated against.
+HEADER = 3
+#: rows shorter than this are not worth deflating (zlib's header and checksum cost 6 bytes).
+DEFLATE_MIN = 24
+
+FLAG_DEFLATED = 1
+#: a blob deflated against another blob (its key follows the header)
+FLAG_BASED = 2
+#: a blob is deflated against at most this many blobs in a row (then one stands alone)
+BLOB_CHAIN = 16
+
+REF, LITERAL = "$r", "$d"
+
+#: the preset dictionary new journals deflate with (id 1), stored in the journal itself
+#: so that a later ido with another dictionary still reads the rows written with this one.
+#: It holds the names and common values of the fields ido's events carry; zlib prefers
+#: what is most used at the end.
+ZDICT_1 = (
+    '"format_version":1,"notes":[],"outcomes":[],"faults":[],"exclude":[],"approved":[],'
+    '"pinned":null,"wake_at":null,"plan_reused":false,"health_digest":"","inputs_digest":"",'
+    '"metrics":{"nodes_expanded":,"nodes_generated":,"relevant_capabilities":,"milliseconds":},'
+    '"remaining":{"budget":,"deadline_s":,"steps":null,"spent":,"elapsed_s":},'
+    '"revisions":{"intent":"","capabilities":"","policies":""},"strategy":"adaptive",'
+    '"conditions":[{"type":"Satisfied","status":true,"reason":"GoalHolds","message":"",'
+    '{"type":"Progressing","status":false,{"type":"Degraded","status":false,"reason":"Healthy",'
+    '{"type":"Blocked","status":false,"reason":"NotBlocked",'
+    '"circuit":"closed","circuit":"open","circuit":"half-open","success_rate":,"latency_s":,'
+    '"samples":,"consecutive_failures":0,"retry_at":null,"updated_at":,'
+    '"verdict":"costlier","verdict":"denied","verdict":"unreachable","verdict":"chosen",'
+    '"score_delta":null,"unmet_fact":null,"policies":[],"numbers":{"cost":,"latency_s":,'
+    '"success_probability":,"score":,"circuit":"closed"}},'
+    '"feasible":true,"steps":[{"after":[],"requires_approval":false,"approval_policies":[]},'
+    '"breakdown":{"cost":,"latency":,"risk":,"preference":,'
+    '"status":"succeeded","hit":true,"error":null,"error_kind":null,"plan_step":null,'
+    '"compensation":false,"attempt":1,"idempotency_key":"","status":"running",'
+    '"run_started","decision","dispatched","outcome","status","intent":"","inputs":{},'
+    '"given":{},"set":{},"state":{},"options":{},"created_at":,"cost":0.0,"steps_executed":,'
+    '"decisions":,"trigger":"start","trigger":"step_succeeded","trigger":"step_failed",'
+    '"action":"dispatch","action":"wait","action":"succeed","action":"fail",'
+    '"gap":{"want":"= true","have":false},"health":{},"attempts":{},"chosen":[],"reason":"",'
+    '"predicted":{},"in_flight":[],"dispatch":[0],"cause":"","now":,"health_at":,'
+    '"steps_taken":,"capability":"","provides":"","facts":{},"decision_id":"","step":,'
+    '"parent_id":"","run_id":"","seq":,"at":"T:00.000+00:00","plan":{"intent":"",'
+    '"alternatives":[{"capability":"","provides":"","verdict":"costlier","reason":"'
+)
+
+
+class Packer:
+    """Packs JSON values into rows and blobs, deflating against preset dictionaries.
+
+    One per store, shared by its writer and readers (it holds no state but the
+    dictionaries). `dictionaries` maps id -> preset dictionary; `current` is the
+    id new rows are deflated with (0: none).
+    """
+
+    def __init__(self, dictionaries: Mapping[int, bytes], current: int) -> None:
+        self.dictionaries = dict(dictionaries)
+        self.current = current
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def pack(self, data: Any, *, what: str) -> Packed:
+        """Return `data` packed: its JSON text, large parts replaced by references, and the
+        blobs those refer to. Raises JournalError naming `what` when `data` is not plain JSON."""
+        blobs: dict[bytes, tuple[str, bytes]] = {}
+        try:
+            if isinstance(data, dict):  # the top level's own keys are never escaped
+                body = ",".join(
+                    f"{encode_basestring(_key(k))}:{_shared(v, blobs, str(k))}" for k, v in data.items()
+                )
+                return Packed(text=("{" + body + "}").encode(), blobs=blobs)
+            text = _text(data, blobs, None)
+            if len(text) > NEST_MIN:  # too long to deflate against its previous version: share its parts
+                text = _text(data, blobs, SHARE_MIN, top=True)
+            return Packed(text=text.encode(), blobs=blobs)
+        except (TypeError, ValueError) as exc:
+            raise JournalError(
+                f"{what} cannot be stored: {exc}; journal data must be plain JSON "
+                "(dicts, lists, strings, numbers, booleans, null)"
+            ) from None
+
+    def pack_shared(self, data: Any, *, path: str, what: str) -> Packed:
+        """Return `data` packed as one shared value (a reference when long) stored under
+        `path`, deflated against the previous value stored there. Read back with `unpack`."""
+        blobs: dict[bytes, tuple[str, bytes]] = {}
+        try:
+            return Packed(text=_shared(data, blobs, path).encode(), blobs=blobs)
+        except (TypeError, ValueError) as exc:
+            raise JournalError(
+                f"{what} cannot be stored: {exc}; journal data must be plain JSON "
+                "(dicts, lists, strings, numbers, booleans, null)"
+            ) from None
+
+    def seal(self, raw: bytes, previous: Sequence[bytes] = (), seed: tuple[bytes, bytes] | None = None) -> bytes:
+        """Return row bytes for `raw`: a header, then `raw` deflated when that is shorter.
+
+        `previous`: the texts of the run's events just before this one (oldest
+        first); deflating against them stores mostly what changed. `seed` = (key,
+        text) of a blob holding the first events of an earlier run of the same
+        intent, for the first events of a run, which have little before them. A
+        reader must give the same texts back to `body`, the seed's first.
+        """
+        if len(raw) < DEFLATE_MIN or not self.current:
+            return bytes((0, 0, 0)) + raw
+        small = self._deflate(raw, previous)
+        row = bytes((FLAG_DEFLATED, self.current, len(previous))) + small
+        if seed is not None:
+            seeded = self._deflate(raw, [seed[1], *previous])
+            if len(seeded) + 8 < len(small):
+                row = bytes((FLAG_DEFLATED | FLAG_BASED, self.current, len(previous) + 1)) + seed[0] + seeded
+        return row if len(row) < len(raw) + HEADER else bytes((0, 0, 0)) + raw
+
+    def _deflate(self, raw: bytes, previous: Sequence[bytes]) -> bytes:
+        comp = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY,
+                                self._zdict(self.current, previous))
+        return comp.compress(raw) + comp.flush()
+
+    def seal_blob(self, raw: bytes, base: tuple[bytes, tuple[bytes, ...]] | None) -> tuple[bytes, int]:
+        """Return (row bytes, depth) for a blob: deflated against `base` = (its key, the texts
+        of its chain: from the blob stored alone to it) when given and not too long, else
+        against the dictionary alone (depth 0)."""
+        if base is None or len(base[1]) >= BLOB_CHAIN or not self.current:
+            return self.seal(raw), 0
+        key, chain = base
+        depth = len(chain) - 1
+        small = self._deflate(raw, chain)
+        plain = self.seal(raw)
+        if len(small) + 8 >= len(plain):
+            return plain, 0
+        return bytes((FLAG_DEFLATED | FLAG_BASED, self.current, depth + 1)) + key + small, depth + 1
+
+    @staticmethod
+    def blob_base(row: bytes) -> bytes | None:
+        """Return the key of the blob a row was deflated against (a blob's previous version,
+        an event's seed), if any."""
+        return row[HEADER:HEADER + 8] if len(row) >= HEADER + 8 and row[0] & FLAG_BASED else None
+
+    def _zdict(self, dict_id: int, previous: Sequence[bytes]) -> bytes:
+        zdict = self.dictionaries[dict_id] + b"".join(previous)
+        return zdict[-WINDOW:]
+
+    # -- reading -------------------------------------------------------------------------------
+
+    @staticmethod
+    def chained(row: bytes) -> int:
+        """Return how many of the run's previous event texts `row` was deflated against."""
+        if len(row) < HEADER:
+            return 0
+        return row[2] - 1 if row[0] & FLAG_BASED and row[2] else row[2]
+
+    def body(self, row: bytes, *, what: str, previous: Sequence[bytes] = ()) -> bytes:
+        """Return the JSON text of a row; raises JournalCorrupted naming `what`.
+
+        `previous`: the texts of the `chained(row)` events before it, oldest first.
+        """
+        try:
+            if len(row) < HEADER:
+                raise ValueError("it is shorter than its header")
+            flags, dict_id, chain = row[0], row[1], row[2]
+            if flags & ~(FLAG_DEFLATED | FLAG_BASED):
+                raise ValueError(f"its header has unknown flags {flags}")
+            body = row[HEADER:]
+            if flags & FLAG_BASED:  # deflated against its chain: `chain` blobs before it
+                body = body[8:]
+            if flags & FLAG_DEFLATED:
+                if dict_id not in self.dictionaries:
+                    raise ValueError(f"it was deflated with dictionary {dict_id}, which the journal lacks")
+                if chain != len(previous):
+                    raise ValueError(f"it needs the {chain} events before it, {len(previous)} were read")
+                decomp = zlib.decompressobj(15, self._zdict(dict_id, previous))
+                body = decomp.decompress(body) + decomp.flush()
+                if not decomp.eof:
+                    raise ValueError("its compressed data are cut short")
+            return body
+        except (ValueError, zlib.error) as exc:
+            raise JournalCorrupted(f"{what} does not decode: {exc}") from None
+
+
+def load(text: bytes | str, *, what: str) -> Any:
+    """Return parsed JSON; raises JournalCorrupted naming `what` when it does not parse."""
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise JournalCorrupted(f"{what} does not decode: {exc}") from None
+
+
+@dataclass
+class Packed:
+    """A value packed for storage: its JSON text and the blobs (digest -> JSON text) it refers to."""
+
+    text: bytes
+    #: digest -> (the top-level key it was found under, or "" inside another, its JSON text)
+    blobs: dict[bytes, tuple[str, bytes]] = field(default_factory=dict)
+
+
+def digest(text: bytes) -> bytes:
+    """Return the 8-byte content digest a blob is stored under (its JSON text's BLAKE2b)."""
+    return hashlib.blake2b(text, digest_size=8).digest()
+
+
+def blob_key(key: bytes) -> int:
+    """Return the SQLite integer key of a blob digest (its 8 bytes as a signed integer)."""
+    return int.from_bytes(key, "big", signed=True)
+
+
+def ref_text(key: bytes) -> str:
+    """Return a digest as written in a reference: base64 without padding (11 characters)."""
+    return base64.b64encode(key).decode().rstrip("=")
+
+
+def ref_digest(text: str) -> bytes:
+    """Return the digest a reference names; raises ValueError when it is not one."""
+    key = base64.b64decode(text + "=", validate=True)
+    if len(key) != 8:
+        raise ValueError(f"reference {text!r} is not a blob digest")
+    return key
+
+
+def _key(k: Any) -> str:
+    # JSON object keys are strings; json.dumps turns these scalars into their JSON text.
+    if isinstance(k, str):
+        return k
+    if k is True:
+        return "true"
+    if k is False:
+        return "false"
+    if k is None:
+        return "null"
+    if isinstance(k, int):
+        return int.__repr__(k)
+    if isinstance(k, float):
+        return _float(k)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(k).__name__}")
+
+
+def _float(v: float) -> str:
+    text = float.__repr__(v)
+    if text in ("nan", "inf", "-inf"):
+        raise ValueError(f"Out of range float values are not JSON compliant: {text}")
+    return text
+
+
+def _shared(value: Any, blobs: dict[bytes, tuple[str, bytes]], path: str) -> str:
+    """Return the packed text of a top-level value: a reference when it is long (its parts
+    are shared too when it is too long to deflate against its previous version)."""
+    if not isinstance(value, dict | list | tuple):
+        return _text(value, blobs, None)
+    text = _text(value, {}, None)
+    if len(text) < TOP_SHARE_MIN:
+        return text
+    if len(text) > NEST_MIN:
+        text = _text(value, blobs, SHARE_MIN, top=True)
+    return _blob(text, blobs, path)
+
+
+def _blob(text: str, blobs: dict[bytes, tuple[str, bytes]], path: str) -> str:
+    raw = text.encode()
+    key = digest(raw)
+    blobs[key] = (path, raw)
+    return f'{{"{REF}":"{ref_text(key)}"}}'
+
+
+def _text(value: Any, blobs: dict[bytes, tuple[str, bytes]], share_min: int | None, *,
+          top: bool = False) -> str:
+    """Return the packed JSON text of `value`, adding the blobs its large parts become.
+
+    With `share_min`, a dict or list at least that long becomes a reference
+    (`value` itself only unless `top`); None: nothing is shared.
+    """
+    if isinstance(value, str):
+        return encode_basestring(value)
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return _float(value)
+    if isinstance(value, dict):
+        items = [(_key(k), _text(v, blobs, share_min)) for k, v in value.items()]
+        body = ",".join(f"{encode_basestring(k)}:{v}" for k, v in items)
+        text = "{" + body + "}"
+        if any(k.startswith("$") for k, _ in items):
+            text = f'{{"{LITERAL}":{text}}}'
+    elif isinstance(value, list | tuple):
+        text = "[" + ",".join(_text(v, blobs, share_min) for v in value) + "]"
+    else:
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+    if top or share_min is None or len(text) < share_min:
+        return text
+    return _blob(text, blobs, "")
+
+
+def unpack(value: Any, blob: Callable[[bytes], Any]) -> Any:
+    """Return `value` (packed, parsed from JSON) with references resolved and literals unwrapped.
+
+    `blob(digest)` returns a blob's parsed JSON (raising JournalCorrupted when
+    missing or damaged). Fresh containers are built on every call, so values
+    returned never share mutable parts.
+    """
+    if isinstance(value, dict):
+        if len(value) == 1:
+            if REF in value:
+                return unpack(blob(ref_digest(str(value[REF]))), blob)
+            if LITERAL in value:
+                return {k: unpack(v, blob) for k, v in value[LITERAL].items()}
+        return {k: unpack(v, blob) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unpack(v, blob) for v in value]
+    return value

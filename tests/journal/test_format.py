@@ -1,0 +1,274 @@
+"""The journal's format: older journals are migrated and read as written, newer ones refused,
+packed rows give back exactly what was appended, and one damaged row hides no other run."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from journal_helpers import event_key, run_info
+
+from ido.cli.main import main
+from ido.errors import JournalCorrupted, JournalError
+from ido.journal.base import Event
+from ido.journal.codec import ZDICT_1, Packer, unpack
+from ido.journal.sqlite import FORMAT_VERSION, SQLiteStore
+
+DATA = Path(__file__).parent / "data"
+
+
+def _fixture(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    db = tmp_path / "journal.db"
+    db.write_bytes(gzip.decompress((DATA / "journal_v1.db.gz").read_bytes()))
+    expected = json.loads(gzip.decompress((DATA / "journal_v1.expected.json.gz").read_bytes()))
+    return db, expected
+
+
+def test_format_1_journal_is_migrated_and_reads_as_format_1_code_read_it(tmp_path: Path) -> None:
+    """A journal written by format-1 code gives back every run, event and revision it held."""
+    db, expected = _fixture(tmp_path)
+    store = SQLiteStore(db)
+    assert store.opened_format == 1
+    assert [r.model_dump(mode="json") for r in store.list_runs()] == expected["runs"]
+    for run_id, events in expected["events"].items():
+        assert [e.model_dump(mode="json") for e in store.events(run_id=run_id)] == events
+        decisions = store.events(run_id=run_id, kinds=["decision"])
+        assert [e.seq for e in decisions] == [e["seq"] for e in events if e["kind"] == "decision"]
+    for digest, revision in expected["revisions"].items():
+        assert store.get_revision(digest=digest) == revision["content"]
+    store.close()
+    with sqlite3.connect(db) as conn:
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    conn.close()
+    assert meta["format_version"] == str(FORMAT_VERSION)
+    reopened = SQLiteStore(db)
+    assert reopened.opened_format == FORMAT_VERSION
+    assert len(reopened.list_runs()) == len(expected["runs"])
+    reopened.close()
+
+
+async def test_migrated_journal_takes_new_runs_in_the_new_format(tmp_path: Path) -> None:
+    """After the migration, new runs are appended (packed) beside the old ones, all readable."""
+    db, expected = _fixture(tmp_path)
+    store = SQLiteStore(db)
+    old = next(iter(expected["events"]))
+    decision = expected["events"][old][1]["data"]
+    await store.append([Event(run_id="new", seq=1, kind="decision", at=1.0, data=decision)],
+                       run=run_info("new", created_at=1e12))
+    assert store.events(run_id="new")[0].data == decision
+    assert [e.model_dump(mode="json") for e in store.events(run_id=old)] == expected["events"][old]
+    store.close()
+
+
+def test_cli_explains_a_format_1_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`ido explain` and `ido runs` read a format-1 journal (migrated on open)."""
+    db, expected = _fixture(tmp_path)
+    run_id = expected["runs"][-1]["run_id"]
+    assert main(["--store", f"sqlite:///{db}", "explain", run_id]) == 0
+    assert run_id in capsys.readouterr().out
+    assert main(["--store", f"sqlite:///{db}", "runs"]) == 0
+    out = capsys.readouterr().out
+    assert all(r["run_id"] in out for r in expected["runs"])
+
+
+async def test_newer_format_is_refused_naming_both_versions(db_path: Path) -> None:
+    """A journal of a newer format is refused: its version, the versions read, what to do."""
+    store = SQLiteStore(db_path)
+    await store.append([Event(run_id="r", seq=1, kind="run_started", at=1.0)], run=run_info("r"))
+    store.close()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(FORMAT_VERSION + 1),))
+    conn.close()
+    with pytest.raises(JournalError, match=rf"journal format {FORMAT_VERSION + 1}; this ido reads "
+                                           rf"formats 1 to {FORMAT_VERSION}.: upgrade ido"):
+        SQLiteStore(db_path)
+
+
+# -- packed rows give back what was appended ------------------------------------------------------
+
+_keys = st.one_of(st.sampled_from(["$r", "$d", "$", "alternatives", "plan", "a"]), st.text(max_size=6))
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=40),
+)
+_json = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=6), st.dictionaries(_keys, inner, max_size=5)),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(datas=st.lists(st.dictionaries(_keys, _json, max_size=5), min_size=1, max_size=4))
+def test_packed_rows_unpack_to_what_was_packed(datas: list[dict[str, Any]]) -> None:
+    """Any JSON data, with keys that look like packing marks, unpack equal (as JSON
+    round-trips them) from rows deflated against the rows before them."""
+    packer = Packer({1: ZDICT_1.encode()}, current=1)
+    blobs: dict[bytes, bytes] = {}
+    texts: list[bytes] = []
+    for data in datas:
+        packed = packer.pack(data, what="test data")
+        for key, (_, text) in packed.blobs.items():
+            blobs[key] = packer.seal_blob(text, None)[0]
+        row = packer.seal(packed.text, texts[-3:])
+        text = packer.body(row, what="row", previous=texts[-Packer.chained(row):] if Packer.chained(row) else [])
+        texts.append(text)
+
+        def blob(key: bytes) -> Any:
+            return json.loads(packer.body(blobs[key], what="blob"))
+
+        got = {k: unpack(v, blob) for k, v in json.loads(text).items()}
+        assert got == json.loads(json.dumps(data))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(datas=st.lists(st.dictionaries(_keys, _json, max_size=8), min_size=1, max_size=4))
+def test_events_read_back_exactly_as_appended(tmp_path: Path, datas: list[dict[str, Any]]) -> None:
+    """Events come back from SQLite equal to what was appended, also after reopening."""
+    db = tmp_path / f"j{abs(hash(json.dumps(datas, sort_keys=True)))}.db"
+    store = SQLiteStore(db, synchronous=True)
+    events = [Event(run_id="r", seq=i, kind="decision", at=float(i), data=d) for i, d in enumerate(datas, 1)]
+    asyncio.run(store.append(events, run=run_info("r")))
+    expected = [json.loads(json.dumps(e.data)) for e in events]
+    assert [e.data for e in store.events(run_id="r")] == expected
+    store.close()
+    again = SQLiteStore(db)
+    assert [e.data for e in again.events(run_id="r")] == expected
+    again.close()
+
+
+# -- one damaged row hides nothing else -----------------------------------------------------------
+
+def _decision(run: str, seq: int) -> dict[str, Any]:
+    alternatives = [
+        {"capability": f"cap-{i}", "verdict": "costlier" if i % 3 else "chosen",
+         "reason": f"scores {i * 0.01:.2f} worse than the chosen plan", "numbers": {"cost": i / 7}}
+        for i in range(12 + seq % 2)
+    ]
+    return {"decision_id": f"{run}-d{seq}", "run_id": run, "seq": seq, "alternatives": alternatives,
+            "state": {"order.paid": seq > 2, "n": seq}, "reason": "best admissible plan"}
+
+
+async def _three_runs(path: Path) -> dict[str, list[Event]]:
+    store = SQLiteStore(path)
+    written: dict[str, list[Event]] = {}
+    for r in range(3):
+        run = f"run-{r}"
+        events = [Event(run_id=run, seq=s, kind="decision", at=float(s), data=_decision(run, s))
+                  for s in range(1, 5)]
+        await store.append(events[:2], run=run_info(run, created_at=float(r)))
+        await store.append(events[2:])
+        written[run] = events
+    store.close()
+    return written
+
+
+_ROWS = [("runs", r, None) for r in range(3)] + [("events", r, s) for r in range(3) for s in range(1, 5)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(row=st.sampled_from(_ROWS), offset=st.integers(min_value=0, max_value=400),
+       bit=st.integers(min_value=0, max_value=7))
+def test_corrupting_one_row_leaves_every_other_run_readable(
+    tmp_path_factory: pytest.TempPathFactory, row: tuple[str, int, int | None], offset: int, bit: int,
+) -> None:
+    """Flip one bit of one run's row or event row: every other run lists, reads and
+    explains as before; the damaged run, when its damage shows, is named."""
+    db = tmp_path_factory.mktemp("corrupt") / "journal.db"
+    written = asyncio.run(_three_runs(db))
+    table, r, seq = row
+    damaged = f"run-{r}"
+    with sqlite3.connect(db) as conn:
+        if table == "runs":
+            where, params = "run_id = ?", (damaged,)
+            column = "info"
+        else:
+            assert seq is not None
+            where, params = "id = ?", (event_key(conn, damaged, seq),)
+            column = "data"
+        (value,) = conn.execute(f"SELECT {column} FROM {table} WHERE {where}", params).fetchone()
+        data = bytearray(value)
+        data[offset % len(data)] ^= 1 << bit
+        conn.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", (bytes(data), *params))
+    conn.close()
+    store = SQLiteStore(db)
+    listed = {x.run_id for x in store.list_runs()}
+    assert listed | set(store.corrupted_runs) == set(written)
+    assert set(store.corrupted_runs) <= {damaged}
+    for run, events in written.items():
+        if run == damaged:
+            try:
+                store.events(run_id=run)
+            except JournalCorrupted as exc:
+                assert exc.run_id == run and run in str(exc)
+            continue
+        assert store.get_run(run_id=run).run_id == run
+        assert store.events(run_id=run) == events
+    store.close()
+
+
+async def test_damaged_shared_part_is_named(db_path: Path) -> None:
+    """A damaged shared part (a blob) is reported as such, naming the run and event that need it."""
+    await _three_runs(db_path)
+    with sqlite3.connect(db_path) as conn:
+        key, data = conn.execute("SELECT key, data FROM blobs LIMIT 1").fetchone()
+        conn.execute("UPDATE blobs SET data = ? WHERE key = ?", (data[:-3] + b"xyz", key))
+    conn.close()
+    store = SQLiteStore(db_path)
+    with pytest.raises(JournalCorrupted, match=r"event 1 \(decision\) of run run-0 .*shared part"):
+        store.events(run_id="run-0")
+    store.close()
+
+
+# -- files that are not what they seem --------------------------------------------------------
+
+async def test_empty_file_is_reported_by_read_only_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`ido runs` on a 0-byte journal says it is empty, not that no runs are recorded."""
+    db = tmp_path / "journal.db"
+    db.write_bytes(b"")
+    assert main(["--store", f"sqlite:///{db}", "runs"]) == 2
+    err = capsys.readouterr().err
+    assert "empty file (0 bytes)" in err and str(db) in err
+    assert db.stat().st_size == 0  # reading did not turn it into a journal
+
+
+async def test_lost_write_ahead_log_is_reported(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A journal whose -wal is gone while its -shm is left (a crash, then a partial copy) is
+    reported as such, with what to do."""
+    await _three_runs(db_path)
+    shm = Path(f"{db_path}-shm")
+    shm.write_bytes(b"\0" * 32768)
+    assert main(["--store", f"sqlite:///{db_path}", "runs"]) == 2
+    err = capsys.readouterr().err
+    assert "lost its write-ahead log" in err and "journal.db-wal" in err
+    shm.unlink()
+    assert main(["--store", f"sqlite:///{db_path}", "runs"]) == 0
+
+
+async def test_long_values_with_mark_like_keys_come_back(db_path: Path) -> None:
+    """Long values (stored once, deflated against the previous one) holding dicts whose keys
+    look like packing marks come back equal, in every event that shares them."""
+    entry = {"$r": "not a reference", "$d": {"$r": 1}, "reason": "x" * 40}
+    big = [dict(entry, n=i) for i in range(40)]  # > 16 KiB: its parts are shared as well
+    store = SQLiteStore(db_path)
+    events = [Event(run_id="r", seq=s, kind="decision", at=1.0,
+                    data={"alternatives": big[: 10 + s], "huge": big * 12, "$r": s}) for s in range(1, 6)]
+    await store.append(events[:2], run=run_info("r"))
+    await store.append(events[2:])
+    store.close()
+    again = SQLiteStore(db_path)
+    assert again.events(run_id="r") == events
+    with sqlite3.connect(db_path) as conn:
+        based = conn.execute("SELECT count(*) FROM blobs WHERE substr(data, 1, 1) = x'03'").fetchone()[0]
+    conn.close()
+    assert based >= 1  # a changed list was stored against the one before it
+    again.close()
