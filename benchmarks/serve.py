@@ -38,6 +38,7 @@ import httpx  # noqa: E402 - after the path insert
 
 from benchmarks.results import replace_section  # noqa: E402
 
+#: concurrent clients of the headline figures; one client is measured too (latency without queueing)
 CLIENTS = int(os.environ.get("IDO_BENCH_CLIENTS", "50"))
 TOKEN = "bench-token-0123456789abcdef"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -55,12 +56,12 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _load(base: str, method: str, path: str, body: object, total: int) -> dict[str, float]:
-    """Send `total` requests from CLIENTS concurrent clients; return req/s, p50, p99 (ms) and errors."""
+async def _load(base: str, method: str, path: str, body: object, total: int, clients: int = CLIENTS) -> dict[str, float]:
+    """Send `total` requests from `clients` concurrent clients; return req/s, p50, p99 (ms) and errors."""
     latencies: list[float] = []
     errors = 0
     remaining = total
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60,
                                  headers={"Authorization": f"Bearer {TOKEN}"}) as client:
 
@@ -75,7 +76,7 @@ async def _load(base: str, method: str, path: str, body: object, total: int) -> 
                     errors += 1
 
         began = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(CLIENTS)))
+        await asyncio.gather(*(one_client() for _ in range(clients)))
         elapsed = time.perf_counter() - began
     return {"rps": len(latencies) / elapsed, "p50": 1000 * statistics.median(latencies),
             "p99": 1000 * _percentile(latencies, 0.99), "errors": errors, "n": len(latencies)}
@@ -120,10 +121,15 @@ def main() -> None:
             asyncio.run(_load(base, "GET", f"/api/v1/runs/{run_id}/decisions", None, 100))  # warm-up
             reads = asyncio.run(_load(base, "GET", f"/api/v1/runs/{run_id}/decisions", None, total))
             writes = asyncio.run(_load(base, "POST", "/api/v1/runs", {"intent": "order-fulfilled"}, total))
+            read_one = asyncio.run(_load(base, "GET", f"/api/v1/runs/{run_id}/decisions", None, total // 3, 1))
+            write_one = asyncio.run(_load(base, "POST", "/api/v1/runs", {"intent": "order-fulfilled"},
+                                          total // 3, 1))
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
-    rows = [("GET /runs/{id}/decisions", reads), ("POST /runs (queue a run)", writes)]
+    rows = [(f"GET /runs/{{id}}/decisions, {CLIENTS} clients", reads),
+            (f"POST /runs (queue a run), {CLIENTS} clients", writes),
+            ("GET /runs/{id}/decisions, 1 client", read_one), ("POST /runs (queue a run), 1 client", write_one)]
     table = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; `ido serve` (one uvicorn process) on SQLite, "
@@ -134,6 +140,10 @@ def main() -> None:
     ]
     for name, r in rows:
         table.append(f"| {name} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {int(r['errors'])} |")
+    table += ["", "Load average at the end (other work on the machine): "
+              + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+              + ". The clients run on the same 2 cores as the server; a finished run's decisions are "
+              "served from the service's cache after the first read."]
     report = "\n".join(table)
     print(report)
     if not args.quick:
