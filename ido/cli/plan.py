@@ -28,10 +28,8 @@ from rich.table import Table
 from ido.cli.main import CliContext
 from ido.cli.params import FACT_ASSIGNMENT, INPUT_ASSIGNMENT, raw_inputs, typed_facts
 from ido.errors import UsageError
-from ido.health import HealthSnapshot
 from ido.loading import load_workspace
-from ido.model.values import Scalar
-from ido.planning import Planner, PlanRequest, to_dot
+from ido.planning import to_dot
 from ido.planning.types import Plan
 
 #: Version of the PLANFILE format written by `--out`.
@@ -60,22 +58,11 @@ def plan(
     workspace = load_workspace(obj.workspace)
     intent = workspace.intent(intent_ref)
     facts = typed_facts(sets, workspace, intent)
-    try:
-        bound = intent.bind_inputs(raw_inputs(inputs))
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    secrets = intent.secret_inputs()
-    if secrets:
-        # imported only when needed: it imports the engine
-        from ido.engine.run import redact
+    # imported here: it imports the engine (for the redaction of secret inputs)
+    from ido.engine.plans import plan_intent
 
-        # as the engine's decisions do: a plan never depends on a secret, and --out never writes one
-        bound = redact(bound, secrets)
-    state: dict[str, Scalar] = {**intent.given, **facts}
-    request = PlanRequest(state=state, inputs=bound)
-    health = HealthSnapshot()
-    planner = Planner(list(workspace.capabilities.values()), list(workspace.policies.values()))
-    result = planner.plan(intent, request, health, explain=not bare)
+    made = plan_intent(workspace, intent_ref, facts=facts, inputs=raw_inputs(inputs), explain=not bare)
+    result, request, state, health = made.plan, made.request, made.state, made.health
     if out is not None:
         # imported only when saving: it imports the engine
         from ido.engine.saved_plan import declaration_digests

@@ -1,0 +1,126 @@
+"""`ido serve [--host 127.0.0.1] [--port 8420] [--token-file F] [--workers N]`: the HTTP API on uvicorn.
+
+Serves `ido.service` (DESIGN.md section 6) over the workspace and journal the
+global `--workspace` / `--store` name. Runs submitted over HTTP are queued in
+the journal and driven by `ido worker` processes beside it, or, with
+`--workers N`, by N workers inside this process (the one-machine default
+needs no other process then). Without `--token-file` only loopback clients
+are served and a one-time login URL for browsers is printed; a non-loopback
+`--host` without tokens is refused (exit 2). FastAPI and uvicorn (the `serve`
+extra) are imported only here, when the command runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ido.cli.main import CliContext
+from ido.errors import UsageError
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8420, show_default=True, help="Port to listen on.")
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Bearer tokens, one per line: TOKEN [read|operate|admin] (bare = admin).")
+@click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
+              help="Workers driving runs inside this process (0: run `ido worker` beside it).")
+@click.pass_obj
+def serve(ctx: CliContext, host: str, port: int, token_file: Path | None, workers: int) -> int:
+    """Serve the HTTP API (/api/v1, docs at /api/v1/docs) over this workspace's journal."""
+    from ido.service.auth import is_loopback, read_token_file
+
+    tokens = read_token_file(token_file) if token_file is not None else None
+    if not tokens and not is_loopback(host):
+        raise UsageError(
+            f"--host {host} is not the loopback interface: other machines could drive the API "
+            "unauthenticated; pass --token-file with a token per line, or keep --host 127.0.0.1"
+        )
+    try:
+        import uvicorn
+
+        from ido.service.app import create_app
+        from ido.service.auth import Guard
+        from ido.service.state import Service
+    except ImportError as exc:
+        raise UsageError(f"`ido serve` needs the serve extra: pip install 'ido[serve]' ({exc})") from None
+    from ido.loading import load_workspace
+
+    workspace = load_workspace(ctx.workspace)
+    guard = Guard.for_tokens(tokens)
+    service = Service(workspace=workspace, workspace_root=ctx.workspace.resolve(),
+                      store_url=ctx.store_location, guard=guard)
+    app = create_app(service)
+    pool = _start_workers(ctx, workspace, workers) if workers else None
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"ido serve: http://{shown}:{port}/api/v1 (docs at /api/v1/docs) on {_safe(ctx.store_location)}"
+               + (f", {workers} in-process worker(s)" if workers else "; run `ido worker` beside it"),
+               err=True)
+    if guard.login_secret is not None:
+        # printed once, for the person who started the service; it works once
+        click.echo(f"open http://{shown}:{port}/login?secret={guard.login_secret} in a browser "
+                   "(one-time link; loopback clients without a browser need no login)", err=True)
+    try:
+        # access_log off: request lines would carry the one-time login secret
+        uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+    finally:
+        if pool is not None:
+            pool.stop()
+    return 0
+
+
+def _safe(url: str) -> str:
+    from ido.journal.postgres import redact_url
+
+    return redact_url(url) if "://" in url and not url.startswith("sqlite") else url
+
+
+class _WorkerThread:
+    """`ido worker` inside the service: one thread with its own event loop and journal."""
+
+    def __init__(self, ctx: CliContext, workspace: Any, concurrency: int) -> None:
+        import asyncio
+        import threading
+
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._worker: Any = None
+        self._thread = threading.Thread(target=self._main, args=(ctx, workspace, concurrency),
+                                        name="ido-serve-workers", daemon=True)
+        self._thread.start()
+        self._ready.wait(timeout=30)
+
+    def _main(self, ctx: CliContext, workspace: Any, concurrency: int) -> None:
+        import asyncio
+
+        from ido.cli.run import open_journal
+        from ido.engine.worker import Worker
+
+        async def work() -> None:
+            with open_journal(ctx) as store:
+                self._worker = Worker(workspace, store, concurrency=concurrency,
+                                      on_lost=lambda rid, why: click.echo(f"run {rid}: {why}", err=True))
+                self._loop = asyncio.get_running_loop()
+                self._ready.set()
+                await self._worker.serve()
+
+        try:
+            asyncio.run(work())
+        finally:
+            self._ready.set()
+
+    def stop(self) -> None:
+        """Stop the workers (their runs are released for other workers) and wait for them."""
+        if self._loop is not None and self._worker is not None:
+            self._loop.call_soon_threadsafe(self._worker.stop)
+        self._thread.join(timeout=30)
+
+
+def _start_workers(ctx: CliContext, workspace: Any, count: int) -> _WorkerThread:
+    return _WorkerThread(ctx, workspace, concurrency=max(1, count) * 8)
+
+
+COMMANDS = [serve]

@@ -1,0 +1,51 @@
+"""The ido HTTP API as a FastAPI app: `create_app(service)`, served by `ido serve` on uvicorn.
+
+The routes are in `runs` (submit, list, get, decisions, why-not, approve,
+reject, replay), `events` (server-sent events of a run), `plans` (plans and
+simulations), `registry` (declarations and health) and `docs` (the vendored
+docs page and the browser login). OpenAPI 3.1 is at `/api/v1/openapi.json`.
+Errors have one shape (`ido.service.errors`); bodies over the limit get 413
+(`ido.service.limits`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+
+from ido.service import docs, errors, events, plans, registry, runs
+from ido.service.limits import BodyLimit
+from ido.service.state import Service
+
+
+def _version() -> str:
+    try:
+        return version("ido")
+    except PackageNotFoundError:
+        return "0"
+
+
+def create_app(service: Service) -> FastAPI:
+    """Return the API app serving `service`; the journal is closed when the app shuts down."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = FastAPI(
+        title="ido", version=_version(), lifespan=lifespan,
+        description="Intent-driven orchestration: submit intents, read the decisions and why.",
+        openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
+    )
+    app.state.service = service
+    errors.install(app)
+    for module in (runs, events, plans, registry, docs):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, limit=service.max_body_bytes)
+    return app

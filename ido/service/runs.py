@@ -1,0 +1,239 @@
+"""Runs over HTTP: submit, list, get, decisions (= explain), why-not, approve, reject, replay.
+
+Every body is what the matching CLI `--json` prints, built by the same
+functions (`queue_run`, `explain`, `why_not`, `replay`, `answer`). A
+submitted run is queued for `ido worker` processes (or the workers `ido
+serve --workers N` runs). Endpoints are plain functions: FastAPI runs them on
+its thread pool, where the journal's blocking reads belong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse, Response
+
+from ido.digest import digest
+from ido.errors import UsageError
+from ido.explain import Explanation, WhyNot, explain, why_not
+from ido.journal.base import TERMINAL_STATUSES, RunInfo, RunStatus, Store
+from ido.planning.types import Verdict
+from ido.replay import ReplayReport, replay
+from ido.service.auth import Scope
+from ido.service.errors import ApiError
+from ido.service.models import Answer, ReplayRequest, RunRequest, RunsPage, Submitted
+from ido.service.state import MAX_PAGE, Service, ServiceDep, require
+
+router = APIRouter(prefix="/api/v1", tags=["runs"])
+
+#: Most runs one page of `GET /runs?capability=&verdict=` reads the decisions of.
+SCAN_LIMIT = 2000
+
+#: The key of a queued run's options recording the request an Idempotency-Key was first used for.
+IDEMPOTENCY = "idempotency"
+
+
+def find_run(store: Store, run_id: str) -> RunInfo:
+    """Return the run's row; 404 when no run has that id (or unique prefix)."""
+    try:
+        return store.get_run(run_id=run_id)
+    except UsageError as exc:
+        raise ApiError(404, "unknown_run", str(exc)) from None
+
+
+def run_id_for_key(key: str) -> str:
+    """Return the run id an Idempotency-Key stands for: the same key always names the same run."""
+    return hashlib.sha256(b"ido-idempotency-key\0" + key.encode()).hexdigest()[:16]
+
+
+@router.post("/runs", status_code=202, response_model=Submitted, dependencies=[require(Scope.operate)],
+             responses={409: {"description": "the Idempotency-Key was used for another request"}})
+def submit(body: RunRequest, service: ServiceDep,
+           idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
+    """Queue a run of the intent for a worker; 202 with its id. A retried Idempotency-Key returns the same run."""
+    # The run id is derived from the key, so retries to any `ido serve` on this journal name one
+    # run; the check-then-queue is serialised within this process (two services racing on the
+    # very same key at the same instant could both queue it; the later row would win).
+    from ido.engine.worker import queue_run
+
+    request = body.model_dump(mode="json", by_alias=True)
+    options: dict[str, Any] = {"strategy": body.strategy, "workspace": str(service.workspace_root)}
+    if idempotency_key is None:
+        info = queue_run(service.store, service.workspace, body.intent, inputs=body.inputs,
+                         set_facts=body.set_facts, options=options)
+        return JSONResponse({"run_id": info.run_id, "status": info.status}, status_code=202)
+    run_id = run_id_for_key(idempotency_key)
+    with service.submit_lock:
+        existing = _existing(service.store, run_id)
+        if existing is None:
+            options[IDEMPOTENCY] = {"request": digest(request)}
+            info = queue_run(service.store, service.workspace, body.intent, inputs=body.inputs,
+                             set_facts=body.set_facts, options=options, run_id=run_id)
+            return JSONResponse({"run_id": info.run_id, "status": info.status}, status_code=202)
+    if (existing.options.get(IDEMPOTENCY) or {}).get("request") != digest(request):
+        raise ApiError(409, "idempotency_key_reused",
+                       "this Idempotency-Key was used for a different request; use a new key")
+    return JSONResponse({"run_id": existing.run_id, "status": existing.status}, status_code=202)
+
+
+def _existing(store: Store, run_id: str) -> RunInfo | None:
+    try:
+        info = store.get_run(run_id=run_id)
+    except UsageError:
+        return None
+    return info if info.run_id == run_id else None
+
+
+def encode_cursor(info: RunInfo) -> str:
+    """Return the opaque cursor after `info` in the newest-first order of `GET /runs`."""
+    return base64.urlsafe_b64encode(json.dumps([info.created_at, info.run_id]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    """Return (created_at, run_id) of a cursor; 400 for one this service did not make."""
+    try:
+        created, run_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return float(created), str(run_id)
+    except (ValueError, TypeError, UnicodeError) as exc:
+        raise ApiError(400, "bad_cursor", f"cursor {cursor[:40]!r} is not one this API returned ({exc})") from None
+
+
+@router.get("/runs", response_model=RunsPage, dependencies=[require(Scope.read)])
+def list_runs(
+    service: ServiceDep, status: RunStatus | None = None,
+    intent: Annotated[str | None, Query(max_length=200)] = None,
+    capability: Annotated[str | None, Query(max_length=200)] = None,
+    verdict: Annotated[Verdict | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    before: Annotated[str | None, Query(max_length=200)] = None,
+) -> JSONResponse:
+    """Runs newest first (the body of `ido runs --json`), filtered, a page at a time.
+
+    The next page: `cursor=next_cursor`, or `before=next_before` as `ido runs --before RUN`.
+
+    `capability` keeps runs where a decision weighed it (chosen or rejected),
+    `verdict` runs where an alternative got that verdict; both: that capability
+    got that verdict. Those two read each run's decisions, so one page examines
+    at most SCAN_LIMIT runs and, when it stops there, gives a cursor to go on.
+    """
+    store = service.store
+    after = decode_cursor(cursor) if cursor else None
+    if before is not None and after is None:
+        start = find_run(store, before)
+        after = (start.created_at, start.run_id)
+    if capability is None and verdict is None:
+        rows = store.list_runs(status=status, intent=intent, before=after, limit=limit + 1)
+        page = rows[:limit]
+        last = page[-1] if len(rows) > limit and page else None
+    else:
+        rows = store.list_runs(status=status, intent=intent, before=after)
+        page, last = _weighed(service, rows, limit, capability, verdict.value if verdict else None)
+    return JSONResponse({
+        "runs": [r.model_dump(mode="json") for r in page],
+        "next_cursor": encode_cursor(last) if last is not None else None,
+        "next_before": last.run_id if last is not None else None,
+        "corrupted": list(getattr(store, "corrupted_runs", [])),
+    })
+
+
+def _weighed(service: Service, rows: list[RunInfo], limit: int, capability: str | None,
+             verdict: str | None) -> tuple[list[RunInfo], RunInfo | None]:
+    """Return up to `limit` rows whose decisions match, and the row to continue after (None: the end)."""
+    page: list[RunInfo] = []
+    for examined, info in enumerate(rows, start=1):
+        if _matches(json.loads(_decisions_of(service, info)), capability, verdict):
+            if len(page) == limit:
+                return page, page[-1]
+            page.append(info)
+        if examined >= SCAN_LIMIT and examined < len(rows):
+            return page, info
+    return page, None
+
+
+def _matches(explanation: dict[str, Any], capability: str | None, verdict: str | None) -> bool:
+    for decision in explanation.get("decisions", []):
+        for alternative in decision.get("alternatives", []):
+            if capability is not None and alternative.get("capability") != capability:
+                continue
+            got = alternative.get("verdict")
+            if (verdict is None and got != "not_needed") or (verdict is not None and got == verdict):
+                return True
+    return False
+
+
+def _decisions_of(service: Service, info: RunInfo) -> bytes:
+    """Return the run's explanation as JSON bytes, built once for a finished run."""
+    key = ("decisions", info.run_id, info.updated_at)
+    cached = service.finished.get(key) if info.status in TERMINAL_STATUSES else None
+    if cached is None:
+        cached = _explained(service.store, info.run_id)
+        if info.status in TERMINAL_STATUSES:
+            # a finished run's journal no longer changes: its explanation is built once
+            service.finished.put(key, cached)
+    return cached
+
+
+@router.get("/runs/{run_id}", response_model=RunInfo, dependencies=[require(Scope.read)])
+def get_run(run_id: str, service: ServiceDep) -> JSONResponse:
+    """The run's row, as `ido runs --json` lists it."""
+    return JSONResponse(find_run(service.store, run_id).model_dump(mode="json"))
+
+
+@router.get("/runs/{run_id}/decisions", response_model=Explanation, dependencies=[require(Scope.read)])
+async def decisions(run_id: str, service: ServiceDep) -> Response:
+    """The run's decision timeline: the JSON of `ido explain RUN --json`."""
+    # async: a finished run's answer is one row read (sub-millisecond) and a cache hit, which
+    # costs less on the loop than a hop to a pool thread; building an explanation goes to a thread
+    info = find_run(service.store, run_id)
+    cached = service.finished.get(("decisions", info.run_id, info.updated_at))
+    if cached is None or info.status not in TERMINAL_STATUSES:
+        cached = await asyncio.to_thread(_decisions_of, service, info)
+    return Response(cached, media_type="application/json")
+
+
+def _explained(store: Store, run_id: str) -> bytes:
+    return explain(store, run_id).model_dump_json().encode()
+
+
+@router.get("/runs/{run_id}/why-not/{capability}", response_model=WhyNot,
+            dependencies=[require(Scope.read)])
+def why_not_capability(run_id: str, capability: str, service: ServiceDep) -> JSONResponse:
+    """Why CAPABILITY was or was not used, decision by decision: `ido why-not RUN CAP --json`."""
+    info = find_run(service.store, run_id)
+    return JSONResponse(why_not(service.store, info.run_id, capability).model_dump(mode="json"))
+
+
+def _answer(service: Service, run_id: str, approved: bool, body: Answer | None) -> JSONResponse:
+    from ido.engine.approvals import answer
+
+    info = find_run(service.store, run_id)
+    given = body or Answer()
+    row = asyncio.run(answer(service.store, info.run_id, approved, by=given.by, note=given.note))
+    return JSONResponse(row.model_dump(mode="json"))
+
+
+@router.post("/runs/{run_id}/approve", response_model=RunInfo, dependencies=[require(Scope.operate)])
+def approve(run_id: str, service: ServiceDep, body: Answer | None = None) -> JSONResponse:
+    """Approve the step the run waits for (as `ido approve`); the run's row after it."""
+    return _answer(service, run_id, True, body)
+
+
+@router.post("/runs/{run_id}/reject", response_model=RunInfo, dependencies=[require(Scope.operate)])
+def reject(run_id: str, service: ServiceDep, body: Answer | None = None) -> JSONResponse:
+    """Reject the step the run waits for (as `ido reject`); the run replans without it."""
+    return _answer(service, run_id, False, body)
+
+
+@router.post("/runs/{run_id}/replay", response_model=ReplayReport, dependencies=[require(Scope.read)])
+def replay_run(run_id: str, service: ServiceDep, body: ReplayRequest | None = None) -> JSONResponse:
+    """Re-derive every decision: identical, or (what_if) what would change under the service's workspace."""
+    info = find_run(service.store, run_id)
+    what_if = body is not None and body.what_if
+    report = replay(service.store, info.run_id, workspace=service.workspace if what_if else None)
+    return JSONResponse(report.model_dump(mode="json"))

@@ -1,0 +1,126 @@
+"""What every endpoint works on: the workspace, the journal, the guard, and the service's limits.
+
+`Service` is built once by `ido serve` (or a test) and handed to
+`create_app`; endpoints reach it with the `service` dependency. The journal
+is opened on first use and closed by `close()` at shutdown.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ido.journal import Store, open_store
+from ido.service.auth import SESSION_COOKIE, Guard, Scope
+from ido.service.errors import ApiError
+
+#: Largest request body accepted (bytes); larger ones get 413.
+MAX_BODY_BYTES = 1 << 20
+#: Most simulated runs (per strategy) one `POST /simulations` may ask for.
+MAX_SIMULATED_RUNS = 500
+#: Most runs one page of `GET /runs` returns.
+MAX_PAGE = 500
+
+
+class Cache:
+    """A small thread-safe LRU of answers about finished runs (whose journal no longer changes)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str, float], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, float]) -> bytes | None:
+        """Return the cached answer under `key`, or None."""
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str, float], value: bytes) -> None:
+        """Keep `value` under `key`, dropping the least recently used beyond `size`."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+@dataclass
+class Service:
+    """The state the API serves from; see the module docstring."""
+
+    workspace: Any
+    workspace_root: Path
+    store_url: str
+    guard: Guard
+    max_body_bytes: int = MAX_BODY_BYTES
+    _store: Store | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: serialises submits carrying an Idempotency-Key, so a retry racing its original finds it
+    submit_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: one simulation at a time: they are CPU-bound and the service shares its cores
+    #: explanations of finished runs, built once
+    finished: Cache = field(default_factory=Cache)
+    simulation_slot: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))
+
+    @property
+    def store(self) -> Store:
+        """Return the journal, opening it on first use."""
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.store_url)
+            return self._store
+
+    @property
+    def is_open(self) -> bool:
+        """Return whether the journal is open (it opens on first use and closes at shutdown)."""
+        return self._store is not None
+
+    def close(self) -> None:
+        """Close the journal if it was opened."""
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+
+async def get_service(request: Request) -> Service:
+    """Return the app's `Service` (a FastAPI dependency; async, so it costs no thread hop)."""
+    service: Service = request.app.state.service
+    return service
+
+
+#: Declares the bearer scheme in OpenAPI (the docs page's Authorize button); the Guard decides.
+bearer = HTTPBearer(auto_error=False, description="A token of `ido serve --token-file`.")
+
+
+def require(needed: Scope) -> Any:
+    """Return a dependency refusing requests whose credentials do not reach `needed` (401/403)."""
+
+    async def check(request: Request,
+                    _creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None) -> None:
+        # async: pure CPU in microseconds, so it runs on the loop rather than a pool thread
+        service: Service = request.app.state.service
+        denied = service.guard.check(
+            needed, client=request.client.host if request.client else None,
+            authorization=request.headers.get("authorization"),
+            cookie=request.cookies.get(SESSION_COOKIE), origin=request.headers.get("origin"),
+            host=request.headers.get("host"),
+        )
+        if denied is not None:
+            headers = {"WWW-Authenticate": "Bearer"} if denied.status == 401 else None
+            raise ApiError(denied.status, "unauthorized" if denied.status == 401 else "forbidden",
+                           denied.message, headers=headers)
+
+    return Depends(check)
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
