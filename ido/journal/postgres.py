@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 
+#: How long the server lets a session sit inside a transaction without a statement.
+IDLE_IN_TRANSACTION_MS = 5_000
+
 _T = TypeVar("_T")
 
 #: An arbitrary constant naming ido's schema-creation lock among the server's advisory locks.
@@ -154,7 +157,13 @@ class PostgresStore(Store):
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
-            return self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            # A process frozen inside a transaction (SIGSTOP, a debugger, a paused VM) would
+            # hold its lease rows locked, and claimers skip locked rows: the server ends such
+            # a session after a while, so its runs can be taken over.
+            return self._psycopg.connect(
+                self.url, autocommit=True, connect_timeout=10,
+                options=f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}",
+            )
         except self._psycopg.Error as exc:
             raise JournalError(
                 f"cannot open the journal {redact_url(self.url)}: {_one_line(exc)}"

@@ -167,10 +167,16 @@ def test_a_killed_workers_runs_are_finished_by_another(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("journal_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 def test_a_stopped_workers_late_writes_are_refused(
     workers: Workers, shop: ServiceServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """SIGSTOP a worker past its lease: another takes over; continued, the first writes nothing more."""
+    """SIGSTOP a worker past its lease: another takes over; continued, the first writes nothing more.
+
+    PostgreSQL only: a process frozen in the middle of a SQLite commit keeps the file's
+    write lock until it continues, so on SQLite nobody can write meanwhile (README says
+    so). The fencing itself is the same code on both, tested in tests/journal/test_leases.py.
+    """
     shop.set("ship.parcel", delay=0.8)  # steps in flight while the first worker is stopped
     first = workers.start(lease="1s")
     ids = queue(workers, 4, capsys)
