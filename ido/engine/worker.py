@@ -25,7 +25,7 @@ from typing import Any
 
 from ido.engine.engine import Engine
 from ido.engine.run import RunResult
-from ido.errors import IdoError, LeaseLost, UsageError
+from ido.errors import IdoError, JournalError, LeaseLost, UsageError
 from ido.journal.base import TERMINAL_STATUSES, Condition_, Lease, RunInfo, Store
 from ido.journal.leases import DEFAULT_LEASE_S, LeasedStore
 
@@ -185,8 +185,18 @@ class Worker:
         return report
 
     async def _beat(self, report: WorkerReport) -> None:
-        """Renew held leases; stop driving the runs whose lease another owner took."""
-        lost = await asyncio.to_thread(self.store.renew_held)
+        """Renew held leases; stop driving the runs whose lease another owner took.
+
+        A journal that cannot be reached just now (a restarting server, a connection
+        the server ended while this process was frozen) is tried again next beat: the
+        leases run out meanwhile, and fencing keeps the runs safe.
+        """
+        try:
+            lost = await asyncio.to_thread(self.store.renew_held)
+        except JournalError as exc:
+            if self.on_lost is not None:
+                self.on_lost("(all held)", f"cannot renew leases now: {exc}")
+            return
         for run_id in lost:
             task = self.tasks.pop(run_id, None)
             if task is not None:
@@ -218,6 +228,10 @@ class Worker:
         except IdoError as exc:  # the run cannot be driven here (unknown intent, corrupt journal ...)
             await self._give_up(lease, str(exc))
             self._lost(report, run_id, str(exc))
+            try:  # let another worker (or this one, later) take it, rather than hold it undriven
+                await asyncio.to_thread(self.store.release_held, [run_id])
+            except JournalError:
+                self.store.forget(run_id)  # unrenewed, the lease runs out
             return None
         self.store.forget(run_id)
         report.finished.append(result)

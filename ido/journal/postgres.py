@@ -169,6 +169,16 @@ class PostgresStore(Store):
                 f"cannot open the journal {redact_url(self.url)}: {_one_line(exc)}"
             ) from None
 
+    def _alive(self, conn: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
+        """Return `conn`, or a new connection when the server ended it (a restart, or the idle
+        timeout after this process was frozen): the call that met the dead one failed, the
+        next one goes through."""
+        if not conn.closed and not conn.broken:
+            return conn
+        with contextlib.suppress(Exception):
+            conn.close()
+        return self._connect()
+
     def _init_schema(self, conn: psycopg.Connection[Any]) -> None:
         """Create ido's tables unless there; refuse a database written by a newer ido."""
         try:
@@ -289,7 +299,7 @@ class PostgresStore(Store):
     def _commit(self, batch: list[_Append]) -> None:
         """Apply every item of `batch` in one transaction; a rejected item sets its `error`."""
         with self._wlock:
-            conn = self._writer
+            conn = self._writer = self._alive(self._writer)
             try:
                 with conn.transaction():
                     last: dict[str, int] = {}
@@ -384,6 +394,7 @@ class PostgresStore(Store):
             raise JournalError(f"the journal {redact_url(self.url)} is closed")
         with self._wlock:
             try:
+                self._writer = self._alive(self._writer)
                 with self._writer.transaction():
                     return work(self._writer)
             except self._psycopg.Error as exc:
@@ -475,6 +486,7 @@ class PostgresStore(Store):
             raise JournalError(f"the journal {redact_url(self.url)} is closed")
         with self._wlock:
             try:
+                self._writer = self._alive(self._writer)
                 self._writer.execute(
                     "INSERT INTO ido_revisions (digest, kind, content) VALUES (%s, %s, %s) "
                     "ON CONFLICT (digest) DO NOTHING",
@@ -492,6 +504,7 @@ class PostgresStore(Store):
             raise JournalError(f"the journal {redact_url(self.url)} is closed")
         with self._rlock:
             try:
+                self._reader = self._alive(self._reader)
                 return self._reader.execute(sql, params).fetchall()
             except self._psycopg.Error as exc:
                 raise JournalError(

@@ -157,3 +157,35 @@ def test_dead_local_owners_are_processes_of_this_machine_that_are_gone() -> None
     assert dead_local_owners(leases, now=NOW) == [f"{host}:{child.pid}:aa"]
     child.wait()
     assert dead_local_owners(leases, now=NOW) == [f"{host}:{child.pid}:aa"]
+
+
+@pytest.mark.postgres
+async def test_a_postgresql_store_reconnects_after_the_server_ended_its_sessions() -> None:
+    """The server ends the store's sessions (restart, idle timeout): one call fails, the next goes through."""
+    import psycopg
+
+    from ido.errors import JournalError
+
+    url = postgres_url()
+    store = open_store(url)
+    try:
+        await store.append([event("r1", 1, "run_started")], run=run_info("r1"))
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        for _ in range(2):  # the reader and the writer each meet their dead session once
+            try:
+                store.list_runs()
+                break
+            except JournalError:
+                continue
+        assert [r.run_id for r in store.list_runs()] == ["r1"]
+        with pytest.raises(JournalError):
+            store.claim("a", lease_s=10, now=NOW)  # the writer's session was ended
+        assert [x.run_id for x in store.claim("a", lease_s=10, now=NOW)] == ["r1"]
+        await store.append([event("r1", 2)], run=run_info("r1"))
+        assert [e.seq for e in store.events(run_id="r1")] == [1, 2]
+    finally:
+        store.close()
