@@ -91,7 +91,8 @@ class Workspace:
 
         return load_folder(cls(Path(root)), Path(root), checks=checks)
 
-    def _table(self, kind: str) -> dict[str, Any]:
+    def table(self, kind: str) -> dict[str, Any]:
+        """Return the declarations of `kind` ("capability", "intent" ...) by name, the live dict."""
         tables: dict[str, dict[str, Any]] = {
             "capability": self.capabilities,
             "observer": self.observers,
@@ -121,7 +122,7 @@ class Workspace:
             raise TypeError(f"cannot add {type(model).__name__} to a workspace; add Capability, Observer, Intent, Policy or Scenario")
         kind = KINDS[type(model)]
         name = model_name(model)
-        table = self._table(kind)
+        table = self.table(kind)
         origin = origin or Origin(label=f"{kind} {name!r}")
         if name in table:
             first = self.origins.get((kind, name))
@@ -140,10 +141,10 @@ class Workspace:
         name (or is added); used to check a file's declaration against this workspace."""
         copy = Workspace(self.root)
         for kind in KINDS.values():
-            copy._table(kind).update(self._table(kind))
+            copy.table(kind).update(self.table(kind))
         copy.origins.update(self.origins)
         copy.callables.update(self.callables)
-        copy._table(KINDS[type(model)]).pop(model_name(model), None)
+        copy.table(KINDS[type(model)]).pop(model_name(model), None)
         copy.put(model, origin)
         return copy
 
@@ -153,7 +154,7 @@ class Workspace:
         problems = []
         for source in (self, other):
             for kind in KINDS.values():
-                for name, model in source._table(kind).items():
+                for name, model in source.table(kind).items():
                     problem = result.put(model, source.origins.get((kind, name)))
                     if problem is not None:
                         problems.append(problem)

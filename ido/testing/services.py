@@ -97,7 +97,7 @@ class ServiceServer:
                 return  # quiet: tests read `requests()` instead
 
             def _handle(self) -> None:
-                server._serve(self)
+                server.serve_request(self)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
@@ -185,7 +185,8 @@ class ServiceServer:
             return self._health_counts.get(name, 0)
 
     # -- serving -----------------------------------------------------------
-    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+    def serve_request(self, handler: BaseHTTPRequestHandler) -> None:
+        """Answer one request the server's handler received (an endpoint, or its /health)."""
         path = handler.path.split("?", 1)[0].strip("/")
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
