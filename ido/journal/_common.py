@@ -47,6 +47,16 @@ def check_seqs(events: Sequence[Event], last_seq: Mapping[str, int]) -> dict[str
     return last
 
 
+def lease_from_row(row: Any) -> Lease | None:
+    """Return the lease a `(run_id, owner, epoch, until)` row holds; None for no row.
+
+    Called by the SQLite and PostgreSQL journals, whose lease tables have those columns.
+    """
+    if row is None:
+        return None
+    return Lease(run_id=row[0], owner=row[1], epoch=int(row[2]), until=float(row[3]))
+
+
 def check_fence(fence: Lease, held: Lease | None, *, creates: bool) -> None:
     """Raise LeaseLost unless `fence` may write: it is the lease `held`, or none is held and the write creates the run.
 

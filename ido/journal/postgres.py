@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,8 +29,9 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import ValidationError as PydanticError
 
 from ido.errors import JournalCorrupted, JournalError
-from ido.journal._common import check_fence, check_seqs, encode, resolve_run_id
+from ido.journal._common import check_fence, check_seqs, encode, lease_from_row, resolve_run_id
 from ido.journal.base import TERMINAL_STATUSES, Event, Lease, RunInfo, Store
+from ido.journal.group import GroupCommit
 
 if TYPE_CHECKING:
     import psycopg
@@ -139,9 +139,10 @@ class PostgresStore(Store):
         self._closed = False
         self._wlock = threading.Lock()
         self._rlock = threading.Lock()
-        self._queue: queue.SimpleQueue[_Append | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._thread_lock = threading.Lock()
+        self._group: GroupCommit[_Append] = GroupCommit(
+            self._commit, name="ido-journal-writer:postgresql",
+            failed=lambda exc: JournalError(f"cannot write the journal {redact_url(self.url)}: {type(exc).__name__}: {_one_line(exc)}"),
+        )
         self._writer = self._connect()
         try:
             self._init_schema(self._writer)
@@ -231,11 +232,7 @@ class PostgresStore(Store):
         if self.synchronous:
             self._commit([item])
         else:
-            loop = asyncio.get_running_loop()
-            item.loop, item.future = loop, loop.create_future()
-            self._ensure_writer()
-            self._queue.put(item)
-            await item.future
+            await self._group.submit(item)
             return
         if item.error is not None:
             raise item.error
@@ -254,47 +251,6 @@ class PostgresStore(Store):
                 run.model_dump_json(),
             )
         return _Append(rows=rows, events=events, run=run, run_row=run_row)
-
-    def _ensure_writer(self) -> None:
-        if self._thread is not None:
-            return
-        with self._thread_lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._writer_loop, name="ido-journal-writer:postgresql", daemon=True
-                )
-                self._thread.start()
-
-    def _writer_loop(self) -> None:
-        """Drain the queue into one transaction at a time until `close` sends None."""
-        while True:
-            first = self._queue.get()
-            batch: list[_Append] = [] if first is None else [first]
-            stop = first is None
-            while True:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                else:
-                    batch.append(item)
-            if batch:
-                try:
-                    self._commit(batch)
-                except Exception as exc:  # the connection broke: never leave a caller waiting
-                    for item in batch:
-                        item.error = item.error or JournalError(
-                            f"cannot write the journal {redact_url(self.url)}: "
-                            f"{type(exc).__name__}: {_one_line(exc)}"
-                        )
-                for item in batch:
-                    assert item.loop is not None and item.future is not None
-                    with contextlib.suppress(RuntimeError):  # the caller's loop is closed
-                        item.loop.call_soon_threadsafe(_settle, item.future, item.error)
-            if stop:
-                return
 
     def _commit(self, batch: list[_Append]) -> None:
         """Apply every item of `batch` in one transaction; a rejected item sets its `error`."""
@@ -348,7 +304,7 @@ class PostgresStore(Store):
                 fence = item.fence
                 if fence is not None:
                     # the row lock orders this write with any claim of the run
-                    held = _lease(cur.execute(
+                    held = lease_from_row(cur.execute(
                         "SELECT run_id, owner, epoch, until FROM ido_leases WHERE run_id = %s "
                         "FOR UPDATE", (fence.run_id,),
                     ).fetchone())
@@ -437,7 +393,7 @@ class PostgresStore(Store):
 
         def work(conn: psycopg.Connection[Any]) -> list[Lease]:
             rows = conn.execute(sql, params).fetchall()
-            return sorted((lease for row in rows if (lease := _lease(row))), key=lambda x: x.run_id)
+            return sorted((lease for row in rows if (lease := lease_from_row(row))), key=lambda x: x.run_id)
 
         return self._leasing(work)
 
@@ -477,7 +433,7 @@ class PostgresStore(Store):
                 "SELECT run_id, owner, epoch, until FROM ido_leases WHERE run_id = ANY(%s) "
                 "ORDER BY run_id", (list(run_ids),),
             )
-        return [lease for row in rows if (lease := _lease(row))]
+        return [lease for row in rows if (lease := lease_from_row(row))]
 
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
         """Store `content` under `digest` once, durably; a second call with the digest is a no-op."""
@@ -617,40 +573,11 @@ class PostgresStore(Store):
         if self._closed:
             return
         self._closed = True
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-        while True:  # an append that raced with close: fail it rather than leave it waiting
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not None and item.loop is not None and item.future is not None:
-                with contextlib.suppress(RuntimeError):
-                    item.loop.call_soon_threadsafe(
-                        _settle, item.future,
-                        JournalError(f"the journal {redact_url(self.url)} is closed"),
-                    )
+        self._group.close(JournalError(f"the journal {redact_url(self.url)} is closed"))
         with self._wlock:
             self._writer.close()
         with self._rlock:
             self._reader.close()
-
-
-def _lease(row: Any) -> Lease | None:
-    """Return the lease an `ido_leases` row holds (None for no row)."""
-    if row is None:
-        return None
-    return Lease(run_id=row[0], owner=row[1], epoch=int(row[2]), until=float(row[3]))
-
-
-def _settle(future: asyncio.Future[None], error: JournalError | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -25,8 +25,6 @@ by the writer only once committed. Opened by `ido.journal.open_store`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import queue
 import sqlite3
 import threading
 import time
@@ -38,7 +36,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError as PydanticError
 
 from ido.errors import JournalCorrupted, JournalError
-from ido.journal._common import check_fence, check_seqs, resolve_run_id
+from ido.journal._common import check_fence, check_seqs, lease_from_row, resolve_run_id
 from ido.journal.base import TERMINAL_STATUSES, Event, Lease, RunInfo, Store
 from ido.journal.codec import (
     BLOB_CHAIN,
@@ -52,6 +50,7 @@ from ido.journal.codec import (
     ref_text,
     unpack,
 )
+from ido.journal.group import GroupCommit
 
 #: the journal format this code writes. 1: JSON text rows keyed by run id (ido up to
 #: 0.x of 2026-12); 2: packed rows (`ido.journal.codec`) keyed by an integer run key, blobs.
@@ -174,9 +173,10 @@ class SQLiteStore(Store):
         self._closed = False
         self._wlock = threading.Lock()
         self._rlock = threading.Lock()
-        self._queue: queue.SimpleQueue[_Append | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._thread_lock = threading.Lock()
+        self._group: GroupCommit[_Append] = GroupCommit(
+            self._commit, name=f"ido-journal-writer:{self.path.name}",
+            failed=lambda exc: JournalError(f"cannot write the journal {self.path}: {type(exc).__name__}: {exc}"),
+        )
         # writer-side memory, only ever updated after a COMMIT (a rolled-back row is never a base)
         self._run_keys: dict[str, int] = {}
         self._recent: dict[str, list[tuple[int, bytes]]] = {}  # run -> its last (seq, text)s
@@ -373,11 +373,7 @@ class SQLiteStore(Store):
         if self.synchronous:
             self._commit([item])
         else:
-            loop = asyncio.get_running_loop()
-            item.loop, item.future = loop, loop.create_future()
-            self._ensure_writer()
-            self._queue.put(item)
-            await item.future
+            await self._group.submit(item)
             return
         if item.error is not None:
             raise item.error
@@ -393,47 +389,6 @@ class SQLiteStore(Store):
                 )
         info = None if run is None else run.model_dump_json().encode()
         return _Append(events=events, packed=packed, run=run, run_info=info)
-
-    def _ensure_writer(self) -> None:
-        if self._thread is not None:
-            return
-        with self._thread_lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._writer_loop, name=f"ido-journal-writer:{self.path.name}", daemon=True
-                )
-                self._thread.start()
-
-    def _writer_loop(self) -> None:
-        """Drain the queue into one transaction at a time until `close` sends None."""
-        while True:
-            first = self._queue.get()
-            batch: list[_Append] = [] if first is None else [first]
-            stop = first is None
-            while True:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                else:
-                    batch.append(item)
-            if batch:
-                try:
-                    self._commit(batch)
-                except Exception as exc:  # even ROLLBACK failed: never leave a caller waiting
-                    for item in batch:
-                        item.error = item.error or JournalError(
-                            f"cannot write the journal {self.path}: {type(exc).__name__}: {exc}"
-                        )
-                for item in batch:
-                    assert item.loop is not None and item.future is not None
-                    # RuntimeError: the caller's loop is closed, nobody waits any more.
-                    with contextlib.suppress(RuntimeError):
-                        item.loop.call_soon_threadsafe(_settle, item.future, item.error)
-            if stop:
-                return
 
     def _commit(self, batch: list[_Append]) -> None:
         """Apply every item of `batch` in one transaction; a rejected item sets its `error`."""
@@ -505,7 +460,7 @@ class SQLiteStore(Store):
                     )
             fence = item.fence
             if fence is not None:
-                held = _lease(conn.execute(
+                held = lease_from_row(conn.execute(
                     "SELECT run_id, owner, epoch, until FROM leases WHERE run_id = ?", (fence.run_id,)
                 ).fetchone())
                 creates = last.get(fence.run_id, 0) == 0 and any(e.seq == 1 for e in item.events)
@@ -731,7 +686,7 @@ class SQLiteStore(Store):
             ids = list(run_ids)
             sql += f" WHERE run_id IN ({', '.join('?' for _ in ids) or 'NULL'})"
             params = ids
-        return [lease for row in self._read(sql + " ORDER BY run_id", params) if (lease := _lease(row))]
+        return [lease for row in self._read(sql + " ORDER BY run_id", params) if (lease := lease_from_row(row))]
 
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
         """Store `content` under `digest` once, durably; a second call with the digest is a no-op."""
@@ -962,21 +917,7 @@ class SQLiteStore(Store):
         if self._closed:
             return
         self._closed = True
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-        # An append that raced with close may have queued behind the stop signal: fail it
-        # rather than leave its caller waiting forever.
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not None and item.loop is not None and item.future is not None:
-                with contextlib.suppress(RuntimeError):
-                    item.loop.call_soon_threadsafe(
-                        _settle, item.future, JournalError(f"the journal {self.path} is closed")
-                    )
+        self._group.close(JournalError(f"the journal {self.path} is closed"))
         with self._wlock:
             self._writer.close()
         with self._rlock:
@@ -996,22 +937,6 @@ class _Written:
     blob_bases: dict[str, tuple[bytes, tuple[bytes, ...]]] = field(default_factory=dict)
     seeds: dict[str, tuple[bytes, bytes] | None] = field(default_factory=dict)
     finished: set[str] = field(default_factory=set)
-
-
-def _lease(row: Any) -> Lease | None:
-    """Return the lease a `leases` row holds (None for no row)."""
-    if row is None:
-        return None
-    return Lease(run_id=row[0], owner=row[1], epoch=int(row[2]), until=float(row[3]))
-
-
-def _settle(future: asyncio.Future[None], error: JournalError | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
 
 
 def _first_error(exc: PydanticError) -> str:
