@@ -325,7 +325,7 @@ async def test_long_values_with_mark_like_keys_come_back(db_path: Path) -> None:
     again = SQLiteStore(db_path)
     assert again.events(run_id="r") == events
     with sqlite3.connect(db_path) as conn:
-        based = conn.execute("SELECT count(*) FROM blobs WHERE substr(data, 1, 1) = x'03'").fetchone()[0]
+        based = sum(Packer.blob_base(bytes(d)) is not None for (d,) in conn.execute("SELECT data FROM blobs"))
     conn.close()
     assert based >= 1  # a changed list was stored against the one before it
     again.close()
