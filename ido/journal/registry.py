@@ -176,7 +176,7 @@ CREATE TABLE IF NOT EXISTS {prefix}registry_entries (
     content TEXT NOT NULL,
     PRIMARY KEY (kind, name, since)
 );
-CREATE INDEX IF NOT EXISTS {prefix}registry_current ON {prefix}registry_entries (until)
+CREATE INDEX IF NOT EXISTS {prefix}registry_current ON {prefix}registry_entries (until);
 """
 
 
