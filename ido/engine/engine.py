@@ -37,7 +37,16 @@ from ido.engine.approvals import await_answer, request_approval
 from ido.engine.compensation import compensate
 from ido.engine.deadline import MAX_BLOCKED_S, abandon, run_deadline
 from ido.engine.decide import decide
-from ido.engine.doors import Executor, FactReader, FaultReporter, Logger, Planner, PolicySet, Prober
+from ido.engine.doors import (
+    Executor,
+    FactReader,
+    FaultReporter,
+    Logger,
+    Planner,
+    PolicySet,
+    Prober,
+    RegistrySource,
+)
 from ido.engine.doors.defaults import default_doors
 from ido.engine.fleet import Fleet, admit_decision
 from ido.engine.fold import fold_finished, note_active_faults
@@ -46,7 +55,7 @@ from ido.engine.health import HealthConfig, HealthTracker, health_news
 from ido.engine.inputs import DecisionInputs
 from ido.engine.observe import Observations, Probes
 from ido.engine.records import RecordWriter
-from ido.engine.resume import rebuild
+from ido.engine.resume import adopt_revision, rebuild
 from ido.engine.reuse import FirstPlans, remember_plan
 from ido.engine.run import (
     Finished,
@@ -98,6 +107,7 @@ class Engine:
         seed: int = 0,
         on_waiting: Listener | None = None,
         fault_reporter: FaultReporter | None = None,
+        registry: RegistrySource | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise UsageError(f"unknown strategy {strategy!r}; use one of {', '.join(sorted(STRATEGIES))}")
@@ -116,6 +126,10 @@ class Engine:
         self.capabilities: dict[str, Capability] = {c.name: c for c in self.capability_list}
         self.observers: list[Observer] = _items(getattr(workspace, "observers", None))
         self.policy_list: list[Policy] = _items(getattr(workspace, "policies", None))
+        #: the registry's revisions (`ido.registry.LiveRegistry`): adopted before each decision
+        self.registry = registry
+        self._own_policies = policies is None
+        self._own_planner = planner is None
         if policies is None:
             from ido.policy import PolicySet as Policies
 
@@ -161,6 +175,7 @@ class Engine:
 
         Raises UsageError for an unknown intent, bad inputs or an unknown strategy.
         """
+        self.follow_registry()
         intent_model = self.intent(intent)
         opts = dict(options or {})
         strategy = str(opts.get("strategy", self.strategy))
@@ -209,6 +224,7 @@ class Engine:
 
     async def resume(self, run_id: str) -> RunResult:
         """Return the result of continuing an unfinished run from its journal (after a crash)."""
+        self.follow_registry()
         run = await rebuild(self, run_id)
         if run.status in TERMINAL_STATUSES:
             return self._result(run)
@@ -275,6 +291,58 @@ class Engine:
             policies=digest_models(self.policy_list),
         )
 
+    def adopt(self, workspace: Any) -> None:
+        """Take `workspace`'s declarations for every later decision (the registry changed).
+
+        The tables steps, the fleet and folding share are updated in place; the
+        planner and policy set are rebuilt unless they were given to the
+        engine. Runs move to the new revision at their next decision
+        (`follow_registry`). Called by `follow_registry` and by tests.
+        """
+        self.workspace = workspace
+        self.capability_list = _items(getattr(workspace, "capabilities", None))
+        self.capabilities.clear()
+        self.capabilities.update({c.name: c for c in self.capability_list})
+        observers = _items(getattr(workspace, "observers", None))
+        if observers != self.observers:
+            self.observers = observers
+            self._observations = Observations(self.observers, self.fact_reader, self.clock)
+        self.policy_list = _items(getattr(workspace, "policies", None))
+        if self._own_policies:
+            from ido.policy import PolicySet as Policies
+
+            self.policies = Policies(self.policy_list)
+        if self._own_planner:
+            from ido.planning.planner import Planner as DefaultPlanner
+
+            self.planner = DefaultPlanner(self.capability_list, self.policies)  # type: ignore[arg-type]
+        self._record_writer.capabilities = self.capability_list
+        self._record_writer.policies = self.policy_list
+        self._revisions.clear()
+        self._first_plans = FirstPlans(self.policy_list)
+
+    def follow_registry(self, run: RunState | None = None) -> None:
+        """Adopt the registry's newest revision if it moved, and move `run` to it.
+
+        Cheap when nothing changed (the registry asks the store's head at most
+        every 100 ms). A run in flight takes the new version of its intent when
+        it still exists with the same secret inputs; it records a `revision`
+        event and its next decision says what changed (`adopt_revision`).
+        Called before each decision and before a run starts or resumes.
+        """
+        if self.registry is None:
+            return
+        fresh = self.registry.changed()
+        if fresh is not None:
+            self.adopt(fresh)
+        if run is None:
+            return
+        newer = _items(getattr(self.workspace, "intents", None))
+        found = next((i for i in newer if i.intent == run.intent.intent), None)
+        if found is not None and found != run.intent and found.secret_inputs() == run.secrets:
+            run.intent = found
+        adopt_revision(self, run)
+
     # -- the loop ------------------------------------------------------------------------
     def _launch(self, run: RunState) -> None:
         self.runs[run.run_id] = run
@@ -299,6 +367,7 @@ class Engine:
             if deadline is not None and now >= deadline and run.in_flight:
                 await abandon(run, "the deadline passed", self.clock, settle=run.intent.on_failure == "compensate")
             fold_finished(run, self.clock)
+            self.follow_registry(run)
             await self._observations.observe(run)
             record, plan = self._decide(run, self.clock.now())
             action = record.action

@@ -126,9 +126,9 @@ class MemoryRegistry:
             if not changed and head is not None:
                 return head
             number = (head.number if head is not None else 0) + 1
-            for index, (kind, name, since, until, text) in enumerate(self._rows):
+            for index, (kind, name, since, until, old) in enumerate(self._rows):
                 if until is None and (kind, name) in changed:
-                    self._rows[index] = (kind, name, since, number, text)
+                    self._rows[index] = (kind, name, since, number, old)
             for (kind, name), text in changed.items():
                 if text is not None:
                     self._rows.append((kind, name, number, None, text))

@@ -73,6 +73,16 @@ class Planner(Protocol):
     def plan(self, intent: Any, request: Any, health: Any, *, explain: bool = True) -> Any: ...
 
 
+class RegistrySource(Protocol):
+    """Returns the workspace when the registry of declarations changed since the last call, else None.
+
+    `ido.registry.LiveRegistry` is one (the store's registry revisions); the
+    engine asks before each decision and adopts what it returns.
+    """
+
+    def changed(self) -> Any | None: ...
+
+
 class PolicySet(Protocol):
     """Returns a capability's judgement (denied_by, approval_by ...) under the policies for a run."""
 
