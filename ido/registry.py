@@ -143,6 +143,24 @@ class LiveRegistry:
             return ws
 
 
+def live_registry(store: Store, root: Path, *, folder: Workspace | None = None) -> LiveRegistry:
+    """Return the live registry of `store` for a process working in folder `root`.
+
+    When the store holds a registry, the folder's files are not read (a broken
+    or stale local file does not matter; `root` still lends python doors their
+    import path). When it holds none, the folder's workspace (`folder`, loaded
+    from `root` unless given) is what the view gives until a registry appears.
+    Called by `ido worker`, `ido resume`, `ido run` and `ido serve`'s workers.
+    """
+    if store.registry_head() is None:
+        if folder is None:
+            from ido.loading import load_workspace
+
+            folder = load_workspace(root)
+        return LiveRegistry(store, folder)
+    return LiveRegistry(store, folder if folder is not None else Workspace(root))
+
+
 @dataclass
 class SeedReport:
     """What `seed` did: `action` is "seeded", "reseeded", "unchanged" or "kept" (the store's
