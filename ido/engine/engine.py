@@ -68,12 +68,15 @@ from ido.engine.run import (
 )
 from ido.engine.steps import Steps
 from ido.engine.strategies import STRATEGIES
-from ido.errors import UsageError
+from ido.errors import IdoError, UsageError
 from ido.journal.base import TERMINAL_STATUSES, Store
 from ido.model import Capability, Intent, Observer, Policy, Scalar
 from ido.planning.types import Plan
 
 Listener = Callable[[DecisionRecord], Any]
+
+#: How often (seconds) an engine with a registry looks whether it changed, to wake blocked runs.
+REGISTRY_POLL_S = 0.1
 
 
 def _items(collection: Any) -> list[Any]:
@@ -130,6 +133,8 @@ class Engine:
         self.registry = registry
         self._own_policies = policies is None
         self._own_planner = planner is None
+        #: wakes blocked runs when the registry changes (started with the first run; see `_watch_registry`)
+        self._registry_watch: asyncio.Task[None] | None = None
         if policies is None:
             from ido.policy import PolicySet as Policies
 
@@ -238,6 +243,11 @@ class Engine:
     async def close(self) -> None:
         """Stop probes, cancel unfinished runs and close the doors this engine created."""
         self._probes.close()
+        if self._registry_watch is not None:
+            self._registry_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._registry_watch
+            self._registry_watch = None
         steps: list[asyncio.Task[Any]] = [
             h.task for r in self.runs.values() for h in r.in_flight.values() if h.task is not None
         ]
@@ -343,10 +353,34 @@ class Engine:
             run.intent = found
         adopt_revision(self, run)
 
+    async def _watch_registry(self) -> None:
+        """Adopt registry changes as they land and wake the blocked runs, which may now have a plan.
+
+        A blocked run otherwise looks again only after the health recheck (seconds);
+        a run dispatching or waiting for an answer moves to the new revision at its
+        next decision anyway. Runs as long as the engine (cancelled by `close`).
+        """
+        assert self.registry is not None
+        while True:
+            await asyncio.sleep(REGISTRY_POLL_S)
+            try:
+                fresh = self.registry.changed()
+            except IdoError:
+                continue  # the journal cannot be read just now: the next look may succeed
+            if fresh is None:
+                continue
+            self.adopt(fresh)
+            for run in self.runs.values():
+                if run.status == "blocked" and run.task is not None and not run.task.done():
+                    run.wake.set()
+
     # -- the loop ------------------------------------------------------------------------
     def _launch(self, run: RunState) -> None:
         self.runs[run.run_id] = run
         self._probes.start(self.capability_list, self.prober)
+        if self.registry is not None and self._registry_watch is None:
+            self._registry_watch = asyncio.get_running_loop().create_task(
+                self._watch_registry(), name="ido-registry-watch")
         run.task = asyncio.get_running_loop().create_task(self._drive(run), name=f"ido-run-{run.run_id}")
 
     async def _drive(self, run: RunState) -> RunResult:

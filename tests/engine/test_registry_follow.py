@@ -80,3 +80,31 @@ async def test_a_run_started_after_a_change_works_under_it_from_the_start() -> N
     assert result.status == "succeeded"
     assert [c for r in result.records for c in r.chosen] == ["pay", "ship.fast"]
     assert all(r.trigger != "revision_changed" for r in result.records)
+
+
+async def test_a_blocked_run_is_woken_by_a_registry_change_that_gives_it_a_plan() -> None:
+    """Blocked (no provider reliable enough), the run wakes when one is registered, not at the health recheck."""
+    from ido.engine import HealthConfig
+
+    store = MemoryStore()
+    intent = order_intent(constraints={"deadline": None, "min_success": 0.9})
+    ws = workspace(_sim("pay.flaky", PAY, cost=0.1, reliability=0.5), _sim("ship", SHIP, cost=0.1), intent)
+    seed(store, ws)
+    registry = LiveRegistry(store, ws, interval_s=0.0)
+    # the health recheck of a blocked run comes only after a minute: only the registry can wake it sooner
+    eng = engine(registry.workspace(), store=store, registry=registry,
+                 health_config=HealthConfig(recovery_step=60.0))
+    run_id = await eng.start("order", inputs={"order_id": "o-4"})
+    for _ in range(500):
+        if store.get_run(run_id=run_id).status == "blocked":
+            break
+        await asyncio.sleep(0.01)
+    assert store.get_run(run_id=run_id).status == "blocked"
+    good = _sim("pay.good", PAY, cost=0.2, reliability=0.999)
+    store.commit_registry([RegistryChange(kind="capability", name="pay.good", content=content_of(good))])
+    result = await asyncio.wait_for(eng.wait(run_id), 20)
+    await eng.close()
+    assert result.status == "succeeded"
+    assert [r.action for r in result.records][0] == "block"
+    woken = result.records[1]
+    assert woken.trigger == "revision_changed" and woken.chosen == ["pay.good"]
