@@ -133,9 +133,10 @@ class LiveRegistry:
                 self._load(self.store.registry_head())
             return self._workspace
 
-    def changed(self) -> Workspace | None:
-        """Return the workspace when the registry moved since the last call, else None."""
-        ws = self.workspace()
+    def changed(self, *, fresh: bool = False) -> Workspace | None:
+        """Return the workspace when the registry moved since the last call, else None
+        (`fresh`: ask the store now, even within the interval)."""
+        ws = self.workspace(fresh=fresh)
         with self._lock:
             if self._handed == self.number:
                 return None

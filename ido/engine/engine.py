@@ -180,7 +180,7 @@ class Engine:
 
         Raises UsageError for an unknown intent, bad inputs or an unknown strategy.
         """
-        self.follow_registry()
+        self.follow_registry(fresh=True)
         intent_model = self.intent(intent)
         opts = dict(options or {})
         strategy = str(opts.get("strategy", self.strategy))
@@ -229,7 +229,7 @@ class Engine:
 
     async def resume(self, run_id: str) -> RunResult:
         """Return the result of continuing an unfinished run from its journal (after a crash)."""
-        self.follow_registry()
+        self.follow_registry(fresh=True)
         run = await rebuild(self, run_id)
         if run.status in TERMINAL_STATUSES:
             return self._result(run)
@@ -331,20 +331,21 @@ class Engine:
         self._revisions.clear()
         self._first_plans = FirstPlans(self.policy_list)
 
-    def follow_registry(self, run: RunState | None = None) -> None:
+    def follow_registry(self, run: RunState | None = None, *, fresh: bool = False) -> None:
         """Adopt the registry's newest revision if it moved, and move `run` to it.
 
         Cheap when nothing changed (the registry asks the store's head at most
         every 100 ms). A run in flight takes the new version of its intent when
         it still exists with the same secret inputs; it records a `revision`
         event and its next decision says what changed (`adopt_revision`).
-        Called before each decision and before a run starts or resumes.
+        Called before each decision and (`fresh`: asking the store now) before a
+        run starts or resumes, so a run never starts under a revision older than its submission.
         """
         if self.registry is None:
             return
-        fresh = self.registry.changed()
-        if fresh is not None:
-            self.adopt(fresh)
+        found = self.registry.changed(fresh=fresh)
+        if found is not None:
+            self.adopt(found)
         if run is None:
             return
         newer = _items(getattr(self.workspace, "intents", None))

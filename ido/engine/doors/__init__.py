@@ -77,10 +77,11 @@ class RegistrySource(Protocol):
     """Returns the workspace when the registry of declarations changed since the last call, else None.
 
     `ido.registry.LiveRegistry` is one (the store's registry revisions); the
-    engine asks before each decision and adopts what it returns.
+    engine asks before each decision (`fresh`: before a run starts, asking the
+    store now rather than trusting a look of the last 100 ms) and adopts what it returns.
     """
 
-    def changed(self) -> Any | None: ...
+    def changed(self, *, fresh: bool = False) -> Any | None: ...
 
 
 class PolicySet(Protocol):
