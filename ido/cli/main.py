@@ -43,6 +43,7 @@ COMMAND_INDEX: dict[str, tuple[str, str]] = {
     "resume": ("workers", "Continue RUN (or every unfinished run no live process drives), e.g. after a crash."),
     "watch": ("workers", "Follow RUN's decisions live, whichever process drives it, until it ends (exit code as `ido run`)."),
     "serve": ("serve", "Serve the HTTP API (/api/v1, docs at /api/v1/docs) over this workspace's journal."),
+    "export": ("export", "Write the store's registry of declarations to DIR as YAML files `ido validate` accepts."),
 }
 
 #: Modules of `ido.cli` that contribute commands (each exposes `COMMANDS`), in help order.

@@ -28,9 +28,16 @@ from ido.errors import UsageError
               help="Bearer tokens, one per line: TOKEN [read|operate|admin] (bare = admin).")
 @click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
               help="Workers driving runs inside this process (0: run `ido worker` beside it).")
+@click.option("--reseed", is_flag=True,
+              help="Push the workspace folder's declarations into the store's registry as a new revision.")
 @click.pass_obj
-def serve(ctx: CliContext, host: str, port: int, token_file: Path | None, workers: int) -> int:
-    """Serve the HTTP API (/api/v1, docs at /api/v1/docs) over this workspace's journal."""
+def serve(ctx: CliContext, host: str, port: int, token_file: Path | None, workers: int, reseed: bool) -> int:
+    """Serve the HTTP API (/api/v1, docs at /api/v1/docs) over this workspace's journal.
+
+    The store's registry is the source of truth for declarations: the first start
+    seeds it from the workspace folder; later starts keep it and say when the
+    folder differs (--reseed pushes the folder; `ido export DIR` pulls the registry).
+    """
     from ido.service.auth import is_loopback, read_token_file
 
     tokens = read_token_file(token_file) if token_file is not None else None
@@ -47,9 +54,7 @@ def serve(ctx: CliContext, host: str, port: int, token_file: Path | None, worker
         from ido.service.state import Service
     except ImportError as exc:
         raise UsageError(f"`ido serve` needs the serve extra: pip install 'ido[serve]' ({exc})") from None
-    from ido.loading import load_workspace
-
-    workspace = load_workspace(ctx.workspace)
+    workspace = _seed(ctx, reseed)
     guard = Guard.for_tokens(tokens)
     service = Service(workspace=workspace, workspace_root=ctx.workspace.resolve(),
                       store_url=ctx.store_location, guard=guard)
@@ -70,6 +75,34 @@ def serve(ctx: CliContext, host: str, port: int, token_file: Path | None, worker
         if pool is not None:
             pool.stop()
     return 0
+
+
+def _seed(ctx: CliContext, reseed: bool) -> Any:
+    """Seed (or reseed) the store's registry from the folder, say what happened; return the folder's workspace.
+
+    A folder with problems is fatal only when the store holds no registry to serve
+    (or --reseed asks to push it); otherwise the store's registry is served and the
+    problems are reported.
+    """
+    from ido.cli.run import open_journal
+    from ido.errors import ValidationError
+    from ido.loading import load_workspace
+    from ido.registry import seed
+    from ido.workspace import Workspace
+
+    with open_journal(ctx) as store:
+        seeded = store.registry_head() is not None
+        try:
+            workspace = load_workspace(ctx.workspace)
+        except ValidationError as exc:
+            if reseed or not seeded:
+                raise
+            click.echo(f"{ctx.workspace} has {len(exc.problems)} problem(s) (see `ido validate`); serving "
+                       "the store's registry", err=True)
+            return Workspace(ctx.workspace)
+        report = seed(store, workspace, reseed=reseed)
+    click.echo(f"ido serve: {report.message(ctx.workspace)}", err=True)
+    return workspace
 
 
 def _safe(url: str) -> str:
@@ -98,10 +131,14 @@ class _WorkerThread:
 
         from ido.cli.run import open_journal
         from ido.engine.worker import Worker
+        from ido.registry import live_registry
 
         async def work() -> None:
             with open_journal(ctx) as store:
-                self._worker = Worker(workspace, store, concurrency=concurrency,
+                # declarations from the store's registry, followed before each decision
+                registry = live_registry(store, ctx.workspace, folder=workspace)
+                self._worker = Worker(registry.workspace(), store, concurrency=concurrency,
+                                      engine_options={"registry": registry},
                                       on_lost=lambda rid, why: click.echo(f"run {rid}: {why}", err=True))
                 self._loop = asyncio.get_running_loop()
                 self._ready.set()

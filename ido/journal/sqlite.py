@@ -56,6 +56,13 @@ from ido.journal.codec import (
     unpack,
 )
 from ido.journal.group import GroupCommit
+from ido.journal.registry import (
+    RegistryChange,
+    RegistryHead,
+    RegistrySnapshot,
+    SqlRegistry,
+    registry_schema,
+)
 
 #: the journal format this code writes. 1: JSON text rows keyed by run id (ido up to
 #: 0.x of 2026-12); 2: packed rows (`ido.journal.codec`) keyed by an integer run key, blobs;
@@ -65,6 +72,7 @@ FORMAT_VERSION = 3
 SCHEMA_VERSION = FORMAT_VERSION  # the name format 1 used; kept in meta so format-1 idos refuse us
 
 _T = TypeVar("_T")
+_REGISTRY_TABLES = ("registry_revisions", "registry_entries")
 _HEADER = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 30_000
 #: an event's row key is run_key << 32 | seq: one integer, the rowid, no second index.
@@ -121,7 +129,7 @@ CREATE TABLE IF NOT EXISTS revisions (
     kind TEXT NOT NULL,
     content BLOB NOT NULL
 );
-"""
+""" + registry_schema("", "REAL")
 
 #: format 1 -> 2: the same rows under the new keys; their JSON text is kept as it is.
 _MIGRATE_1 = """
@@ -205,6 +213,7 @@ class SQLiteStore(Store):
             self._writer = self._open_writer()
             self._reader = self._connect()
             self._packer = self._load_packer()
+            self._registry = SqlRegistry(mark="?", prefix="", read=self._read, write=self._leasing)
         except sqlite3.DatabaseError as exc:
             raise self._not_a_journal(str(exc)) from None
         except OSError as exc:
@@ -316,7 +325,7 @@ class SQLiteStore(Store):
         version = FORMAT_VERSION
         if "meta" in tables:
             version = self._stored_format(conn)
-            if {"runs", "events", "revisions", "blobs", "leases"} <= tables and version == FORMAT_VERSION:
+            if {"runs", "events", "revisions", "blobs", "leases", *_REGISTRY_TABLES} <= tables and version == FORMAT_VERSION:
                 self.opened_format = version
                 return
         conn.execute("BEGIN IMMEDIATE")
@@ -728,6 +737,20 @@ class SQLiteStore(Store):
             sql += f" WHERE run_id IN ({', '.join('?' for _ in ids) or 'NULL'})"
             params = ids
         return [lease for row in self._read(sql + " ORDER BY run_id", params) if (lease := lease_from_row(row))]
+
+    # -- the registry (`ido.journal.registry`) ------------------------------------------------
+
+    def registry_head(self) -> RegistryHead | None:
+        """Return the registry's newest revision, or None (see `Store.registry_head`)."""
+        return self._registry.head()
+
+    def registry_snapshot(self, *, number: int | None = None) -> RegistrySnapshot | None:
+        """Return a registry revision with its declarations (see `Store.registry_snapshot`)."""
+        return self._registry.snapshot(number)
+
+    def commit_registry(self, changes: Sequence[RegistryChange], *, expect: int | None = None) -> RegistryHead:
+        """Write the next registry revision if the head is `expect` (see `Store.commit_registry`)."""
+        return self._registry.commit(changes, expect=expect)
 
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
         """Store `content` under `digest` once, durably; a second call with the digest is a no-op."""

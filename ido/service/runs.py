@@ -64,7 +64,7 @@ def submit(body: RunRequest, service: ServiceDep,
     request = body.model_dump(mode="json", by_alias=True)
     options: dict[str, Any] = {"strategy": body.strategy, "workspace": str(service.workspace_root)}
     if idempotency_key is None:
-        info = queue_run(service.store, service.workspace, body.intent, inputs=body.inputs,
+        info = queue_run(service.store, service.declarations(), body.intent, inputs=body.inputs,
                          set_facts=body.set_facts, options=options)
         return JSONResponse({"run_id": info.run_id, "status": info.status}, status_code=202)
     run_id = run_id_for_key(idempotency_key)
@@ -72,7 +72,7 @@ def submit(body: RunRequest, service: ServiceDep,
         existing = _existing(service.store, run_id)
         if existing is None:
             options[IDEMPOTENCY] = {"request": digest(request)}
-            info = queue_run(service.store, service.workspace, body.intent, inputs=body.inputs,
+            info = queue_run(service.store, service.declarations(), body.intent, inputs=body.inputs,
                              set_facts=body.set_facts, options=options, run_id=run_id)
             return JSONResponse({"run_id": info.run_id, "status": info.status}, status_code=202)
     if (existing.options.get(IDEMPOTENCY) or {}).get("request") != digest(request):
@@ -235,5 +235,5 @@ def replay_run(run_id: str, service: ServiceDep, body: ReplayRequest | None = No
     """Re-derive every decision: identical, or (what_if) what would change under the service's workspace."""
     info = find_run(service.store, run_id)
     what_if = body is not None and body.what_if
-    report = replay(service.store, info.run_id, workspace=service.workspace if what_if else None)
+    report = replay(service.store, info.run_id, workspace=service.declarations() if what_if else None)
     return JSONResponse(report.model_dump(mode="json"))

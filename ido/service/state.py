@@ -63,6 +63,8 @@ class Service:
     guard: Guard
     max_body_bytes: int = MAX_BODY_BYTES
     _store: Store | None = None
+    #: the store's registry as a workspace (`ido.registry.LiveRegistry`), made on first use
+    _registry: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     #: serialises submits carrying an Idempotency-Key, so a retry racing its original finds it
     submit_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -78,6 +80,28 @@ class Service:
             if self._store is None:
                 self._store = open_store(self.store_url)
             return self._store
+
+    def registry(self) -> Any:
+        """Return the live view of the store's registry (`ido.registry.LiveRegistry`).
+
+        Made on first use; a store that holds no registry yet is seeded with
+        `workspace` (what `ido serve --workspace` loaded) as revision 1. Every
+        endpoint reads declarations through it (`declarations()`), and workers
+        of any process on the same store follow the same revisions.
+        """
+        store = self.store
+        with self._lock:
+            if self._registry is None:
+                from ido.registry import LiveRegistry, seed
+
+                if store.registry_head() is None:
+                    seed(store, self.workspace)
+                self._registry = LiveRegistry(store, self.workspace)
+            return self._registry
+
+    def declarations(self) -> Any:
+        """Return the workspace of the registry's newest revision (checked at most every 100 ms)."""
+        return self.registry().workspace()
 
     @property
     def is_open(self) -> bool:
