@@ -57,6 +57,7 @@ from ido.engine.run import (
     conditions_for,
     redact,
 )
+from ido.engine.shared_health import SharedHealth
 from ido.engine.steps import Steps
 from ido.engine.strategies import STRATEGIES
 from ido.errors import UsageError
@@ -98,6 +99,7 @@ class Engine:
         seed: int = 0,
         on_waiting: Listener | None = None,
         fault_reporter: FaultReporter | None = None,
+        shared_health: bool | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise UsageError(f"unknown strategy {strategy!r}; use one of {', '.join(sorted(STRATEGIES))}")
@@ -133,17 +135,34 @@ class Engine:
         self.prober: Prober = prober if prober is not None else default_prober
         self.fact_reader: FactReader = fact_reader if fact_reader is not None else default_reader
         self.health = health or HealthTracker(health_config)
+        if shared_health is None:  # a leased journal is one other processes drive runs of too
+            from ido.journal.leases import LeasedStore
+
+            shared_health = isinstance(store, LeasedStore)
+        #: the store's health rows, shared by every worker (None: this engine's tracker alone).
+        self.shared: SharedHealth | None = SharedHealth(
+            store, self.health, self.clock, prior=self._declared_reliability,
+        ) if shared_health else None
+        #: what decisions read health from: the shared rows, or the tracker.
+        self.health_view: SharedHealth | HealthTracker = self.shared or self.health
         self.runs: dict[str, RunState] = {}
         self._record_writer = RecordWriter(store, self.capability_list, self.policy_list)
         #: slots in use per capability and CP-SAT allocation when runs compete for full ones.
-        self.fleet = Fleet(self.capabilities, lambda: self.health.snapshot(self.clock.now()), self.clock.now)
-        self._steps = Steps(self.capabilities, self.executors, self.health, self.clock, self.fleet)
-        self._probes = Probes(self.health, self.clock)
+        self.fleet = Fleet(self.capabilities, lambda: self.health_view.snapshot(self.clock.now()), self.clock.now)
+        self._steps = Steps(self.capabilities, self.executors, self.health, self.clock, self.fleet, shared=self.shared)
+        self._probes = Probes(
+            self.health, self.clock, shared=store if self.shared is not None else None,
+            owner=str(getattr(store, "owner", "")),
+        )
         self._observations = Observations(self.observers, self.fact_reader, self.clock)
         self._revisions: dict[int, tuple[Intent, Revisions]] = {}
         self._first_plans = FirstPlans(self.policy_list)
         #: what folding runs' events looks names up in (`ido.engine.fold.apply`).
         self.lookups = Lookups(self.capabilities, lambda key: self.store.get_revision(digest=key))
+
+    def _declared_reliability(self, name: str) -> float | None:
+        cap = self.capabilities.get(name)
+        return cap.reliability if cap is not None else None
 
     # -- public API ------------------------------------------------------------------
     async def run(
@@ -359,15 +378,15 @@ class Engine:
         if self.fault_reporter is not None:
             note_active_faults(run, self.fault_reporter, self.clock)
         seq = run.decisions + 1  # the decision event makes it the run's count (`fold.apply`)
-        health = self.health.snapshot(now)
-        run.decided_version = self.health.version
+        health = self.health_view.snapshot(now)
+        run.decided_version = self.health_view.version
         if run.last_snapshot is not None and run.last_snapshot is not health:
             news = health_news(run.last_snapshot, health)
             if news:
                 run.cause = f"{run.cause}; health: {news}" if run.cause else f"health: {news}"
         run.last_snapshot = health
-        reusable = run.reusable if run.reusable_version == self.health.version else None
-        fresh_key = self._first_plans.key(run, self.health.version) if reusable is None and run.pinned is None else None
+        reusable = run.reusable if run.reusable_version == self.health_view.version else None
+        fresh_key = self._first_plans.key(run, self.health_view.version) if reusable is None and run.pinned is None else None
         if fresh_key is not None:
             reusable = self._first_plans.get(fresh_key)
         inputs = DecisionInputs(
@@ -484,7 +503,16 @@ class Engine:
         if not run.buffer:
             return
         events, run.buffer = run.buffer, []
-        await self.store.append(events, run=run.info(self.clock.timestamp()))
+        if self.shared is None:
+            await self.store.append(events, run=run.info(self.clock.timestamp()))
+            return
+        # each outcome's health change commits with it, for every worker's next decision
+        try:
+            await self.store.append(
+                events, run=run.info(self.clock.timestamp()), health=self.shared.changes(events),
+            )
+        finally:
+            self.shared.settled(events)
 
     def _result(self, run: RunState) -> RunResult:
         # the run is over: what only deciding needed goes (finished runs stay in `runs` for `wait`,
