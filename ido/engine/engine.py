@@ -34,6 +34,8 @@ from ido.decisions import DecisionRecord, Revisions, Trigger
 from ido.digest import digest, digest_models
 from ido.engine import logging as engine_logging
 from ido.engine.approvals import await_answer, request_approval
+from ido.engine.cancel import SignalWatch
+from ido.engine.cancel import cause as cancel_cause
 from ido.engine.compensation import compensate
 from ido.engine.deadline import MAX_BLOCKED_S, abandon, run_deadline
 from ido.engine.decide import decide
@@ -145,6 +147,8 @@ class Engine:
         ) if shared_health else None
         #: what decisions read health from: the shared rows, or the tracker.
         self.health_view: SharedHealth | HealthTracker = self.shared or self.health
+        #: cancel requests of this engine's runs, kept by a shared journal (None: not shared).
+        self.signals = SignalWatch(store, self._live_runs) if shared_health else None
         self.runs: dict[str, RunState] = {}
         self._record_writer = RecordWriter(store, self.capability_list, self.policy_list)
         #: slots in use per capability and CP-SAT allocation when runs compete for full ones.
@@ -241,6 +245,8 @@ class Engine:
     async def close(self) -> None:
         """Stop probes, cancel unfinished runs and close the doors this engine created."""
         self._probes.close()
+        if self.signals is not None:
+            await self.signals.close()
         steps: list[asyncio.Task[Any]] = [
             h.task for r in self.runs.values() for h in r.in_flight.values() if h.task is not None
         ]
@@ -295,9 +301,15 @@ class Engine:
         )
 
     # -- the loop ------------------------------------------------------------------------
+    def _live_runs(self) -> list[RunState]:
+        return [r for r in self.runs.values() if r.task is not None and not r.task.done()]
+
     def _launch(self, run: RunState) -> None:
         self.runs[run.run_id] = run
         self._probes.start(self.capability_list, self.prober)
+        if self.signals is not None:
+            self.signals.check(run)  # a request made before this engine took the run
+            self.signals.start()
         run.task = asyncio.get_running_loop().create_task(self._drive(run), name=f"ido-run-{run.run_id}")
 
     async def _drive(self, run: RunState) -> RunResult:
@@ -309,6 +321,11 @@ class Engine:
         blocked_since: float | None = None
         while True:
             run.wake.clear()
+            if run.cancel is not None:
+                fold_finished(run, self.clock)
+                run.trigger, run.cause = Trigger.CANCEL, cancel_cause(run.cancel)
+                record, _ = self._decide(run, self.clock.now())
+                return await self._finish(run, record)
             now = self.clock.now()
             deadline = run_deadline(run)
             if run.pending_approval is not None and (deadline is None or now < deadline):
