@@ -5,7 +5,7 @@ The asking side (`ido cancel`, `POST /api/v1/runs/{id}/cancel`, the client):
 store — never an event in the run's journal, whose seqs and fencing belong to
 the worker driving it. A queued run (no worker has started it) is cancelled
 at once: the asker claims its lease, ends it `failed` (condition `Cancelled`)
-and releases it. A finished run refuses with a `Conflict`.
+and releases it. A finished run refuses (`ido.errors.RunEnded`).
 
 The driving side: `SignalWatch` (one per engine on a shared journal) reads
 the signals of the engine's live runs at most `POLL_S` apart and wakes each
@@ -24,16 +24,12 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from ido.engine.run import RunState
-from ido.errors import IdoError, LeaseLost, UsageError
+from ido.errors import IdoError, LeaseLost, RunEnded
 from ido.journal.base import TERMINAL_STATUSES, Condition_, RunInfo, Signal, Store
 
 #: How often an engine reads the cancel requests of its runs (seconds): the age bound of
 #: what a decision knows of them, as the shared health's.
 POLL_S = 0.25
-
-
-class Conflict(UsageError):
-    """The run cannot be cancelled (it already ended): exit 2, HTTP 409."""
 
 
 def cause(signal: Signal) -> str:
@@ -45,13 +41,13 @@ def cause(signal: Signal) -> str:
 async def request_cancel(store: Store, run_id: str, *, by: str = "", note: str = "") -> RunInfo:
     """Ask for run `run_id` to stop; return its row as it is after asking.
 
-    Raises UsageError for an unknown run, `Conflict` for one already finished.
+    Raises UsageError for an unknown run, `RunEnded` for one already finished.
     A queued run is ended here (status `failed`, condition `Cancelled`); any
     other run keeps its status until its worker acts on the request.
     """
     info = store.get_run(run_id=run_id)
     if info.status in TERMINAL_STATUSES:
-        raise Conflict(
+        raise RunEnded(
             f"run {info.run_id} already ended ({info.status}); only an unfinished run can be cancelled"
         )
     signal = Signal(run_id=info.run_id, kind="cancel", by=by, note=note, at=time.time())

@@ -92,6 +92,18 @@ class ProbeChange:
         return tracker.export(self.capability)
 
 
+def published_rows(rows: Mapping[str, HealthRow], now: float,
+                   config: HealthConfig = DEFAULT_CONFIG) -> dict[str, CapabilityHealth]:
+    """Return each row's health as a decision at wall-clock `now` would see it (times in epoch seconds).
+
+    Called by `GET /api/v1/health`.
+    """
+    return {
+        name: _tracker(config, name, row.state).published(name, now)
+        for name, row in sorted(rows.items()) if row.state
+    }
+
+
 class SharedHealth:
     """An engine's view of the shared health rows; see the module docstring."""
 
