@@ -16,7 +16,7 @@ from typing import Any
 from ido.decisions import DecisionRecord, InFlight, PinnedPath, Rejection, Revisions, Trigger
 from ido.engine.doors import Result
 from ido.errors import ExecutionError
-from ido.journal.base import Condition_, Event, RunInfo
+from ido.journal.base import Condition_, Event, RunInfo, Signal
 from ido.model import Capability, Intent, Scalar
 from ido.planning.types import Plan
 
@@ -163,6 +163,8 @@ class RunState:
     resend: list[StepHandle] = field(default_factory=list)
     #: steps dispatched (journal) without an outcome yet, by dispatch number.
     awaiting: dict[int, StepHandle] = field(default_factory=dict)
+    #: a request to stop the run (`ido cancel`), seen by the engine's signal watch; acted on next.
+    cancel: Signal | None = None
 
     def idempotency_key(self, capability: str) -> str:
         """Return the key of the next call of `capability`: run, capability and attempt group."""

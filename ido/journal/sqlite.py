@@ -42,7 +42,16 @@ from pydantic import ValidationError as PydanticError
 
 from ido.errors import JournalCorrupted, JournalError
 from ido.journal._common import check_fence, check_seqs, lease_from_row, resolve_run_id
-from ido.journal.base import TERMINAL_STATUSES, Event, Lease, RunInfo, Store
+from ido.journal.base import (
+    TERMINAL_STATUSES,
+    Event,
+    HealthChange,
+    HealthRow,
+    Lease,
+    RunInfo,
+    Signal,
+    Store,
+)
 from ido.journal.codec import (
     BLOB_CHAIN,
     ZDICT_1,
@@ -63,6 +72,7 @@ from ido.journal.registry import (
     SqlRegistry,
     registry_schema,
 )
+from ido.journal.shared import SQLITE as SHARED
 
 #: the journal format this code writes. 1: JSON text rows keyed by run id (ido up to
 #: 0.x of 2026-12); 2: packed rows (`ido.journal.codec`) keyed by an integer run key, blobs;
@@ -129,7 +139,13 @@ CREATE TABLE IF NOT EXISTS revisions (
     kind TEXT NOT NULL,
     content BLOB NOT NULL
 );
-""" + registry_schema("", "REAL")
+""" + registry_schema("", "REAL") + ";\n".join(SHARED.schema()) + ";\n"
+
+#: the tables a journal of this format has (a journal without one gets it, `CREATE ... IF NOT EXISTS`).
+_TABLES = frozenset({
+    "runs", "events", "revisions", "blobs", "leases", "capability_health", "probe_leases", "run_signals",
+    *_REGISTRY_TABLES,
+})
 
 #: format 1 -> 2: the same rows under the new keys; their JSON text is kept as it is.
 _MIGRATE_1 = """
@@ -161,6 +177,7 @@ class _Append:
     run: RunInfo | None
     run_info: bytes | None  # JSON, sealed by the writer (against its intent's seed)
     fence: Lease | None = None
+    health: Sequence[HealthChange] = ()
     loop: asyncio.AbstractEventLoop | None = None
     future: asyncio.Future[None] | None = None
     error: JournalError | None = field(default=None)
@@ -325,7 +342,7 @@ class SQLiteStore(Store):
         version = FORMAT_VERSION
         if "meta" in tables:
             version = self._stored_format(conn)
-            if {"runs", "events", "revisions", "blobs", "leases", *_REGISTRY_TABLES} <= tables and version == FORMAT_VERSION:
+            if tables >= _TABLES and version == FORMAT_VERSION:
                 self.opened_format = version
                 return
         conn.execute("BEGIN IMMEDIATE")
@@ -378,9 +395,10 @@ class SQLiteStore(Store):
     # -- writing -------------------------------------------------------------------------------
 
     async def append(
-        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None
+        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None,
+        health: Sequence[HealthChange] = (),
     ) -> None:
-        """Write `events` and the `run` row in one transaction; return once fsynced.
+        """Write `events`, the `run` row and the `health` changes in one transaction; return once fsynced.
 
         Concurrent callers share a transaction (group commit). Raises
         JournalError, having written nothing of this call, on a duplicate or
@@ -390,6 +408,7 @@ class SQLiteStore(Store):
         """
         item = self._encode(events, run)
         item.fence = fence
+        item.health = tuple(health)
         if self.synchronous:
             self._commit([item])
         else:
@@ -420,6 +439,10 @@ class SQLiteStore(Store):
                 last: dict[str, int] = {}
                 for item in batch:
                     self._apply(conn, item, last, done)
+                # the health changes of the appends written, in this same transaction
+                SHARED.apply_health(
+                    conn, [c for item in batch if item.error is None for c in item.health], time.time()
+                )
                 conn.execute("COMMIT")
             except Exception as exc:  # sqlite3.Error (disk full, I/O) or a bug: nothing is written
                 if conn.in_transaction:
@@ -777,6 +800,31 @@ class SQLiteStore(Store):
                     conn.execute("ROLLBACK")
                 raise JournalError(f"cannot write the journal {self.path}: {exc}") from None
             self._remember(done)
+
+    # -- shared health, probe leases, signals (`ido.journal.shared`) ------------------------------
+
+    def health_rows(self) -> dict[str, HealthRow]:
+        """Return every capability's shared health row (see `Store.health_rows`)."""
+        return SHARED.health_rows(self._read(SHARED.select_health()))
+
+    def update_health(self, changes: Sequence[HealthChange]) -> None:
+        """Apply probe answers to the health rows in a transaction of their own."""
+        if changes:
+            self._leasing(lambda conn: SHARED.apply_health(conn, changes, time.time()))
+
+    def claim_probe(self, capability: str, owner: str, *, lease_s: float, now: float | None = None) -> bool:
+        """Take or renew the probe lease of `capability` (see `Store.claim_probe`)."""
+        at = time.time() if now is None else now
+        return self._leasing(lambda conn: SHARED.claim_probe(conn, capability, owner, at + lease_s, at))
+
+    def put_signal(self, signal: Signal) -> None:
+        """Keep `signal` for the run's worker (see `Store.put_signal`)."""
+        self._leasing(lambda conn: SHARED.put_signal(conn, signal))
+
+    def signals(self, *, run_ids: Sequence[str]) -> list[Signal]:
+        """Return the signals kept for `run_ids`, oldest first."""
+        ids = list(run_ids)
+        return SHARED.signals(self._read(SHARED.select_signals(len(ids)), ids)) if ids else []
 
     # -- reading -------------------------------------------------------------------------------
 

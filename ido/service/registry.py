@@ -252,7 +252,11 @@ for _kind in ("capabilities", "policies", "intents"):
 
 @router.get("/health", response_model=Health, tags=["service"], dependencies=[require(Scope.read)])
 def health(service: ServiceDep) -> JSONResponse:
-    """The service is up: its journal, how many runs are in each status, the workers holding leases."""
+    """The service is up: its journal, runs in each status, the workers holding leases, and each
+    capability's health and circuit as the workers share them."""
+    import time
+
+    from ido.engine.shared_health import published_rows
     from ido.journal.postgres import redact_url
 
     store = service.store
@@ -260,4 +264,10 @@ def health(service: ServiceDep) -> JSONResponse:
     owners = sorted({lease.owner for lease in store.leases() if lease.owner})
     url = service.store_url
     shown = redact_url(url) if "://" in url and not url.startswith("sqlite") else url
-    return JSONResponse({"status": "ok", "store": shown, "runs_by_status": dict(counts), "workers": owners})
+    rows = store.health_rows()
+    capabilities = {
+        name: {**h.model_dump(mode="json"), "version": rows[name].version, "updated_at": rows[name].updated_at}
+        for name, h in published_rows(rows, time.time()).items()
+    }
+    return JSONResponse({"status": "ok", "store": shown, "runs_by_status": dict(counts), "workers": owners,
+                         "capabilities": capabilities})

@@ -1,4 +1,4 @@
-"""Runs over HTTP: submit, list, get, decisions (= explain), why-not, approve, reject, replay.
+"""Runs over HTTP: submit, list, get, decisions (= explain), why-not, approve, reject, cancel, replay.
 
 Every body is what the matching CLI `--json` prints, built by the same
 functions (`queue_run`, `explain`, `why_not`, `replay`, `answer`). A
@@ -228,6 +228,20 @@ def approve(run_id: str, service: ServiceDep, body: Answer | None = None) -> JSO
 def reject(run_id: str, service: ServiceDep, body: Answer | None = None) -> JSONResponse:
     """Reject the step the run waits for (as `ido reject`); the run replans without it."""
     return _answer(service, run_id, False, body)
+
+
+@router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunInfo,
+             dependencies=[require(Scope.operate)],
+             responses={409: {"description": "the run already ended"}})
+def cancel(run_id: str, service: ServiceDep, body: Answer | None = None) -> JSONResponse:
+    """Ask the run to stop (as `ido cancel --no-wait`); 202 with its row: a queued run ends at once,
+    a running one at its worker's next decision, compensating per its on_failure; 409 when it ended."""
+    from ido.engine.cancel import request_cancel
+
+    info = find_run(service.store, run_id)
+    given = body or Answer()
+    row = asyncio.run(request_cancel(service.store, info.run_id, by=given.by, note=given.note))
+    return JSONResponse(row.model_dump(mode="json"), status_code=202)
 
 
 @router.post("/runs/{run_id}/replay", response_model=ReplayReport, dependencies=[require(Scope.read)])
