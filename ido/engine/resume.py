@@ -89,6 +89,8 @@ async def rebuild(engine: RunHost, run_id: str) -> RunState:
             del run.awaiting[step]
             del pending[step]
     resend = sorted(pending.values(), key=lambda h: h.step)
+    for handle in resend:
+        handle.resent = True
     current = engine.revisions(run.intent)
     notes = _revision_notes(engine, run.revisions, current)
     if notes:
