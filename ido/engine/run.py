@@ -67,6 +67,8 @@ class StepHandle:
     slot: bool = False
     #: the dispatch number of the step a compensation undoes.
     compensates: int | None = None
+    #: re-sent by resume after a crash hid its outcome: its first send may have acted.
+    resent: bool = False
 
     def in_flight(self) -> InFlight:
         """Return the record form of this step."""
@@ -131,6 +133,9 @@ class RunState:
     completed: list[tuple[int, Capability]] = field(default_factory=list)
     #: capability -> idempotency key group (moves on after a definite answer).
     key_groups: dict[str, int] = field(default_factory=dict)
+    #: idempotency keys a send of which may have acted unknown to the run (timed out, or re-sent
+    #: after a crash and then refused): the key is kept until a send of it succeeds.
+    doubt: set[str] = field(default_factory=set)
     reusable: Plan | None = None
     reusable_version: int = -1
     decided_version: int = -1
