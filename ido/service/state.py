@@ -7,6 +7,7 @@ is opened on first use and closed by `close()` at shutdown.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -29,14 +30,20 @@ MAX_PAGE = 500
 
 
 class Cache:
-    """A small thread-safe LRU of answers about finished runs (whose journal no longer changes)."""
+    """A small thread-safe LRU of encoded answers about finished runs (whose journal no longer changes).
+
+    Keyed by (what, run id): a finished run's status is final and its journal
+    is never appended to again, so its answer is built once and served as
+    bytes, without reading the journal. Only answers of finished runs, under
+    their full run id, are put here (see `ido.service.runs`).
+    """
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
-        self._items: OrderedDict[tuple[str, str, float], bytes] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, str, float]) -> bytes | None:
+    def get(self, key: tuple[str, str]) -> bytes | None:
         """Return the cached answer under `key`, or None."""
         with self._lock:
             found = self._items.get(key)
@@ -44,7 +51,7 @@ class Cache:
                 self._items.move_to_end(key)
             return found
 
-    def put(self, key: tuple[str, str, float], value: bytes) -> None:
+    def put(self, key: tuple[str, str], value: bytes) -> None:
         """Keep `value` under `key`, dropping the least recently used beyond `size`."""
         with self._lock:
             self._items[key] = value
@@ -65,10 +72,10 @@ class Service:
     _store: Store | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     #: serialises submits carrying an Idempotency-Key, so a retry racing its original finds it
-    submit_lock: threading.Lock = field(default_factory=threading.Lock)
-    #: one simulation at a time: they are CPU-bound and the service shares its cores
-    #: explanations of finished runs, built once
+    submit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: encoded answers (decisions, why-not) of finished runs, built once
     finished: Cache = field(default_factory=Cache)
+    #: one simulation at a time: they are CPU-bound and the service shares its cores
     simulation_slot: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))
 
     @property
@@ -78,6 +85,12 @@ class Service:
             if self._store is None:
                 self._store = open_store(self.store_url)
             return self._store
+
+    async def opened(self) -> Store:
+        """Return the journal from the event loop: opened on a pool thread the first time (it may connect)."""
+        if self._store is not None:
+            return self._store
+        return await asyncio.to_thread(lambda: self.store)
 
     @property
     def is_open(self) -> bool:
