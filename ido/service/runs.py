@@ -27,6 +27,7 @@ from ido.planning.types import Verdict
 from ido.replay import ReplayReport, replay
 from ido.service.auth import Scope
 from ido.service.errors import ApiError
+from ido.service.kept import DECISIONS, why_not_kind
 from ido.service.models import Answer, ReplayRequest, RunRequest, RunsPage, Submitted
 from ido.service.state import MAX_PAGE, Service, ServiceDep, require
 
@@ -179,7 +180,7 @@ def _matches(explanation: dict[str, Any], capability: str | None, verdict: str |
 
 def _decisions_of(service: Service, info: RunInfo) -> bytes:
     """Return the run's explanation as JSON bytes, built once for a finished run."""
-    return _kept_or_built(service, "decisions", info, _explained)
+    return _kept_or_built(service, DECISIONS, info, _explained)
 
 
 def _explained(store: Store, info: RunInfo) -> bytes:
@@ -206,10 +207,11 @@ def _kept_or_built(service: Service, kind: str, info: RunInfo, build: Builder) -
 async def _served(service: Service, kind: str, run_id: str, build: Builder) -> Response:
     """Return the answer `kind` about `run_id` as pre-encoded JSON; called by the read endpoints.
 
-    A finished run's answer asked for by its full id is a dict lookup, served
-    with no journal read and no thread hop; anything else (a prefix, a run in
-    flight, a first read) reads the journal on a pool thread, never on the
-    loop. A prefix is never a key: a new run may make it ambiguous.
+    A kept answer (a finished run's, asked for by its full id) is usually sent
+    before routing by `ido.service.kept`; here it is a dict lookup. Anything
+    else (a prefix, a run in flight, a first read) reads the journal on a pool
+    thread, never on the loop. A prefix is never a key: a new run may make it
+    ambiguous.
     """
     found = service.finished.get((kind, run_id))
     if found is None:
@@ -227,14 +229,14 @@ def get_run(run_id: str, service: ServiceDep) -> JSONResponse:
 @router.get("/runs/{run_id}/decisions", response_model=Explanation, dependencies=[require(Scope.read)])
 async def decisions(run_id: str, service: ServiceDep) -> Response:
     """The run's decision timeline: the JSON of `ido explain RUN --json`."""
-    return await _served(service, "decisions", run_id, _explained)
+    return await _served(service, DECISIONS, run_id, _explained)
 
 
 @router.get("/runs/{run_id}/why-not/{capability}", response_model=WhyNot,
             dependencies=[require(Scope.read)])
 async def why_not_capability(run_id: str, capability: str, service: ServiceDep) -> Response:
     """Why CAPABILITY was or was not used, decision by decision: `ido why-not RUN CAP --json`."""
-    return await _served(service, f"why-not {capability}", run_id,
+    return await _served(service, why_not_kind(capability), run_id,
                          lambda store, info: why_not(store, info.run_id, capability).model_dump_json().encode())
 
 

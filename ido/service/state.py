@@ -16,9 +16,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from ido.journal import Store, open_store
-from ido.service.auth import SESSION_COOKIE, Guard, Scope
+from ido.service.auth import SESSION_COOKIE, Denied, Guard, Scope
 from ido.service.errors import ApiError
 
 #: Largest request body accepted (bytes); larger ones get 413.
@@ -115,19 +116,26 @@ async def get_service(request: Request) -> Service:
 bearer = HTTPBearer(auto_error=False, description="A token of `ido serve --token-file`.")
 
 
+def refusal(service: Service, needed: Scope, connection: HTTPConnection) -> Denied | None:
+    """Return why the guard refuses `connection` the scope `needed`, or None; the one place requests are judged.
+
+    Called by the `require` dependency and by `ido.service.kept` (answers served before routing).
+    """
+    return service.guard.check(
+        needed, client=connection.client.host if connection.client else None,
+        authorization=connection.headers.get("authorization"),
+        cookie=connection.cookies.get(SESSION_COOKIE), origin=connection.headers.get("origin"),
+        host=connection.headers.get("host"),
+    )
+
+
 def require(needed: Scope) -> Any:
     """Return a dependency refusing requests whose credentials do not reach `needed` (401/403)."""
 
     async def check(request: Request,
                     _creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None) -> None:
         # async: pure CPU in microseconds, so it runs on the loop rather than a pool thread
-        service: Service = request.app.state.service
-        denied = service.guard.check(
-            needed, client=request.client.host if request.client else None,
-            authorization=request.headers.get("authorization"),
-            cookie=request.cookies.get(SESSION_COOKIE), origin=request.headers.get("origin"),
-            host=request.headers.get("host"),
-        )
+        denied = refusal(request.app.state.service, needed, request)
         if denied is not None:
             headers = {"WWW-Authenticate": "Bearer"} if denied.status == 401 else None
             raise ApiError(denied.status, "unauthorized" if denied.status == 401 else "forbidden",
