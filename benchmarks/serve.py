@@ -56,6 +56,9 @@ from benchmarks.results import replace_section  # noqa: E402
 #: concurrent clients of the headline figures; one client is measured too (latency without queueing)
 CLIENTS = int(os.environ.get("IDO_BENCH_CLIENTS", "50"))
 TOKEN = "bench-token-0123456789abcdef"
+#: in-process workers of the `ido serve --workers` row, and the runs queued for them before the rounds
+WORKERS = 2
+QUEUED = 300
 HIDDEN = 'raise ImportError("hidden from the baseline: its serve extra did not install it")\n'
 
 
@@ -84,6 +87,7 @@ class Server:
     port: int
     writes: bool
     body: bytes = b""
+    path: str = ""
     figures: dict[str, list[tuple[Result, float | None]]] = field(default_factory=dict)
 
     def measure(self, name: str, method: str, path: str, total: int, clients: int, body: object = None) -> None:
@@ -148,8 +152,6 @@ def main() -> None:
         tokens = ["--token-file", str(root / "tokens")]
         servers: list[Server] = []
         try:
-            port = _free_port()
-            servers.append(_start("ido serve", [*base_cmd, "serve", "--port", str(port), *tokens], port, env, True))
             if args.baseline is not None:
                 hide = root / "hidden"
                 for module in ("uvloop", "httptools"):
@@ -159,24 +161,43 @@ def main() -> None:
                 old_env = {**os.environ, "PYTHONPATH": f"{hide}{os.pathsep}{args.baseline.resolve()}"}
                 servers.append(_start(f"ido serve before ({args.baseline.name})",
                                       [*base_cmd, "serve", "--port", str(port), *tokens], port, old_env, True))
+            port = _free_port()
+            ido = _start("ido serve", [*base_cmd, "serve", "--port", str(port), *tokens], port, env, True)
+            servers.append(ido)
             path = f"/api/v1/runs/{run_id}/decisions"
             auth = {"Authorization": f"Bearer {TOKEN}"}
-            body = httpx.get(f"http://127.0.0.1:{servers[0].port}{path}", headers=auth).content
+            body = httpx.get(f"http://127.0.0.1:{ido.port}{path}", headers=auth).content
+            # in-process workers on a journal of their own, driving the runs queued there meanwhile
+            busy_url = f"sqlite:///{root / 'busy.db'}"
+            busy_cmd = [sys.executable, "-m", "ido", "--workspace", str(root), "--store", busy_url]
+            subprocess.run([*busy_cmd, "run", "order-fulfilled", "--json"], check=True, env=env,
+                           stdout=subprocess.DEVNULL)
+            busy_runs = subprocess.run([*busy_cmd, "runs", "--json"], check=True, env=env, capture_output=True,
+                                       text=True).stdout
+            port = _free_port()
+            busy = _start(f"ido serve --workers {WORKERS}, driving runs",
+                          [*busy_cmd, "serve", "--port", str(port), "--workers", str(WORKERS), *tokens],
+                          port, env, True)
+            busy.path = f"/api/v1/runs/{json.loads(busy_runs)['runs'][0]['run_id']}/decisions"
+            servers.append(busy)
             (root / "decisions.json").write_bytes(body)
             port = _free_port()
             servers.append(_start("upper bound: bare FastAPI, same bytes",
                                   [sys.executable, str(ROOT / "benchmarks" / "serve_peer.py"), str(port),
                                    str(root / "decisions.json")], port, env, False))
             for server in servers:
-                server.body = httpx.get(f"http://127.0.0.1:{server.port}{path}", headers=auth).content
-                if json.loads(server.body) != json.loads(body):
+                server.path = server.path or path
+                server.body = httpx.get(f"http://127.0.0.1:{server.port}{server.path}", headers=auth).content
+                if server.path == path and json.loads(server.body) != json.loads(body):
                     raise SystemExit(f"{server.label} answers other decisions than ido serve")
-                load(server.port, "GET", path, token=TOKEN, total=200, clients=CLIENTS)  # warm-up
+                load(server.port, "GET", server.path, token=TOKEN, total=200, clients=CLIENTS)  # warm-up
             post = {"intent": "order-fulfilled"}
+            # runs for the workers to drive while the reads are measured (more are queued each round)
+            load(busy.port, "POST", "/api/v1/runs", token=TOKEN, total=QUEUED, clients=10, body=post, expect=202)
             for _ in range(rounds):
                 for server in servers:
-                    server.measure(f"GET decisions, {CLIENTS} clients", "GET", path, total, CLIENTS)
-                    server.measure("GET decisions, 1 client", "GET", path, max(100, total // 3), 1)
+                    server.measure(f"GET decisions, {CLIENTS} clients", "GET", server.path, total, CLIENTS)
+                    server.measure("GET decisions, 1 client", "GET", server.path, max(100, total // 3), 1)
                     if server.writes:
                         server.measure(f"POST /runs, {CLIENTS} clients", "POST", "/api/v1/runs", total // 2,
                                        CLIENTS, post)
