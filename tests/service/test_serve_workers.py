@@ -1,6 +1,7 @@
 """`ido serve --workers N` runs N `ido worker` processes beside its HTTP loop, and they end with it.
 
-Processes, so a worker's engine never holds the GIL against the HTTP loop;
+Processes at a lower CPU priority, so a worker's engine never holds the GIL
+against the HTTP loop nor takes a short core from it;
 each ends when the service's pipe closes, so a service killed outright
 (SIGKILL, no cleanup of its own) leaves no worker driving runs behind it.
 """
@@ -20,6 +21,8 @@ import httpx
 import pytest
 from service_helpers import copy_workspace
 
+from ido.cli.serve import WORKER_NICE
+
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
 
@@ -38,6 +41,11 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state not in ("Z", "X")
+
+
+def nice_of(pid: int) -> int:
+    """Return the nice value of process `pid`."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[16])
 
 
 def wait_for(what: str, check: object, log: Path, limit_s: float = 120.0) -> None:
@@ -75,6 +83,8 @@ def test_workers_are_processes_of_their_own_and_end_with_a_killed_service(tmp_pa
         wait_for("two worker banners", banners, log)
         assert service.pid not in workers and len(set(workers)) == 2
         assert all(alive(pid) for pid in workers)
+        # a lower CPU priority than the service's: its HTTP loop answers first when cores are short
+        assert all(nice_of(pid) == min(19, nice_of(service.pid) + WORKER_NICE) for pid in workers)
         assert "sqlite" not in " ".join(Path(f"/proc/{workers[0]}/cmdline").read_text().split("\0"))
         service.send_signal(signal.SIGKILL)
         service.wait(timeout=30)
