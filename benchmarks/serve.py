@@ -14,8 +14,12 @@ Beside it, measured by the same clients in the same rounds:
 - `--baseline DIR`: `ido serve` of another checkout (e.g. `git archive
   COMMIT | tar -x -C DIR`), run as that commit installed it: uvicorn without
   uvloop and httptools (they are hidden from it);
-- the upper bound (`benchmarks/serve_peer.py`): a bare FastAPI endpoint on
-  the same uvicorn returning the same bytes, with no auth, journal or cache.
+- `ido serve --workers 2` on a journal of its own, its worker processes
+  driving runs (300 queued before the rounds, more by each round's POSTs)
+  while its reads are measured;
+- a reference (`benchmarks/serve_peer.py`): a bare FastAPI endpoint on the
+  same uvicorn returning the same bytes, with no auth, journal or cache: what
+  routing a request through FastAPI costs (ido's kept answers skip it).
 
 The servers take turns, round after round (`--rounds`), and each figure is
 the median over the rounds, so load from other work on the machine falls on
@@ -182,7 +186,7 @@ def main() -> None:
             servers.append(busy)
             (root / "decisions.json").write_bytes(body)
             port = _free_port()
-            servers.append(_start("upper bound: bare FastAPI, same bytes",
+            servers.append(_start("reference: bare FastAPI endpoint, same bytes",
                                   [sys.executable, str(ROOT / "benchmarks" / "serve_peer.py"), str(port),
                                    str(root / "decisions.json")], port, env, False))
             for server in servers:

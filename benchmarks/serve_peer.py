@@ -1,13 +1,14 @@
-"""The upper bound of `benchmarks/serve.py`: a bare FastAPI endpoint returning the same bytes.
+"""The reference of `benchmarks/serve.py`: a bare FastAPI endpoint returning the same bytes.
 
     python benchmarks/serve_peer.py PORT BODY_FILE
 
 Serves `GET /api/v1/runs/{run_id}/decisions` with the bytes of BODY_FILE (a
 run's explanation as `ido serve` answers it) on the same uvicorn, loop and
 HTTP parser as `ido serve`, with no auth, no journal and no cache: what any
-FastAPI service pays to send those bytes. Started by `benchmarks/serve.py`
-beside `ido serve`; its rows are labelled as the upper bound, not as a peer
-doing ido's work.
+FastAPI endpoint pays to send those bytes. Started by `benchmarks/serve.py`
+beside `ido serve`; its rows are labelled as that reference, not as a peer
+doing ido's work (ido answers a finished run's decisions before routing, so it
+can beat it).
 """
 
 from __future__ import annotations
