@@ -38,7 +38,7 @@ from ido.service.explorer.common import (
     service_of,
     static_files,
 )
-from ido.service.state import Service
+from ido.service.state import MAX_PAGE, Service
 
 router = APIRouter(include_in_schema=False)
 
@@ -78,8 +78,9 @@ def runs_list(
     capability: Annotated[str, Query(max_length=200)] = "",
     verdict: Annotated[str, Query(max_length=40)] = "",
     cursor: Annotated[str, Query(max_length=400)] = "",
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = PAGE_SIZE,
 ) -> Response:
-    """The runs list, newest first; filters and the page's cursor are in the URL."""
+    """The runs list, newest first; filters, the page size and the page's cursor are in the URL."""
     if (denied := guarded(request, Scope.read)) is not None:
         return denied
     service = service_of(request)
@@ -96,13 +97,15 @@ def runs_list(
         answer = api_runs.list_runs(
             service, status=status or None, intent=intent or None,  # type: ignore[arg-type]
             capability=capability or None, verdict=Verdict(verdict) if verdict else None,
-            limit=PAGE_SIZE, cursor=cursor or None, before=None,
+            limit=limit, cursor=cursor or None, before=None,
         )
     except ApiError as exc:
         return error_page(request, exc)
     page = json.loads(bytes(answer.body))
     rows = [{**r, "switched": _switched(service, r["run_id"])} for r in page["runs"]]
-    kept = {k: v for k, v in filters.items() if v}
+    kept: dict[str, Any] = {k: v for k, v in filters.items() if v}
+    if limit != PAGE_SIZE:
+        kept["limit"] = limit
     next_url = "/?" + urlencode({**kept, "cursor": page["next_cursor"]}) if page["next_cursor"] else None
     return render(request, "runs.html", {
         "rows": rows, "filters": filters, "statuses": STATUSES, "verdicts": VERDICTS,

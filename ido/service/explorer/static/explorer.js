@@ -74,6 +74,7 @@
         ]
       });
       box.dataset.drawn = "1";
+      box.scrollIntoView({block: "nearest"});
     });
   }
 
