@@ -96,7 +96,8 @@ def start_serve(root: Path, store: str, log: Path, *extra: str) -> tuple[subproc
         found = re.search(r"(http://\S+/login\?secret=\S+)", log.read_text())
         if found:
             try:
-                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                # openapi.json reads no journal (/api/v1/health counts every run: slow on a big one)
+                if httpx.get(f"{base}/api/v1/openapi.json", timeout=5).status_code == 200:
                     return proc, base, found.group(1)
             except httpx.TransportError:
                 pass

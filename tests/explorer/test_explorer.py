@@ -188,3 +188,43 @@ def test_an_unknown_run_or_filter_is_a_page_with_the_error_not_a_traceback(page:
     assert answer is not None and answer.status in (400, 404)
     assert page.locator("p.error").is_visible()
     assert "Traceback" not in page.content()
+
+
+def test_capability_health_over_time_shows_stripe_circuit_opening_with_charts(page: Any, served: Served) -> None:
+    page.goto(f"{served.base}/health")
+    stripe = page.locator("table.health-table tr", has=page.locator("code", has_text="payment.stripe-eu"))
+    cells = stripe.locator("td").all_inner_texts()
+    assert int(cells[4]) >= 1  # its circuit opened during the outage run
+    stripe.get_by_role("link").click()
+    page.wait_for_url(re.compile(r"capability=payment.stripe-eu"))
+    page.locator("#health-rate[data-drawn='1'] canvas").first.wait_for()
+    page.locator("#health-latency[data-drawn='1'] canvas").first.wait_for()
+    assert page.locator("h2#chart-h").inner_text() == "payment.stripe-eu"
+    shot(page, "explorer-health")
+
+
+def test_a_simulation_run_from_the_page_compares_the_three_strategies_in_charts(page: Any, served: Served) -> None:
+    page.goto(f"{served.base}/simulate")
+    page.get_by_label("Scenario").select_option("payments-outage")
+    page.get_by_label("Runs per strategy").fill("20")
+    page.get_by_role("button", name="Run the simulation").click()
+    table = page.locator("#simulation-result table.bars")
+    table.wait_for(timeout=120_000)
+    strategies = [r.get_attribute("data-strategy") for r in table.locator("tbody tr").all()]
+    assert strategies == ["adaptive", "static", "static-fallback"]
+    page.locator("#simulation-success[data-drawn='1'] canvas").first.wait_for()
+    page.locator("#simulation-latency[data-drawn='1'] canvas").first.wait_for()
+    shot(page, "explorer-simulation")
+
+
+def test_two_runs_side_by_side_show_where_they_diverged_and_why(page: Any, served: Served) -> None:
+    page.goto(f"{served.base}/compare")
+    page.get_by_label("Run A").fill(served.outage_run)
+    page.get_by_label("Run B").fill(served.plain_run)
+    page.get_by_role("button", name="Compare").click()
+    page.wait_for_url(re.compile(r"/compare\?a="))
+    assert "first diverge at decision 2" in page.locator("#first-divergence").inner_text()
+    diverged = page.locator("tr[data-diverged='1']").first.inner_text()
+    # the outage run took fraud screening next (payment moved to adyen-eu); the plain run paid stripe-eu
+    assert "stripe-eu" in diverged or "adyen-eu" in diverged
+    shot(page, "explorer-compare")

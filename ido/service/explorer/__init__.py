@@ -3,8 +3,9 @@
 Pages (Jinja2 templates in `templates/`, htmx for the parts that change,
 vendored JavaScript in `static/vendor/`, see VERSIONS.txt; nothing from a
 CDN): the runs list and run page (`pages`), the plan DAG (`dag`), what-if
-(`whatif`), approve/reject/cancel (`actions`), capability health, simulation
-and run comparison (`insight`). Every page is behind the API's guard (the
+(`whatif`), approve/reject/cancel (`actions`), capability health over time
+(`capability_health`), the simulation comparison (`simulation`) and two runs
+side by side (`compare`). Every page is behind the API's guard (the
 login URL's cookie in a browser). `router` is mounted by
 `ido.service.app.create_app`.
 """
@@ -13,10 +14,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ido.service.explorer import actions, dag, insight, pages, whatif
+from ido.service.explorer import actions, capability_health, compare, dag, pages, simulation, whatif
 
 router = APIRouter(include_in_schema=False)
-for _module in (pages, dag, whatif, actions, insight):
+for _module in (pages, dag, whatif, actions, capability_health, simulation, compare):
     router.include_router(_module.router)
 
 __all__ = ["router"]

@@ -15,9 +15,10 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from ido.explain import Explanation, explain
@@ -124,7 +125,19 @@ def explanation_of(service: Service, info: RunInfo) -> Explanation:
     return _explanations.get(service, info)
 
 
-def no_store(response: Response) -> Response:
-    """Return `response` marked as not cacheable (pages show live journal state)."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
+class Invalid(Exception):
+    """A form the explorer cannot act on: a message and the located problems (a 422 page)."""
+
+    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = problems or []
+
+
+def form_fields(raw: bytes, most: int = 20) -> dict[str, str]:
+    """Return a urlencoded form's fields (the last value of each); Invalid beyond `most` fields."""
+    try:
+        fields = parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=most)
+    except ValueError:
+        raise Invalid(f"the form has more than {most} fields") from None
+    return {k: v[-1] for k, v in fields.items()}

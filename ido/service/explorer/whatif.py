@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import yaml
 from fastapi import APIRouter, Request
@@ -32,7 +31,14 @@ from ido.service import runs as api_runs
 from ido.service.auth import Scope
 from ido.service.errors import ApiError, problem_json
 from ido.service.explorer import views
-from ido.service.explorer.common import error_page, guarded, render, service_of
+from ido.service.explorer.common import (
+    Invalid,
+    error_page,
+    form_fields,
+    guarded,
+    render,
+    service_of,
+)
 from ido.service.state import Service
 from ido.workspace import Workspace
 
@@ -61,15 +67,6 @@ def declarations_for(service: Service) -> list[dict[str, str]]:
     out += [{"kind": "capability", "name": n, "yaml": declaration_yaml("capability", m)}
             for n, m in sorted(ws.capabilities.items())]
     return out
-
-
-class Invalid(Exception):
-    """The form does not describe a what-if: a message and the located problems."""
-
-    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.problems = problems or []
 
 
 def edited_workspace(workspace: Workspace, kind: str, name: str, text: str, disable: bool) -> tuple[Workspace, str]:
@@ -108,11 +105,6 @@ def edited_workspace(workspace: Workspace, kind: str, name: str, text: str, disa
     return copy, f"{kind} {names} edited"
 
 
-def _form(raw: bytes) -> dict[str, str]:
-    fields = parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=20)
-    return {k: v[-1] for k, v in fields.items()}
-
-
 def what_would_change(service: Service, run_id: str, form: dict[str, str]) -> tuple[ReplayReport, str]:
     """Return the what-if replay of the run under the form's edit, and what was edited.
 
@@ -139,8 +131,8 @@ async def what_if(request: Request, run_id: str) -> Response:
     if (denied := guarded(request, Scope.read)) is not None:
         return denied
     service = service_of(request)
-    form = _form(await request.body())
     try:
+        form = form_fields(await request.body())
         report, what = await asyncio.to_thread(what_would_change, service, run_id, form)
     except ApiError as exc:
         return error_page(request, exc)

@@ -78,6 +78,69 @@
     });
   }
 
+  let chartLib = null;
+
+  function uplot() {
+    if (!chartLib) chartLib = loadScript(VENDOR + "uplot/uPlot.iife.min.js");
+    return chartLib;
+  }
+
+  const COLOURS = {"adaptive": "#1b9e77", "static": "#d95f02", "static-fallback": "#7570b3"};
+
+  function plot(box, options, data) {
+    options.width = Math.max(320, Math.min(1100, box.clientWidth || 900));
+    options.height = 220;
+    new uPlot(options, data, box);
+    box.dataset.drawn = "1";
+  }
+
+  function drawHealth(section) {
+    const chart = JSON.parse(section.dataset.health);
+    uplot().then(function () {
+      plot(document.getElementById("health-rate"), {
+        series: [{}, {label: "success rate", stroke: "#1b9e77", width: 2},
+                 {label: "circuit (0 closed, 1 half-open, 2 open)", stroke: "#c2410c", width: 2, scale: "circuit",
+                  paths: uPlot.paths.stepped({align: 1})}],
+        axes: [{}, {label: "success rate"}, {side: 1, scale: "circuit", label: "circuit", grid: {show: false}}],
+        scales: {y: {range: [0, 1]}, circuit: {range: [0, 2]}}
+      }, [chart.seen[0], chart.seen[1], chart.seen[3]]);
+      const times = chart.seen[0].concat(chart.outcomes[0]);
+      const order = times.map(function (t, i) { return [t, i]; }).sort(function (x, y) { return x[0] - y[0]; });
+      const n = chart.seen[0].length;
+      const xs = [], seen = [], outcome = [];
+      order.forEach(function (pair) {
+        xs.push(pair[0]);
+        if (pair[1] < n) { seen.push(chart.seen[2][pair[1]]); outcome.push(null); }
+        else { seen.push(null); outcome.push(chart.outcomes[1][pair[1] - n]); }
+      });
+      plot(document.getElementById("health-latency"), {
+        series: [{}, {label: "latency decisions saw (s)", stroke: "#1d4ed8", width: 2, spanGaps: true},
+                 {label: "outcome latency (s)", stroke: "#7570b3", width: 0, points: {show: true, size: 6}}],
+        axes: [{}, {label: "seconds"}]
+      }, [xs, seen, outcome]);
+    });
+  }
+
+  function drawSimulation(section) {
+    const chart = JSON.parse(section.dataset.simulation);
+    const names = Object.keys(chart.series);
+    if (!names.length) return;
+    uplot().then(function () {
+      const xs = chart.series[names[0]][0];
+      const series = [{label: "arrival (s)"}];
+      names.forEach(function (name) { series.push({label: name, stroke: COLOURS[name] || "#666", width: 2}); });
+      const timeAxis = {scales: {x: {time: false}}};
+      plot(document.getElementById("simulation-success"), Object.assign({
+        series: series.map(function (s) { return Object.assign({}, s); }),
+        axes: [{label: "arrival time (simulated s)"}, {label: "success rate"}]
+      }, timeAxis), [xs].concat(names.map(function (name) { return chart.series[name][1]; })));
+      plot(document.getElementById("simulation-latency"), Object.assign({
+        series: series.map(function (s) { return Object.assign({}, s); }),
+        axes: [{label: "arrival time (simulated s)"}, {label: "latency p50 (s)"}]
+      }, timeAxis), [xs].concat(names.map(function (name) { return chart.series[name][2]; })));
+    });
+  }
+
   function markWhatIf(answer) {
     document.querySelectorAll(".decision.would-change").forEach(function (li) {
       li.classList.remove("would-change");
@@ -110,6 +173,8 @@
   document.addEventListener("DOMContentLoaded", function () {
     const pick = document.getElementById("what-if-pick");
     if (pick) pick.addEventListener("change", pickDeclaration);
+    const health = document.getElementById("health-chart");
+    if (health) drawHealth(health);
     follow();
   });
 
@@ -117,6 +182,7 @@
     const root = event.detail.elt;
     within(root, ".dag[data-graph]").forEach(function (box) { if (!box.dataset.drawn) drawDag(box); });
     within(root, ".what-if-answer").forEach(markWhatIf);
+    within(root, "[data-simulation]").forEach(drawSimulation);
     within(root, "[data-acted='1']").forEach(function () {
       const live = document.getElementById("live");
       if (live) { refreshLive(live.dataset.run); }
