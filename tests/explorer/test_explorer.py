@@ -26,8 +26,13 @@ def shot(page: Any, name: str) -> None:
     """Save a screenshot of the page (or one element) under IDO_SCREENSHOTS (the README's pictures), when set."""
     folder = os.environ.get("IDO_SCREENSHOTS")
     if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"))
+        from PIL import Image  # matplotlib's dependency; 256 colours keep the PNGs small
+
+        target = Path(folder) / f"{name}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(target))
+        with Image.open(target) as image:
+            image.convert("RGB").quantize(colors=256).save(target, optimize=True)
 
 
 def rows(page: Any) -> list[str]:
@@ -228,3 +233,32 @@ def test_two_runs_side_by_side_show_where_they_diverged_and_why(page: Any, serve
     # the outage run took fraud screening next (payment moved to adyen-eu); the plain run paid stripe-eu
     assert "stripe-eu" in diverged or "adyen-eu" in diverged
     shot(page, "explorer-compare")
+
+
+UNLABELLED = """() => Array.from(document.querySelectorAll("input, select, textarea, button"))
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !(el.textContent || "").trim())
+  .map(el => el.outerHTML.slice(0, 80))"""
+
+
+@pytest.mark.parametrize("path", ["/", "/runs/{run}", "/health", "/simulate", "/compare?a={run}&b={run}"])
+def test_every_page_has_landmarks_labelled_controls_and_a_skip_link_for_the_keyboard(
+    page: Any, served: Served, path: str,
+) -> None:
+    page.goto(served.base + path.format(run=served.outage_run))
+    assert page.locator("header nav[aria-label]").count() == 1 and page.locator("main#main").count() == 1
+    assert page.evaluate(UNLABELLED) == []
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+
+
+def test_the_timeline_opens_and_closes_decisions_from_the_keyboard(page: Any, served: Served) -> None:
+    page.goto(f"{served.base}/runs/{served.outage_run}")
+    summary = page.locator("#d2 summary.decision-summary")
+    summary.focus()
+    assert page.locator("#d2 > details").get_attribute("open") is not None
+    page.keyboard.press("Enter")
+    expect(page.locator("#d2 > details")).not_to_have_attribute("open", "")
+    page.keyboard.press("Enter")
+    expect(page.locator("#d2 > details")).to_have_attribute("open", "")

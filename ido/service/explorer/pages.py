@@ -16,6 +16,7 @@ page reads the run's explanation (`ido.explain`). Called by the app through
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Annotated, Any, get_args
 from urllib.parse import urlencode
 
@@ -159,8 +160,15 @@ def run_page(request: Request, run_id: str) -> Response:
         return error_page(request, exc)
     from ido.service.explorer.whatif import declarations_for
 
-    return render(request, "run.html", {**run_context(service, explanation),
-                                        "declarations": declarations_for(service)})
+    declarations = declarations_for(service)
+    # the what-if opens on the policy that decided most in this run (e.g. the GDPR one of the demo)
+    decided = Counter(p for d in explanation.decisions for a in d.alternatives for p in a.policies)
+    picked = next((f"policy:{name}" for name, _ in decided.most_common()
+                   if any(d["kind"] == "policy" and d["name"] == name for d in declarations)), None)
+    first = next((d for d in declarations if f"{d['kind']}:{d['name']}" == picked),
+                 declarations[0] if declarations else None)
+    return render(request, "run.html", {**run_context(service, explanation), "declarations": declarations,
+                                        "picked": first})
 
 
 @router.get("/runs/{run_id}/live", response_class=HTMLResponse)

@@ -59,7 +59,7 @@
       cytoscape({
         container: box,
         elements: graph.elements,
-        layout: {name: "dagre", rankDir: "LR", nodeSep: 20, rankSep: 50},
+        layout: {name: "dagre", rankDir: "TB", nodeSep: 16, rankSep: 36, padding: 8},
         userZoomingEnabled: true,
         boxSelectionEnabled: false,
         style: [
