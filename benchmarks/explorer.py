@@ -136,6 +136,19 @@ def build(folder: Path, decisions: int, per_decision: int, runs: int, detailed: 
     finally:
         store.close()
     made["big"], made["big_build_s"] = big, time.perf_counter() - t0
+    store = open_store(big)
+    try:  # what the server does on a run page's first open: read and explain the run
+        from ido.explain import explain
+
+        t0 = time.perf_counter()
+        events = store.events(run_id=made["run_id"])
+        made["events_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        explain(store, made["run_id"])
+        made["explain_s"] = time.perf_counter() - t0
+        made["events"] = len(events)
+    finally:
+        store.close()
     t0 = time.perf_counter()
     many = f"sqlite:///{folder / 'many-runs.db'}"
     store = open_store(many)
@@ -217,10 +230,10 @@ def run(args: argparse.Namespace) -> str:
                 browser.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return report(rows, args)
+    return report(rows, args, made)
 
 
-def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+def report(rows: list[dict[str, Any]], args: argparse.Namespace, made: dict[str, Any]) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
@@ -237,11 +250,20 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     for r in rows:
         lines.append(f"| {r['page']} | **{r['fcp']:.0f} ms** | {r['first_fcp']:.0f} ms | {r['dcl']:.0f} ms | "
                      f"{r['response']:.0f} ms | {r['bytes']:,.0f} | {r['nodes']:,.0f} |")
-    worst = max(max(r["fcp"], r["first_fcp"]) for r in rows)
+    target = TARGET_S * 1000
+    medians = "met" if all(r["fcp"] < target for r in rows) else "NOT met"
+    late = [r for r in rows if r["first_fcp"] >= target]
+    median_list = ", ".join(f"{r['fcp']:.0f} ms" for r in rows)
     lines += [
         "",
-        f"Target: under {TARGET_S:.0f} s each; {'met' if worst < TARGET_S * 1000 else 'NOT met'} "
-        f"(slowest, first loads included: {worst:.0f} ms).",
+        f"Target: under {TARGET_S:.0f} s each. Medians: {medians} "
+        f"({median_list}). First loads: "
+        + ("also under it." if not late else
+           "; ".join(f"{r['page']}: {r['first_fcp']:.0f} ms, NOT met" for r in late)
+           + f" — the server builds the run's explanation on its first open: in-process, reading its "
+             f"{made['events']} events takes {made['events_s']:.2f} s and `ido.explain.explain` "
+             f"{made['explain_s']:.2f} s in all (journal decoding is most of it); the answer is cached "
+             "for a finished run, so later opens take the median."),
         "The run page renders every decision's header, facts and outcome, and the alternatives of the "
         "first 12 decisions grouped by role (repeats of the previous decision collapsed); a run with "
         "more than 2,000 alternatives in all loads the others' when a decision is opened (one request "
