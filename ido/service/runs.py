@@ -3,8 +3,11 @@
 Every body is what the matching CLI `--json` prints, built by the same
 functions (`queued_run`, `explain`, `why_not`, `replay`, `answer`). A
 submitted run is queued for `ido worker` processes (or the workers `ido
-serve --workers N` runs). Endpoints are plain functions: FastAPI runs them on
-its thread pool, where the journal's blocking reads belong.
+serve --workers N` runs). Most endpoints are plain functions: FastAPI runs
+them on its thread pool, where the journal's blocking reads belong. The hot
+ones are async and keep the loop free all the same: `submit` awaits the
+journal's group commit, and `decisions` / `why-not` serve a finished run's
+kept answer (built once, on a pool thread; see `ido.service.kept`).
 """
 
 from __future__ import annotations
@@ -63,10 +66,10 @@ async def submit(body: RunRequest, service: ServiceDep,
     """Queue a run of the intent for a worker; 202 with its id. A retried Idempotency-Key returns the same run."""
     # async: the append awaits the journal's group commit on the loop, so concurrent submits share
     # one commit with no event loop of their own; the row is built on a pool thread, since the
-    # registry's newest revision may need a journal read and a reload. The run id is derived from the key, so retries to any
-    # `ido serve` on this journal name one run; the check-then-queue is serialised within this
-    # process (two services racing on the very same key at the same instant could both queue
-    # it; the later row would win).
+    # registry's newest revision may need a journal read and a reload. The run id is derived
+    # from the key, so retries to any `ido serve` on this journal name one run; the
+    # check-then-queue is serialised within this process (two services racing on the very same
+    # key at the same instant could both queue it; the later row would win).
     request = body.model_dump(mode="json", by_alias=True)
     options: dict[str, Any] = {"strategy": body.strategy, "workspace": str(service.workspace_root)}
     store = await service.opened()
