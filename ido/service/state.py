@@ -90,6 +90,8 @@ class Service:
     submit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: encoded answers (decisions, why-not) of finished runs, built once
     finished: Cache = field(default_factory=Cache)
+    #: encoded answers of runs in flight, under the run's row as it was (see `ido.service.runs`)
+    live: Cache = field(default_factory=Cache)
     #: one simulation at a time: they are CPU-bound and the service shares its cores
     simulation_slot: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))
 

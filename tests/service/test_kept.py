@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from service_helpers import bearer, make_service
 
 from ido.cli.main import main
+from ido.journal.base import Store
 from ido.service.app import create_app
 from ido.service.kept import DECISIONS, kept_key, why_not_kind
 from ido.service.state import Cache
@@ -131,3 +132,29 @@ def test_the_cache_keeps_within_its_bounds_and_never_answers_stale(size: int, ma
         assert cache.kept_bytes == sum(len(last[k]) for k in kept) <= max_bytes
         assert all(cache.get(k) == last[k] for k in kept)  # only the newest answer under a key
         assert (cache.get(key) == value) == (len(value) <= max_bytes)  # the newest is kept if it fits
+
+
+def test_a_run_in_flight_is_built_again_only_when_its_row_moved(
+    api: TestClient, finished: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ido.service import runs
+
+    monkeypatch.setattr(runs, "LIVE_S", 3600.0)  # only the row decides within this test
+    from ido.explain import explain
+
+    built: list[str] = []
+
+    def counted(store: Store, run_id: str) -> object:
+        built.append(run_id)
+        return explain(store, run_id)
+
+    monkeypatch.setattr("ido.service.runs.explain", counted)
+    run_id = api.post("/api/v1/runs", headers=bearer("operate"),
+                      json={"intent": "order-fulfilled", "inputs": {"order_id": "live-1"}}).json()["run_id"]
+    path = f"/api/v1/runs/{run_id}/decisions"
+    first, again = (api.get(path, headers=bearer("read")) for _ in range(2))
+    assert again.content == first.content and built == [run_id]  # the row did not move: built once
+    root, url, _ = finished
+    assert main(["--workspace", str(root), "--store", url, "worker", "--once"]) == 0  # the row moves
+    done = api.get(path, headers=bearer("read"))
+    assert built == [run_id, run_id] and done.json()["decisions"] != first.json()["decisions"]
