@@ -50,10 +50,14 @@ from ido.journal.codec import (
     Packer,
     blob_key,
     digest,
+    kind_code,
+    kind_name,
     load,
     ref_digest,
     ref_text,
+    same_at,
     unpack,
+    with_same_at,
 )
 from ido.journal.group import GroupCommit
 
@@ -187,7 +191,7 @@ class SQLiteStore(Store):
         )
         # writer-side memory, only ever updated after a COMMIT (a rolled-back row is never a base)
         self._run_keys: dict[str, int] = {}
-        self._recent: dict[str, list[tuple[int, bytes]]] = {}  # run -> its last (seq, text)s
+        self._recent: dict[str, list[tuple[int, bytes, float]]] = {}  # run -> its last (seq, text, at)s
         self._stored_blobs: set[bytes] = set()
         # top-level key -> (the last blob stored under it, the texts of its chain)
         self._blob_bases: dict[str, tuple[bytes, tuple[bytes, ...]]] = {}
@@ -487,7 +491,7 @@ class SQLiteStore(Store):
         for packed in item.packed:
             self._put_blobs(conn, packed, done)
         conn.execute("SAVEPOINT item")
-        recent: dict[str, list[tuple[int, bytes]]] = {}
+        recent: dict[str, list[tuple[int, bytes, float]]] = {}
         candidates: dict[str, tuple[bytes, ...] | None] = {}
         run_keys: dict[str, int] = {}
         intents = {run_id: self._intent(conn, run_id) for run_id in keys}
@@ -518,14 +522,18 @@ class SQLiteStore(Store):
                 before = recent.get(run_id) or done.recent.get(run_id) or self._recent.get(run_id, [])
                 # deflate against the run's events just before this one, when they are known
                 # (committed by this store) and contiguous; otherwise against none
-                chain = [t for _, t in before] if before and before[-1][0] == event.seq - 1 else []
+                follows = bool(before) and before[-1][0] == event.seq - 1
+                chain = [t for _, t, _ in before] if follows else []
                 seed = self._seed(conn, intents.get(run_id), done)
                 data = self._packer.seal(packed.text, chain, seed)
+                at = event.at
+                if follows and before[-1][2] == at:  # one append's events share a time: store it once
+                    data, at = with_same_at(data), 0.0
                 key = keys[run_id]
                 assert key is not None
-                rows.append(((key << _SEQ_BITS) | event.seq, event.kind, event.at, data))
-                recent[run_id] = ([*before[-(_CHAIN - 1):], (event.seq, packed.text)]
-                                  if chain else [(event.seq, packed.text)])
+                rows.append(((key << _SEQ_BITS) | event.seq, kind_code(event.kind), at, data))
+                recent[run_id] = ([*before[-(_CHAIN - 1):], (event.seq, packed.text, event.at)]
+                                  if chain else [(event.seq, packed.text, event.at)])
                 if seed is None:  # the run's texts from seq 1 may become its intent's seed
                     so_far = () if event.seq == 1 else candidates.get(
                         run_id, done.candidates.get(run_id, self._candidates.get(run_id)))
@@ -941,14 +949,27 @@ class SQLiteStore(Store):
         )
         texts: dict[int, bytes] = {}  # seq -> packed JSON text, what later rows deflate against
         out = []
-        for rowid, kind, at, data in rows:
+        timed: tuple[int, float] | None = None  # the previous row's (seq, at)
+        for rowid, stored_kind, stored_at, data in rows:
             seq = int(rowid) & _SEQ_MASK
+            try:
+                kind, unknown = kind_name(str(stored_kind)), None
+            except ValueError as exc:
+                kind, unknown = str(stored_kind), exc
             what = f"event {seq} ({kind}) of run {run_id} in {self.path}"
             try:
+                if unknown is not None:
+                    raise unknown
+                at = float(stored_at)
                 if isinstance(data, str):  # format 1: the data's JSON text
                     value = load(data, what=what)
                     texts[seq] = data.encode()
                 else:
+                    if same_at(bytes(data)):
+                        if timed is None or timed[0] != seq - 1:
+                            raise ValueError(f"its time is event {seq - 1}'s, which is missing")
+                        at = timed[1]
+                    timed = (seq, at)
                     chain = Packer.chained(bytes(data))
                     previous = [texts[s] for s in range(seq - chain, seq) if s in texts]
                     base = Packer.blob_base(bytes(data))  # format 2: a seed named in the row
@@ -960,6 +981,7 @@ class SQLiteStore(Store):
                     if wanted is not None and kind not in wanted:
                         continue
                     value = self._unpack_top(load(text, what=what))
+                timed = (seq, at)
                 if wanted is None or kind in wanted:
                     out.append(Event(run_id=run_id, seq=seq, kind=kind, at=at, data=value))
             except (JournalCorrupted, PydanticError, TypeError, ValueError) as exc:
@@ -994,7 +1016,7 @@ class _Written:
 
     blobs: set[bytes] = field(default_factory=set)
     run_keys: dict[str, int] = field(default_factory=dict)
-    recent: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
+    recent: dict[str, list[tuple[int, bytes, float]]] = field(default_factory=dict)
     blob_bases: dict[str, tuple[bytes, tuple[bytes, ...]]] = field(default_factory=dict)
     seeds: dict[str, bytes] = field(default_factory=dict)
     candidates: dict[str, tuple[bytes, ...]] = field(default_factory=dict)
