@@ -43,7 +43,16 @@ from pydantic import ValidationError as PydanticError
 
 from ido.errors import JournalCorrupted, JournalError
 from ido.journal._common import check_fence, check_seqs, lease_from_row, resolve_run_id
-from ido.journal.base import TERMINAL_STATUSES, Event, Lease, RunInfo, Store
+from ido.journal.base import (
+    TERMINAL_STATUSES,
+    Event,
+    HealthChange,
+    HealthRow,
+    Lease,
+    RunInfo,
+    Signal,
+    Store,
+)
 from ido.journal.codec import (
     BLOB_CHAIN,
     ZDICT_1,
@@ -61,6 +70,14 @@ from ido.journal.codec import (
     with_same_at,
 )
 from ido.journal.group import GroupCommit
+from ido.journal.registry import (
+    RegistryChange,
+    RegistryHead,
+    RegistrySnapshot,
+    SqlRegistry,
+    registry_schema,
+)
+from ido.journal.shared import SQLITE as SHARED
 
 #: the journal format this code writes. 1: JSON text rows keyed by run id (ido up to
 #: 0.x of 2026-12); 2: packed rows (`ido.journal.codec`) keyed by an integer run key, blobs;
@@ -70,6 +87,7 @@ FORMAT_VERSION = 3
 SCHEMA_VERSION = FORMAT_VERSION  # the name format 1 used; kept in meta so format-1 idos refuse us
 
 _T = TypeVar("_T")
+_REGISTRY_TABLES = ("registry_revisions", "registry_entries")
 _HEADER = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 30_000
 #: an event's row key is run_key << 32 | seq: one integer, the rowid, no second index.
@@ -126,7 +144,13 @@ CREATE TABLE IF NOT EXISTS revisions (
     kind TEXT NOT NULL,
     content BLOB NOT NULL
 );
-"""
+""" + registry_schema("", "REAL") + ";\n".join(SHARED.schema()) + ";\n"
+
+#: the tables a journal of this format has (a journal without one gets it, `CREATE ... IF NOT EXISTS`).
+_TABLES = frozenset({
+    "runs", "events", "revisions", "blobs", "leases", "capability_health", "probe_leases", "run_signals",
+    *_REGISTRY_TABLES,
+})
 
 #: format 1 -> 2: the same rows under the new keys; their JSON text is kept as it is.
 _MIGRATE_1 = """
@@ -158,6 +182,7 @@ class _Append:
     run: RunInfo | None
     run_info: bytes | None  # JSON, sealed by the writer (against its intent's seed)
     fence: Lease | None = None
+    health: Sequence[HealthChange] = ()
     loop: asyncio.AbstractEventLoop | None = None
     future: asyncio.Future[None] | None = None
     error: JournalError | None = field(default=None)
@@ -210,6 +235,7 @@ class SQLiteStore(Store):
             self._writer = self._open_writer()
             self._reader = self._connect()
             self._packer = self._load_packer()
+            self._registry = SqlRegistry(mark="?", prefix="", read=self._read, write=self._leasing)
         except sqlite3.DatabaseError as exc:
             raise self._not_a_journal(str(exc)) from None
         except OSError as exc:
@@ -321,7 +347,7 @@ class SQLiteStore(Store):
         version = FORMAT_VERSION
         if "meta" in tables:
             version = self._stored_format(conn)
-            if {"runs", "events", "revisions", "blobs", "leases"} <= tables and version == FORMAT_VERSION:
+            if tables >= _TABLES and version == FORMAT_VERSION:
                 self.opened_format = version
                 return
         conn.execute("BEGIN IMMEDIATE")
@@ -381,9 +407,10 @@ class SQLiteStore(Store):
     # -- writing -------------------------------------------------------------------------------
 
     async def append(
-        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None
+        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None,
+        health: Sequence[HealthChange] = (),
     ) -> None:
-        """Write `events` and the `run` row in one transaction; return once fsynced.
+        """Write `events`, the `run` row and the `health` changes in one transaction; return once fsynced.
 
         Concurrent callers share a transaction (group commit). Raises
         JournalError, having written nothing of this call, on a duplicate or
@@ -393,6 +420,7 @@ class SQLiteStore(Store):
         """
         item = self._encode(events, run)
         item.fence = fence
+        item.health = tuple(health)
         if self.synchronous:
             self._commit([item])
         else:
@@ -423,6 +451,10 @@ class SQLiteStore(Store):
                 last: dict[str, int] = {}
                 for item in batch:
                     self._apply(conn, item, last, done)
+                # the health changes of the appends written, in this same transaction
+                SHARED.apply_health(
+                    conn, [c for item in batch if item.error is None for c in item.health], time.time()
+                )
                 conn.execute("COMMIT")
             except Exception as exc:  # sqlite3.Error (disk full, I/O) or a bug: nothing is written
                 if conn.in_transaction:
@@ -745,6 +777,20 @@ class SQLiteStore(Store):
             params = ids
         return [lease for row in self._read(sql + " ORDER BY run_id", params) if (lease := lease_from_row(row))]
 
+    # -- the registry (`ido.journal.registry`) ------------------------------------------------
+
+    def registry_head(self) -> RegistryHead | None:
+        """Return the registry's newest revision, or None (see `Store.registry_head`)."""
+        return self._registry.head()
+
+    def registry_snapshot(self, *, number: int | None = None) -> RegistrySnapshot | None:
+        """Return a registry revision with its declarations (see `Store.registry_snapshot`)."""
+        return self._registry.snapshot(number)
+
+    def commit_registry(self, changes: Sequence[RegistryChange], *, expect: int | None = None) -> RegistryHead:
+        """Write the next registry revision if the head is `expect` (see `Store.commit_registry`)."""
+        return self._registry.commit(changes, expect=expect)
+
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
         """Store `content` under `digest` once, durably; a second call with the digest is a no-op."""
         # stored under its kind: a new set of alternatives or capabilities is deflated
@@ -770,6 +816,31 @@ class SQLiteStore(Store):
                     conn.execute("ROLLBACK")
                 raise JournalError(f"cannot write the journal {self.path}: {exc}") from None
             self._remember(done)
+
+    # -- shared health, probe leases, signals (`ido.journal.shared`) ------------------------------
+
+    def health_rows(self) -> dict[str, HealthRow]:
+        """Return every capability's shared health row (see `Store.health_rows`)."""
+        return SHARED.health_rows(self._read(SHARED.select_health()))
+
+    def update_health(self, changes: Sequence[HealthChange]) -> None:
+        """Apply probe answers to the health rows in a transaction of their own."""
+        if changes:
+            self._leasing(lambda conn: SHARED.apply_health(conn, changes, time.time()))
+
+    def claim_probe(self, capability: str, owner: str, *, lease_s: float, now: float | None = None) -> bool:
+        """Take or renew the probe lease of `capability` (see `Store.claim_probe`)."""
+        at = time.time() if now is None else now
+        return self._leasing(lambda conn: SHARED.claim_probe(conn, capability, owner, at + lease_s, at))
+
+    def put_signal(self, signal: Signal) -> None:
+        """Keep `signal` for the run's worker (see `Store.put_signal`)."""
+        self._leasing(lambda conn: SHARED.put_signal(conn, signal))
+
+    def signals(self, *, run_ids: Sequence[str]) -> list[Signal]:
+        """Return the signals kept for `run_ids`, oldest first."""
+        ids = list(run_ids)
+        return SHARED.signals(self._read(SHARED.select_signals(len(ids)), ids)) if ids else []
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from journal_helpers import event_key, run_info
 
 from ido.cli.main import main
+from ido.decisions import Trigger
 from ido.errors import JournalCorrupted, JournalError
+from ido.journal import codec
 from ido.journal.base import Event, RunInfo
 from ido.journal.codec import KIND_CODES, ZDICT_1, Packer, blob_key, ref_digest, unpack
 from ido.journal.sqlite import FORMAT_VERSION, SQLiteStore
@@ -222,6 +224,41 @@ def test_packed_rows_unpack_to_what_was_packed(datas: list[dict[str, Any]]) -> N
 
         got = {k: unpack(v, blob) for k, v in json.loads(text).items()}
         assert got == json.loads(json.dumps(data))
+
+
+_odd_scalars = st.one_of(
+    _scalars, st.sampled_from([float("nan"), float("inf"), object(), b"x", {1, 2}]),
+    st.tuples(st.integers(), st.text(max_size=3)), st.sampled_from([Trigger.STEP_FAILED, True, 10**20]),
+)
+_odd_json = st.recursive(
+    _odd_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(_keys, st.integers(), st.floats(), st.booleans(), st.none()), inner, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.dictionaries(_keys, _odd_json, max_size=4))
+def test_fast_encoding_packs_exactly_what_the_careful_one_packs(data: dict[str, Any]) -> None:
+    """json's C encoder (the hot path) gives the same bytes, blobs and errors as the
+    value-by-value packing, for `$` keys, non-string keys, enums, tuples, NaN and junk alike."""
+    packer = Packer({1: ZDICT_1.encode()}, current=1)
+
+    def outcome() -> Any:
+        try:
+            packed = packer.pack(data, what="test data")
+        except JournalError as exc:
+            return ("error", str(exc))
+        return (packed.text, packed.blobs)
+
+    fast = outcome()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(codec, "_plain_text", lambda value: None)
+        careful = outcome()
+    assert fast == careful
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
