@@ -113,7 +113,7 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 # (run_key << 32 | seq) so that a run's events are one range of the rowid b-tree, appended
 # at its end, and rows up to a page long stay on their leaf page.
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (
     run_key INTEGER PRIMARY KEY,
     run_id TEXT NOT NULL UNIQUE,
@@ -143,7 +143,7 @@ CREATE TABLE IF NOT EXISTS revisions (
     digest TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
     content BLOB NOT NULL
-);
+) WITHOUT ROWID;
 """ + registry_schema("", "REAL") + ";\n".join(SHARED.schema()) + ";\n"
 
 #: the tables a journal of this format has (a journal without one gets it, `CREATE ... IF NOT EXISTS`).
@@ -363,9 +363,8 @@ class SQLiteStore(Store):
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-            # deflated (a BLOB; format 2 kept it as text, read as such): 2 KB less in every journal
-            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('zdict.1', ?)",
-                         (zlib.compress(ZDICT_1.encode(), 9),))
+            # named by its digest (format 2 kept its text, read as such): 2 KB less in every journal
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('zdict.1', ?)", (digest(ZDICT_1.encode()),))
             for key in ("format_version", "schema_version"):
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES (?, ?) "
@@ -396,12 +395,14 @@ class SQLiteStore(Store):
 
     def _load_packer(self) -> Packer:
         rows = self._reader.execute("SELECT key, value FROM meta WHERE key LIKE 'zdict.%'").fetchall()
-        try:
-            dictionaries = {int(k.split(".", 1)[1]): zlib.decompress(v) if isinstance(v, bytes) else str(v).encode()
-                            for k, v in rows}
-        except (ValueError, zlib.error) as exc:
-            raise JournalCorrupted(f"the journal {self.path} has a damaged dictionary in its meta table: "
-                                   f"{exc}; move it aside or pass --store") from None
+        dictionaries = {}
+        for k, v in rows:
+            number = int(k.split(".", 1)[1])
+            try:
+                dictionaries[number] = _dictionary(number, v)
+            except (ValueError, zlib.error) as exc:
+                raise JournalCorrupted(f"the journal {self.path} names a preset dictionary {number} "
+                                       f"this ido cannot use: {exc}; move it aside or pass --store") from None
         return Packer(dictionaries, current=max(dictionaries, default=0))
 
     # -- writing -------------------------------------------------------------------------------
@@ -1100,6 +1101,25 @@ class _Written:
     seeds: dict[str, bytes] = field(default_factory=dict)
     candidates: dict[str, tuple[bytes, ...]] = field(default_factory=dict)
     finished: set[str] = field(default_factory=set)
+
+
+#: the preset dictionaries ido deflates with, by id: part of the journal format (append only).
+_DICTIONARIES = {1: ZDICT_1.encode()}
+
+
+def _dictionary(number: int, stored: str | bytes) -> bytes:
+    """Return preset dictionary `number` as the meta table keeps it: its 8-byte digest naming
+    one of `_DICTIONARIES` (format 3), its text (format 2), or deflated (early format 3).
+    Raises ValueError when the digest names none this ido knows."""
+    if isinstance(stored, str):
+        return stored.encode()
+    if len(stored) != 8:
+        return zlib.decompress(stored)
+    known = _DICTIONARIES.get(number)
+    if known is None or digest(known) != stored:
+        raise ValueError(f"its digest {ref_text(stored)} is not that of a dictionary this ido has "
+                         "(written by a newer ido?)")
+    return known
 
 
 def _first_error(exc: PydanticError) -> str:

@@ -516,3 +516,17 @@ async def test_kind_code_of_a_newer_ido_is_named(db_path: Path) -> None:
     with pytest.raises(JournalCorrupted, match=r"event 1 .99. of run r .*kind code 99 is unknown"):
         again.events(run_id="r")
     again.close()
+
+
+async def test_dictionary_of_a_newer_ido_is_named_at_open(db_path: Path) -> None:
+    """The meta table names the field-name dictionary by digest; one this ido does not have
+    (a newer ido's) is refused at open, saying so, not read as garbage."""
+    store = SQLiteStore(db_path)
+    await store.append([Event(run_id="r", seq=1, kind="decision", at=1.0)], run=run_info("r"))
+    store.close()
+    with sqlite3.connect(db_path) as conn:
+        assert len(conn.execute("SELECT value FROM meta WHERE key = 'zdict.1'").fetchone()[0]) == 8
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'zdict.1'", (b"12345678",))
+    conn.close()
+    with pytest.raises(JournalCorrupted, match=r"preset dictionary 1 this ido cannot use: .*newer ido"):
+        SQLiteStore(db_path)
