@@ -82,6 +82,18 @@ def _if_match(request: Request) -> int | None:
     return int(text)
 
 
+#: The longest declaration name a URL may carry.
+MAX_NAME = 200
+
+
+def _check_name(name: str) -> None:
+    """Refuse (422) a name no declaration could have: empty, too long, or with control characters."""
+    if not name or len(name) > MAX_NAME or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        shown = repr(name[:40]) + ("..." if len(name) > 40 else "")
+        raise ApiError(422, "invalid_name", f"{shown} is not a declaration name: give 1 to {MAX_NAME} "
+                                            "printable characters")
+
+
 def _conflict(exc: RegistryConflict) -> ApiError:
     return ApiError(409, "registry_conflict", str(exc), headers=_etag(exc.current),
                     extra={"current": exc.current})
@@ -136,6 +148,7 @@ def register(service: Service, kind: Kind, name: str, body: bytes, is_json: bool
     from ido.loading.single import read_declaration
     from ido.registry import content_of
 
+    _check_name(name)
     live = service.registry()
     path = f"{kind}/{name}.{'json' if is_json else 'yaml'}"
     for attempt in range(_RETRIES):
@@ -183,6 +196,7 @@ def unregister(service: Service, kind: Kind, name: str, expect: int | None) -> J
     """Delete a declaration as the next registry revision unless something still needs it."""
     from ido.journal.registry import RegistryChange
 
+    _check_name(name)
     live = service.registry()
     ws = live.workspace(fresh=True)
     seen = live.number
