@@ -105,6 +105,6 @@ async def test_a_blocked_run_is_woken_by_a_registry_change_that_gives_it_a_plan(
     result = await asyncio.wait_for(eng.wait(run_id), 20)
     await eng.close()
     assert result.status == "succeeded"
-    assert [r.action for r in result.records][0] == "block"
+    assert result.records[0].action == "block"
     woken = result.records[1]
     assert woken.trigger == "revision_changed" and woken.chosen == ["pay.good"]

@@ -38,7 +38,7 @@ def test_each_change_is_a_new_numbered_revision_and_old_ones_stay_readable(store
     assert len({first.digest, second.digest, third.digest}) == 3
     assert store.registry_head() == third
     one = store.registry_snapshot(number=1)
-    assert one is not None and {(e.kind, e.name): e.content["cost"] if "cost" in e.content else None
+    assert one is not None and {(e.kind, e.name): e.content.get("cost")
                                 for e in one.entries} == {("capability", "a"): 1, ("policy", "p"): None}
     assert current(store) == {("capability", "a"): {"name": "a", "cost": 2}}
     assert store.registry_snapshot(number=9) is None
