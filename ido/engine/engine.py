@@ -330,6 +330,7 @@ class Engine:
         self._record_writer.policies = self.policy_list
         self._revisions.clear()
         self._first_plans = FirstPlans(self.policy_list)
+        self._probes.follow(self.capability_list, self.prober)  # a registered probe is probed too
 
     def follow_registry(self, run: RunState | None = None, *, fresh: bool = False) -> None:
         """Adopt the registry's newest revision if it moved, and move `run` to it.

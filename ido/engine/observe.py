@@ -73,17 +73,38 @@ class Probes:
         self.clock = clock
         self.tasks: list[asyncio.Task[None]] = []
         self.closed = False
+        self.started = False
+        #: capability name -> (the declaration its loop probes, the loop)
+        self._loops: dict[str, tuple[Capability, asyncio.Task[None]]] = {}
 
     def start(self, capabilities: Sequence[Capability], prober: Any) -> None:
         """Start one probe loop per capability with a probe `prober` supports (once; never after close)."""
-        if self.tasks or self.closed:
+        if self.started or self.closed:
+            return
+        self.started = True
+        self.follow(capabilities, prober)
+
+    def follow(self, capabilities: Sequence[Capability], prober: Any) -> None:
+        """Probe exactly `capabilities` from now on: loops of ones removed or changed stop, new ones start.
+
+        Called by `start` and, once probing started, by `Engine.adopt` when the registry changed.
+        """
+        if not self.started or self.closed:
             return
         supports = getattr(prober, "supports", None)
+        wanted = {c.name: c for c in capabilities
+                  if c.probe is not None and (supports is None or supports(c))}
+        for name, (cap, task) in list(self._loops.items()):
+            if wanted.get(name) != cap:
+                task.cancel()
+                self.tasks.remove(task)
+                del self._loops[name]
         loop = asyncio.get_running_loop()
-        for cap in capabilities:
-            if cap.probe is None or (supports is not None and not supports(cap)):
-                continue
-            self.tasks.append(loop.create_task(self._loop(cap, prober), name=f"ido-probe-{cap.name}"))
+        for name, cap in wanted.items():
+            if name not in self._loops:
+                task = loop.create_task(self._loop(cap, prober), name=f"ido-probe-{name}")
+                self.tasks.append(task)
+                self._loops[name] = (cap, task)
 
     def close(self) -> None:
         """Stop for good: cancel every probe task (the caller awaits `tasks`, then clears them)."""
