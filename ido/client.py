@@ -140,6 +140,14 @@ class Client:
         result: dict[str, Any] = self._call("POST", f"/runs/{run_id}/reject", body={"by": by, "note": note})
         return result
 
+    def cancel(self, run_id: str, *, by: str = "api", note: str = "") -> dict[str, Any]:
+        """Ask the run to stop (its worker compensates per its on_failure); return its row now.
+
+        A queued run ends at once; raises ClientError 409 (`run_ended`) for a finished run.
+        """
+        result: dict[str, Any] = self._call("POST", f"/runs/{run_id}/cancel", body={"by": by, "note": note})
+        return result
+
     def replay(self, run_id: str, *, what_if: bool = False) -> dict[str, Any]:
         """Return the replay report (`ido replay RUN --json`); `what_if` uses the service's workspace now."""
         result: dict[str, Any] = self._call("POST", f"/runs/{run_id}/replay", body={"what_if": what_if})
@@ -271,7 +279,7 @@ class Client:
         return result
 
     def health(self) -> dict[str, Any]:
-        """Return the service's health: its journal, runs by status, workers holding leases."""
+        """Return the service's health: its journal, runs by status, workers holding leases, capability health."""
         result: dict[str, Any] = self._call("GET", "/health")
         return result
 

@@ -75,6 +75,10 @@ class UsageError(IdoError):
     """A command or API used wrongly: a malformed `--set`, an unknown run id, ..."""
 
 
+class RunEnded(UsageError):
+    """The run already ended, so it cannot be asked to do more (`ido cancel` of a finished run): exit 2, HTTP 409."""
+
+
 class NoAdmissiblePlan(IdoError):
     """No plan satisfies the goal, the constraints and the policies; `explanation` says why."""
 

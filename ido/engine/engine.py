@@ -34,6 +34,8 @@ from ido.decisions import DecisionRecord, Revisions, Trigger
 from ido.digest import digest, digest_models
 from ido.engine import logging as engine_logging
 from ido.engine.approvals import await_answer, request_approval
+from ido.engine.cancel import SignalWatch
+from ido.engine.cancel import cause as cancel_cause
 from ido.engine.compensation import compensate
 from ido.engine.deadline import MAX_BLOCKED_S, abandon, run_deadline
 from ido.engine.decide import decide
@@ -66,6 +68,7 @@ from ido.engine.run import (
     conditions_for,
     redact,
 )
+from ido.engine.shared_health import SharedHealth
 from ido.engine.steps import Steps
 from ido.engine.strategies import STRATEGIES
 from ido.errors import IdoError, UsageError
@@ -111,6 +114,7 @@ class Engine:
         on_waiting: Listener | None = None,
         fault_reporter: FaultReporter | None = None,
         registry: RegistrySource | None = None,
+        shared_health: bool | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise UsageError(f"unknown strategy {strategy!r}; use one of {', '.join(sorted(STRATEGIES))}")
@@ -152,17 +156,36 @@ class Engine:
         self.prober: Prober = prober if prober is not None else default_prober
         self.fact_reader: FactReader = fact_reader if fact_reader is not None else default_reader
         self.health = health or HealthTracker(health_config)
+        if shared_health is None:  # a leased journal is one other processes drive runs of too
+            from ido.journal.leases import LeasedStore
+
+            shared_health = isinstance(store, LeasedStore)
+        #: the store's health rows, shared by every worker (None: this engine's tracker alone).
+        self.shared: SharedHealth | None = SharedHealth(
+            store, self.health, self.clock, prior=self._declared_reliability,
+        ) if shared_health else None
+        #: what decisions read health from: the shared rows, or the tracker.
+        self.health_view: SharedHealth | HealthTracker = self.shared or self.health
+        #: cancel requests of this engine's runs, kept by a shared journal (None: not shared).
+        self.signals = SignalWatch(store, self._live_runs) if shared_health else None
         self.runs: dict[str, RunState] = {}
         self._record_writer = RecordWriter(store, self.capability_list, self.policy_list)
         #: slots in use per capability and CP-SAT allocation when runs compete for full ones.
-        self.fleet = Fleet(self.capabilities, lambda: self.health.snapshot(self.clock.now()), self.clock.now)
-        self._steps = Steps(self.capabilities, self.executors, self.health, self.clock, self.fleet)
-        self._probes = Probes(self.health, self.clock)
+        self.fleet = Fleet(self.capabilities, lambda: self.health_view.snapshot(self.clock.now()), self.clock.now)
+        self._steps = Steps(self.capabilities, self.executors, self.health, self.clock, self.fleet, shared=self.shared)
+        self._probes = Probes(
+            self.health, self.clock, shared=store if self.shared is not None else None,
+            owner=str(getattr(store, "owner", "")),
+        )
         self._observations = Observations(self.observers, self.fact_reader, self.clock)
         self._revisions: dict[int, tuple[Intent, Revisions]] = {}
         self._first_plans = FirstPlans(self.policy_list)
         #: what folding runs' events looks names up in (`ido.engine.fold.apply`).
         self.lookups = Lookups(self.capabilities, lambda key: self.store.get_revision(digest=key))
+
+    def _declared_reliability(self, name: str) -> float | None:
+        cap = self.capabilities.get(name)
+        return cap.reliability if cap is not None else None
 
     # -- public API ------------------------------------------------------------------
     async def run(
@@ -248,6 +271,8 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._registry_watch
             self._registry_watch = None
+        if self.signals is not None:
+            await self.signals.close()
         steps: list[asyncio.Task[Any]] = [
             h.task for r in self.runs.values() for h in r.in_flight.values() if h.task is not None
         ]
@@ -377,12 +402,18 @@ class Engine:
                     run.wake.set()
 
     # -- the loop ------------------------------------------------------------------------
+    def _live_runs(self) -> list[RunState]:
+        return [r for r in self.runs.values() if r.task is not None and not r.task.done()]
+
     def _launch(self, run: RunState) -> None:
         self.runs[run.run_id] = run
         self._probes.start(self.capability_list, self.prober)
         if self.registry is not None and self._registry_watch is None:
             self._registry_watch = asyncio.get_running_loop().create_task(
                 self._watch_registry(), name="ido-registry-watch")
+        if self.signals is not None:
+            self.signals.check(run)  # a request made before this engine took the run
+            self.signals.start()
         run.task = asyncio.get_running_loop().create_task(self._drive(run), name=f"ido-run-{run.run_id}")
 
     async def _drive(self, run: RunState) -> RunResult:
@@ -394,6 +425,11 @@ class Engine:
         blocked_since: float | None = None
         while True:
             run.wake.clear()
+            if run.cancel is not None:
+                fold_finished(run, self.clock)
+                run.trigger, run.cause = Trigger.CANCEL, cancel_cause(run.cancel)
+                record, _ = self._decide(run, self.clock.now())
+                return await self._finish(run, record)
             now = self.clock.now()
             deadline = run_deadline(run)
             if run.pending_approval is not None and (deadline is None or now < deadline):
@@ -464,15 +500,15 @@ class Engine:
         if self.fault_reporter is not None:
             note_active_faults(run, self.fault_reporter, self.clock)
         seq = run.decisions + 1  # the decision event makes it the run's count (`fold.apply`)
-        health = self.health.snapshot(now)
-        run.decided_version = self.health.version
+        health = self.health_view.snapshot(now)
+        run.decided_version = self.health_view.version
         if run.last_snapshot is not None and run.last_snapshot is not health:
             news = health_news(run.last_snapshot, health)
             if news:
                 run.cause = f"{run.cause}; health: {news}" if run.cause else f"health: {news}"
         run.last_snapshot = health
-        reusable = run.reusable if run.reusable_version == self.health.version else None
-        fresh_key = self._first_plans.key(run, self.health.version) if reusable is None and run.pinned is None else None
+        reusable = run.reusable if run.reusable_version == self.health_view.version else None
+        fresh_key = self._first_plans.key(run, self.health_view.version) if reusable is None and run.pinned is None else None
         if fresh_key is not None:
             reusable = self._first_plans.get(fresh_key)
         inputs = DecisionInputs(
@@ -589,7 +625,16 @@ class Engine:
         if not run.buffer:
             return
         events, run.buffer = run.buffer, []
-        await self.store.append(events, run=run.info(self.clock.timestamp()))
+        if self.shared is None:
+            await self.store.append(events, run=run.info(self.clock.timestamp()))
+            return
+        # each outcome's health change commits with it, for every worker's next decision
+        try:
+            await self.store.append(
+                events, run=run.info(self.clock.timestamp()), health=self.shared.changes(events),
+            )
+        finally:
+            self.shared.settled(events)
 
     def _result(self, run: RunState) -> RunResult:
         # the run is over: what only deciding needed goes (finished runs stay in `runs` for `wait`,

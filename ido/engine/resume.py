@@ -88,6 +88,8 @@ async def rebuild(engine: RunHost, run_id: str) -> RunState:
             del run.awaiting[step]
             del pending[step]
     resend = sorted(pending.values(), key=lambda h: h.step)
+    for handle in resend:
+        handle.resent = True
     if not adopt_revision(engine, run):
         run.trigger, run.cause = Trigger.RESUME, "resumed from the journal"
     if resend:

@@ -30,7 +30,16 @@ from pydantic import ValidationError as PydanticError
 
 from ido.errors import JournalCorrupted, JournalError
 from ido.journal._common import check_fence, check_seqs, encode, lease_from_row, resolve_run_id
-from ido.journal.base import TERMINAL_STATUSES, Event, Lease, RunInfo, Store
+from ido.journal.base import (
+    TERMINAL_STATUSES,
+    Event,
+    HealthChange,
+    HealthRow,
+    Lease,
+    RunInfo,
+    Signal,
+    Store,
+)
 from ido.journal.group import GroupCommit
 from ido.journal.registry import (
     RegistryChange,
@@ -39,6 +48,7 @@ from ido.journal.registry import (
     SqlRegistry,
     registry_schema,
 )
+from ido.journal.shared import POSTGRES as SHARED
 
 if TYPE_CHECKING:
     import psycopg
@@ -85,7 +95,7 @@ CREATE TABLE IF NOT EXISTS ido_revisions (
     kind TEXT NOT NULL,
     content TEXT NOT NULL
 );
-""" + registry_schema("ido_", "DOUBLE PRECISION")
+""" + registry_schema("ido_", "DOUBLE PRECISION") + ";\n".join(SHARED.schema()) + ";\n"
 
 
 def redact_url(url: str) -> str:
@@ -119,6 +129,7 @@ class _Append:
     run: RunInfo | None
     run_row: tuple[str, str, str, float, float, str] | None
     fence: Lease | None = None
+    health: Sequence[HealthChange] = ()
     loop: asyncio.AbstractEventLoop | None = None
     future: asyncio.Future[None] | None = None
     error: JournalError | None = field(default=None)
@@ -227,9 +238,10 @@ class PostgresStore(Store):
     # -- writing -------------------------------------------------------------------------------
 
     async def append(
-        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None
+        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None,
+        health: Sequence[HealthChange] = (),
     ) -> None:
-        """Write `events` and the `run` row in one transaction; return once committed.
+        """Write `events`, the `run` row and the `health` changes in one transaction; return once committed.
 
         Concurrent callers share a transaction (group commit). Raises
         JournalError, having written nothing of this call, on a duplicate or
@@ -239,6 +251,7 @@ class PostgresStore(Store):
         """
         item = self._encode(events, run)
         item.fence = fence
+        item.health = tuple(health)
         if self.synchronous:
             self._commit([item])
         else:
@@ -272,6 +285,11 @@ class PostgresStore(Store):
                     has_row: dict[str, bool] = {}
                     for item in batch:
                         self._apply(conn, item, last, has_row)
+                    # the health changes of the appends written, in this same transaction
+                    SHARED.apply_health(
+                        conn, [c for item in batch if item.error is None for c in item.health],
+                        time.time(),
+                    )
             except self._psycopg.Error as exc:  # nothing of the batch is written
                 error = JournalError(
                     f"cannot write the journal {redact_url(self.url)}: {_one_line(exc)}"
@@ -476,6 +494,31 @@ class PostgresStore(Store):
                 raise JournalError(
                     f"cannot write the journal {redact_url(self.url)}: {_one_line(exc)}"
                 ) from None
+
+    # -- shared health, probe leases, signals (`ido.journal.shared`) ------------------------------
+
+    def health_rows(self) -> dict[str, HealthRow]:
+        """Return every capability's shared health row (see `Store.health_rows`)."""
+        return SHARED.health_rows(self._read(SHARED.select_health()))
+
+    def update_health(self, changes: Sequence[HealthChange]) -> None:
+        """Apply probe answers to the health rows in a transaction of their own."""
+        if changes:
+            self._leasing(lambda conn: SHARED.apply_health(conn, changes, time.time()))
+
+    def claim_probe(self, capability: str, owner: str, *, lease_s: float, now: float | None = None) -> bool:
+        """Take or renew the probe lease of `capability` (see `Store.claim_probe`)."""
+        at = time.time() if now is None else now
+        return self._leasing(lambda conn: SHARED.claim_probe(conn, capability, owner, at + lease_s, at))
+
+    def put_signal(self, signal: Signal) -> None:
+        """Keep `signal` for the run's worker (see `Store.put_signal`)."""
+        self._leasing(lambda conn: SHARED.put_signal(conn, signal))
+
+    def signals(self, *, run_ids: Sequence[str]) -> list[Signal]:
+        """Return the signals kept for `run_ids`, oldest first."""
+        ids = list(run_ids)
+        return SHARED.signals(self._read(SHARED.select_signals(len(ids)), ids)) if ids else []
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ observers: one name, one declaration.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from typing import Any, Literal
 
@@ -82,18 +83,6 @@ def _if_match(request: Request) -> int | None:
     return int(text)
 
 
-#: The longest declaration name a URL may carry.
-MAX_NAME = 200
-
-
-def _check_name(name: str) -> None:
-    """Refuse (422) a name no declaration could have: empty, too long, or with control characters."""
-    if not name or len(name) > MAX_NAME or any(ord(c) < 32 or ord(c) == 127 for c in name):
-        shown = repr(name[:40]) + ("..." if len(name) > 40 else "")
-        raise ApiError(422, "invalid_name", f"{shown} is not a declaration name: give 1 to {MAX_NAME} "
-                                            "printable characters")
-
-
 def _conflict(exc: RegistryConflict) -> ApiError:
     return ApiError(409, "registry_conflict", str(exc), headers=_etag(exc.current),
                     extra={"current": exc.current})
@@ -142,13 +131,22 @@ def _put(kind: Kind) -> Any:
     return put
 
 
+#: What a declaration may be named (`ido.model.values.Name`).
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,199}")
+
+
 def register(service: Service, kind: Kind, name: str, body: bytes, is_json: bool, expect: int | None) -> JSONResponse:
     """Check `body` and commit it as the next registry revision; return the answer (see the module docstring)."""
     from ido.journal.registry import RegistryChange
     from ido.loading.single import read_declaration
     from ido.registry import content_of
 
-    _check_name(name)
+    if not NAME.fullmatch(name):
+        # the name becomes the path problems are located in: refuse what no declaration may be named
+        message = (f"{name!r} is not a declaration name: use letters, digits, '.', '_' and '-', "
+                   "starting with a letter or digit, at most 200 characters")
+        raise ApiError(422, "invalid_declaration", message, problems=[
+            {"path": None, "line": None, "column": None, "field": "name", "message": message}])
     live = service.registry()
     path = f"{kind}/{name}.{'json' if is_json else 'yaml'}"
     for attempt in range(_RETRIES):
@@ -196,7 +194,6 @@ def unregister(service: Service, kind: Kind, name: str, expect: int | None) -> J
     """Delete a declaration as the next registry revision unless something still needs it."""
     from ido.journal.registry import RegistryChange
 
-    _check_name(name)
     live = service.registry()
     ws = live.workspace(fresh=True)
     seen = live.number
@@ -266,7 +263,11 @@ for _kind in ("capabilities", "policies", "intents"):
 
 @router.get("/health", response_model=Health, tags=["service"], dependencies=[require(Scope.read)])
 def health(service: ServiceDep) -> JSONResponse:
-    """The service is up: its journal, how many runs are in each status, the workers holding leases."""
+    """The service is up: its journal, runs in each status, the workers holding leases, and each
+    capability's health and circuit as the workers share them."""
+    import time
+
+    from ido.engine.shared_health import published_rows
     from ido.journal.postgres import redact_url
 
     store = service.store
@@ -274,4 +275,10 @@ def health(service: ServiceDep) -> JSONResponse:
     owners = sorted({lease.owner for lease in store.leases() if lease.owner})
     url = service.store_url
     shown = redact_url(url) if "://" in url and not url.startswith("sqlite") else url
-    return JSONResponse({"status": "ok", "store": shown, "runs_by_status": dict(counts), "workers": owners})
+    rows = store.health_rows()
+    capabilities = {
+        name: {**h.model_dump(mode="json"), "version": rows[name].version, "updated_at": rows[name].updated_at}
+        for name, h in published_rows(rows, time.time()).items()
+    }
+    return JSONResponse({"status": "ok", "store": shown, "runs_by_status": dict(counts), "workers": owners,
+                         "capabilities": capabilities})
