@@ -369,7 +369,12 @@ class Engine:
         """
         if self.registry is None:
             return
-        found = self.registry.changed(fresh=fresh)
+        try:
+            found = self.registry.changed(fresh=fresh)
+        except IdoError:
+            # the journal cannot be read just now, or a revision does not decode: decide under the
+            # declarations adopted last (their digests are what the record names), and look again later
+            found = None
         if found is not None:
             self.adopt(found)
         if run is None:

@@ -139,9 +139,16 @@ class Probes:
         for task in self.tasks:
             task.cancel()
 
+    def _wanted(self, name: str) -> bool:
+        """Return whether the running task is still the probe loop of `name` (not closed nor replaced)."""
+        entry = self._loops.get(name)
+        return not self.closed and entry is not None and entry[1] is asyncio.current_task()
+
     async def _loop(self, cap: Capability, prober: Any) -> None:
         assert cap.probe is not None
-        while not self.closed:
+        # checked each round, not only cancelled: Python 3.11's wait_for drops a cancellation that
+        # lands as the probe answers, and the loop would go on probing a capability no longer there
+        while self._wanted(cap.name):
             if self.shared is not None and not await self._my_turn(cap):
                 self.skipped += 1
                 await asyncio.sleep(cap.probe.interval)

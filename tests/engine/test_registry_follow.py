@@ -150,3 +150,17 @@ async def test_probes_follow_the_registry() -> None:
     await _until(lambda: seen.count("ship.probed") >= 3, "probing goes on")
     await eng.close()
     assert "pay" not in seen
+
+
+async def test_a_revision_that_does_not_decode_leaves_runs_on_the_last_good_one() -> None:
+    """A stored declaration this ido cannot read (written by a newer one, say) does not crash runs."""
+    store = MemoryStore()
+    ws = workspace(_sim("pay", PAY, cost=0.1), _sim("ship", SHIP, cost=0.1), order_intent())
+    seed(store, ws)
+    registry = LiveRegistry(store, ws, interval_s=0.0)
+    eng = engine(registry.workspace(), store=store, registry=registry)
+    store.commit_registry([RegistryChange(kind="capability", name="bad", content={"name": "bad", "cost": "lots"})])
+    result = await eng.run("order", inputs={"order_id": "o-6"})
+    await eng.close()
+    assert result.status == "succeeded"
+    assert registry.number == 1  # still the last revision that decoded
