@@ -108,10 +108,12 @@ def runs_list(
     if limit != PAGE_SIZE:
         kept["limit"] = limit
     next_url = "/?" + urlencode({**kept, "cursor": page["next_cursor"]}) if page["next_cursor"] else None
+    declared = service.declarations()
     return render(request, "runs.html", {
         "rows": rows, "filters": filters, "statuses": STATUSES, "verdicts": VERDICTS,
         "next_url": next_url, "first_url": "/?" + urlencode(kept) if cursor else None,
-        "intents": sorted(service.workspace.intents), "capabilities": sorted(service.workspace.capabilities),
+        # the registry's newest revision: what runs submitted now would plan with
+        "intents": sorted(declared.intents), "capabilities": sorted(declared.capabilities),
         "corrupted": page.get("corrupted", []),
     })
 
@@ -128,7 +130,7 @@ def run_context(service: Service, explanation: Explanation) -> dict[str, Any]:
     lazy = total > INLINE_ALTERNATIVES
     last = decisions[-1] if decisions else None
     capabilities = sorted({a.capability for d in decisions for a in d.alternatives}
-                          | set(service.workspace.capabilities))
+                          | set(service.declarations().capabilities))
     return {
         "run": explanation, "sentence": views.outcome_sentence(explanation),
         "switched": views.switched(explanation), "lazy": lazy, "open_decisions": OPEN_DECISIONS,

@@ -62,7 +62,7 @@ def declaration_yaml(kind: str, model: Any) -> str:
 
 def declarations_for(service: Service) -> list[dict[str, str]]:
     """Return the policies, then the capabilities, of the service's workspace with their YAML."""
-    ws = service.workspace
+    ws = service.declarations()  # the registry's newest revision
     out = [{"kind": "policy", "name": n, "yaml": declaration_yaml("policy", m)} for n, m in sorted(ws.policies.items())]
     out += [{"kind": "capability", "name": n, "yaml": declaration_yaml("capability", m)}
             for n, m in sorted(ws.capabilities.items())]
@@ -115,7 +115,7 @@ def what_would_change(service: Service, run_id: str, form: dict[str, str]) -> tu
     kind, name = form.get("kind", ""), form.get("name", "")
     if "pick" in form:  # the page's select: "policy:NAME"
         kind, _, name = form["pick"].partition(":")
-    edited, what = edited_workspace(service.workspace, kind, name.strip(), form.get("yaml", ""),
+    edited, what = edited_workspace(service.declarations(), kind, name.strip(), form.get("yaml", ""),
                                     form.get("disable", "") not in ("", "0", "off"))
     try:
         return replay(service.store, info.run_id, workspace=edited), what
