@@ -49,25 +49,32 @@ class SharedTables:
     def apply_health(self, conn: Any, changes: Sequence[HealthChange], at: float) -> None:
         """Fold `changes` into their rows inside the caller's open transaction.
 
-        Rows are taken in capability order, so two processes folding into the same
-        rows never wait on each other in a cycle. A missing row is inserted empty
-        first, so the change is always folded into the state as committed.
+        One read and one write per capability, whatever the number of changes
+        (group commit brings many outcomes of few capabilities). Rows are taken
+        in capability order, so two processes folding into the same rows never
+        wait on each other in a cycle. A missing row is inserted empty first, so
+        changes are always folded into the state as committed.
         """
-        for change in sorted(changes, key=lambda c: c.capability):
+        grouped: dict[str, list[HealthChange]] = {}
+        for change in changes:
+            grouped.setdefault(change.capability, []).append(change)
+        lock = " FOR UPDATE" if self.lock_rows else ""
+        for capability in sorted(grouped):
             conn.execute(self._sql(
                 "INSERT INTO {p}capability_health (capability, state, version, updated_at) "
                 "VALUES (?, '{}', 0, ?) ON CONFLICT (capability) DO NOTHING"
-            ), (change.capability, at))
-            lock = " FOR UPDATE" if self.lock_rows else ""
+            ), (capability, at))
             row = conn.execute(self._sql(
                 "SELECT state FROM {p}capability_health WHERE capability = ?" + lock
-            ), (change.capability,)).fetchone()
-            state = json.loads(row[0]) if row and row[0] not in (None, "{}") else None
-            new = change.apply(state)
+            ), (capability,)).fetchone()
+            state: dict[str, Any] | None = json.loads(row[0]) if row and row[0] not in (None, "{}") else None
+            for change in grouped[capability]:
+                state = change.apply(state)
             conn.execute(self._sql(
-                "UPDATE {p}capability_health SET state = ?, version = version + 1, updated_at = ? "
+                "UPDATE {p}capability_health SET state = ?, version = version + ?, updated_at = ? "
                 "WHERE capability = ?"
-            ), (json.dumps(new, separators=(",", ":"), allow_nan=False), at, change.capability))
+            ), (json.dumps(state, separators=(",", ":"), allow_nan=False), len(grouped[capability]), at,
+                capability))
 
     def health_rows(self, rows: Sequence[Any]) -> dict[str, HealthRow]:
         """Return the rows `SELECT_HEALTH` read as `HealthRow`s (an undecodable state reads as empty)."""
