@@ -131,7 +131,8 @@ def render(reads: dict[str, dict[str, float]], rates: dict[tuple[str, bool], lis
     kinds = list(reads)
     lines = [
         f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.node()} ({os.cpu_count()} cores, "
-        f"{platform.python_implementation()} {platform.python_version()}).",
+        f"{platform.python_implementation()} {platform.python_version()}); load average "
+        f"{os.getloadavg()[0]:.1f} at the end (the machine is shared: compare the ratios, not the rates).",
         "",
         f"Reading shared health ({CAPS} capability rows; median µs per call):",
         "",

@@ -141,3 +141,53 @@ def test_every_outcome_counts_exactly_once_in_every_view(plan: list[tuple[str, s
                 total = committed.state["samples"] if committed is not None else 0
                 mine = sum(1 for ev in e.unsent if ev.data["capability"] == cap)
                 assert _samples(e.view, cap) == total + mine, (name, cap)
+
+
+def test_one_engine_at_a_time_probes_a_capability(tmp_path: Any) -> None:
+    """Two engines' probes on one SQLite journal: one holds the probe lease and probes; when it stops, the other takes over."""
+    from ido.engine.observe import Probes
+    from ido.journal import open_store
+    from ido.model import Capability
+
+    cap = Capability.model_validate({
+        "name": "pay", "provides": "payment", "effects": {"paid": True}, "invoke": "sim",
+        "probe": {"sim": True, "interval": "50ms", "timeout": "50ms"},
+    })
+    calls: dict[str, int] = {"A": 0, "B": 0}
+
+    class Prober:
+        def __init__(self, who: str) -> None:
+            self.who = who
+
+        async def probe(self, capability: Any) -> bool:
+            calls[self.who] += 1
+            return False
+
+    url = f"sqlite:///{tmp_path / 'journal.db'}"
+    first, second = open_store(url), open_store(url)
+
+    async def scenario() -> tuple[int, int]:
+        a = Probes(HealthTracker(), Clock(), shared=first, owner="A")
+        b = Probes(HealthTracker(), Clock(), shared=second, owner="B")
+        a.start([cap], Prober("A"))
+        await asyncio.sleep(0.02)
+        b.start([cap], Prober("B"))
+        await asyncio.sleep(0.6)
+        while_both = dict(calls)
+        a.close()
+        for task in a.tasks:
+            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.sleep(0.8)  # A's lease (2 intervals + the timeout) runs out: B probes
+        b.close()
+        await asyncio.gather(*b.tasks, return_exceptions=True)
+        return while_both["A"], while_both["B"]
+
+    try:
+        a_calls, b_calls = asyncio.run(scenario())
+        assert a_calls >= 3 and b_calls == 0  # B skipped every round A held
+        assert calls["B"] >= 1  # and took over once A stopped
+        row = first.health_rows()["pay"]
+        assert row.state["probe_up"] is False and row.state["breaker"]["state"] != "closed"  # down opened it
+    finally:
+        first.close()
+        second.close()
