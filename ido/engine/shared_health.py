@@ -163,11 +163,22 @@ class SharedHealth:
         self._pending: dict[tuple[str, int], OutcomeChange] = {}
         #: committed outcomes of this engine, until a read shows their row holds them.
         self._committed: list[OutcomeChange] = []
+        #: capabilities whose half-open trial this engine has in flight (shown open to its other runs).
+        self._trials: set[str] = set()
         self._snapshot: HealthSnapshot | None = None
         self._built_from: tuple[int, int, int, frozenset[str]] | None = None
         self._offset: float | None = None
 
     # -- this engine's outcomes ----------------------------------------------------------------
+    def begin_call(self, capability: str) -> None:
+        """Note that a call starts (called by `Steps`): on a half-open circuit it is this engine's trial."""
+        if self._view.circuit(capability, self.clock.timestamp()) is Circuit.HALF_OPEN:
+            self._trials.add(capability)
+
+    def abandon_call(self, capability: str) -> None:
+        """Note that a call ended without an outcome: a trial it was is free again."""
+        self._trials.discard(capability)
+
     def noted(self, run_id: str, step: int, capability: str, *, ok: bool, latency_s: float,
               cost: float | None) -> None:
         """Fold an outcome into the view now and keep it until its event commits (called by `Steps` per call)."""
@@ -175,6 +186,7 @@ class SharedHealth:
             capability, ok, latency_s, self.clock.timestamp(), cost, self.prior(capability), self.config,
         )
         self._pending[(run_id, step)] = change
+        self._trials.discard(capability)
         change.fold_into(self._view)
 
     def changes(self, events: Sequence[Event]) -> list[HealthChange]:
@@ -231,7 +243,7 @@ class SharedHealth:
         if self._offset is None:
             self._offset = self.clock.timestamp() - self.clock.now()
         wall = self._view.snapshot(now + self._offset)
-        trials = frozenset(n for n in wall.capabilities if self.local.trial_running(n))
+        trials = frozenset(n for n in wall.capabilities if n in self._trials or self.local.trial_running(n))
         key = (id(self._view), self._view.version, id(wall), trials)
         if self._snapshot is not None and key == self._built_from:
             return self._snapshot

@@ -191,3 +191,30 @@ def test_one_engine_at_a_time_probes_a_capability(tmp_path: Any) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_an_open_circuit_read_from_the_rows_half_opens_at_its_time_and_one_trial_goes_per_engine() -> None:
+    """B reads A's open circuit; after the backoff B sees it half-open; B's trial shows it open to B's
+    other runs (not to A); the trial's failure reopens it, for a doubled backoff, for both."""
+    import time
+
+    ticks, store = Ticks(), MemoryStore()
+    config = HealthConfig(backoff=0.2)
+    a, b = Engine(store, "a", ticks, config), Engine(store, "b", ticks, config)
+    for _ in range(3):
+        a.outcome("pay", False)
+    a.commit()
+    assert b.view.snapshot(Clock().now()).of("pay").circuit is Circuit.OPEN
+    time.sleep(0.25)  # past the backoff
+    assert b.view.snapshot(Clock().now()).of("pay").circuit is Circuit.HALF_OPEN
+    b.view.begin_call("pay")  # B's trial: its other runs see the circuit open while it runs
+    assert b.view.snapshot(Clock().now()).of("pay").circuit is Circuit.OPEN
+    ticks.now += 1.0
+    assert a.view.snapshot(Clock().now()).of("pay").circuit is Circuit.HALF_OPEN  # A may try too
+    b.outcome("pay", False)
+    b.commit()
+    ticks.now += 1.0
+    shown = a.view.snapshot(Clock().now()).of("pay")
+    assert shown.circuit is Circuit.OPEN and shown.consecutive_failures == 4
+    row = store.health_rows()["pay"].state["breaker"]
+    assert row["backoff"] == 0.4  # reopened by a failed trial: the backoff doubled
