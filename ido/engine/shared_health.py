@@ -32,6 +32,10 @@ from ido.journal.base import Event, HealthChange, HealthRow
 
 DEFAULT_CONFIG = HealthConfig()
 
+#: How long an outcome of this engine may wait for its event to commit before the view forgets it
+#: (seconds): an outcome whose run ended or was lost before its flush is never journaled.
+PENDING_TTL_S = 60.0
+
 #: The oldest a decision's view of the shared rows may be (seconds, monotonic).
 MAX_AGE_S = 0.25
 
@@ -222,6 +226,8 @@ class SharedHealth:
         """Read the rows and rebuild the view: rows, then this engine's outcomes they do not hold yet."""
         rows = self.rows.health_rows()
         self.reads += 1
+        oldest = self.clock.timestamp() - PENDING_TTL_S
+        self._pending = {key: c for key, c in self._pending.items() if c.at >= oldest}
         view = HealthTracker(self.config)
         seqs: dict[str, int] = {}
         for name, row in rows.items():
