@@ -71,21 +71,21 @@ def resume(ctx: CliContext, run_id: str | None, as_json: bool) -> int:
 def _serve(ctx: CliContext, *, run_id: str | None, once: bool, concurrency: int, lease_s: float,
            as_json: bool, banner: bool, quiet: bool = False) -> int:
     """Return the exit code of driving runs here; `quiet` prints nothing of them (`ido cancel`)."""
-    from ido.loading import load_workspace
-
-    workspace = load_workspace(ctx.workspace)
     printer = DecisionPrinter(command_prefix(ctx), quiet=as_json or quiet)
-    return asyncio.run(_work(ctx, workspace, run_id, once, concurrency, lease_s, printer,
-                             as_json, banner, quiet))
+    return asyncio.run(_work(ctx, run_id, once, concurrency, lease_s, printer, as_json, banner, quiet))
 
 
-async def _work(ctx: CliContext, workspace: Any, run_id: str | None, once: bool, concurrency: int,
+async def _work(ctx: CliContext, run_id: str | None, once: bool, concurrency: int,
                 lease_s: float, printer: DecisionPrinter, as_json: bool, banner: bool,
                 quiet: bool = False) -> int:
     from ido.engine.worker import Worker
+    from ido.registry import live_registry
 
     codes: list[int] = []
     with open_journal(ctx) as store:
+        # the store's registry when it holds one (followed before each decision), else the folder
+        registry = live_registry(store, ctx.workspace)
+        workspace = registry.workspace()
         finished = None
         if run_id is not None:
             info = store.get_run(run_id=run_id)  # UsageError for an unknown id
@@ -97,7 +97,8 @@ async def _work(ctx: CliContext, workspace: Any, run_id: str | None, once: bool,
             return 0 if finished.status == "succeeded" else 1
         work = Worker(
             workspace, store, concurrency=concurrency, lease_s=lease_s, listeners=[printer],
-            engine_options={"on_waiting": printer.waiting},  # a waiting run says how to answer
+            # a waiting run says how to answer
+            engine_options={"on_waiting": printer.waiting, "registry": registry},
             on_finished=lambda r: codes.append(0 if quiet else finish_run(r, as_json, no_plan=False)),
             on_lost=lambda rid, why: click.echo(f"run {rid}: {why}", err=True),
         )
@@ -105,8 +106,9 @@ async def _work(ctx: CliContext, workspace: Any, run_id: str | None, once: bool,
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, work.stop)
         if banner:
+            source = f"registry revision {registry.number}" if registry.number else f"declarations of {ctx.workspace}"
             click.echo(f"worker {work.owner} on {_safe(ctx.store_location)}: waiting for runs "
-                       f"(concurrency {concurrency}, lease {lease_s:g}s)", err=True)
+                       f"(concurrency {concurrency}, lease {lease_s:g}s, {source})", err=True)
         try:
             report = await work.serve(once=once, run_id=run_id)
         finally:

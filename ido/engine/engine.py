@@ -39,7 +39,16 @@ from ido.engine.cancel import cause as cancel_cause
 from ido.engine.compensation import compensate
 from ido.engine.deadline import MAX_BLOCKED_S, abandon, run_deadline
 from ido.engine.decide import decide
-from ido.engine.doors import Executor, FactReader, FaultReporter, Logger, Planner, PolicySet, Prober
+from ido.engine.doors import (
+    Executor,
+    FactReader,
+    FaultReporter,
+    Logger,
+    Planner,
+    PolicySet,
+    Prober,
+    RegistrySource,
+)
 from ido.engine.doors.defaults import default_doors
 from ido.engine.fleet import Fleet, admit_decision
 from ido.engine.fold import fold_finished, note_active_faults
@@ -48,7 +57,7 @@ from ido.engine.health import HealthConfig, HealthTracker, health_news
 from ido.engine.inputs import DecisionInputs
 from ido.engine.observe import Observations, Probes
 from ido.engine.records import RecordWriter
-from ido.engine.resume import rebuild
+from ido.engine.resume import adopt_revision, rebuild
 from ido.engine.reuse import FirstPlans, remember_plan
 from ido.engine.run import (
     Finished,
@@ -62,12 +71,15 @@ from ido.engine.run import (
 from ido.engine.shared_health import SharedHealth
 from ido.engine.steps import Steps
 from ido.engine.strategies import STRATEGIES
-from ido.errors import UsageError
+from ido.errors import IdoError, UsageError
 from ido.journal.base import TERMINAL_STATUSES, Store
 from ido.model import Capability, Intent, Observer, Policy, Scalar
 from ido.planning.types import Plan
 
 Listener = Callable[[DecisionRecord], Any]
+
+#: How often (seconds) an engine with a registry looks whether it changed, to wake blocked runs.
+REGISTRY_POLL_S = 0.1
 
 
 def _items(collection: Any) -> list[Any]:
@@ -101,6 +113,7 @@ class Engine:
         seed: int = 0,
         on_waiting: Listener | None = None,
         fault_reporter: FaultReporter | None = None,
+        registry: RegistrySource | None = None,
         shared_health: bool | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
@@ -120,6 +133,12 @@ class Engine:
         self.capabilities: dict[str, Capability] = {c.name: c for c in self.capability_list}
         self.observers: list[Observer] = _items(getattr(workspace, "observers", None))
         self.policy_list: list[Policy] = _items(getattr(workspace, "policies", None))
+        #: the registry's revisions (`ido.registry.LiveRegistry`): adopted before each decision
+        self.registry = registry
+        self._own_policies = policies is None
+        self._own_planner = planner is None
+        #: wakes blocked runs when the registry changes (started with the first run; see `_watch_registry`)
+        self._registry_watch: asyncio.Task[None] | None = None
         if policies is None:
             from ido.policy import PolicySet as Policies
 
@@ -184,6 +203,7 @@ class Engine:
 
         Raises UsageError for an unknown intent, bad inputs or an unknown strategy.
         """
+        self.follow_registry(fresh=True)
         intent_model = self.intent(intent)
         opts = dict(options or {})
         strategy = str(opts.get("strategy", self.strategy))
@@ -232,6 +252,7 @@ class Engine:
 
     async def resume(self, run_id: str) -> RunResult:
         """Return the result of continuing an unfinished run from its journal (after a crash)."""
+        self.follow_registry(fresh=True)
         run = await rebuild(self, run_id)
         if run.status in TERMINAL_STATUSES:
             return self._result(run)
@@ -245,6 +266,11 @@ class Engine:
     async def close(self) -> None:
         """Stop probes, cancel unfinished runs and close the doors this engine created."""
         self._probes.close()
+        if self._registry_watch is not None:
+            self._registry_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._registry_watch
+            self._registry_watch = None
         if self.signals is not None:
             await self.signals.close()
         steps: list[asyncio.Task[Any]] = [
@@ -300,6 +326,80 @@ class Engine:
             policies=digest_models(self.policy_list),
         )
 
+    def adopt(self, workspace: Any) -> None:
+        """Take `workspace`'s declarations for every later decision (the registry changed).
+
+        The tables steps, the fleet and folding share are updated in place; the
+        planner and policy set are rebuilt unless they were given to the
+        engine. Runs move to the new revision at their next decision
+        (`follow_registry`). Called by `follow_registry` and by tests.
+        """
+        self.workspace = workspace
+        self.capability_list = _items(getattr(workspace, "capabilities", None))
+        self.capabilities.clear()
+        self.capabilities.update({c.name: c for c in self.capability_list})
+        observers = _items(getattr(workspace, "observers", None))
+        if observers != self.observers:
+            self.observers = observers
+            self._observations = Observations(self.observers, self.fact_reader, self.clock)
+        self.policy_list = _items(getattr(workspace, "policies", None))
+        if self._own_policies:
+            from ido.policy import PolicySet as Policies
+
+            self.policies = Policies(self.policy_list)
+        if self._own_planner:
+            from ido.planning.planner import Planner as DefaultPlanner
+
+            self.planner = DefaultPlanner(self.capability_list, self.policies)  # type: ignore[arg-type]
+        self._record_writer.capabilities = self.capability_list
+        self._record_writer.policies = self.policy_list
+        self._revisions.clear()
+        self._first_plans = FirstPlans(self.policy_list)
+
+    def follow_registry(self, run: RunState | None = None, *, fresh: bool = False) -> None:
+        """Adopt the registry's newest revision if it moved, and move `run` to it.
+
+        Cheap when nothing changed (the registry asks the store's head at most
+        every 100 ms). A run in flight takes the new version of its intent when
+        it still exists with the same secret inputs; it records a `revision`
+        event and its next decision says what changed (`adopt_revision`).
+        Called before each decision and (`fresh`: asking the store now) before a
+        run starts or resumes, so a run never starts under a revision older than its submission.
+        """
+        if self.registry is None:
+            return
+        found = self.registry.changed(fresh=fresh)
+        if found is not None:
+            self.adopt(found)
+        if run is None:
+            return
+        newer = _items(getattr(self.workspace, "intents", None))
+        found = next((i for i in newer if i.intent == run.intent.intent), None)
+        if found is not None and found != run.intent and found.secret_inputs() == run.secrets:
+            run.intent = found
+        adopt_revision(self, run)
+
+    async def _watch_registry(self) -> None:
+        """Adopt registry changes as they land and wake the blocked runs, which may now have a plan.
+
+        A blocked run otherwise looks again only after the health recheck (seconds);
+        a run dispatching or waiting for an answer moves to the new revision at its
+        next decision anyway. Runs as long as the engine (cancelled by `close`).
+        """
+        assert self.registry is not None
+        while True:
+            await asyncio.sleep(REGISTRY_POLL_S)
+            try:
+                fresh = self.registry.changed()
+            except IdoError:
+                continue  # the journal cannot be read just now: the next look may succeed
+            if fresh is None:
+                continue
+            self.adopt(fresh)
+            for run in self.runs.values():
+                if run.status == "blocked" and run.task is not None and not run.task.done():
+                    run.wake.set()
+
     # -- the loop ------------------------------------------------------------------------
     def _live_runs(self) -> list[RunState]:
         return [r for r in self.runs.values() if r.task is not None and not r.task.done()]
@@ -307,6 +407,9 @@ class Engine:
     def _launch(self, run: RunState) -> None:
         self.runs[run.run_id] = run
         self._probes.start(self.capability_list, self.prober)
+        if self.registry is not None and self._registry_watch is None:
+            self._registry_watch = asyncio.get_running_loop().create_task(
+                self._watch_registry(), name="ido-registry-watch")
         if self.signals is not None:
             self.signals.check(run)  # a request made before this engine took the run
             self.signals.start()
@@ -335,6 +438,7 @@ class Engine:
             if deadline is not None and now >= deadline and run.in_flight:
                 await abandon(run, "the deadline passed", self.clock, settle=run.intent.on_failure == "compensate")
             fold_finished(run, self.clock)
+            self.follow_registry(run)
             await self._observations.observe(run)
             record, plan = self._decide(run, self.clock.now())
             action = record.action

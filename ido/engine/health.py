@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ido.construct import construct
 from ido.engine.circuit import Breaker
 from ido.health import CapabilityHealth, Circuit, HealthSnapshot
 
@@ -198,7 +199,7 @@ class HealthTracker:
             self._recover(now)
         if self._snapshot is None or self._snapshot_version != self.version:
             caps = {name: self._publish(e) for name, e in self._entries.items()}
-            self._snapshot = HealthSnapshot.model_construct(at=now, capabilities=caps)
+            self._snapshot = construct(HealthSnapshot, at=now, capabilities=caps)
             self._snapshot_version = self.version
         return self._snapshot
 
@@ -361,8 +362,8 @@ class HealthTracker:
         return moved
 
     def _publish(self, e: _Entry) -> CapabilityHealth:
-        return CapabilityHealth.model_construct(
-            success_rate=None if e.shown_success is None else round(e.shown_success, 4),
+        return construct(
+            CapabilityHealth, success_rate=None if e.shown_success is None else round(e.shown_success, 4),
             latency_s=None if e.shown_latency is None else round(e.shown_latency, 4),
             cost=e.cost,
             circuit=e.breaker.state,

@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 from pydantic import Field
 
 from ido.errors import JournalError
+from ido.journal.registry import RegistryChange, RegistryHead, RegistrySnapshot
 from ido.model.values import Frozen
 
 RunStatus = Literal[
@@ -218,6 +219,28 @@ class Store(abc.ABC):
     def leases(self, *, run_ids: Sequence[str] | None = None) -> list[Lease]:
         """Return the current leases (of `run_ids` if given), expired ones included."""
         return []
+
+    def registry_head(self) -> RegistryHead | None:
+        """Return the registry's newest revision (number, digest), or None when it holds none.
+
+        Cheap (one indexed row): workers call it before their decisions to see
+        whether the declarations changed (`ido.registry.LiveRegistry`).
+        """
+        raise JournalError(f"{type(self).__name__} keeps no registry")
+
+    def registry_snapshot(self, *, number: int | None = None) -> RegistrySnapshot | None:
+        """Return registry revision `number` (the head when None) with its declarations, or None."""
+        raise JournalError(f"{type(self).__name__} keeps no registry")
+
+    def commit_registry(self, changes: Sequence[RegistryChange], *, expect: int | None = None) -> RegistryHead:
+        """Write the next registry revision with `changes`, atomically; return the new head.
+
+        With `expect`, only if the head is still revision `expect` (0: the store
+        holds no registry yet); otherwise raises `RegistryConflict` naming the
+        current number and writes nothing. Changes that change nothing write no
+        revision: the head is returned as it is.
+        """
+        raise JournalError(f"{type(self).__name__} keeps no registry")
 
     @abc.abstractmethod
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from ido.errors import LeaseLost
 from ido.journal.base import Event, HealthChange, HealthRow, Lease, RunInfo, Signal, Store
+from ido.journal.registry import RegistryChange, RegistryHead, RegistrySnapshot
 
 #: The default lease: long enough to ride out a pause, short enough for a quick takeover.
 DEFAULT_LEASE_S = 10.0
@@ -171,6 +172,18 @@ class LeasedStore(Store):
     def get_revision(self, *, digest: str) -> Any:
         """Return the revision stored under `digest`."""
         return self.inner.get_revision(digest=digest)
+
+    def registry_head(self) -> RegistryHead | None:
+        """Return the registry's newest revision (not fenced: the registry belongs to no run)."""
+        return self.inner.registry_head()
+
+    def registry_snapshot(self, *, number: int | None = None) -> RegistrySnapshot | None:
+        """Return a registry revision with its declarations."""
+        return self.inner.registry_snapshot(number=number)
+
+    def commit_registry(self, changes: Sequence[RegistryChange], *, expect: int | None = None) -> RegistryHead:
+        """Write the next registry revision (see `Store.commit_registry`)."""
+        return self.inner.commit_registry(changes, expect=expect)
 
     def get_run(self, *, run_id: str) -> RunInfo:
         """Return the run row (see `Store.get_run`)."""

@@ -24,6 +24,7 @@ from ido.journal.base import (
     Signal,
     Store,
 )
+from ido.journal.registry import MemoryRegistry, RegistryChange, RegistryHead, RegistrySnapshot
 
 
 class MemoryStore(Store):
@@ -38,6 +39,7 @@ class MemoryStore(Store):
         self._probes: dict[str, tuple[str, float]] = {}  # capability -> (owner, until)
         self._signals: list[Signal] = []
         self.commits = 0  # number of appends applied: one "transaction" each
+        self._registry = MemoryRegistry()
 
     async def append(
         self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None,
@@ -72,6 +74,18 @@ class MemoryStore(Store):
         for event, data in encoded:
             self._events.setdefault(event.run_id, []).append((event, data))
         self.commits += 1
+
+    def registry_head(self) -> RegistryHead | None:
+        """Return the registry's newest revision, or None (see `Store.registry_head`)."""
+        return self._registry.head()
+
+    def registry_snapshot(self, *, number: int | None = None) -> RegistrySnapshot | None:
+        """Return a registry revision with its declarations (see `Store.registry_snapshot`)."""
+        return self._registry.snapshot(number)
+
+    def commit_registry(self, changes: Sequence[RegistryChange], *, expect: int | None = None) -> RegistryHead:
+        """Write the next registry revision if the head is `expect` (see `Store.commit_registry`)."""
+        return self._registry.commit(changes, expect=expect)
 
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
         """Store `content` under `digest` unless already there (idempotent)."""

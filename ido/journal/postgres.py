@@ -41,6 +41,13 @@ from ido.journal.base import (
     Store,
 )
 from ido.journal.group import GroupCommit
+from ido.journal.registry import (
+    RegistryChange,
+    RegistryHead,
+    RegistrySnapshot,
+    SqlRegistry,
+    registry_schema,
+)
 from ido.journal.shared import POSTGRES as SHARED
 
 if TYPE_CHECKING:
@@ -88,7 +95,7 @@ CREATE TABLE IF NOT EXISTS ido_revisions (
     kind TEXT NOT NULL,
     content TEXT NOT NULL
 );
-""" + ";\n".join(SHARED.schema()) + ";\n"
+""" + registry_schema("ido_", "DOUBLE PRECISION") + ";\n".join(SHARED.schema()) + ";\n"
 
 
 def redact_url(url: str) -> str:
@@ -154,6 +161,9 @@ class PostgresStore(Store):
             self._commit, name="ido-journal-writer:postgresql",
             failed=lambda exc: JournalError(f"cannot write the journal {redact_url(self.url)}: {type(exc).__name__}: {_one_line(exc)}"),
         )
+        # EXCLUSIVE: other commits of the registry wait, readers do not
+        self._registry = SqlRegistry(mark="%s", prefix="ido_", read=self._read, write=self._leasing,
+                                     lock_sql="LOCK TABLE ido_registry_revisions IN EXCLUSIVE MODE")
         self._writer = self._connect()
         try:
             self._init_schema(self._writer)
@@ -452,6 +462,20 @@ class PostgresStore(Store):
                 "ORDER BY run_id", (list(run_ids),),
             )
         return [lease for row in rows if (lease := lease_from_row(row))]
+
+    # -- the registry (`ido.journal.registry`) ------------------------------------------------
+
+    def registry_head(self) -> RegistryHead | None:
+        """Return the registry's newest revision, or None (see `Store.registry_head`)."""
+        return self._registry.head()
+
+    def registry_snapshot(self, *, number: int | None = None) -> RegistrySnapshot | None:
+        """Return a registry revision with its declarations (see `Store.registry_snapshot`)."""
+        return self._registry.snapshot(number)
+
+    def commit_registry(self, changes: Sequence[RegistryChange], *, expect: int | None = None) -> RegistryHead:
+        """Write the next registry revision if the head is `expect` (see `Store.commit_registry`)."""
+        return self._registry.commit(changes, expect=expect)
 
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
         """Store `content` under `digest` once, durably; a second call with the digest is a no-op."""

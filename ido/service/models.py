@@ -69,12 +69,28 @@ class SimulationRequest(_Body):
 
 
 class Registry(BaseModel):
-    """`GET /capabilities|policies|intents`: the declarations and the revision digest they make."""
+    """`GET /capabilities|policies|intents`: the declarations, the revision digest they make (what
+    decisions record), and the registry revision number (the `ETag`, for `If-Match`)."""
 
     revision: str
+    registry: int = 0
     items: list[dict[str, Any]]
 
 
+class RegistryChanged(BaseModel):
+    """`PUT`/`DELETE /{capabilities|policies|intents}/{name}`: the registry revision the change made.
+
+    `registry` is the new revision number (also the `ETag`), `digest` the digest
+    of the whole registry at it, `item` the declaration as stored (None after a
+    DELETE), `changed` False when the PUT body equals what was stored (no new revision).
+    """
+
+    registry: int
+    digest: str
+    kind: str
+    name: str
+    changed: bool
+    item: dict[str, Any] | None = None
 class CapabilityStatus(BaseModel):
     """One capability's shared health now: estimates, circuit, and its row's version (times: epoch seconds)."""
 
