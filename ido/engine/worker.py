@@ -209,6 +209,10 @@ class Worker:
         the server ended while this process was frozen) is tried again next beat: the
         leases run out meanwhile, and fencing keeps the runs safe.
         """
+        for run_id in [r for r in self.store.held if r not in self.tasks]:
+            # no driver here (it ended without letting go): renewing would keep the run from
+            # every other worker for good; unrenewed, its lease runs out and it moves on
+            self.store.forget(run_id)
         try:
             lost = await asyncio.to_thread(self.store.renew_held)
         except JournalError as exc:
