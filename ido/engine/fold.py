@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ido.clock import Clock
+from ido.construct import construct
 from ido.decisions import Outcome, Rejection, Trigger
 from ido.engine.doors import FaultReporter
 from ido.engine.inputs import without_steps
@@ -77,8 +78,8 @@ def record(run: RunState, kind: str, at: float, data: dict[str, object], *, now:
     of `at` when the caller has it (a static path's retry times are then exact).
     """
     seq = run.event_seq + 1
-    run.buffer.append(Event.model_construct(
-        run_id=run.run_id, seq=seq, kind=kind, at=at, data=data,  # type: ignore[arg-type]
+    run.buffer.append(construct(
+        Event, run_id=run.run_id, seq=seq, kind=kind, at=at, data=data,
     ))
     apply(run, typed(kind, data), seq=seq, at=at, now=now)
 
@@ -109,7 +110,7 @@ def apply(run: RunState, event: JournalEvent, *, seq: int, at: float, now: float
         _decided(run, event)
     elif isinstance(event, StatusChanged):
         run.status = event.status
-        run.conditions = [Condition_.model_construct(**c) for c in event.conditions]
+        run.conditions = [construct(Condition_, **c) for c in event.conditions]
         if event.status in TERMINAL_STATUSES:
             run.compensating = False
     elif isinstance(event, Observed):
@@ -275,8 +276,8 @@ def fold_finished(run: RunState, clock: Clock) -> None:
             run.reusable = None
             failed.append(f"{cap.name} failed ({f.error.kind}"
                           + (f": {f.error.status}" if f.error.status else "") + ")")
-        outcome = Outcome.model_construct(
-            capability=cap.name, step=handle.step, status="succeeded" if ok else "failed", hit=ok,
+        outcome = construct(
+            Outcome, capability=cap.name, step=handle.step, status="succeeded" if ok else "failed", hit=ok,
             error=None if ok else str(f.error), error_kind=None if ok else f.error.kind,  # type: ignore[union-attr]
             latency_s=round(f.latency_s, 6), cost=cost, facts=facts, idempotency_key=handle.key,
         )
