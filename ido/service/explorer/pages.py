@@ -66,9 +66,23 @@ def static(path: str) -> Response:
     return Response(file.read_bytes(), media_type=media, headers={"Cache-Control": "public, max-age=3600"})
 
 
-def _switched(service: Service, run_id: str) -> bool:
+#: (run id, its row's update time) -> whether it switched providers, for finished runs (bounded)
+_SWITCHED: dict[tuple[str, float], bool] = {}
+_SWITCHED_SIZE = 10_000
+
+
+def _switched(service: Service, row: dict[str, Any]) -> bool:
     """Return whether a decision of the run switched a provider (its records' structured `move`)."""
-    return any(e.data.get("move") == "switch" for e in service.store.events(run_id=run_id, kinds=["decision"]))
+    key = (str(row["run_id"]), float(row["updated_at"]))
+    found = _SWITCHED.get(key)
+    if found is None:
+        events = service.store.events(run_id=key[0], kinds=["decision"])
+        found = any(e.data.get("move") == "switch" for e in events)
+        if row["status"] in TERMINAL_STATUSES:  # a finished run's journal no longer changes
+            if len(_SWITCHED) >= _SWITCHED_SIZE:
+                _SWITCHED.pop(next(iter(_SWITCHED)))
+            _SWITCHED[key] = found
+    return found
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -103,7 +117,7 @@ def runs_list(
     except ApiError as exc:
         return error_page(request, exc)
     page = json.loads(bytes(answer.body))
-    rows = [{**r, "switched": _switched(service, r["run_id"])} for r in page["runs"]]
+    rows = [{**r, "switched": _switched(service, r)} for r in page["runs"]]
     kept: dict[str, Any] = {k: v for k, v in filters.items() if v}
     if limit != PAGE_SIZE:
         kept["limit"] = limit
