@@ -4,6 +4,7 @@ HTML pages, bad filters as 400 pages (never a traceback or a 500)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from browser_helpers import copy_demo
@@ -53,6 +54,14 @@ def test_pages_are_html_behind_the_apis_guard(client: tuple[TestClient, str]) ->
     assert acting.status_code == 403 and "operate" in acting.text  # a read token cannot approve
 
 
+def test_a_decisions_body_loads_alone_for_a_long_runs_page(client: tuple[TestClient, str]) -> None:
+    http, run_id = client
+    body = http.get(f"/runs/{run_id}/decisions/2", headers=auth())
+    assert body.status_code == 200
+    assert 'aria-label="role payment"' in body.text and "<html" not in body.text  # a fragment, not a page
+    assert 'data-capability="payment.paypal-us" data-verdict="denied"' in body.text
+
+
 def test_what_a_user_typed_is_escaped_in_the_page(client: tuple[TestClient, str]) -> None:
     http, run_id = client
     answer = http.get(f"/runs/{run_id}/why-not", params={"capability": "<script>alert(1)</script>"}, headers=auth())
@@ -92,3 +101,19 @@ def test_a_what_if_form_with_bad_yaml_is_a_422_with_located_problems(client: tup
                       content="&".join(f"f{i}=1" for i in range(100)))
     assert flood.status_code == 422 and "more than 20 fields" in flood.text
 
+
+
+def test_every_template_and_vendored_file_ships_as_package_data() -> None:
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["ido"]
+    package = root / "ido"
+    shipped = [p for p in (package / "service" / "explorer").rglob("*")
+               if p.is_file() and p.suffix not in (".py", ".pyc")]
+    assert len(shipped) > 20
+    for path in shipped:
+        rel = path.relative_to(package).as_posix()
+        # fnmatch's * crosses "/", setuptools' does not: the depth must match too
+        assert any(fnmatch.fnmatch(rel, g) and rel.count("/") == g.count("/") for g in globs), rel

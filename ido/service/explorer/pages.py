@@ -47,6 +47,8 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 #: A run with more alternatives than this (over all decisions) loads each decision's when opened.
 INLINE_ALTERNATIVES = 2000
+#: Most names a filter's suggestion list offers.
+SUGGESTIONS = 500
 #: Decisions opened at first render of a long run (the rest open on demand).
 OPEN_DECISIONS = 12
 
@@ -125,7 +127,9 @@ def runs_list(
     return render(request, "runs.html", {
         "rows": rows, "filters": filters, "statuses": STATUSES, "verdicts": VERDICTS,
         "next_url": next_url, "first_url": "/?" + urlencode(kept) if cursor else None,
-        "intents": sorted(service.workspace.intents), "capabilities": sorted(service.workspace.capabilities),
+        # suggestions only: a registry of thousands would swell every page
+        "intents": sorted(service.workspace.intents)[:SUGGESTIONS],
+        "capabilities": sorted(service.workspace.capabilities)[:SUGGESTIONS],
         "corrupted": page.get("corrupted", []),
     })
 
@@ -141,8 +145,8 @@ def run_context(service: Service, explanation: Explanation) -> dict[str, Any]:
     total = sum(len(d.alternatives) for d in decisions)
     lazy = total > INLINE_ALTERNATIVES
     last = decisions[-1] if decisions else None
-    capabilities = sorted({a.capability for d in decisions for a in d.alternatives}
-                          | set(service.workspace.capabilities))
+    # the why-not box suggests what the run weighed (a registry can hold thousands more)
+    capabilities = sorted({a.capability for d in decisions for a in d.alternatives} | {c for d in decisions for c in d.chosen})
     return {
         "run": explanation, "sentence": views.outcome_sentence(explanation),
         "switched": views.switched(explanation), "lazy": lazy, "open_decisions": OPEN_DECISIONS,
@@ -174,7 +178,8 @@ def run_page(request: Request, run_id: str) -> Response:
         return error_page(request, exc)
     from ido.service.explorer.whatif import declarations_for
 
-    declarations = declarations_for(service)
+    weighed = {a.capability for d in explanation.decisions for a in d.alternatives}
+    declarations = declarations_for(service, weighed)
     # the what-if opens on the policy that decided most in this run (e.g. the GDPR one of the demo)
     decided = Counter(p for d in explanation.decisions for a in d.alternatives for p in a.policies)
     picked = next((f"policy:{name}" for name, _ in decided.most_common()

@@ -60,12 +60,18 @@ def declaration_yaml(kind: str, model: Any) -> str:
     return yaml.safe_dump({folder: [data]}, sort_keys=False, allow_unicode=True)
 
 
-def declarations_for(service: Service) -> list[dict[str, str]]:
-    """Return the policies, then the capabilities, of the service's workspace with their YAML."""
+#: Most declarations of each kind the run page offers (a registry can hold thousands).
+MAX_OFFERED = 200
+
+
+def declarations_for(service: Service, capabilities: set[str]) -> list[dict[str, str]]:
+    """Return the workspace's policies, then those of `capabilities` it declares, with their YAML
+    (at most MAX_OFFERED of each kind): what the run page's what-if may edit."""
     ws = service.workspace
-    out = [{"kind": "policy", "name": n, "yaml": declaration_yaml("policy", m)} for n, m in sorted(ws.policies.items())]
-    out += [{"kind": "capability", "name": n, "yaml": declaration_yaml("capability", m)}
-            for n, m in sorted(ws.capabilities.items())]
+    policies = sorted(ws.policies.items())[:MAX_OFFERED]
+    weighed = sorted((n, m) for n, m in ws.capabilities.items() if n in capabilities)[:MAX_OFFERED]
+    out = [{"kind": "policy", "name": n, "yaml": declaration_yaml("policy", m)} for n, m in policies]
+    out += [{"kind": "capability", "name": n, "yaml": declaration_yaml("capability", m)} for n, m in weighed]
     return out
 
 
