@@ -15,7 +15,7 @@ never a candidate, whatever its preference.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +102,8 @@ class PolicySet:
         self.by_name: dict[str, Policy] = {p.name: p for p in self.policies}
         self._applicable: dict[tuple[int, tuple[Any, ...]], tuple[Intent, list[Policy]]] = {}
         self._judged: dict[tuple[int, int, tuple[Any, ...]], tuple[Capability, Intent, PolicyJudgement]] = {}
+        #: the run inputs some policy's matcher names (`inputs.NAME`): judgements depend on no other.
+        self._reads = inputs_read_by(self.policies)
 
     def __len__(self) -> int:
         return len(self.policies)
@@ -110,7 +112,7 @@ class PolicySet:
         """Return the policies that apply to `intent` run with `inputs`, sorted by name."""
         if not self.policies:
             return []
-        key = (id(intent), _inputs_key(inputs))
+        key = (id(intent), self._inputs_key(inputs))
         cached = self._applicable.get(key)
         if cached is not None and cached[0] is intent:
             return cached[1]
@@ -147,7 +149,7 @@ class PolicySet:
         Called by the planner for every candidate and by the engine before every
         dispatch (a policy is never violated by an executed action).
         """
-        ikey = _inputs_key(inputs)
+        ikey = self._inputs_key(inputs)
         key = (id(capability), id(intent), ikey)
         cached = self._judged.get(key)
         if cached is not None and cached[0] is capability and cached[1] is intent:
@@ -186,6 +188,13 @@ class PolicySet:
             limits=self.limits(intent, inputs),
         )
 
+    def _inputs_key(self, inputs: Mapping[str, Any]) -> tuple[Any, ...]:
+        # Matchers look up only the facts they name (`holds`), so inputs no policy names cannot
+        # change a judgement: leaving them out lets runs that differ only there (an order id)
+        # share cached judgements. type() in the key: True and 1 must not share an entry.
+        reads = self._reads
+        return tuple(sorted((k, type(v).__name__, v) for k, v in inputs.items() if k in reads))
+
     def because(self, name: str) -> str:
         """Return the `because` sentence of policy `name` (empty when unknown)."""
         policy = self.by_name.get(name)
@@ -200,6 +209,16 @@ class PolicySet:
 _NOTHING = PolicyJudgement()
 
 
-def _inputs_key(inputs: Mapping[str, Any]) -> tuple[Any, ...]:
-    # type() in the key: True and 1 must not share a cache entry.
-    return tuple(sorted((k, type(v).__name__, v) for k, v in inputs.items()))
+def inputs_read_by(policies: Iterable[Policy]) -> frozenset[str]:
+    """Return the names of run inputs any policy matcher mentions (`inputs.NAME`).
+
+    Called by `PolicySet` (its cache keys) and `ido.engine.reuse.FirstPlans` (which
+    runs may share a first plan).
+    """
+    names: set[str] = set()
+    for policy in policies:
+        for condition in (policy.applies_to, policy.deny, policy.allow_only, policy.prefer, policy.require_approval):
+            for fact in condition or {}:
+                if fact.startswith("inputs."):
+                    names.add(fact.removeprefix("inputs."))
+    return frozenset(names)

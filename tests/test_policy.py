@@ -139,3 +139,20 @@ def test_judgements_are_cached_per_capability_intent_and_inputs() -> None:
     fset = PolicySet([flag])
     assert fset.judge(cap, intent, {"x": True}).denied
     assert not fset.judge(cap, intent, {"x": 1}).denied
+
+
+def test_inputs_no_policy_names_share_cached_judgements_and_change_nothing() -> None:
+    """Runs differing only in an input no matcher names (an order id) share a judgement; one
+    a matcher names (in applies_to, deny, prefer ...) is judged afresh, absent or present."""
+    by_input = _policy(name="big", applies_to={"inputs.amount": {"gt": 100}}, deny={"capability.cost": {"gte": 0}})
+    prefer = _policy(name="vip", prefer={"inputs.tier": "gold"}, weight=1.0)
+    pset = PolicySet([by_input, prefer])
+    cap, intent = _cap(), _intent()
+    first = pset.judge(cap, intent, {"amount": 500, "order_id": "o-1"})
+    assert pset.judge(cap, intent, {"amount": 500, "order_id": "o-2"}) is first
+    assert first.denied
+    assert not pset.judge(cap, intent, {"order_id": "o-3"}).denied
+    gold = pset.judge(cap, intent, {"amount": 5, "tier": "gold", "order_id": "o-4"})
+    assert gold.preferred_by == ["vip"] and not gold.denied
+    for inputs in ({"amount": 500, "order_id": "o-5"}, {"tier": "gold"}, {"tier": "silver", "x": 1}):
+        assert pset.judge(cap, intent, inputs) == PolicySet([by_input, prefer]).judge(cap, intent, inputs)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ido.construct import construct
 from ido.decisions import (
     FORMAT_VERSION,
     DecisionRecord,
@@ -195,8 +196,8 @@ def gap(intent: Intent, state: Mapping[str, Scalar]) -> dict[str, dict[str, Any]
 def remaining(inp: DecisionInputs) -> Remaining:
     """Return what is left of the intent's budget, deadline and max_steps."""
     c = inp.intent.constraints
-    return Remaining.model_construct(
-        budget=None if c.budget is None else round(c.budget - inp.spent, 9),
+    return construct(
+        Remaining, budget=None if c.budget is None else round(c.budget - inp.spent, 9),
         deadline_s=None if c.deadline is None else round(c.deadline - inp.elapsed_s, 6),
         steps=None if c.max_steps is None else c.max_steps - inp.steps_taken,
         spent=inp.spent,
@@ -332,7 +333,7 @@ def record(inp: DecisionInputs, **outputs: Any) -> DecisionRecord:
         for i in outputs["dispatch"]:
             predicted.update(plan.steps[i].effects)
         fields["predicted"] = predicted
-    return DecisionRecord.model_construct(**fields)
+    return construct(DecisionRecord, **fields)
 
 
 _NO_METRICS = SearchMetrics()

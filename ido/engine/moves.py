@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ido.construct import construct
 from ido.decisions import Move, PinnedPath, Rejection, Switch
 from ido.planning.types import Alternative, Plan, Verdict
 
@@ -71,8 +72,8 @@ def classify(
         if before is None or before == after:
             continue
         lost = next((a for a in alternatives if a.capability == before), None)
-        switches.append(Switch.model_construct(
-            role=role, before=before, after=after,
+        switches.append(construct(
+            Switch, role=role, before=before, after=after,
             verdict=str(lost.verdict) if lost is not None else "", reason=lost.reason if lost is not None else "",
         ))
     move = _BY_ACTION.get(action, "wait")

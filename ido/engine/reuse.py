@@ -17,6 +17,7 @@ from typing import Any
 from ido.engine.run import RunState
 from ido.model import Policy
 from ido.planning.types import Plan
+from ido.policy import inputs_read_by
 
 #: more first plans than this and the cache starts over (each run's first situation rarely recurs).
 MAX_FIRST_PLANS = 256
@@ -27,7 +28,7 @@ class FirstPlans:
 
     def __init__(self, policies: Iterable[Policy]) -> None:
         self._plans: dict[tuple[Any, ...], Plan] = {}
-        self._policy_inputs = _inputs_read_by(policies)
+        self._policy_inputs = inputs_read_by(policies)
 
     def key(self, run: RunState, health_version: int) -> tuple[Any, ...] | None:
         """Return the key under which a run that has done nothing yet may share another's first plan.
@@ -68,17 +69,6 @@ def remember_plan(run: RunState, plan: Plan | None) -> None:
         run.reusable, run.reusable_version = plan, run.decided_version
     else:
         run.reusable = None
-
-
-def _inputs_read_by(policies: Iterable[Policy]) -> frozenset[str]:
-    """Return the names of run inputs any policy matcher mentions (`inputs.NAME`)."""
-    names: set[str] = set()
-    for policy in policies:
-        for condition in (policy.applies_to, policy.deny, policy.allow_only, policy.prefer, policy.require_approval):
-            for fact in condition or {}:
-                if fact.startswith("inputs."):
-                    names.add(fact.removeprefix("inputs."))
-    return frozenset(names)
 
 
 def _items_key(mapping: Mapping[str, Any]) -> tuple[Any, ...]:

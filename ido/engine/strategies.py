@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ido.construct import construct
 from ido.decisions import DecisionRecord, PinnedPath, Trigger
 from ido.engine.inputs import (
     DecisionInputs,
@@ -66,8 +67,8 @@ def _recovery_would_lift(inp: DecisionInputs, planner: Any) -> bool:
     if not any(h.circuit != "closed" or h.probe_up is False or h.success_rate is not None
                for h in inp.health.capabilities.values()):
         return False  # health is already the declaration: nothing could recover
-    request = PlanRequest.model_construct(
-        state=dict(inp.state), inputs=dict(inp.inputs), spent=inp.spent + sum(f.cost for f in inp.in_flight),
+    request = construct(
+        PlanRequest, state=dict(inp.state), inputs=dict(inp.inputs), spent=inp.spent + sum(f.cost for f in inp.in_flight),
         elapsed_s=inp.elapsed_s, steps_taken=inp.steps_taken, attempts=dict(inp.attempts),
         exclude=sorted(inp.exclude), now=inp.now,
     )
@@ -164,8 +165,8 @@ def adaptive(inp: DecisionInputs, planner: Any, policies: Any) -> tuple[Decision
         plan = inp.reusable
         assert plan is not None
     else:
-        request = PlanRequest.model_construct(
-            state=dict(inp.state), inputs=dict(inp.inputs), spent=inp.spent + sum(f.cost for f in inp.in_flight),
+        request = construct(
+            PlanRequest, state=dict(inp.state), inputs=dict(inp.inputs), spent=inp.spent + sum(f.cost for f in inp.in_flight),
             elapsed_s=inp.elapsed_s, steps_taken=inp.steps_taken, attempts=dict(inp.attempts),
             exclude=sorted(inp.exclude), now=inp.now,
         )
@@ -224,8 +225,8 @@ def _static(inp: DecisionInputs, planner: Any, policies: Any) -> tuple[DecisionR
         # the same first plan another run with the same start already made
         pinned, made, reused = pin(inp.reusable), inp.reusable, True
     if pinned is None:
-        request = PlanRequest.model_construct(
-            state=dict(inp.state), inputs=dict(inp.inputs), spent=inp.spent, elapsed_s=inp.elapsed_s,
+        request = construct(
+            PlanRequest, state=dict(inp.state), inputs=dict(inp.inputs), spent=inp.spent, elapsed_s=inp.elapsed_s,
             steps_taken=inp.steps_taken, attempts=dict(inp.attempts), exclude=sorted(inp.exclude),
             now=inp.now,
         )
@@ -312,8 +313,8 @@ def fallback_chain(plan: Plan, index: int) -> list[str]:
 
 def pin(plan: Plan) -> PinnedPath:
     """Return a fresh static path for `plan`: nothing done yet, each step's fallback chain."""
-    return PinnedPath.model_construct(
-        plan=lean(plan), done=[], failures={}, not_before={}, substitutes={}, abandoned={},
+    return construct(
+        PinnedPath, plan=lean(plan), done=[], failures={}, not_before={}, substitutes={}, abandoned={},
         chains={i: fallback_chain(plan, i) for i in range(len(plan.steps))},
     )
 

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ido.construct import construct
 from ido.errors import JournalCorrupted, JournalError
 from ido.journal.base import Event
 
@@ -194,4 +195,4 @@ def typed(kind: str, data: dict[str, Any]) -> JournalEvent:
     its payloads are built from typed objects already, and validation per
     event would cost the engine's loop for nothing.
     """
-    return MODELS[kind].model_construct(**data)
+    return construct(MODELS[kind], **data)

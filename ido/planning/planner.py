@@ -31,6 +31,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from ido.construct import construct
 from ido.health import Circuit, HealthSnapshot
 from ido.model.capability import Capability
 from ido.model.conditions import matcher_holds
@@ -409,8 +410,8 @@ class Planner:
             cap = c.op.capability
             # Every value is already of its field's type (from validated declarations and
             # health): construct without validating again, as the engine calls this per decision.
-            steps.append(PlanStep.model_construct(
-                capability=cap.name,
+            steps.append(construct(
+                PlanStep, capability=cap.name,
                 provides=cap.provides,
                 after=after[i],
                 cost=float(c.cost),

@@ -32,6 +32,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from ido.construct import construct
 from ido.model.conditions import describe_matcher
 from ido.planning.call import Call, Candidate
 from ido.planning.compile import Compiled
@@ -218,8 +219,8 @@ def _alt(c: Candidate, verdict: Verdict, reason: str, **extra: Any) -> Alternati
         numbers.update(more)
     # Built from already-typed values, every field given (pydantic resolves missing defaults
     # slowly): validating thousands of alternatives per plan would cost more than the search.
-    alt = Alternative.model_construct(
-        capability=c.op.name,
+    alt = construct(
+        Alternative, capability=c.op.name,
         provides=c.op.capability.provides,
         verdict=verdict,
         reason=reason,

@@ -120,6 +120,7 @@ def runs_list(
         return error_page(request, exc)
     page = json.loads(bytes(answer.body))
     rows = [{**r, "switched": _switched(service, r)} for r in page["runs"]]
+    declared = service.declarations()  # the registry's newest revision
     kept: dict[str, Any] = {k: v for k, v in filters.items() if v}
     if limit != PAGE_SIZE:
         kept["limit"] = limit
@@ -128,8 +129,8 @@ def runs_list(
         "rows": rows, "filters": filters, "statuses": STATUSES, "verdicts": VERDICTS,
         "next_url": next_url, "first_url": "/?" + urlencode(kept) if cursor else None,
         # suggestions only: a registry of thousands would swell every page
-        "intents": sorted(service.workspace.intents)[:SUGGESTIONS],
-        "capabilities": sorted(service.workspace.capabilities)[:SUGGESTIONS],
+        "intents": sorted(declared.intents)[:SUGGESTIONS],
+        "capabilities": sorted(declared.capabilities)[:SUGGESTIONS],
         "corrupted": page.get("corrupted", []),
     })
 

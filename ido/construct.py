@@ -1,0 +1,91 @@
+"""`construct`: a pydantic model from data already valid, as `model_construct` builds it, sooner.
+
+The engine builds several models per event from values that are typed already
+(decision records, journal events, run rows). pydantic's `model_construct`
+looks up aliases, validation aliases and requiredness field by field on every
+call, which made it the engine loop's largest single cost. `construct` does
+that once per class and then only fills a dict. The instance is the same:
+`__dict__` in field order with defaults filled (factories called, mutable
+defaults copied as pydantic copies them), `model_fields_set` the fields given,
+extras kept only under `extra="allow"`. A class with aliases, a post-init hook
+or a root goes to `model_construct` itself. Called by `ido.engine` and
+`ido.journal.events` on their hot paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+M = TypeVar("M", bound=BaseModel)
+
+#: defaults shared as they are (pydantic copies any other default it fills in).
+_IMMUTABLE = (type(None), bool, int, float, str, bytes, tuple, frozenset)
+
+
+class _Spec:
+    """What `construct` needs of one class: field names in order and how each default is made."""
+
+    __slots__ = ("allow_extra", "fields", "names", "shared")
+
+    def __init__(self, cls: type[BaseModel]) -> None:
+        self.fields = dict(cls.__pydantic_fields__)
+        self.names = tuple(self.fields)
+        #: field -> a default used as it is (immutable); other optional fields call `get_default`.
+        self.shared = {
+            name: f.default for name, f in self.fields.items()
+            if not f.is_required() and f.default_factory is None and isinstance(f.default, _IMMUTABLE)
+        }
+        self.allow_extra = cls.model_config.get("extra") == "allow"
+
+
+_specs: dict[type[BaseModel], _Spec | None] = {}
+
+
+def _spec(cls: type[BaseModel]) -> _Spec | None:
+    fields = cls.__pydantic_fields__.values()
+    if (cls.__pydantic_root_model__ or cls.__pydantic_post_init__
+            or any(f.alias is not None or f.validation_alias is not None for f in fields)):
+        spec = None
+    else:
+        spec = _Spec(cls)
+    _specs[cls] = spec
+    return spec
+
+
+def construct(cls: type[M], /, **values: Any) -> M:
+    """Return `cls.model_construct(**values)`: an instance of `cls` holding `values`, unvalidated.
+
+    The caller vouches that `values` are valid for `cls`.
+    """
+    spec = _specs[cls] if cls in _specs else _spec(cls)
+    if spec is None:
+        return cls.model_construct(**values)
+    names = spec.names
+    extra: dict[str, Any] | None = {} if spec.allow_extra else None
+    if len(values) == len(names) and all(n in values for n in names):
+        data = {n: values[n] for n in names}
+    else:
+        data = {}
+        shared = spec.shared
+        for name in names:
+            if name in values:
+                data[name] = values[name]
+            elif name in shared:
+                data[name] = shared[name]
+            else:
+                field = spec.fields[name]
+                if not field.is_required():
+                    data[name] = field.get_default(call_default_factory=True, validated_data=data)
+        if len(data) < len(values) or not all(k in data for k in values):
+            if spec.allow_extra:
+                extra = {k: v for k, v in values.items() if k not in spec.fields}
+            values = {k: v for k, v in values.items() if k in spec.fields}
+    model = cls.__new__(cls)
+    setattr_ = object.__setattr__
+    setattr_(model, "__dict__", data)
+    setattr_(model, "__pydantic_fields_set__", set(values))
+    setattr_(model, "__pydantic_extra__", extra)
+    setattr_(model, "__pydantic_private__", None)
+    return model
