@@ -80,3 +80,13 @@ def test_an_unsafe_yaml_tag_is_a_located_problem(client: TestClient, tmp_path: P
                         headers={"Content-Type": "application/yaml"})
     assert answer.status_code == 422
     assert answer.json()["error"]["problems"][0]["line"] == 1
+
+
+@pytest.mark.parametrize("name", ["%00", "-x", "x" * 201, "é", "a b"])
+def test_a_put_under_a_name_no_declaration_may_have_is_422_naming_the_field(client: TestClient, name: str) -> None:
+    before = _registry(client)
+    answer = client.put(f"/api/v1/capabilities/{quote(name, safe='%')}", content=b"name: x\n",
+                        headers={"Content-Type": "application/yaml"})
+    assert answer.status_code == 422, answer.text
+    assert [p["field"] for p in answer.json()["error"]["problems"]] == ["name"]
+    assert _registry(client) == before
