@@ -16,6 +16,7 @@ page reads the run's explanation (`ido.explain`). Called by the app through
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from typing import Annotated, Any, get_args
 from urllib.parse import urlencode
@@ -71,19 +72,22 @@ def static(path: str) -> Response:
 #: (run id, its row's update time) -> whether it switched providers, for finished runs (bounded)
 _SWITCHED: dict[tuple[str, float], bool] = {}
 _SWITCHED_SIZE = 10_000
+_SWITCHED_LOCK = threading.Lock()  # pages are rendered on FastAPI's thread pool
 
 
 def _switched(service: Service, row: dict[str, Any]) -> bool:
     """Return whether a decision of the run switched a provider (its records' structured `move`)."""
     key = (str(row["run_id"]), float(row["updated_at"]))
-    found = _SWITCHED.get(key)
+    with _SWITCHED_LOCK:
+        found = _SWITCHED.get(key)
     if found is None:
         events = service.store.events(run_id=key[0], kinds=["decision"])
         found = any(e.data.get("move") == "switch" for e in events)
         if row["status"] in TERMINAL_STATUSES:  # a finished run's journal no longer changes
-            if len(_SWITCHED) >= _SWITCHED_SIZE:
-                _SWITCHED.pop(next(iter(_SWITCHED)))
-            _SWITCHED[key] = found
+            with _SWITCHED_LOCK:
+                if len(_SWITCHED) >= _SWITCHED_SIZE:
+                    _SWITCHED.pop(next(iter(_SWITCHED)))
+                _SWITCHED[key] = found
     return found
 
 
