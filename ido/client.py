@@ -14,6 +14,8 @@ is `start` then `wait` (as `Engine.run`); `explain` / `decisions`, `why_not`,
 `events` (server-sent events, resumable) and the registry reads return the
 bodies of DESIGN.md section 6, which are the CLI's `--json` outputs. An error
 answer raises `ClientError` with the API's `kind`, `message` and `problems`.
+`put_capability` / `put_policy` / `put_intent` (or `add(*models)`, as
+`Workspace.add`) and `delete_*` change the registry every worker follows.
 """
 
 from __future__ import annotations
@@ -138,6 +140,14 @@ class Client:
         result: dict[str, Any] = self._call("POST", f"/runs/{run_id}/reject", body={"by": by, "note": note})
         return result
 
+    def cancel(self, run_id: str, *, by: str = "api", note: str = "") -> dict[str, Any]:
+        """Ask the run to stop (its worker compensates per its on_failure); return its row now.
+
+        A queued run ends at once; raises ClientError 409 (`run_ended`) for a finished run.
+        """
+        result: dict[str, Any] = self._call("POST", f"/runs/{run_id}/cancel", body={"by": by, "note": note})
+        return result
+
     def replay(self, run_id: str, *, what_if: bool = False) -> dict[str, Any]:
         """Return the replay report (`ido replay RUN --json`); `what_if` uses the service's workspace now."""
         result: dict[str, Any] = self._call("POST", f"/runs/{run_id}/replay", body={"what_if": what_if})
@@ -198,10 +208,86 @@ class Client:
         result: dict[str, Any] = self._call("GET", "/intents")
         return result
 
+    # the registry at runtime -------------------------------------------------------------------
+
+    def put_capability(self, declaration: Any, *, if_match: int | None = None) -> dict[str, Any]:
+        """Register or replace a capability (or observer); return `{registry, digest, kind, name, changed, item}`.
+
+        `declaration` is a model (`ido.Capability`), a mapping, or YAML text as in a
+        file. `if_match`: the registry revision you read (409 `ClientError` when it
+        moved). A wrong declaration raises `ClientError` 422 with located problems.
+        """
+        return self._put("capabilities", declaration, if_match)
+
+    def put_policy(self, declaration: Any, *, if_match: int | None = None) -> dict[str, Any]:
+        """Register or replace a policy (as `put_capability`)."""
+        return self._put("policies", declaration, if_match)
+
+    def put_intent(self, declaration: Any, *, if_match: int | None = None) -> dict[str, Any]:
+        """Register or replace an intent (as `put_capability`)."""
+        return self._put("intents", declaration, if_match)
+
+    def add(self, *declarations: Any) -> list[dict[str, Any]]:
+        """Register models as `Workspace.add` adds them (Capability, Observer, Policy, Intent); return the answers."""
+        collections = {"Capability": "capabilities", "Observer": "capabilities", "Policy": "policies",
+                       "Intent": "intents"}
+        answers = []
+        for model in declarations:
+            collection = collections.get(type(model).__name__)
+            if collection is None:
+                raise TypeError(f"cannot register {type(model).__name__}; add Capability, Observer, Policy or Intent")
+            answers.append(self._put(collection, model, None))
+        return answers
+
+    def delete_capability(self, name: str, *, if_match: int | None = None) -> dict[str, Any]:
+        """Delete a capability (or observer); 409 `ClientError` naming what still needs it."""
+        return self._delete("capabilities", name, if_match)
+
+    def delete_policy(self, name: str, *, if_match: int | None = None) -> dict[str, Any]:
+        """Delete a policy (as `delete_capability`)."""
+        return self._delete("policies", name, if_match)
+
+    def delete_intent(self, name: str, *, if_match: int | None = None) -> dict[str, Any]:
+        """Delete an intent (as `delete_capability`)."""
+        return self._delete("intents", name, if_match)
+
+    def _put(self, collection: str, declaration: Any, if_match: int | None) -> dict[str, Any]:
+        if isinstance(declaration, str):
+            import yaml
+
+            parsed = yaml.safe_load(declaration)
+            name = str((parsed or {}).get("intent" if collection == "intents" else "name", "")) \
+                if isinstance(parsed, dict) else ""
+            content, media = declaration.encode(), "application/yaml"
+        else:
+            data = declaration.model_dump(mode="json", by_alias=True, exclude_none=True) \
+                if hasattr(declaration, "model_dump") else dict(declaration)
+            name = str(data.get("intent" if collection == "intents" else "name", ""))
+            content, media = json.dumps(data).encode(), "application/json"
+        if not name:
+            raise ValueError(f"the declaration has no {'intent' if collection == 'intents' else 'name'}")
+        headers = {"Content-Type": media, **({"If-Match": f'"{if_match}"'} if if_match is not None else {})}
+        response = self.http.request("PUT", f"/{collection}/{_quote(name)}", content=content, headers=headers)
+        if response.status_code >= 400:
+            raise _error(response)
+        result: dict[str, Any] = response.json()
+        return result
+
+    def _delete(self, collection: str, name: str, if_match: int | None) -> dict[str, Any]:
+        headers = {"If-Match": f'"{if_match}"'} if if_match is not None else None
+        result: dict[str, Any] = self._call("DELETE", f"/{collection}/{_quote(name)}", headers=headers)
+        return result
+
     def health(self) -> dict[str, Any]:
-        """Return the service's health: its journal, runs by status, workers holding leases."""
+        """Return the service's health: its journal, runs by status, workers holding leases, capability health."""
         result: dict[str, Any] = self._call("GET", "/health")
         return result
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
 
 
 def _error(response: httpx.Response) -> ClientError:

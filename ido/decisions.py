@@ -34,6 +34,8 @@ class Trigger(StrEnum):
     RESUME = "resume"
     REVISION_CHANGED = "revision_changed"
     COMPENSATION = "compensation"
+    #: someone asked the run to stop (`ido cancel`); the cause names who.
+    CANCEL = "cancel"
 
 
 Action = Literal[

@@ -9,6 +9,7 @@
     ├── JournalError              the journal cannot be read or written
     │   ├── LeaseLost             a fenced write refused: another owner claimed the run
     │   └── JournalCorrupted      a journal file or row that does not decode
+    ├── RegistryConflict          a registry change whose expected revision is no longer the head
     ├── ReplayMismatch            replay re-derived a decision that differs from the record
     └── ExecutionError            a capability invocation failed (classified by `kind`)
 
@@ -74,6 +75,10 @@ class UsageError(IdoError):
     """A command or API used wrongly: a malformed `--set`, an unknown run id, ..."""
 
 
+class RunEnded(UsageError):
+    """The run already ended, so it cannot be asked to do more (`ido cancel` of a finished run): exit 2, HTTP 409."""
+
+
 class NoAdmissiblePlan(IdoError):
     """No plan satisfies the goal, the constraints and the policies; `explanation` says why."""
 
@@ -108,6 +113,18 @@ class JournalCorrupted(JournalError):
 
     def __init__(self, message: str, *, run_id: str | None = None) -> None:
         self.run_id = run_id
+        super().__init__(message)
+
+
+class RegistryConflict(IdoError):
+    """A registry change refused: the registry moved past the revision the change expected.
+
+    `current` is the head's revision number now (0: the store holds no registry), so an
+    HTTP client gets it with its 409 and a caller can read again and retry.
+    """
+
+    def __init__(self, message: str, *, current: int) -> None:
+        self.current = current
         super().__init__(message)
 
 

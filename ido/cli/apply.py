@@ -59,11 +59,12 @@ def apply(ctx: CliContext, planfile: Path, inputs: tuple[tuple[str, str], ...], 
     --input NAME=VALUE.
     """
     from ido.engine.saved_plan import load
-    from ido.loading import load_workspace
 
     given = raw_inputs(inputs)
     saved = load(planfile)
-    workspace = load_workspace(ctx.workspace)
+    from ido.cli.run import current_declarations
+
+    workspace = current_declarations(ctx)  # the store's registry when it holds one
     intent = workspace.intent(saved.intent)
     printer = DecisionPrinter(command_prefix(ctx), quiet=as_json)
     log_file = open_run_log()

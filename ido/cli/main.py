@@ -42,7 +42,9 @@ COMMAND_INDEX: dict[str, tuple[str, str]] = {
     "worker": ("workers", "Claim runs from the journal and drive them; SIGTERM hands them over to other workers."),
     "resume": ("workers", "Continue RUN (or every unfinished run no live process drives), e.g. after a crash."),
     "watch": ("workers", "Follow RUN's decisions live, whichever process drives it, until it ends (exit code as `ido run`)."),
+    "cancel": ("workers", "Stop RUN wherever it is driven; it compensates per its intent's on_failure (exit code as `ido run`)."),
     "serve": ("serve", "Serve the HTTP API (/api/v1, docs at /api/v1/docs) over this workspace's journal."),
+    "export": ("export", "Write the store's registry of declarations to DIR as YAML files `ido validate` accepts."),
 }
 
 #: Modules of `ido.cli` that contribute commands (each exposes `COMMANDS`), in help order.

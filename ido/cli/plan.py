@@ -28,7 +28,6 @@ from rich.table import Table
 from ido.cli.main import CliContext
 from ido.cli.params import FACT_ASSIGNMENT, INPUT_ASSIGNMENT, raw_inputs, typed_facts
 from ido.errors import UsageError
-from ido.loading import load_workspace
 from ido.planning import to_dot
 from ido.planning.types import Plan
 
@@ -55,7 +54,9 @@ def plan(
     """Plan INTENT: the best admissible plan with its alternatives, or why none exists."""
     if as_json and as_dot:
         raise UsageError("--json and --dot print different formats; pass one of them")
-    workspace = load_workspace(obj.workspace)
+    from ido.cli.run import current_declarations
+
+    workspace = current_declarations(obj)  # the store's registry when it holds one
     intent = workspace.intent(intent_ref)
     facts = typed_facts(sets, workspace, intent)
     # imported here: it imports the engine (for the redaction of secret inputs)

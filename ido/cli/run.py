@@ -172,6 +172,28 @@ def open_journal(ctx: CliContext, *, synchronous: bool = False) -> Iterator[Stor
         store.close()
 
 
+def current_declarations(ctx: CliContext) -> Any:
+    """Return the declarations a run works under: the store's registry when the journal holds one
+    (saying so on stderr: the folder is then not read), else the workspace folder's.
+
+    A SQLite journal that does not exist yet is not created just to look. Used by `ido run`.
+    """
+    from ido.journal import sqlite_path
+    from ido.loading import load_workspace
+    from ido.registry import live_registry
+
+    path = sqlite_path(ctx.store_location)
+    if path is not None and not path.exists():
+        return load_workspace(ctx.workspace)
+    with open_journal(ctx) as store:
+        registry = live_registry(store, ctx.workspace)
+        if registry.number:
+            click.echo(f"declarations: registry revision {registry.number} of the store (the folder's files "
+                       f"are not read; `ido export DIR` writes them out, `ido serve --reseed` pushes "
+                       "the folder)", err=True)
+        return registry.workspace()
+
+
 def open_run_log() -> IO[str] | None:
     """Turn on JSON decision logging when IDO_LOG_JSON says where; return a file to close."""
     target = os.environ.get("IDO_LOG_JSON", "").strip()
@@ -235,10 +257,8 @@ def _no_plan_at_start(result: RunResult) -> bool:
 def run(ctx: CliContext, intent: str, inputs: tuple[tuple[str, str], ...], facts: tuple[tuple[str, str], ...],
         scenario: str | None, strategy: str, detach: bool, as_json: bool) -> int:
     """Pursue INTENT until its goal holds, printing each decision and why."""
-    from ido.loading import load_workspace
-
     given = raw_inputs(inputs)
-    workspace = load_workspace(ctx.workspace)
+    workspace = current_declarations(ctx)
     the_intent = workspace.intent(intent)
     set_facts = typed_facts(facts, workspace, the_intent)
     try:
@@ -285,8 +305,13 @@ async def _real(ctx: CliContext, workspace: Any, intent: Any, inputs: dict[str, 
     with open_journal(ctx) as journal:
         # the run is leased to this process, so a worker on the same journal never takes it
         # while it lives, and takes it over if this process dies
+        from ido.registry import live_registry
+
         store = LeasedStore(journal)
-        engine = Engine(workspace, store, strategy=strategy, listeners=[printer], on_waiting=printer.waiting)
+        # a registry change in the store (a PUT to `ido serve`) reaches this run at its next decision
+        registry = live_registry(journal, ctx.workspace, folder=workspace)
+        engine = Engine(workspace, store, strategy=strategy, listeners=[printer], on_waiting=printer.waiting,
+                        registry=registry)
         try:
             return await engine.run(intent, inputs=inputs, set_facts=set_facts,
                                     options={"workspace": str(ctx.workspace)})

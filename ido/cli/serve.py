@@ -3,8 +3,8 @@
 Serves `ido.service` (DESIGN.md section 6) over the workspace and journal the
 global `--workspace` / `--store` name. Runs submitted over HTTP are queued in
 the journal and driven by `ido worker` processes beside it, or, with
-`--workers N`, by N workers inside this process (the one-machine default
-needs no other process then). Without `--token-file` only loopback clients
+`--workers N`, by N `ido worker` processes this command starts and stops
+(the one-machine setup: one command). Without `--token-file` only loopback clients
 are served and a one-time login URL for browsers is printed; a non-loopback
 `--host` without tokens is refused (exit 2). FastAPI and uvicorn (the `serve`
 extra) are imported only here, when the command runs.
@@ -27,10 +27,17 @@ from ido.errors import UsageError
 @click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Bearer tokens, one per line: TOKEN [read|operate|admin] (bare = admin).")
 @click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
-              help="Workers driving runs inside this process (0: run `ido worker` beside it).")
+              help="`ido worker` processes this service starts and stops (0: run them beside it).")
+@click.option("--reseed", is_flag=True,
+              help="Push the workspace folder's declarations into the store's registry as a new revision.")
 @click.pass_obj
-def serve(ctx: CliContext, host: str, port: int, token_file: Path | None, workers: int) -> int:
-    """Serve the HTTP API (/api/v1, docs at /api/v1/docs) over this workspace's journal."""
+def serve(ctx: CliContext, host: str, port: int, token_file: Path | None, workers: int, reseed: bool) -> int:
+    """Serve the HTTP API (/api/v1, docs at /api/v1/docs) over this workspace's journal.
+
+    The store's registry is the source of truth for declarations: the first start
+    seeds it from the workspace folder; later starts keep it and say when the
+    folder differs (--reseed pushes the folder; `ido export DIR` pulls the registry).
+    """
     from ido.service.auth import is_loopback, read_token_file
 
     tokens = read_token_file(token_file) if token_file is not None else None
@@ -47,17 +54,15 @@ def serve(ctx: CliContext, host: str, port: int, token_file: Path | None, worker
         from ido.service.state import Service
     except ImportError as exc:
         raise UsageError(f"`ido serve` needs the serve extra: pip install 'ido[serve]' ({exc})") from None
-    from ido.loading import load_workspace
-
-    workspace = load_workspace(ctx.workspace)
+    workspace = _seed(ctx, reseed)
     guard = Guard.for_tokens(tokens)
     service = Service(workspace=workspace, workspace_root=ctx.workspace.resolve(),
                       store_url=ctx.store_location, guard=guard)
     app = create_app(service)
-    pool = _start_workers(ctx, workspace, workers) if workers else None
+    pool = _WorkerProcesses(ctx, workers) if workers else None
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"ido serve: http://{shown}:{port}/api/v1 (docs at /api/v1/docs) on {_safe(ctx.store_location)}"
-               + (f", {workers} in-process worker(s)" if workers else "; run `ido worker` beside it"),
+               + (f", {workers} worker process(es)" if workers else "; run `ido worker` beside it"),
                err=True)
     if guard.login_secret is not None:
         # printed once, for the person who started the service; it works once
@@ -72,55 +77,114 @@ def serve(ctx: CliContext, host: str, port: int, token_file: Path | None, worker
     return 0
 
 
+def _seed(ctx: CliContext, reseed: bool) -> Any:
+    """Seed (or reseed) the store's registry from the folder, say what happened; return the folder's workspace.
+
+    A folder with problems is fatal only when the store holds no registry to serve
+    (or --reseed asks to push it); otherwise the store's registry is served and the
+    problems are reported.
+    """
+    from ido.cli.run import open_journal
+    from ido.errors import ValidationError
+    from ido.loading import load_workspace
+    from ido.registry import seed
+    from ido.workspace import Workspace
+
+    with open_journal(ctx) as store:
+        seeded = store.registry_head() is not None
+        try:
+            workspace = load_workspace(ctx.workspace)
+        except ValidationError as exc:
+            if reseed or not seeded:
+                raise
+            click.echo(f"{ctx.workspace} has {len(exc.problems)} problem(s) (see `ido validate`); serving "
+                       "the store's registry", err=True)
+            return Workspace(ctx.workspace)
+        report = seed(store, workspace, reseed=reseed)
+    click.echo(f"ido serve: {report.message(ctx.workspace)}", err=True)
+    return workspace
+
+
 def _safe(url: str) -> str:
     from ido.journal.postgres import redact_url
 
     return redact_url(url) if "://" in url and not url.startswith("sqlite") else url
 
 
-class _WorkerThread:
-    """`ido worker` inside the service: one thread with its own event loop and journal."""
+class _WorkerProcesses:
+    """The `ido worker` processes of `ido serve --workers N`: started with the service, stopped with it.
 
-    def __init__(self, ctx: CliContext, workspace: Any, concurrency: int) -> None:
-        import asyncio
-        import threading
+    Processes rather than threads of the service: a worker's engine is Python
+    code that would hold the GIL against the HTTP loop (benchmarks/serve.py:
+    two workers driving runs in the service's process put the p99 of reads
+    at 160 ms where it was 18 ms); as processes they have their own
+    interpreter, and the OS shares the cores. The journal's URL reaches them
+    in the environment, never on a command line others can list. Each child
+    also ends when its stdin pipe from this process closes, so a service
+    killed outright leaves no worker behind.
+    """
 
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._worker: Any = None
-        self._thread = threading.Thread(target=self._main, args=(ctx, workspace, concurrency),
-                                        name="ido-serve-workers", daemon=True)
-        self._thread.start()
-        self._ready.wait(timeout=30)
+    def __init__(self, ctx: CliContext, count: int) -> None:
+        import os
+        import subprocess
+        import sys
 
-    def _main(self, ctx: CliContext, workspace: Any, concurrency: int) -> None:
-        import asyncio
-
-        from ido.cli.run import open_journal
-        from ido.engine.worker import Worker
-
-        async def work() -> None:
-            with open_journal(ctx) as store:
-                self._worker = Worker(workspace, store, concurrency=concurrency,
-                                      on_lost=lambda rid, why: click.echo(f"run {rid}: {why}", err=True))
-                self._loop = asyncio.get_running_loop()
-                self._ready.set()
-                await self._worker.serve()
-
-        try:
-            asyncio.run(work())
-        finally:
-            self._ready.set()
+        env = {**os.environ, "IDO_WORKSPACE": str(ctx.workspace.resolve()), "IDO_STORE": ctx.store_location}
+        self._children = [
+            subprocess.Popen([sys.executable, "-c", _CHILD, "worker"], env=env, stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL)  # stderr: the service's, for banners and lost runs
+            for _ in range(count)
+        ]
 
     def stop(self) -> None:
-        """Stop the workers (their runs are released for other workers) and wait for them."""
-        if self._loop is not None and self._worker is not None:
-            self._loop.call_soon_threadsafe(self._worker.stop)
-        self._thread.join(timeout=30)
+        """Stop the workers (SIGTERM: their runs are released for other workers) and wait for them."""
+        import signal
+        import subprocess
+
+        for child in self._children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in self._children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            if child.stdin is not None:
+                child.stdin.close()
 
 
-def _start_workers(ctx: CliContext, workspace: Any, count: int) -> _WorkerThread:
-    return _WorkerThread(ctx, workspace, concurrency=max(1, count) * 8)
+#: How much lower the workers' CPU priority is than the service's (Unix nice): a modest step, so
+#: a worker still renews its leases on a busy machine (CFS weight 335 against 1024).
+WORKER_NICE = 5
+
+#: The program of a worker child: `ido worker`, ending with its parent (see `worker_child`).
+_CHILD = "import sys; from ido.cli.serve import worker_child; sys.exit(worker_child(sys.argv[1:]))"
+
+
+def worker_child(argv: list[str]) -> int:
+    """Run the `ido` command `argv` in a worker child of `ido serve`; return its exit code.
+
+    A watcher thread sends this process SIGTERM (the worker's own clean stop)
+    when stdin reaches its end: the service closed the pipe, or died. The
+    worker runs at a lower CPU priority (`WORKER_NICE`): when the cores are
+    short, the service's HTTP loop answers first and the runs wait a little.
+    """
+    import os
+    import signal
+    import sys
+    import threading
+
+    from ido.cli.main import main
+
+    def end_with_parent() -> None:
+        sys.stdin.buffer.read()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=end_with_parent, name="ido-serve-parent", daemon=True).start()
+    if hasattr(os, "nice"):
+        os.nice(WORKER_NICE)
+    return main(argv)
 
 
 COMMANDS = [serve]

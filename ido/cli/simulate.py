@@ -23,7 +23,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ido.cli.main import CliContext
 from ido.cli.params import COUNT, INPUT_ASSIGNMENT, SEED, raw_inputs
 from ido.errors import UsageError
-from ido.loading import load_workspace
 from ido.simulation.plot import write_plot
 from ido.simulation.report import render
 from ido.simulation.runner import Progress as ProgressCallback
@@ -70,7 +69,9 @@ def simulate(
     """Rehearse SCENARIO: degrade dependencies and compare adaptive and static side by side."""
     if runs is not None and runs <= 0:
         raise UsageError(f"--runs must be a positive number of runs, not {runs}")
-    workspace = load_workspace(ctx.workspace)
+    from ido.cli.run import current_declarations
+
+    workspace = current_declarations(ctx)  # the store's registry when it holds one
     scn = workspace.scenario(scenario)
     given = {**scn.inputs, **raw_inputs(inputs)}
     try:

@@ -1,16 +1,20 @@
-"""`ido worker`, `ido resume` and `ido watch`: driving runs from a shared journal, and following them.
+"""`ido worker`, `ido resume`, `ido watch` and `ido cancel`: driving runs from a shared journal.
 
 `worker` claims runs whose lease is free (queued by `ido run --detach`, or
 left by a worker that died) and drives them until stopped; `resume` is a
 worker with `--once` (it exits when nothing is claimable), safe beside live
-workers; `watch` follows one run's decisions as any process writes them.
+workers; `watch` follows one run's decisions as any process writes them;
+`cancel` asks a run to stop (`ido.engine.cancel`) and waits for it to end,
+driving it here when no live worker holds it.
 The work is `ido.engine.worker.Worker`; these commands parse and print.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import signal
 import time
 from typing import Any
@@ -65,21 +69,23 @@ def resume(ctx: CliContext, run_id: str | None, as_json: bool) -> int:
 
 
 def _serve(ctx: CliContext, *, run_id: str | None, once: bool, concurrency: int, lease_s: float,
-           as_json: bool, banner: bool) -> int:
-    from ido.loading import load_workspace
-
-    workspace = load_workspace(ctx.workspace)
-    printer = DecisionPrinter(command_prefix(ctx), quiet=as_json)
-    return asyncio.run(_work(ctx, workspace, run_id, once, concurrency, lease_s, printer,
-                             as_json, banner))
+           as_json: bool, banner: bool, quiet: bool = False) -> int:
+    """Return the exit code of driving runs here; `quiet` prints nothing of them (`ido cancel`)."""
+    printer = DecisionPrinter(command_prefix(ctx), quiet=as_json or quiet)
+    return asyncio.run(_work(ctx, run_id, once, concurrency, lease_s, printer, as_json, banner, quiet))
 
 
-async def _work(ctx: CliContext, workspace: Any, run_id: str | None, once: bool, concurrency: int,
-                lease_s: float, printer: DecisionPrinter, as_json: bool, banner: bool) -> int:
+async def _work(ctx: CliContext, run_id: str | None, once: bool, concurrency: int,
+                lease_s: float, printer: DecisionPrinter, as_json: bool, banner: bool,
+                quiet: bool = False) -> int:
     from ido.engine.worker import Worker
+    from ido.registry import live_registry
 
     codes: list[int] = []
     with open_journal(ctx) as store:
+        # the store's registry when it holds one (followed before each decision), else the folder
+        registry = live_registry(store, ctx.workspace)
+        workspace = registry.workspace()
         finished = None
         if run_id is not None:
             info = store.get_run(run_id=run_id)  # UsageError for an unknown id
@@ -91,16 +97,18 @@ async def _work(ctx: CliContext, workspace: Any, run_id: str | None, once: bool,
             return 0 if finished.status == "succeeded" else 1
         work = Worker(
             workspace, store, concurrency=concurrency, lease_s=lease_s, listeners=[printer],
-            engine_options={"on_waiting": printer.waiting},  # a waiting run says how to answer
-            on_finished=lambda r: codes.append(finish_run(r, as_json, no_plan=False)),
+            # a waiting run says how to answer
+            engine_options={"on_waiting": printer.waiting, "registry": registry},
+            on_finished=lambda r: codes.append(0 if quiet else finish_run(r, as_json, no_plan=False)),
             on_lost=lambda rid, why: click.echo(f"run {rid}: {why}", err=True),
         )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, work.stop)
         if banner:
+            source = f"registry revision {registry.number}" if registry.number else f"declarations of {ctx.workspace}"
             click.echo(f"worker {work.owner} on {_safe(ctx.store_location)}: waiting for runs "
-                       f"(concurrency {concurrency}, lease {lease_s:g}s)", err=True)
+                       f"(concurrency {concurrency}, lease {lease_s:g}s, {source})", err=True)
         try:
             report = await work.serve(once=once, run_id=run_id)
         finally:
@@ -162,4 +170,67 @@ def watch(ctx: CliContext, run_id: str, timeout: str, as_json: bool) -> int:
     return 0 if info.status == "succeeded" else 1
 
 
-COMMANDS = [worker, resume, watch]
+@click.command("cancel")
+@click.argument("run_id", metavar="RUN")
+@click.option("--by", default=lambda: os.environ.get("USER", ""), help="Who asks (recorded).")
+@click.option("--note", default="", help="Why (recorded in the cancel decision's cause).")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Wait for the run to end (and drive it here if no live worker holds it).")
+@click.option("--timeout", default="1h", show_default=True, help="Give up waiting after this long.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's row as JSON at the end.")
+@click.pass_obj
+def cancel(ctx: CliContext, run_id: str, by: str, note: str, wait: bool, timeout: str, as_json: bool) -> int:
+    """Stop RUN wherever it is driven; it compensates per its intent's on_failure (exit code as `ido run`)."""
+    from ido.engine.cancel import request_cancel
+
+    if len(by) > 200 or len(note) > 2000:
+        raise UsageError("--by is limited to 200 characters and --note to 2000")
+    limit_s = parse_duration(timeout, "--timeout")
+    with open_journal(ctx) as store:
+        info = asyncio.run(request_cancel(store, run_id, by=by, note=note))
+        drive_here = info.status not in TERMINAL_STATUSES and wait and _unowned(store, info.run_id)
+    if drive_here:  # nobody drives it: stop it here, as `ido resume RUN` would continue it
+        # a worker that took it meanwhile acts on the request (UsageError): wait below
+        with contextlib.suppress(UsageError):
+            _serve(ctx, run_id=info.run_id, once=True, concurrency=1, lease_s=10.0,
+                   as_json=True, banner=False, quiet=True)
+    elif info.status not in TERMINAL_STATUSES and wait:
+        click.echo(f"cancel requested: run {info.run_id}; waiting for its worker to stop it", err=True)
+    if info.status not in TERMINAL_STATUSES and wait:
+        info = _until_ended(ctx, info.run_id, limit_s, timeout)
+    elif info.status not in TERMINAL_STATUSES:
+        click.echo(f"cancel requested: run {info.run_id} ({info.status}); its worker stops it "
+                   f"at its next decision (follow it with `ido watch {info.run_id}`)")
+        return 0
+    if as_json:
+        click.echo(info.model_dump_json(indent=2))
+    else:
+        click.echo(f"{info.status}: run {info.run_id}, {info.steps_executed} steps, "
+                   f"{info.decisions} decisions, cost {info.cost:.4g} (see `ido explain {info.run_id}`)")
+    return 0 if info.status == "succeeded" else 1
+
+
+def _unowned(store: Any, run_id: str) -> bool:
+    """Return whether no live process holds `run_id`'s lease (none, expired, or a dead local owner)."""
+    from ido.journal.leases import dead_local_owners
+
+    held = store.leases(run_ids=[run_id])
+    now = time.time()
+    return not held or held[0].until < now or bool(dead_local_owners(held, now=now))
+
+
+def _until_ended(ctx: CliContext, run_id: str, limit_s: float, timeout: str) -> Any:
+    """Return `run_id`'s row once it ended; UsageError after `limit_s`."""
+    limit = time.monotonic() + limit_s
+    with open_journal(ctx) as store:
+        while True:
+            info = store.get_run(run_id=run_id)
+            if info.status in TERMINAL_STATUSES:
+                return info
+            if time.monotonic() > limit:
+                raise UsageError(f"run {run_id} is still {info.status} after {timeout}; "
+                                 "the cancel request stays: its worker acts on it")
+            time.sleep(WATCH_POLL_S)
+
+
+COMMANDS = [worker, resume, watch, cancel]

@@ -93,6 +93,8 @@ async def await_answer(
     """
     assert run.pending_approval is not None
     while run.answer is None:
+        if run.cancel is not None:
+            return  # the loop records the cancel decision, which drops the request
         now = clock.now()
         if deadline is not None and now >= deadline:
             # the request is dropped unanswered by the next decision (`ido.engine.fold.apply`)

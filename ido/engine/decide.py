@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ido.decisions import DecisionRecord
-from ido.engine.inputs import DecisionInputs, from_record
+from ido.decisions import DecisionRecord, Trigger
+from ido.engine.inputs import DecisionInputs, from_record, record
 from ido.engine.strategies import STRATEGIES
 from ido.errors import UsageError
 from ido.planning.types import Plan
@@ -24,8 +24,12 @@ def decide(inputs: DecisionInputs, planner: Any, policies: Any) -> tuple[Decisio
     """Return (the decision record, the plan it used or made) for `inputs`.
 
     `planner` has `plan(intent, request, health) -> Plan`; `policies` has
-    `judge(capability, intent, inputs)` (an `ido.policy.PolicySet`).
+    `judge(capability, intent, inputs)` (an `ido.policy.PolicySet`). A
+    decision triggered by a cancel request fails the run whatever the strategy
+    (its cause says who asked).
     """
+    if inputs.trigger == Trigger.CANCEL:
+        return record(inputs, action="fail", reason=f"the run was cancelled ({inputs.cause})"), None
     strategy = STRATEGIES.get(inputs.strategy)
     if strategy is None:
         raise UsageError(

@@ -34,10 +34,21 @@ from ido.decisions import DecisionRecord, Revisions, Trigger
 from ido.digest import digest, digest_models
 from ido.engine import logging as engine_logging
 from ido.engine.approvals import await_answer, request_approval
+from ido.engine.cancel import SignalWatch
+from ido.engine.cancel import cause as cancel_cause
 from ido.engine.compensation import compensate
 from ido.engine.deadline import MAX_BLOCKED_S, abandon, run_deadline
 from ido.engine.decide import decide
-from ido.engine.doors import Executor, FactReader, FaultReporter, Logger, Planner, PolicySet, Prober
+from ido.engine.doors import (
+    Executor,
+    FactReader,
+    FaultReporter,
+    Logger,
+    Planner,
+    PolicySet,
+    Prober,
+    RegistrySource,
+)
 from ido.engine.doors.defaults import default_doors
 from ido.engine.fleet import Fleet, admit_decision
 from ido.engine.fold import fold_finished, note_active_faults
@@ -46,7 +57,7 @@ from ido.engine.health import HealthConfig, HealthTracker, health_news
 from ido.engine.inputs import DecisionInputs
 from ido.engine.observe import Observations, Probes
 from ido.engine.records import RecordWriter
-from ido.engine.resume import rebuild
+from ido.engine.resume import adopt_revision, rebuild
 from ido.engine.reuse import FirstPlans, remember_plan
 from ido.engine.run import (
     Finished,
@@ -57,14 +68,18 @@ from ido.engine.run import (
     conditions_for,
     redact,
 )
+from ido.engine.shared_health import SharedHealth
 from ido.engine.steps import Steps
 from ido.engine.strategies import STRATEGIES
-from ido.errors import UsageError
+from ido.errors import IdoError, UsageError
 from ido.journal.base import TERMINAL_STATUSES, Store
 from ido.model import Capability, Intent, Observer, Policy, Scalar
 from ido.planning.types import Plan
 
 Listener = Callable[[DecisionRecord], Any]
+
+#: How often (seconds) an engine with a registry looks whether it changed, to wake blocked runs.
+REGISTRY_POLL_S = 0.1
 
 
 def _items(collection: Any) -> list[Any]:
@@ -98,6 +113,8 @@ class Engine:
         seed: int = 0,
         on_waiting: Listener | None = None,
         fault_reporter: FaultReporter | None = None,
+        registry: RegistrySource | None = None,
+        shared_health: bool | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise UsageError(f"unknown strategy {strategy!r}; use one of {', '.join(sorted(STRATEGIES))}")
@@ -116,6 +133,12 @@ class Engine:
         self.capabilities: dict[str, Capability] = {c.name: c for c in self.capability_list}
         self.observers: list[Observer] = _items(getattr(workspace, "observers", None))
         self.policy_list: list[Policy] = _items(getattr(workspace, "policies", None))
+        #: the registry's revisions (`ido.registry.LiveRegistry`): adopted before each decision
+        self.registry = registry
+        self._own_policies = policies is None
+        self._own_planner = planner is None
+        #: wakes blocked runs when the registry changes (started with the first run; see `_watch_registry`)
+        self._registry_watch: asyncio.Task[None] | None = None
         if policies is None:
             from ido.policy import PolicySet as Policies
 
@@ -133,17 +156,36 @@ class Engine:
         self.prober: Prober = prober if prober is not None else default_prober
         self.fact_reader: FactReader = fact_reader if fact_reader is not None else default_reader
         self.health = health or HealthTracker(health_config)
+        if shared_health is None:  # a leased journal is one other processes drive runs of too
+            from ido.journal.leases import LeasedStore
+
+            shared_health = isinstance(store, LeasedStore)
+        #: the store's health rows, shared by every worker (None: this engine's tracker alone).
+        self.shared: SharedHealth | None = SharedHealth(
+            store, self.health, self.clock, prior=self._declared_reliability,
+        ) if shared_health else None
+        #: what decisions read health from: the shared rows, or the tracker.
+        self.health_view: SharedHealth | HealthTracker = self.shared or self.health
+        #: cancel requests of this engine's runs, kept by a shared journal (None: not shared).
+        self.signals = SignalWatch(store, self._live_runs) if shared_health else None
         self.runs: dict[str, RunState] = {}
         self._record_writer = RecordWriter(store, self.capability_list, self.policy_list)
         #: slots in use per capability and CP-SAT allocation when runs compete for full ones.
-        self.fleet = Fleet(self.capabilities, lambda: self.health.snapshot(self.clock.now()), self.clock.now)
-        self._steps = Steps(self.capabilities, self.executors, self.health, self.clock, self.fleet)
-        self._probes = Probes(self.health, self.clock)
+        self.fleet = Fleet(self.capabilities, lambda: self.health_view.snapshot(self.clock.now()), self.clock.now)
+        self._steps = Steps(self.capabilities, self.executors, self.health, self.clock, self.fleet, shared=self.shared)
+        self._probes = Probes(
+            self.health, self.clock, shared=store if self.shared is not None else None,
+            owner=str(getattr(store, "owner", "")),
+        )
         self._observations = Observations(self.observers, self.fact_reader, self.clock)
         self._revisions: dict[int, tuple[Intent, Revisions]] = {}
         self._first_plans = FirstPlans(self.policy_list)
         #: what folding runs' events looks names up in (`ido.engine.fold.apply`).
         self.lookups = Lookups(self.capabilities, lambda key: self.store.get_revision(digest=key))
+
+    def _declared_reliability(self, name: str) -> float | None:
+        cap = self.capabilities.get(name)
+        return cap.reliability if cap is not None else None
 
     # -- public API ------------------------------------------------------------------
     async def run(
@@ -161,6 +203,7 @@ class Engine:
 
         Raises UsageError for an unknown intent, bad inputs or an unknown strategy.
         """
+        self.follow_registry(fresh=True)
         intent_model = self.intent(intent)
         opts = dict(options or {})
         strategy = str(opts.get("strategy", self.strategy))
@@ -209,6 +252,7 @@ class Engine:
 
     async def resume(self, run_id: str) -> RunResult:
         """Return the result of continuing an unfinished run from its journal (after a crash)."""
+        self.follow_registry(fresh=True)
         run = await rebuild(self, run_id)
         if run.status in TERMINAL_STATUSES:
             return self._result(run)
@@ -222,6 +266,13 @@ class Engine:
     async def close(self) -> None:
         """Stop probes, cancel unfinished runs and close the doors this engine created."""
         self._probes.close()
+        if self._registry_watch is not None:
+            self._registry_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._registry_watch
+            self._registry_watch = None
+        if self.signals is not None:
+            await self.signals.close()
         steps: list[asyncio.Task[Any]] = [
             h.task for r in self.runs.values() for h in r.in_flight.values() if h.task is not None
         ]
@@ -275,10 +326,93 @@ class Engine:
             policies=digest_models(self.policy_list),
         )
 
+    def adopt(self, workspace: Any) -> None:
+        """Take `workspace`'s declarations for every later decision (the registry changed).
+
+        The tables steps, the fleet and folding share are updated in place; the
+        planner and policy set are rebuilt unless they were given to the
+        engine. Runs move to the new revision at their next decision
+        (`follow_registry`). Called by `follow_registry` and by tests.
+        """
+        self.workspace = workspace
+        self.capability_list = _items(getattr(workspace, "capabilities", None))
+        self.capabilities.clear()
+        self.capabilities.update({c.name: c for c in self.capability_list})
+        observers = _items(getattr(workspace, "observers", None))
+        if observers != self.observers:
+            self.observers = observers
+            self._observations = Observations(self.observers, self.fact_reader, self.clock)
+        self.policy_list = _items(getattr(workspace, "policies", None))
+        if self._own_policies:
+            from ido.policy import PolicySet as Policies
+
+            self.policies = Policies(self.policy_list)
+        if self._own_planner:
+            from ido.planning.planner import Planner as DefaultPlanner
+
+            self.planner = DefaultPlanner(self.capability_list, self.policies)  # type: ignore[arg-type]
+        self._record_writer.capabilities = self.capability_list
+        self._record_writer.policies = self.policy_list
+        self._revisions.clear()
+        self._first_plans = FirstPlans(self.policy_list)
+
+    def follow_registry(self, run: RunState | None = None, *, fresh: bool = False) -> None:
+        """Adopt the registry's newest revision if it moved, and move `run` to it.
+
+        Cheap when nothing changed (the registry asks the store's head at most
+        every 100 ms). A run in flight takes the new version of its intent when
+        it still exists with the same secret inputs; it records a `revision`
+        event and its next decision says what changed (`adopt_revision`).
+        Called before each decision and (`fresh`: asking the store now) before a
+        run starts or resumes, so a run never starts under a revision older than its submission.
+        """
+        if self.registry is None:
+            return
+        found = self.registry.changed(fresh=fresh)
+        if found is not None:
+            self.adopt(found)
+        if run is None:
+            return
+        newer = _items(getattr(self.workspace, "intents", None))
+        found = next((i for i in newer if i.intent == run.intent.intent), None)
+        if found is not None and found != run.intent and found.secret_inputs() == run.secrets:
+            run.intent = found
+        adopt_revision(self, run)
+
+    async def _watch_registry(self) -> None:
+        """Adopt registry changes as they land and wake the blocked runs, which may now have a plan.
+
+        A blocked run otherwise looks again only after the health recheck (seconds);
+        a run dispatching or waiting for an answer moves to the new revision at its
+        next decision anyway. Runs as long as the engine (cancelled by `close`).
+        """
+        assert self.registry is not None
+        while True:
+            await asyncio.sleep(REGISTRY_POLL_S)
+            try:
+                fresh = self.registry.changed()
+            except IdoError:
+                continue  # the journal cannot be read just now: the next look may succeed
+            if fresh is None:
+                continue
+            self.adopt(fresh)
+            for run in self.runs.values():
+                if run.status == "blocked" and run.task is not None and not run.task.done():
+                    run.wake.set()
+
     # -- the loop ------------------------------------------------------------------------
+    def _live_runs(self) -> list[RunState]:
+        return [r for r in self.runs.values() if r.task is not None and not r.task.done()]
+
     def _launch(self, run: RunState) -> None:
         self.runs[run.run_id] = run
         self._probes.start(self.capability_list, self.prober)
+        if self.registry is not None and self._registry_watch is None:
+            self._registry_watch = asyncio.get_running_loop().create_task(
+                self._watch_registry(), name="ido-registry-watch")
+        if self.signals is not None:
+            self.signals.check(run)  # a request made before this engine took the run
+            self.signals.start()
         run.task = asyncio.get_running_loop().create_task(self._drive(run), name=f"ido-run-{run.run_id}")
 
     async def _drive(self, run: RunState) -> RunResult:
@@ -290,6 +424,11 @@ class Engine:
         blocked_since: float | None = None
         while True:
             run.wake.clear()
+            if run.cancel is not None:
+                fold_finished(run, self.clock)
+                run.trigger, run.cause = Trigger.CANCEL, cancel_cause(run.cancel)
+                record, _ = self._decide(run, self.clock.now())
+                return await self._finish(run, record)
             now = self.clock.now()
             deadline = run_deadline(run)
             if run.pending_approval is not None and (deadline is None or now < deadline):
@@ -299,6 +438,7 @@ class Engine:
             if deadline is not None and now >= deadline and run.in_flight:
                 await abandon(run, "the deadline passed", self.clock, settle=run.intent.on_failure == "compensate")
             fold_finished(run, self.clock)
+            self.follow_registry(run)
             await self._observations.observe(run)
             record, plan = self._decide(run, self.clock.now())
             action = record.action
@@ -359,15 +499,15 @@ class Engine:
         if self.fault_reporter is not None:
             note_active_faults(run, self.fault_reporter, self.clock)
         seq = run.decisions + 1  # the decision event makes it the run's count (`fold.apply`)
-        health = self.health.snapshot(now)
-        run.decided_version = self.health.version
+        health = self.health_view.snapshot(now)
+        run.decided_version = self.health_view.version
         if run.last_snapshot is not None and run.last_snapshot is not health:
             news = health_news(run.last_snapshot, health)
             if news:
                 run.cause = f"{run.cause}; health: {news}" if run.cause else f"health: {news}"
         run.last_snapshot = health
-        reusable = run.reusable if run.reusable_version == self.health.version else None
-        fresh_key = self._first_plans.key(run, self.health.version) if reusable is None and run.pinned is None else None
+        reusable = run.reusable if run.reusable_version == self.health_view.version else None
+        fresh_key = self._first_plans.key(run, self.health_view.version) if reusable is None and run.pinned is None else None
         if fresh_key is not None:
             reusable = self._first_plans.get(fresh_key)
         inputs = DecisionInputs(
@@ -484,7 +624,16 @@ class Engine:
         if not run.buffer:
             return
         events, run.buffer = run.buffer, []
-        await self.store.append(events, run=run.info(self.clock.timestamp()))
+        if self.shared is None:
+            await self.store.append(events, run=run.info(self.clock.timestamp()))
+            return
+        # each outcome's health change commits with it, for every worker's next decision
+        try:
+            await self.store.append(
+                events, run=run.info(self.clock.timestamp()), health=self.shared.changes(events),
+            )
+        finally:
+            self.shared.settled(events)
 
     def _result(self, run: RunState) -> RunResult:
         # the run is over: what only deciding needed goes (finished runs stay in `runs` for `wait`,

@@ -63,6 +63,7 @@ FOLDED: tuple[str, ...] = (
     "event_seq", "state", "spent", "steps_taken", "attempts", "decisions", "last_decision", "status",
     "conditions", "degraded", "completed", "key_groups", "pinned", "approved", "excluded",
     "pending_approval", "faults", "revisions", "compensating", "awaiting", "rejected", "roles",
+    "doubt",
 )
 
 #: error kinds after which a call's effect may have happened (its idempotency key is kept).
@@ -206,6 +207,14 @@ def _outcome(run: RunState, event: OutcomeRecorded, at: float | None, now: float
     name = event.capability
     cap = handle.capability if handle is not None else run.lookups.capabilities.get(name)
     ok = event.status == "succeeded"
+    extra = event.model_extra or {}
+    key = str(extra.get("idempotency_key") or (handle.key if handle is not None else ""))
+    if ok:
+        run.doubt.discard(key)
+    elif event.error_kind in UNKNOWN_OUTCOME or extra.get("resent") or key in run.doubt:
+        # this send, or an earlier one of the key (timed out, or cut off by a crash), may have acted:
+        # a refusal now (503) says nothing of that one, so the next call keeps the key
+        run.doubt.add(key)
     if ok:
         run.state.update(event.facts)
         run.spent += float(event.cost)
@@ -221,11 +230,10 @@ def _outcome(run: RunState, event: OutcomeRecorded, at: float | None, now: float
             run.completed.append((event.step, cap))
     else:
         run.degraded = True
-        if (cap is not None and not cap.idempotent and event.error_kind in UNKNOWN_OUTCOME
-                and not event.compensation):
+        if cap is not None and not cap.idempotent and key in run.doubt and not event.compensation:
             # its effect may have happened: never call a non-idempotent action blindly again
             run.excluded.add(name)
-    if ok or event.error_kind not in UNKNOWN_OUTCOME:
+    if ok or key not in run.doubt:
         run.key_groups[name] = run.key_groups.get(name, 1) + 1
     if run.pinned is not None and event.plan_step is not None:
         if now is None:
@@ -277,6 +285,8 @@ def fold_finished(run: RunState, clock: Clock) -> None:
         data["decision_id"] = handle.decision_id
         data["plan_step"] = handle.plan_step
         data["compensation"] = handle.compensation
+        if handle.resent:
+            data["resent"] = True  # the fold keeps its key in doubt if this send is refused
         record(run, "outcome", clock.timestamp(), data, now=clock.now())
     if failed:
         run.trigger, run.cause = Trigger.STEP_FAILED, "; ".join(failed)

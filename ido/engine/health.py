@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ido.construct import construct
 from ido.engine.circuit import Breaker
@@ -224,6 +226,69 @@ class HealthTracker:
     def unsubscribe(self, event: asyncio.Event) -> None:
         """Stop notifying `event`."""
         self._subscribers.discard(event)
+
+    def trial_running(self, name: str) -> bool:
+        """Return whether a half-open trial of `name` started here is still in flight."""
+        e = self._entries.get(name)
+        return e is not None and e.breaker.trial_in_flight
+
+    # -- a capability's state as data (the shared health rows, `ido.engine.shared_health`) ----
+    def export(self, name: str) -> dict[str, Any]:
+        """Return what is known of `name` as plain JSON data (`load` reads it back).
+
+        Calls in flight are this process's own and are left out.
+        """
+        e = self._entry(name)
+        b = e.breaker
+        return {
+            "success": e.success, "hits": e.hits, "seen": e.seen, "prior": e.prior,
+            "latency": e.latency, "cost": e.cost, "window": [int(x) for x in e.window],
+            "samples": e.samples, "consecutive_failures": e.consecutive_failures,
+            "probe_up": e.probe_up, "last_seen": e.last_seen,
+            "shown_success": e.shown_success, "shown_latency": e.shown_latency,
+            "breaker": {
+                "state": b.state.value, "retry_at": b.retry_at, "backoff": b.backoff,
+                "opened_by_probe": b.opened_by_probe, "probe_trusted": b.probe_trusted,
+            },
+        }
+
+    def load(self, name: str, state: Mapping[str, Any]) -> None:
+        """Replace what is known of `name` by `state` (as `export` returned it; missing keys: defaults)."""
+        cfg = self.config
+        e = _Entry(window=deque((bool(x) for x in state.get("window") or ()), maxlen=cfg.window),
+                   breaker=Breaker(cfg.backoff, cfg.backoff_cap))
+        e.success, e.prior = state.get("success"), state.get("prior")
+        e.hits, e.seen = float(state.get("hits") or 0.0), float(state.get("seen") or 0.0)
+        e.latency, e.cost = state.get("latency"), state.get("cost")
+        e.samples = int(state.get("samples") or 0)
+        e.consecutive_failures = int(state.get("consecutive_failures") or 0)
+        e.probe_up, e.last_seen = state.get("probe_up"), state.get("last_seen")
+        e.shown_success, e.shown_latency = state.get("shown_success"), state.get("shown_latency")
+        breaker = state.get("breaker") or {}
+        e.breaker.state = Circuit(breaker.get("state", Circuit.CLOSED.value))
+        e.breaker.retry_at = breaker.get("retry_at")
+        e.breaker.backoff = float(breaker.get("backoff") or 0.0)
+        e.breaker.opened_by_probe = bool(breaker.get("opened_by_probe", False))
+        e.breaker.probe_trusted = bool(breaker.get("probe_trusted", True))
+        self._entries[name] = e
+        self._bump()
+
+    def published(self, name: str, now: float) -> CapabilityHealth:
+        """Return `name`'s health as a snapshot would show it at `now`.
+
+        The circuit is moved to half-open if its backoff elapsed, and a
+        pessimistic success estimate drifts back toward the prior for the time
+        since the last evidence (as `snapshot` does, step by step, in a live tracker).
+        """
+        e = self._entry(name)
+        e.breaker.transition(now)
+        if (e.success is not None and e.prior is not None and e.success < e.prior
+                and e.last_seen is not None and now > e.last_seen):
+            factor = 0.5 ** ((now - e.last_seen) / self.config.recovery_half_life)
+            e.success = e.prior + (e.success - e.prior) * factor
+            e.hits = e.success * e.seen
+            self._moved(e)
+        return self._publish(e)
 
     # -- internals -----------------------------------------------------------
     def _should_open(self, e: _Entry) -> bool:

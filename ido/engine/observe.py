@@ -12,14 +12,17 @@ the engine starts them with its first run and stops them in `Engine.close`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ido.clock import Clock
 from ido.engine.fold import record
 from ido.engine.health import HealthTracker
 from ido.engine.run import RunState
-from ido.errors import ExecutionError
+from ido.engine.shared_health import ProbeChange
+from ido.errors import ExecutionError, JournalError
+from ido.journal.base import HealthChange
 from ido.model import Capability, Observer, Scalar
 
 
@@ -65,14 +68,38 @@ class Observations:
             record(run, "observation", self.clock.timestamp(), {"facts": changed, "source": "observers"})
 
 
-class Probes:
-    """The background probe tasks of one engine, each recording up/down into its health."""
+class ProbeRows(Protocol):
+    """Where probes of many workers meet (a `Store`): one probe lease per capability, the health rows."""
 
-    def __init__(self, health: HealthTracker, clock: Clock) -> None:
+    def claim_probe(self, capability: str, owner: str, *, lease_s: float, now: float | None = None) -> bool:
+        """Return whether `owner` holds (or took) the probe lease of `capability`."""
+        ...
+
+    def update_health(self, changes: Sequence[HealthChange]) -> None:
+        """Fold probe answers into the health rows."""
+        ...
+
+
+class Probes:
+    """The background probe tasks of one engine, each recording up/down into its health.
+
+    With `shared` (the store of a shared journal) a capability is probed by one
+    worker at a time: each round first takes or renews the capability's short
+    probe lease (a bit longer than the probe interval), and the answer goes into
+    the shared health row as well as this engine's tracker. A worker that does
+    not hold the lease skips the round; it takes over once the holder stops.
+    """
+
+    def __init__(self, health: HealthTracker, clock: Clock, *, shared: ProbeRows | None = None,
+                 owner: str = "") -> None:
         self.health = health
         self.clock = clock
+        self.shared = shared
+        self.owner = owner or f"probes-{id(self):x}"
         self.tasks: list[asyncio.Task[None]] = []
         self.closed = False
+        #: rounds skipped because another worker held the probe lease (for tests and figures).
+        self.skipped = 0
 
     def start(self, capabilities: Sequence[Capability], prober: Any) -> None:
         """Start one probe loop per capability with a probe `prober` supports (once; never after close)."""
@@ -94,6 +121,10 @@ class Probes:
     async def _loop(self, cap: Capability, prober: Any) -> None:
         assert cap.probe is not None
         while not self.closed:
+            if self.shared is not None and not await self._my_turn(cap):
+                self.skipped += 1
+                await asyncio.sleep(cap.probe.interval)
+                continue
             try:
                 up = bool(await asyncio.wait_for(prober.probe(cap), cap.probe.timeout))
             except asyncio.CancelledError:
@@ -101,4 +132,17 @@ class Probes:
             except Exception:  # a probe that cannot answer says the provider is down
                 up = False
             self.health.record_probe(cap.name, up=up, now=self.clock.now())
+            if self.shared is not None:
+                change = ProbeChange(cap.name, up, self.clock.timestamp(), self.health.config)
+                with contextlib.suppress(JournalError):  # the next round tries again
+                    await asyncio.to_thread(self.shared.update_health, [change])
             await asyncio.sleep(cap.probe.interval)
+
+    async def _my_turn(self, cap: Capability) -> bool:
+        """Return whether this engine holds the probe lease of `cap` for the coming round."""
+        assert cap.probe is not None and self.shared is not None
+        lease_s = cap.probe.interval * 2 + cap.probe.timeout
+        try:
+            return await asyncio.to_thread(self.shared.claim_probe, cap.name, self.owner, lease_s=lease_s)
+        except JournalError:
+            return False

@@ -81,7 +81,6 @@ async def rebuild(engine: RunHost, run_id: str) -> RunState:
     run = restore(engine, run_id)
     if run.status in TERMINAL_STATUSES:
         return run
-    clock = engine.clock
     pending = dict(run.awaiting)
     if run.compensating:
         # the undo in flight at the crash is redone by the compensation loop, with the same key
@@ -89,16 +88,9 @@ async def rebuild(engine: RunHost, run_id: str) -> RunState:
             del run.awaiting[step]
             del pending[step]
     resend = sorted(pending.values(), key=lambda h: h.step)
-    current = engine.revisions(run.intent)
-    notes = _revision_notes(engine, run.revisions, current)
-    if notes:
-        for kind in ("intent", "capabilities", "policies"):
-            old, new = getattr(run.revisions, kind), getattr(current, kind)
-            if old != new:
-                record(run, "revision", clock.timestamp(), {"kind": kind, "digest": new, "previous": old})
-        engine.store_revisions(run.intent, current)
-        run.trigger, run.cause, run.notes = Trigger.REVISION_CHANGED, "; ".join(notes), notes
-    else:
+    for handle in resend:
+        handle.resent = True
+    if not adopt_revision(engine, run):
         run.trigger, run.cause = Trigger.RESUME, "resumed from the journal"
     if resend:
         trigger, cause = run.trigger, run.cause
@@ -106,6 +98,30 @@ async def rebuild(engine: RunHost, run_id: str) -> RunState:
         run.trigger = trigger  # the next decision is the resume's, not the re-sent steps'
         run.cause = f"{cause}; re-sending {', '.join(h.capability.name for h in resend)} with the same keys: {answers}"
     return run
+
+
+def adopt_revision(engine: RunHost, run: RunState) -> bool:
+    """Move `run` to the engine's current revision if it works under an older one; return whether it did.
+
+    Writes a `revision` event per kind that changed (the fold sets the run's
+    revisions from it), stores the new declarations by digest (replay reads
+    them), and makes the next decision's trigger `revision_changed` with a note
+    of what changed. Called by `rebuild` (a resumed run) and by the engine's
+    loop before each decision when the registry changed (a run in flight).
+    """
+    current = engine.revisions(run.intent)
+    notes = _revision_notes(engine, run.revisions, current)
+    if not notes:
+        return False
+    for kind in ("intent", "capabilities", "policies"):
+        old, new = getattr(run.revisions, kind), getattr(current, kind)
+        if old != new:
+            record(run, "revision", engine.clock.timestamp(), {"kind": kind, "digest": new, "previous": old})
+    engine.store_revisions(run.intent, current)
+    run.trigger, run.cause, run.notes = Trigger.REVISION_CHANGED, "; ".join(notes), notes
+    # a plan made under the old declarations may name capabilities or policies that changed
+    run.reusable = None
+    return True
 
 
 async def _learn_outcomes(engine: RunHost, run: RunState, handles: list[StepHandle]) -> str:

@@ -17,7 +17,7 @@ from ido.construct import construct
 from ido.decisions import DecisionRecord, InFlight, PinnedPath, Rejection, Revisions, Trigger
 from ido.engine.doors import Result
 from ido.errors import ExecutionError
-from ido.journal.base import Condition_, Event, RunInfo
+from ido.journal.base import Condition_, Event, RunInfo, Signal
 from ido.model import Capability, Intent, Scalar
 from ido.planning.types import Plan
 
@@ -68,6 +68,8 @@ class StepHandle:
     slot: bool = False
     #: the dispatch number of the step a compensation undoes.
     compensates: int | None = None
+    #: re-sent by resume after a crash hid its outcome: its first send may have acted.
+    resent: bool = False
 
     def in_flight(self) -> InFlight:
         """Return the record form of this step."""
@@ -132,6 +134,9 @@ class RunState:
     completed: list[tuple[int, Capability]] = field(default_factory=list)
     #: capability -> idempotency key group (moves on after a definite answer).
     key_groups: dict[str, int] = field(default_factory=dict)
+    #: idempotency keys a send of which may have acted unknown to the run (timed out, or re-sent
+    #: after a crash and then refused): the key is kept until a send of it succeeds.
+    doubt: set[str] = field(default_factory=set)
     reusable: Plan | None = None
     reusable_version: int = -1
     decided_version: int = -1
@@ -164,6 +169,8 @@ class RunState:
     resend: list[StepHandle] = field(default_factory=list)
     #: steps dispatched (journal) without an outcome yet, by dispatch number.
     awaiting: dict[int, StepHandle] = field(default_factory=dict)
+    #: a request to stop the run (`ido cancel`), seen by the engine's signal watch; acted on next.
+    cancel: Signal | None = None
 
     def idempotency_key(self, capability: str) -> str:
         """Return the key of the next call of `capability`: run, capability and attempt group."""

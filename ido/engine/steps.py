@@ -24,6 +24,7 @@ from ido.engine.fleet import Fleet
 from ido.engine.fold import record as record_event
 from ido.engine.health import HealthTracker
 from ido.engine.run import Finished, RunState, StepHandle
+from ido.engine.shared_health import SharedHealth
 from ido.errors import ExecutionError
 from ido.model import Capability
 
@@ -33,7 +34,7 @@ class Steps:
 
     def __init__(
         self, capabilities: Mapping[str, Capability], executors: Mapping[str, Any],
-        health: HealthTracker, clock: Clock, fleet: Fleet,
+        health: HealthTracker, clock: Clock, fleet: Fleet, *, shared: SharedHealth | None = None,
     ) -> None:
         self.capabilities = capabilities
         #: the engine's own `executors` dict (door name -> executor), shared, not copied.
@@ -41,6 +42,8 @@ class Steps:
         self.health = health
         self.clock = clock
         self.fleet = fleet
+        #: the shared health rows, told each outcome until its event commits (None: not shared).
+        self.shared = shared
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         #: capability name -> start times of its calls within the current quota window.
         self._quota_windows: dict[str, deque[float]] = {}
@@ -110,6 +113,7 @@ class Steps:
             self.health.record_outcome(
                 cap.name, ok=False, latency_s=latency, now=self.clock.now(), prior=cap.reliability,
             )
+            self._note(run, handle, ok=False, latency=latency, cost=None)
             return Finished(handle, None, exc, latency)
         except asyncio.CancelledError:
             self.health.abandon_call(cap.name)
@@ -119,6 +123,7 @@ class Steps:
             self.health.record_outcome(
                 cap.name, ok=False, latency_s=latency, now=self.clock.now(), prior=cap.reliability,
             )
+            self._note(run, handle, ok=False, latency=latency, cost=None)
             return Finished(handle, None, ExecutionError(
                 f"{cap.name}: executor raised {type(exc).__name__}: {exc}", kind="crash", capability=cap.name,
             ), latency)
@@ -126,7 +131,12 @@ class Steps:
         self.health.record_outcome(
             cap.name, ok=True, latency_s=latency, now=self.clock.now(), cost=result.cost, prior=cap.reliability,
         )
+        self._note(run, handle, ok=True, latency=latency, cost=result.cost)
         return Finished(handle, result, None, latency)
+
+    def _note(self, run: RunState, handle: StepHandle, *, ok: bool, latency: float, cost: float | None) -> None:
+        if self.shared is not None:
+            self.shared.noted(run.run_id, handle.step, handle.capability.name, ok=ok, latency_s=latency, cost=cost)
 
     async def _within_quota(self, cap: Capability) -> None:
         """Return once a call of `cap` fits its declared quota (calls per window), across runs."""

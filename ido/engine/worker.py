@@ -40,6 +40,25 @@ def queue_run(
 ) -> RunInfo:
     """Write a `queued` run row for a worker to start; return it. Called by `ido run --detach`.
 
+    The row is `queued_run`'s (which checks what a worker would refuse); it
+    is durable when this returns.
+    """
+    info = queued_run(workspace, intent, inputs=inputs, set_facts=set_facts, options=options,
+                      run_id=run_id, now=now)
+    if _no_loop():
+        asyncio.run(store.append([], run=info))
+    else:
+        _append_in_thread(store, info)
+    return info
+
+
+def queued_run(
+    workspace: Any, intent: str, *, inputs: Mapping[str, Any] | None = None,
+    set_facts: Mapping[str, Any] | None = None, options: Mapping[str, Any] | None = None,
+    run_id: str | None = None, now: float | None = None,
+) -> RunInfo:
+    """Return the `queued` run row `queue_run` writes, not yet written. `ido serve` appends it on its loop.
+
     Checks what a worker would refuse (unknown intent, inputs that do not
     bind) now, so the caller gets exit 2 rather than a failed run later.
     Secret inputs are refused: the journal never stores them, so a worker
@@ -61,18 +80,13 @@ def queue_run(
             "journal never stores: run it in this process (without --detach)"
         )
     at = time.time() if now is None else now
-    info = RunInfo(
+    return RunInfo(
         run_id=run_id or uuid.uuid4().hex[:16], intent=found.intent, status="queued",
         created_at=at, updated_at=at, inputs=redact(bound, secrets),
         conditions=[Condition_(type="Progressing", status=True, reason="Queued",
                                message="waiting for a worker to claim it")],
         options={**dict(options or {}), QUEUED: {"inputs": bound, "set": dict(set_facts or {})}},
     )
-    if _no_loop():
-        asyncio.run(store.append([], run=info))
-    else:
-        _append_in_thread(store, info)
-    return info
 
 
 def _no_loop() -> bool:

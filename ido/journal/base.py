@@ -11,12 +11,13 @@ imports it only when asked for.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol
 
 from pydantic import Field
 
 from ido.errors import JournalError
+from ido.journal.registry import RegistryChange, RegistryHead, RegistrySnapshot
 from ido.model.values import Frozen
 
 RunStatus = Literal[
@@ -96,12 +97,60 @@ class Lease(Frozen):
     until: float
 
 
+class HealthChange(Protocol):
+    """One change of a capability's shared health row, applied inside the store's transaction.
+
+    Built by the engine (`ido.engine.shared_health`) for each outcome it
+    appends and each probe answer; the store calls `apply` with the row's
+    state as committed so far (None: no row yet) and stores what it returns,
+    so outcomes of many processes fold into one row without a lost update.
+    """
+
+    @property
+    def capability(self) -> str:
+        """The capability whose row this changes."""
+        ...
+
+    def apply(self, state: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Return the row's new state after this change (plain JSON data)."""
+        ...
+
+
+class HealthRow(Frozen):
+    """A capability's shared health as stored: its state, bumped `version`, and when it was written."""
+
+    capability: str
+    state: dict[str, Any] = Field(default_factory=dict)
+    version: int = 0
+    updated_at: float = 0.0
+
+
+#: Kinds of requests another process leaves for the worker driving a run.
+SignalKind = Literal["cancel"]
+
+
+class Signal(Frozen):
+    """A request about a run kept beside its journal (never in it): who asked what, and when.
+
+    Written by `ido cancel` and `POST /runs/{id}/cancel` (`Store.put_signal`),
+    read by the worker driving the run (`Store.signals`), which records what it
+    did in the run's own journal under its lease.
+    """
+
+    run_id: str
+    kind: SignalKind
+    by: str = ""
+    note: str = ""
+    at: float = 0.0
+
+
 class Store(abc.ABC):
     """An append-only journal. Implementations are safe to share between the engine's tasks."""
 
     @abc.abstractmethod
     async def append(
-        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None
+        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None,
+        health: Sequence[HealthChange] = (),
     ) -> None:
         """Write `events` (and the updated `run` row, if given) durably; return once on disk.
 
@@ -109,8 +158,37 @@ class Store(abc.ABC):
         write lands only if the run's lease is still (fence.owner, fence.epoch)
         — or the run has no lease and this append creates it (its first event)
         — and the lease is extended to `fence.until`; otherwise it raises
-        `LeaseLost` and writes nothing.
+        `LeaseLost` and writes nothing. `health` changes (the outcomes among
+        `events`) are applied to the capability health rows in the same
+        transaction, and only if the events are written; a store that keeps
+        no health rows ignores them.
         """
+
+    # -- shared health and signals (stores shared by processes keep them; the default keeps none)
+
+    def health_rows(self) -> dict[str, HealthRow]:
+        """Return every capability's shared health row, by capability (empty: none kept)."""
+        return {}
+
+    def update_health(self, changes: Sequence[HealthChange]) -> None:
+        """Apply `changes` (probe answers) to the health rows in one transaction of their own."""
+        del changes  # a store for one process keeps no shared health
+
+    def claim_probe(self, capability: str, owner: str, *, lease_s: float, now: float | None = None) -> bool:
+        """Return whether `owner` may probe `capability` now: it holds (or took) its probe lease.
+
+        A probe lease is free when nobody holds it or its holder's expired; the
+        holder renews it by claiming again. Stores for one process always say yes.
+        """
+        return True
+
+    def put_signal(self, signal: Signal) -> None:
+        """Keep `signal` for the worker driving its run (the run's journal is the owner's alone)."""
+        raise JournalError(f"{type(self).__name__} keeps no signals: use SQLite or PostgreSQL")
+
+    def signals(self, *, run_ids: Sequence[str]) -> list[Signal]:
+        """Return the signals kept for `run_ids`, oldest first."""
+        return []
 
     def claim(
         self, owner: str, *, lease_s: float, limit: int = 1, run_id: str | None = None,
@@ -137,6 +215,28 @@ class Store(abc.ABC):
     def leases(self, *, run_ids: Sequence[str] | None = None) -> list[Lease]:
         """Return the current leases (of `run_ids` if given), expired ones included."""
         return []
+
+    def registry_head(self) -> RegistryHead | None:
+        """Return the registry's newest revision (number, digest), or None when it holds none.
+
+        Cheap (one indexed row): workers call it before their decisions to see
+        whether the declarations changed (`ido.registry.LiveRegistry`).
+        """
+        raise JournalError(f"{type(self).__name__} keeps no registry")
+
+    def registry_snapshot(self, *, number: int | None = None) -> RegistrySnapshot | None:
+        """Return registry revision `number` (the head when None) with its declarations, or None."""
+        raise JournalError(f"{type(self).__name__} keeps no registry")
+
+    def commit_registry(self, changes: Sequence[RegistryChange], *, expect: int | None = None) -> RegistryHead:
+        """Write the next registry revision with `changes`, atomically; return the new head.
+
+        With `expect`, only if the head is still revision `expect` (0: the store
+        holds no registry yet); otherwise raises `RegistryConflict` naming the
+        current number and writes nothing. Changes that change nothing write no
+        revision: the head is returned as it is.
+        """
+        raise JournalError(f"{type(self).__name__} keeps no registry")
 
     @abc.abstractmethod
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:

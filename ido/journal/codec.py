@@ -10,14 +10,19 @@ by one too. A dict of the caller's data with keys starting with `$` is
 wrapped as `{"$d": {...}}`, so it is never mistaken for a reference.
 
 Rows are bytes: a three-byte header (flags, preset dictionary id, how many
-earlier texts it was deflated against) then the UTF-8 JSON, deflated with
-zlib against the dictionary of ido's field names (`ZDICT_1`, kept in the
+earlier texts it was deflated against) then the UTF-8 JSON, deflated
+against the dictionary of ido's field names (`ZDICT_1`, kept in the
 journal) plus those earlier texts when that is shorter: an event row
 against the run's previous events (`seal`), a blob against its previous
 versions under the same key (`seal_blob`, `FLAG_BASED`: the base's key
-follows the header), a run's first events against a seed blob. `body`
-gives the text back and `unpack` resolves references, so what a store
-returns is exactly the data it was given (as JSON round-trips it).
+follows the header), and an event or run row against its intent's *seed*
+(`FLAG_SEEDED`: the texts of an earlier whole run of the intent, stored
+once; the row does not name it, its run's intent does). Rows written since
+format 3 are raw deflate followed by the text's Adler-32 (`FLAG_RAW`: zlib's
+framing without its header and dictionary id, 6 bytes less a row); format 2
+rows (zlib framing, a seed named in the row) read as they were. `body` gives
+the text back and `unpack` resolves references, so what a store returns is
+exactly the data it was given (as JSON round-trips it).
 
 Called by `ido.journal.sqlite`, which decides what each row is deflated against.
 """
@@ -51,8 +56,16 @@ HEADER = 3
 DEFLATE_MIN = 24
 
 FLAG_DEFLATED = 1
-#: a blob deflated against another blob (its key follows the header)
+#: a blob deflated against another blob (its key follows the header); in format 2 also an
+#: event or run row deflated against a seed blob named that way
 FLAG_BASED = 2
+#: raw deflate then the text's Adler-32 (4 bytes, big-endian), not zlib's framing (format 3)
+FLAG_RAW = 4
+#: deflated against its intent's seed first, then the `previous` texts (format 3)
+FLAG_SEEDED = 8
+_FLAGS = FLAG_DEFLATED | FLAG_BASED | FLAG_RAW | FLAG_SEEDED
+#: Adler-32 of the text, after a raw-deflated body
+CHECK = 4
 #: a blob is deflated against at most this many blobs in a row (then one stands alone)
 BLOB_CHAIN = 16
 
@@ -138,29 +151,30 @@ class Packer:
                 "(dicts, lists, strings, numbers, booleans, null)"
             ) from None
 
-    def seal(self, raw: bytes, previous: Sequence[bytes] = (), seed: tuple[bytes, bytes] | None = None) -> bytes:
+    def seal(self, raw: bytes, previous: Sequence[bytes] = (), seed: bytes | None = None) -> bytes:
         """Return row bytes for `raw`: a header, then `raw` deflated when that is shorter.
 
         `previous`: the texts of the run's events just before this one (oldest
-        first); deflating against them stores mostly what changed. `seed` = (key,
-        text) of a blob holding the first events of an earlier run of the same
-        intent, for the first events of a run, which have little before them. A
-        reader must give the same texts back to `body`, the seed's first.
+        first); deflating against them stores mostly what changed. `seed`: the
+        text of the seed of the row's intent (an earlier whole run of it, see
+        `ido.journal.sqlite`), which holds what runs of one intent repeat of one
+        another; used when that is shorter (`FLAG_SEEDED`). A reader must give
+        the same texts back to `body`.
         """
         if len(raw) < DEFLATE_MIN or not self.current:
             return bytes((0, 0, 0)) + raw
-        small = self._deflate(raw, previous)
-        row = bytes((FLAG_DEFLATED, self.current, len(previous))) + small
+        row = bytes((FLAG_DEFLATED | FLAG_RAW, self.current, len(previous))) + self._deflate(raw, previous)
         if seed is not None:
-            seeded = self._deflate(raw, [seed[1], *previous])
-            if len(seeded) + 8 < len(small):
-                row = bytes((FLAG_DEFLATED | FLAG_BASED, self.current, len(previous) + 1)) + seed[0] + seeded
+            seeded = bytes((FLAG_DEFLATED | FLAG_RAW | FLAG_SEEDED, self.current, len(previous))) + \
+                self._deflate(raw, [seed, *previous])
+            row = min(row, seeded, key=len)
         return row if len(row) < len(raw) + HEADER else bytes((0, 0, 0)) + raw
 
     def _deflate(self, raw: bytes, previous: Sequence[bytes]) -> bytes:
-        comp = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY,
+        """Return `raw` raw-deflated against the dictionary and `previous`, then its Adler-32."""
+        comp = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY,
                                 self._zdict(self.current, previous))
-        return comp.compress(raw) + comp.flush()
+        return comp.compress(raw) + comp.flush() + zlib.adler32(raw).to_bytes(CHECK, "big")
 
     def seal_blob(self, raw: bytes, base: tuple[bytes, tuple[bytes, ...]] | None) -> tuple[bytes, int]:
         """Return (row bytes, depth) for a blob: deflated against `base` = (its key, the texts
@@ -174,7 +188,7 @@ class Packer:
         plain = self.seal(raw)
         if len(small) + 8 >= len(plain):
             return plain, 0
-        return bytes((FLAG_DEFLATED | FLAG_BASED, self.current, depth + 1)) + key + small, depth + 1
+        return bytes((FLAG_DEFLATED | FLAG_RAW | FLAG_BASED, self.current, depth + 1)) + key + small, depth + 1
 
     @staticmethod
     def blob_base(row: bytes) -> bytes | None:
@@ -195,16 +209,22 @@ class Packer:
             return 0
         return row[2] - 1 if row[0] & FLAG_BASED and row[2] else row[2]
 
-    def body(self, row: bytes, *, what: str, previous: Sequence[bytes] = ()) -> bytes:
+    @staticmethod
+    def seeded(row: bytes) -> bool:
+        """Return whether `row` was deflated against its intent's seed (give it to `body`)."""
+        return len(row) >= HEADER and bool(row[0] & FLAG_SEEDED)
+
+    def body(self, row: bytes, *, what: str, previous: Sequence[bytes] = (), seed: bytes | None = None) -> bytes:
         """Return the JSON text of a row; raises JournalCorrupted naming `what`.
 
-        `previous`: the texts of the `chained(row)` events before it, oldest first.
+        `previous`: the texts of the `chained(row)` events before it, oldest first
+        (a format-2 row's seed first); `seed`: its intent's seed when `seeded(row)`.
         """
         try:
             if len(row) < HEADER:
                 raise ValueError("it is shorter than its header")
             flags, dict_id, chain = row[0], row[1], row[2]
-            if flags & ~(FLAG_DEFLATED | FLAG_BASED):
+            if flags & ~_FLAGS:
                 raise ValueError(f"its header has unknown flags {flags}")
             body = row[HEADER:]
             if flags & FLAG_BASED:  # deflated against its chain: `chain` blobs before it
@@ -214,13 +234,32 @@ class Packer:
                     raise ValueError(f"it was deflated with dictionary {dict_id}, which the journal lacks")
                 if chain != len(previous):
                     raise ValueError(f"it needs the {chain} events before it, {len(previous)} were read")
-                decomp = zlib.decompressobj(15, self._zdict(dict_id, previous))
-                body = decomp.decompress(body) + decomp.flush()
-                if not decomp.eof:
-                    raise ValueError("its compressed data are cut short")
+                if flags & FLAG_SEEDED:
+                    if seed is None:
+                        raise ValueError("it was deflated against its intent's seed, which the journal lacks")
+                    previous = [seed, *previous]
+                body = self._inflate(body, self._zdict(dict_id, previous), raw=bool(flags & FLAG_RAW))
+            elif flags:
+                raise ValueError(f"its header has flags {flags} without the deflated one")
             return body
         except (ValueError, zlib.error) as exc:
             raise JournalCorrupted(f"{what} does not decode: {exc}") from None
+
+    @staticmethod
+    def _inflate(body: bytes, zdict: bytes, *, raw: bool) -> bytes:
+        """Return `body` inflated against `zdict`: raw deflate then an Adler-32 when `raw`,
+        else zlib's framing (format 2); ValueError when cut short or not matching its check."""
+        if raw:
+            body, check = body[:-CHECK], body[-CHECK:]
+        decomp = zlib.decompressobj(-15 if raw else 15, zdict)
+        text = decomp.decompress(body) + decomp.flush()
+        if not decomp.eof or (raw and len(check) < CHECK):
+            raise ValueError("its compressed data are cut short")
+        if decomp.unused_data:
+            raise ValueError("it has data after its compressed data")
+        if raw and zlib.adler32(text).to_bytes(CHECK, "big") != check:
+            raise ValueError("its text does not match its checksum (damaged)")
+        return text
 
 
 def load(text: bytes | str, *, what: str) -> Any:

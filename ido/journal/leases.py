@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ido.errors import LeaseLost
-from ido.journal.base import Event, Lease, RunInfo, Store
+from ido.journal.base import Event, HealthChange, HealthRow, Lease, RunInfo, Signal, Store
+from ido.journal.registry import RegistryChange, RegistryHead, RegistrySnapshot
 
 #: The default lease: long enough to ride out a pause, short enough for a quick takeover.
 DEFAULT_LEASE_S = 10.0
@@ -122,7 +123,8 @@ class LeasedStore(Store):
     # -- the Store -----------------------------------------------------------------------------
 
     async def append(
-        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None
+        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None,
+        health: Sequence[HealthChange] = (),
     ) -> None:
         """Append through `inner`, fenced by this owner's lease of the run (created with its first event)."""
         run_id = events[0].run_id if events else (run.run_id if run is not None else None)
@@ -137,11 +139,31 @@ class LeasedStore(Store):
             held = Lease(run_id=run_id, owner=self.owner, epoch=1, until=0.0)
         lease = held.model_copy(update={"until": self.clock() + self.lease_s})
         try:
-            await self.inner.append(events, run=run, fence=lease)
+            await self.inner.append(events, run=run, fence=lease, health=health)
         except LeaseLost:
             self.held.pop(run_id, None)
             raise
         self.held[run_id] = lease
+
+    def health_rows(self) -> dict[str, HealthRow]:
+        """Return the shared health rows of `inner` (see `Store.health_rows`)."""
+        return self.inner.health_rows()
+
+    def update_health(self, changes: Sequence[HealthChange]) -> None:
+        """Apply probe answers through `inner` (see `Store.update_health`)."""
+        self.inner.update_health(changes)
+
+    def claim_probe(self, capability: str, owner: str, *, lease_s: float, now: float | None = None) -> bool:
+        """Take or renew a probe lease through `inner` (see `Store.claim_probe`)."""
+        return self.inner.claim_probe(capability, owner, lease_s=lease_s, now=now)
+
+    def put_signal(self, signal: Signal) -> None:
+        """Keep a signal through `inner` (see `Store.put_signal`)."""
+        self.inner.put_signal(signal)
+
+    def signals(self, *, run_ids: Sequence[str]) -> list[Signal]:
+        """Return the signals `inner` keeps for `run_ids`."""
+        return self.inner.signals(run_ids=run_ids)
 
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
         """Store a revision (not fenced: content by digest is the same whoever writes it)."""
@@ -150,6 +172,18 @@ class LeasedStore(Store):
     def get_revision(self, *, digest: str) -> Any:
         """Return the revision stored under `digest`."""
         return self.inner.get_revision(digest=digest)
+
+    def registry_head(self) -> RegistryHead | None:
+        """Return the registry's newest revision (not fenced: the registry belongs to no run)."""
+        return self.inner.registry_head()
+
+    def registry_snapshot(self, *, number: int | None = None) -> RegistrySnapshot | None:
+        """Return a registry revision with its declarations."""
+        return self.inner.registry_snapshot(number=number)
+
+    def commit_registry(self, changes: Sequence[RegistryChange], *, expect: int | None = None) -> RegistryHead:
+        """Write the next registry revision (see `Store.commit_registry`)."""
+        return self.inner.commit_registry(changes, expect=expect)
 
     def get_run(self, *, run_id: str) -> RunInfo:
         """Return the run row (see `Store.get_run`)."""

@@ -14,7 +14,17 @@ from typing import Any
 
 from ido.errors import JournalError
 from ido.journal._common import check_fence, check_seqs, encode, resolve_run_id, select_runs
-from ido.journal.base import TERMINAL_STATUSES, Event, Lease, RunInfo, Store
+from ido.journal.base import (
+    TERMINAL_STATUSES,
+    Event,
+    HealthChange,
+    HealthRow,
+    Lease,
+    RunInfo,
+    Signal,
+    Store,
+)
+from ido.journal.registry import MemoryRegistry, RegistryChange, RegistryHead, RegistrySnapshot
 
 
 class MemoryStore(Store):
@@ -25,10 +35,15 @@ class MemoryStore(Store):
         self._events: dict[str, list[tuple[Event, str]]] = {}  # run_id -> [(event, data JSON)]
         self._revisions: dict[str, tuple[str, str]] = {}  # digest -> (kind, content JSON)
         self._leases: dict[str, Lease] = {}
+        self._health: dict[str, HealthRow] = {}
+        self._probes: dict[str, tuple[str, float]] = {}  # capability -> (owner, until)
+        self._signals: list[Signal] = []
         self.commits = 0  # number of appends applied: one "transaction" each
+        self._registry = MemoryRegistry()
 
     async def append(
-        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None
+        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None,
+        health: Sequence[HealthChange] = (),
     ) -> None:
         """Store `events` and the `run` row atomically; return at once (nothing to flush).
 
@@ -37,6 +52,7 @@ class MemoryStore(Store):
         LeaseLost when `fence` no longer holds.
         """
         self._apply(events, run, fence)
+        self.update_health(health)
 
     def _apply(self, events: Sequence[Event], run: RunInfo | None, fence: Lease | None) -> None:
         encoded = [(e, encode(e.data, what=f"event {e.seq} of run {e.run_id}")) for e in events]
@@ -58,6 +74,18 @@ class MemoryStore(Store):
         for event, data in encoded:
             self._events.setdefault(event.run_id, []).append((event, data))
         self.commits += 1
+
+    def registry_head(self) -> RegistryHead | None:
+        """Return the registry's newest revision, or None (see `Store.registry_head`)."""
+        return self._registry.head()
+
+    def registry_snapshot(self, *, number: int | None = None) -> RegistrySnapshot | None:
+        """Return a registry revision with its declarations (see `Store.registry_snapshot`)."""
+        return self._registry.snapshot(number)
+
+    def commit_registry(self, changes: Sequence[RegistryChange], *, expect: int | None = None) -> RegistryHead:
+        """Write the next registry revision if the head is `expect` (see `Store.commit_registry`)."""
+        return self._registry.commit(changes, expect=expect)
 
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
         """Store `content` under `digest` unless already there (idempotent)."""
@@ -143,6 +171,42 @@ class MemoryStore(Store):
         """Return the current leases (of `run_ids` if given)."""
         wanted = set(run_ids) if run_ids is not None else None
         return [v for k, v in sorted(self._leases.items()) if wanted is None or k in wanted]
+
+    def health_rows(self) -> dict[str, HealthRow]:
+        """Return every capability's shared health row (see `Store.health_rows`)."""
+        return dict(self._health)
+
+    def update_health(self, changes: Sequence[HealthChange]) -> None:
+        """Fold `changes` into the health rows (all or none: each state is computed first)."""
+        rows = dict(self._health)
+        at = time.time()
+        for change in changes:
+            old = rows.get(change.capability)
+            state = change.apply(dict(old.state) if old is not None and old.state else None)
+            encode(state, what=f"health of {change.capability}")
+            rows[change.capability] = HealthRow(
+                capability=change.capability, state=state, version=(old.version if old else 0) + 1,
+                updated_at=at,
+            )
+        self._health = rows
+
+    def claim_probe(self, capability: str, owner: str, *, lease_s: float, now: float | None = None) -> bool:
+        """Take or renew the probe lease of `capability` (see `Store.claim_probe`)."""
+        at = time.time() if now is None else now
+        held = self._probes.get(capability)
+        if held is not None and held[0] != owner and held[1] >= at:
+            return False
+        self._probes[capability] = (owner, at + lease_s)
+        return True
+
+    def put_signal(self, signal: Signal) -> None:
+        """Keep `signal` for the run's worker (see `Store.put_signal`)."""
+        self._signals.append(signal)
+
+    def signals(self, *, run_ids: Sequence[str]) -> list[Signal]:
+        """Return the signals kept for `run_ids`, oldest first."""
+        wanted = set(run_ids)
+        return [s for s in self._signals if s.run_id in wanted]
 
     def close(self) -> None:
         """Nothing to release; the data stay readable until the object is dropped."""

@@ -30,8 +30,25 @@ from pydantic import ValidationError as PydanticError
 
 from ido.errors import JournalCorrupted, JournalError
 from ido.journal._common import check_fence, check_seqs, encode, lease_from_row, resolve_run_id
-from ido.journal.base import TERMINAL_STATUSES, Event, Lease, RunInfo, Store
+from ido.journal.base import (
+    TERMINAL_STATUSES,
+    Event,
+    HealthChange,
+    HealthRow,
+    Lease,
+    RunInfo,
+    Signal,
+    Store,
+)
 from ido.journal.group import GroupCommit
+from ido.journal.registry import (
+    RegistryChange,
+    RegistryHead,
+    RegistrySnapshot,
+    SqlRegistry,
+    registry_schema,
+)
+from ido.journal.shared import POSTGRES as SHARED
 
 if TYPE_CHECKING:
     import psycopg
@@ -78,7 +95,7 @@ CREATE TABLE IF NOT EXISTS ido_revisions (
     kind TEXT NOT NULL,
     content TEXT NOT NULL
 );
-"""
+""" + registry_schema("ido_", "DOUBLE PRECISION") + ";\n".join(SHARED.schema()) + ";\n"
 
 
 def redact_url(url: str) -> str:
@@ -112,6 +129,7 @@ class _Append:
     run: RunInfo | None
     run_row: tuple[str, str, str, float, float, str] | None
     fence: Lease | None = None
+    health: Sequence[HealthChange] = ()
     loop: asyncio.AbstractEventLoop | None = None
     future: asyncio.Future[None] | None = None
     error: JournalError | None = field(default=None)
@@ -143,6 +161,9 @@ class PostgresStore(Store):
             self._commit, name="ido-journal-writer:postgresql",
             failed=lambda exc: JournalError(f"cannot write the journal {redact_url(self.url)}: {type(exc).__name__}: {_one_line(exc)}"),
         )
+        # EXCLUSIVE: other commits of the registry wait, readers do not
+        self._registry = SqlRegistry(mark="%s", prefix="ido_", read=self._read, write=self._leasing,
+                                     lock_sql="LOCK TABLE ido_registry_revisions IN EXCLUSIVE MODE")
         self._writer = self._connect()
         try:
             self._init_schema(self._writer)
@@ -217,9 +238,10 @@ class PostgresStore(Store):
     # -- writing -------------------------------------------------------------------------------
 
     async def append(
-        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None
+        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None,
+        health: Sequence[HealthChange] = (),
     ) -> None:
-        """Write `events` and the `run` row in one transaction; return once committed.
+        """Write `events`, the `run` row and the `health` changes in one transaction; return once committed.
 
         Concurrent callers share a transaction (group commit). Raises
         JournalError, having written nothing of this call, on a duplicate or
@@ -229,6 +251,7 @@ class PostgresStore(Store):
         """
         item = self._encode(events, run)
         item.fence = fence
+        item.health = tuple(health)
         if self.synchronous:
             self._commit([item])
         else:
@@ -262,6 +285,11 @@ class PostgresStore(Store):
                     has_row: dict[str, bool] = {}
                     for item in batch:
                         self._apply(conn, item, last, has_row)
+                    # the health changes of the appends written, in this same transaction
+                    SHARED.apply_health(
+                        conn, [c for item in batch if item.error is None for c in item.health],
+                        time.time(),
+                    )
             except self._psycopg.Error as exc:  # nothing of the batch is written
                 error = JournalError(
                     f"cannot write the journal {redact_url(self.url)}: {_one_line(exc)}"
@@ -435,6 +463,20 @@ class PostgresStore(Store):
             )
         return [lease for row in rows if (lease := lease_from_row(row))]
 
+    # -- the registry (`ido.journal.registry`) ------------------------------------------------
+
+    def registry_head(self) -> RegistryHead | None:
+        """Return the registry's newest revision, or None (see `Store.registry_head`)."""
+        return self._registry.head()
+
+    def registry_snapshot(self, *, number: int | None = None) -> RegistrySnapshot | None:
+        """Return a registry revision with its declarations (see `Store.registry_snapshot`)."""
+        return self._registry.snapshot(number)
+
+    def commit_registry(self, changes: Sequence[RegistryChange], *, expect: int | None = None) -> RegistryHead:
+        """Write the next registry revision if the head is `expect` (see `Store.commit_registry`)."""
+        return self._registry.commit(changes, expect=expect)
+
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
         """Store `content` under `digest` once, durably; a second call with the digest is a no-op."""
         text = encode(content, what=f"revision {digest}")
@@ -452,6 +494,31 @@ class PostgresStore(Store):
                 raise JournalError(
                     f"cannot write the journal {redact_url(self.url)}: {_one_line(exc)}"
                 ) from None
+
+    # -- shared health, probe leases, signals (`ido.journal.shared`) ------------------------------
+
+    def health_rows(self) -> dict[str, HealthRow]:
+        """Return every capability's shared health row (see `Store.health_rows`)."""
+        return SHARED.health_rows(self._read(SHARED.select_health()))
+
+    def update_health(self, changes: Sequence[HealthChange]) -> None:
+        """Apply probe answers to the health rows in a transaction of their own."""
+        if changes:
+            self._leasing(lambda conn: SHARED.apply_health(conn, changes, time.time()))
+
+    def claim_probe(self, capability: str, owner: str, *, lease_s: float, now: float | None = None) -> bool:
+        """Take or renew the probe lease of `capability` (see `Store.claim_probe`)."""
+        at = time.time() if now is None else now
+        return self._leasing(lambda conn: SHARED.claim_probe(conn, capability, owner, at + lease_s, at))
+
+    def put_signal(self, signal: Signal) -> None:
+        """Keep `signal` for the run's worker (see `Store.put_signal`)."""
+        self._leasing(lambda conn: SHARED.put_signal(conn, signal))
+
+    def signals(self, *, run_ids: Sequence[str]) -> list[Signal]:
+        """Return the signals kept for `run_ids`, oldest first."""
+        ids = list(run_ids)
+        return SHARED.signals(self._read(SHARED.select_signals(len(ids)), ids)) if ids else []
 
     # -- reading -------------------------------------------------------------------------------
 

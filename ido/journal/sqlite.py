@@ -19,7 +19,12 @@ Format (`FORMAT_VERSION`, in the meta table): rows are packed by
 older format is migrated when opened, one of a newer format refused naming
 both versions. What each row is deflated against (the run's previous
 events, a long value's previous versions, a seed per intent) is remembered
-by the writer only once committed. Opened by `ido.journal.open_store`.
+by the writer only once committed. The seed of an intent is the texts of
+the first run of it this journal saw to its end (its first `_SEED_MAX`
+bytes), stored once as a blob named in the meta table (`runseed.INTENT`)
+and never replaced: runs of one intent repeat one another (the same plan,
+alternatives, reasons, field names), so each later row of the intent
+stores mostly what is its own. Opened by `ido.journal.open_store`.
 """
 
 from __future__ import annotations
@@ -37,7 +42,16 @@ from pydantic import ValidationError as PydanticError
 
 from ido.errors import JournalCorrupted, JournalError
 from ido.journal._common import check_fence, check_seqs, lease_from_row, resolve_run_id
-from ido.journal.base import TERMINAL_STATUSES, Event, Lease, RunInfo, Store
+from ido.journal.base import (
+    TERMINAL_STATUSES,
+    Event,
+    HealthChange,
+    HealthRow,
+    Lease,
+    RunInfo,
+    Signal,
+    Store,
+)
 from ido.journal.codec import (
     BLOB_CHAIN,
     ZDICT_1,
@@ -51,13 +65,24 @@ from ido.journal.codec import (
     unpack,
 )
 from ido.journal.group import GroupCommit
+from ido.journal.registry import (
+    RegistryChange,
+    RegistryHead,
+    RegistrySnapshot,
+    SqlRegistry,
+    registry_schema,
+)
+from ido.journal.shared import SQLITE as SHARED
 
 #: the journal format this code writes. 1: JSON text rows keyed by run id (ido up to
-#: 0.x of 2026-12); 2: packed rows (`ido.journal.codec`) keyed by an integer run key, blobs.
-FORMAT_VERSION = 2
+#: 0.x of 2026-12); 2: packed rows (`ido.journal.codec`) keyed by an integer run key, blobs;
+#: 3: rows raw-deflated with a checksum, deflated against their intent's seed (a whole
+#: earlier run) rather than a seed named in each row. Format-2 rows read as they are.
+FORMAT_VERSION = 3
 SCHEMA_VERSION = FORMAT_VERSION  # the name format 1 used; kept in meta so format-1 idos refuse us
 
 _T = TypeVar("_T")
+_REGISTRY_TABLES = ("registry_revisions", "registry_entries")
 _HEADER = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 30_000
 #: an event's row key is run_key << 32 | seq: one integer, the rowid, no second index.
@@ -65,8 +90,9 @@ _SEQ_BITS = 32
 _SEQ_MASK = (1 << _SEQ_BITS) - 1
 #: how many of a run's previous events a row is deflated against (decisions are a few apart).
 _CHAIN = 6
-#: how many first events of a run make the seed later runs of its intent deflate against.
-_SEED_EVENTS = 6
+#: at most this many bytes of a run's event texts make the seed of its intent: with the
+#: run's previous events (`_CHAIN`) and the field-name dictionary it fits zlib's 32 KiB window.
+_SEED_MAX = 20_000
 #: decoded blobs kept per store (many decisions share them); a dict, cleared when full.
 _BLOB_CACHE = 4096
 
@@ -113,7 +139,13 @@ CREATE TABLE IF NOT EXISTS revisions (
     kind TEXT NOT NULL,
     content BLOB NOT NULL
 );
-"""
+""" + registry_schema("", "REAL") + ";\n".join(SHARED.schema()) + ";\n"
+
+#: the tables a journal of this format has (a journal without one gets it, `CREATE ... IF NOT EXISTS`).
+_TABLES = frozenset({
+    "runs", "events", "revisions", "blobs", "leases", "capability_health", "probe_leases", "run_signals",
+    *_REGISTRY_TABLES,
+})
 
 #: format 1 -> 2: the same rows under the new keys; their JSON text is kept as it is.
 _MIGRATE_1 = """
@@ -145,6 +177,7 @@ class _Append:
     run: RunInfo | None
     run_info: bytes | None  # JSON, sealed by the writer (against its intent's seed)
     fence: Lease | None = None
+    health: Sequence[HealthChange] = ()
     loop: asyncio.AbstractEventLoop | None = None
     future: asyncio.Future[None] | None = None
     error: JournalError | None = field(default=None)
@@ -185,8 +218,11 @@ class SQLiteStore(Store):
         self._blob_bases: dict[str, tuple[bytes, tuple[bytes, ...]]] = {}
         self._blob_texts: dict[bytes, bytes] = {}
         self._blob_parents: dict[bytes, bytes | None] = {}
-        self._intents: dict[str, str] = {}  # run -> intent, for runs this store writes
-        self._seeds: dict[str, tuple[bytes, bytes] | None] = {}  # intent -> seed (key, text)
+        self._intents: dict[str, str | None] = {}  # run -> intent, for runs this store writes
+        self._seeds: dict[str, bytes | None] = {}  # intent -> its seed's text (writer side)
+        # run -> its event texts from seq 1, while its intent has no seed (a seed to be)
+        self._candidates: dict[str, tuple[bytes, ...]] = {}
+        self._read_seeds: dict[str, bytes] = {}  # intent -> its seed's text (reader side)
         self._blob_cache: dict[bytes, Any] = {}
         self._check_file(must_exist=must_exist)
         try:
@@ -194,6 +230,7 @@ class SQLiteStore(Store):
             self._writer = self._open_writer()
             self._reader = self._connect()
             self._packer = self._load_packer()
+            self._registry = SqlRegistry(mark="?", prefix="", read=self._read, write=self._leasing)
         except sqlite3.DatabaseError as exc:
             raise self._not_a_journal(str(exc)) from None
         except OSError as exc:
@@ -305,7 +342,7 @@ class SQLiteStore(Store):
         version = FORMAT_VERSION
         if "meta" in tables:
             version = self._stored_format(conn)
-            if {"runs", "events", "revisions", "blobs", "leases"} <= tables and version == FORMAT_VERSION:
+            if tables >= _TABLES and version == FORMAT_VERSION:
                 self.opened_format = version
                 return
         conn.execute("BEGIN IMMEDIATE")
@@ -358,9 +395,10 @@ class SQLiteStore(Store):
     # -- writing -------------------------------------------------------------------------------
 
     async def append(
-        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None
+        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None,
+        health: Sequence[HealthChange] = (),
     ) -> None:
-        """Write `events` and the `run` row in one transaction; return once fsynced.
+        """Write `events`, the `run` row and the `health` changes in one transaction; return once fsynced.
 
         Concurrent callers share a transaction (group commit). Raises
         JournalError, having written nothing of this call, on a duplicate or
@@ -370,6 +408,7 @@ class SQLiteStore(Store):
         """
         item = self._encode(events, run)
         item.fence = fence
+        item.health = tuple(health)
         if self.synchronous:
             self._commit([item])
         else:
@@ -400,6 +439,10 @@ class SQLiteStore(Store):
                 last: dict[str, int] = {}
                 for item in batch:
                     self._apply(conn, item, last, done)
+                # the health changes of the appends written, in this same transaction
+                SHARED.apply_health(
+                    conn, [c for item in batch if item.error is None for c in item.health], time.time()
+                )
                 conn.execute("COMMIT")
             except Exception as exc:  # sqlite3.Error (disk full, I/O) or a bug: nothing is written
                 if conn.in_transaction:
@@ -423,6 +466,9 @@ class SQLiteStore(Store):
             self._recent.clear()
         self._recent.update(done.recent)
         self._seeds.update(done.seeds)
+        self._candidates.update(done.candidates)
+        for run_id in [r for r in self._candidates if r in done.finished or self._intents.get(r) in done.seeds]:
+            del self._candidates[run_id]
         for run_id in done.finished:
             self._run_keys.pop(run_id, None)
             self._intents.pop(run_id, None)
@@ -474,8 +520,9 @@ class SQLiteStore(Store):
             self._put_blobs(conn, packed, done)
         conn.execute("SAVEPOINT item")
         recent: dict[str, list[tuple[int, bytes]]] = {}
+        candidates: dict[str, tuple[bytes, ...] | None] = {}
         run_keys: dict[str, int] = {}
-        intents = dict(self._intents)
+        intents = {run_id: self._intent(conn, run_id) for run_id in keys}
         if item.run is not None:
             intents[item.run.run_id] = item.run.intent
         try:
@@ -494,7 +541,7 @@ class SQLiteStore(Store):
                     "created_at = excluded.created_at, updated_at = excluded.updated_at, "
                     "info = excluded.info RETURNING run_key",
                     (run.run_id, run.intent, run.status, run.created_at, run.updated_at,
-                     self._packer.seal(item.run_info, (), done.seeds.get(run.intent) or self._seed(conn, run.intent))),
+                     self._packer.seal(item.run_info, (), self._seed(conn, run.intent, done))),
                 ).fetchone()
                 keys[run.run_id] = run_keys[run.run_id] = int(row[0])
             rows = []
@@ -504,13 +551,17 @@ class SQLiteStore(Store):
                 # deflate against the run's events just before this one, when they are known
                 # (committed by this store) and contiguous; otherwise against none
                 chain = [t for _, t in before] if before and before[-1][0] == event.seq - 1 else []
-                seed = self._seed(conn, intents.get(run_id)) if event.seq <= _CHAIN else None
+                seed = self._seed(conn, intents.get(run_id), done)
                 data = self._packer.seal(packed.text, chain, seed)
                 key = keys[run_id]
                 assert key is not None
                 rows.append(((key << _SEQ_BITS) | event.seq, event.kind, event.at, data))
                 recent[run_id] = ([*before[-(_CHAIN - 1):], (event.seq, packed.text)]
                                   if chain else [(event.seq, packed.text)])
+                if seed is None:  # the run's texts from seq 1 may become its intent's seed
+                    so_far = () if event.seq == 1 else candidates.get(
+                        run_id, done.candidates.get(run_id, self._candidates.get(run_id)))
+                    candidates[run_id] = None if so_far is None else (*so_far, packed.text)
             conn.executemany("INSERT INTO events (id, kind, at, data) VALUES (?, ?, ?, ?)", rows)
         except sqlite3.IntegrityError as exc:
             conn.execute("ROLLBACK TO item")
@@ -520,15 +571,18 @@ class SQLiteStore(Store):
         conn.execute("RELEASE item")
         last.update(new_last)
         done.recent.update(recent)
-        if item.run is not None:
-            self._intents[item.run.run_id] = item.run.intent
-        for run_id, texts in recent.items():
+        self._intents.update((r, i) for r, i in intents.items() if i is not None)
+        finished = item.run.run_id if item.run is not None and item.run.status in TERMINAL_STATUSES else None
+        for run_id, texts in candidates.items():
             intent = intents.get(run_id)
-            if intent is not None and len(texts) >= _SEED_EVENTS and texts[0][0] == 1:
-                self._make_seed(conn, intent, [t for _, t in texts[:_SEED_EVENTS]], done)
+            if texts is None or intent is None:
+                continue
+            done.candidates[run_id] = texts
+            if run_id == finished or sum(len(t) + 1 for t in texts) >= _SEED_MAX:
+                self._make_seed(conn, intent, texts, done)
         done.run_keys.update(run_keys)
-        if item.run is not None and item.run.status in TERMINAL_STATUSES:
-            done.finished.add(item.run.run_id)
+        if finished is not None:
+            done.finished.add(finished)
 
     def _put_blobs(self, conn: sqlite3.Connection, packed: Packed, done: _Written) -> None:
         """Insert the blobs of `packed` not yet stored; a long value is deflated against the
@@ -552,32 +606,51 @@ class SQLiteStore(Store):
                     (f"base.{path}", f"{ref_text(key_bytes)} {depth}"),
                 )
 
-    def _seed(self, conn: sqlite3.Connection, intent: str | None) -> tuple[bytes, bytes] | None:
-        """Return the seed (key, text) new runs of `intent` deflate their first events
-        against: the first events of an earlier run of it, stored once as a blob."""
+    def _intent(self, conn: sqlite3.Connection, run_id: str) -> str | None:
+        """Return the intent of `run_id` (None when it has no row yet), as its row names it."""
+        if run_id not in self._intents:
+            row = conn.execute("SELECT intent FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                return None
+            self._intents[run_id] = str(row[0])
+        return self._intents[run_id]
+
+    def _seed(self, conn: sqlite3.Connection, intent: str | None, done: _Written) -> bytes | None:
+        """Return the text of the seed of `intent` (None: it has none yet) that rows of its
+        runs are deflated against; the meta table names it once, and a reader finds it there."""
         if intent is None:
             return None
-        if intent not in self._seeds:
-            row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"seed.{intent}",)).fetchone()
-            seed = None
-            if row is not None:
-                try:
-                    key = ref_digest(str(row[0]))
-                    seed = (key, self._blob_text(key))
-                except (ValueError, JournalCorrupted):
-                    seed = None  # a damaged seed only costs compression: runs go without
-            self._seeds[intent] = seed
+        if intent in done.seeds:  # made in this transaction
+            return done.seeds[intent]
+        if self._seeds.get(intent) is None:
+            # read through the writing connection: what it sees is committed, as a seed this
+            # transaction made is in `done.seeds`; an absent seed is looked for again next time
+            self._seeds[intent] = self._stored_seed(conn, intent)
         return self._seeds[intent]
 
-    def _make_seed(self, conn: sqlite3.Connection, intent: str, texts: list[bytes], done: _Written) -> None:
-        if intent in done.seeds or self._seed(conn, intent) is not None:
+    def _stored_seed(self, conn: sqlite3.Connection, intent: str) -> bytes | None:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"runseed.{intent}",)).fetchone()
+        if row is None:
+            return None
+        try:
+            return self._blob_text(ref_digest(str(row[0])))
+        except (ValueError, JournalCorrupted):
+            return None  # damaged: new rows go without it (the rows that used it will not read)
+
+    def _make_seed(self, conn: sqlite3.Connection, intent: str, texts: Sequence[bytes], done: _Written) -> None:
+        """Store `texts` (a run's event texts from seq 1) as the seed of `intent`, unless it
+        has one (another process may have stored one meanwhile: that one stands)."""
+        if self._seed(conn, intent, done) is not None:
             return
-        text = b"\n".join(texts)
+        text = b"\n".join(texts)[:_SEED_MAX]
         key = digest(text)
+        cursor = conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                              (f"runseed.{intent}", ref_text(key)))
+        if cursor.rowcount != 1:
+            return
         conn.execute("INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)",
                      (blob_key(key), self._packer.seal(text)))
-        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (f"seed.{intent}", ref_text(key)))
-        done.seeds[intent] = (key, text)
+        done.seeds[intent] = text
 
     def _blob_base(self, conn: sqlite3.Connection, path: str) -> tuple[bytes, tuple[bytes, ...]] | None:
         """Return the last blob stored under top-level key `path` (key, its chain's texts), if known."""
@@ -688,6 +761,20 @@ class SQLiteStore(Store):
             params = ids
         return [lease for row in self._read(sql + " ORDER BY run_id", params) if (lease := lease_from_row(row))]
 
+    # -- the registry (`ido.journal.registry`) ------------------------------------------------
+
+    def registry_head(self) -> RegistryHead | None:
+        """Return the registry's newest revision, or None (see `Store.registry_head`)."""
+        return self._registry.head()
+
+    def registry_snapshot(self, *, number: int | None = None) -> RegistrySnapshot | None:
+        """Return a registry revision with its declarations (see `Store.registry_snapshot`)."""
+        return self._registry.snapshot(number)
+
+    def commit_registry(self, changes: Sequence[RegistryChange], *, expect: int | None = None) -> RegistryHead:
+        """Write the next registry revision if the head is `expect` (see `Store.commit_registry`)."""
+        return self._registry.commit(changes, expect=expect)
+
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
         """Store `content` under `digest` once, durably; a second call with the digest is a no-op."""
         # stored under its kind: a new set of alternatives or capabilities is deflated
@@ -713,6 +800,31 @@ class SQLiteStore(Store):
                     conn.execute("ROLLBACK")
                 raise JournalError(f"cannot write the journal {self.path}: {exc}") from None
             self._remember(done)
+
+    # -- shared health, probe leases, signals (`ido.journal.shared`) ------------------------------
+
+    def health_rows(self) -> dict[str, HealthRow]:
+        """Return every capability's shared health row (see `Store.health_rows`)."""
+        return SHARED.health_rows(self._read(SHARED.select_health()))
+
+    def update_health(self, changes: Sequence[HealthChange]) -> None:
+        """Apply probe answers to the health rows in a transaction of their own."""
+        if changes:
+            self._leasing(lambda conn: SHARED.apply_health(conn, changes, time.time()))
+
+    def claim_probe(self, capability: str, owner: str, *, lease_s: float, now: float | None = None) -> bool:
+        """Take or renew the probe lease of `capability` (see `Store.claim_probe`)."""
+        at = time.time() if now is None else now
+        return self._leasing(lambda conn: SHARED.claim_probe(conn, capability, owner, at + lease_s, at))
+
+    def put_signal(self, signal: Signal) -> None:
+        """Keep `signal` for the run's worker (see `Store.put_signal`)."""
+        self._leasing(lambda conn: SHARED.put_signal(conn, signal))
+
+    def signals(self, *, run_ids: Sequence[str]) -> list[Signal]:
+        """Return the signals kept for `run_ids`, oldest first."""
+        ids = list(run_ids)
+        return SHARED.signals(self._read(SHARED.select_signals(len(ids)), ids)) if ids else []
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -794,7 +906,7 @@ class SQLiteStore(Store):
 
     def get_run(self, *, run_id: str) -> RunInfo:
         """Return the run whose id is `run_id` or uniquely starts with it; UsageError otherwise."""
-        row = self._read_one("SELECT run_id, info FROM runs WHERE run_id = ?", (run_id,))
+        row = self._read_one("SELECT run_id, info, intent FROM runs WHERE run_id = ?", (run_id,))
         if row is None:
             matches = [
                 r[0] for r in self._read(
@@ -808,17 +920,36 @@ class SQLiteStore(Store):
                     r[0] for r in self._read("SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 8")
                 ]
                 resolve_run_id(run_id, known)  # raises the ambiguous / unknown UsageError
-            row = self._read_one("SELECT run_id, info FROM runs WHERE run_id = ?", (matches[0],))
-        return self._decode_run(row[0], row[1])
+            row = self._read_one("SELECT run_id, info, intent FROM runs WHERE run_id = ?", (matches[0],))
+        return self._decode_run(row[0], row[1], row[2])
 
-    def _decode_run(self, run_id: str, info: str | bytes) -> RunInfo:
+    def _intent_seed(self, intent: str) -> bytes | None:
+        """Return the text of the seed of `intent` (None: it has none), read from the journal."""
+        hit = self._read_seeds.get(intent)
+        if hit is not None:
+            return hit
+        row = self._read_one("SELECT value FROM meta WHERE key = ?", (f"runseed.{intent}",))
+        if row is None:
+            return None
+        try:
+            key = ref_digest(str(row[0]))
+        except ValueError:
+            raise JournalCorrupted(f"the seed of intent {intent} is not named by a digest "
+                                   f"({str(row[0])[:40]!r}): the meta table is damaged") from None
+        text = self._blob_text(key)
+        self._read_seeds[intent] = text  # never replaced once stored: safe to keep
+        return text
+
+    def _decode_run(self, run_id: str, info: str | bytes, intent: str) -> RunInfo:
         what = f"the row of run {run_id} in {self.path}"
         try:
             if isinstance(info, str):
                 return RunInfo.model_validate_json(info)
-            seed = Packer.blob_base(bytes(info))
-            previous = [] if seed is None else [self._blob_text(seed)]
-            return RunInfo.model_validate_json(self._packer.body(bytes(info), what=what, previous=previous))
+            data = bytes(info)
+            base = Packer.blob_base(data)  # format 2: a seed named in the row
+            previous = [] if base is None else [self._blob_text(base)]
+            seed = self._intent_seed(intent) if Packer.seeded(data) else None
+            return RunInfo.model_validate_json(self._packer.body(data, what=what, previous=previous, seed=seed))
         except PydanticError as exc:
             reason = _first_error(exc)
         except JournalCorrupted as exc:
@@ -837,7 +968,7 @@ class SQLiteStore(Store):
         run of a page to get the next). Rows that do not decode are left out and
         named in `corrupted_runs`.
         """
-        sql = "SELECT run_id, info FROM runs"
+        sql = "SELECT run_id, info, intent FROM runs"
         where: list[str] = []
         params: list[Any] = []
         if status is not None:
@@ -856,9 +987,9 @@ class SQLiteStore(Store):
             sql += " LIMIT ?"
             params.append(min(limit, 2**63 - 1))
         runs, bad = [], []
-        for run_id, info in self._read(sql, params):
+        for run_id, info, intent in self._read(sql, params):
             try:
-                runs.append(self._decode_run(run_id, info))
+                runs.append(self._decode_run(run_id, info, intent))
             except JournalCorrupted:
                 bad.append(run_id)
         self.corrupted_runs = bad
@@ -870,11 +1001,11 @@ class SQLiteStore(Store):
         Every row of the run is read, whatever `kinds`: a row is deflated against
         the run's events before it.
         """
-        row = self._read_one("SELECT run_key FROM runs WHERE run_id = ?", (run_id,))
+        row = self._read_one("SELECT run_key, intent FROM runs WHERE run_id = ?", (run_id,))
         wanted = None if kinds is None else set(kinds)
         if row is None or wanted == set():
             return []
-        key = int(row[0])
+        key, intent = int(row[0]), str(row[1])
         rows = self._read(
             "SELECT id, kind, at, data FROM events WHERE id BETWEEN ? AND ? ORDER BY id",
             (key << _SEQ_BITS, (key << _SEQ_BITS) | _SEQ_MASK),
@@ -891,10 +1022,11 @@ class SQLiteStore(Store):
                 else:
                     chain = Packer.chained(bytes(data))
                     previous = [texts[s] for s in range(seq - chain, seq) if s in texts]
-                    seed = Packer.blob_base(bytes(data))
-                    if seed is not None:
-                        previous.insert(0, self._blob_text(seed))
-                    text = self._packer.body(bytes(data), what=what, previous=previous)
+                    base = Packer.blob_base(bytes(data))  # format 2: a seed named in the row
+                    if base is not None:
+                        previous.insert(0, self._blob_text(base))
+                    seed = self._intent_seed(intent) if Packer.seeded(bytes(data)) else None
+                    text = self._packer.body(bytes(data), what=what, previous=previous, seed=seed)
                     texts[seq] = text
                     if wanted is not None and kind not in wanted:
                         continue
@@ -935,7 +1067,8 @@ class _Written:
     run_keys: dict[str, int] = field(default_factory=dict)
     recent: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
     blob_bases: dict[str, tuple[bytes, tuple[bytes, ...]]] = field(default_factory=dict)
-    seeds: dict[str, tuple[bytes, bytes] | None] = field(default_factory=dict)
+    seeds: dict[str, bytes] = field(default_factory=dict)
+    candidates: dict[str, tuple[bytes, ...]] = field(default_factory=dict)
     finished: set[str] = field(default_factory=set)
 
 

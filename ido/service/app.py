@@ -2,10 +2,11 @@
 
 The routes are in `runs` (submit, list, get, decisions, why-not, approve,
 reject, replay), `events` (server-sent events of a run), `plans` (plans and
-simulations), `registry` (declarations and health) and `docs` (the vendored
-docs page and the browser login). OpenAPI 3.1 is at `/api/v1/openapi.json`.
+simulations), `registry` (declarations and health), `docs` (the vendored
+docs page and the browser login) and `explorer` (the decision explorer's pages at `/`). OpenAPI 3.1 is at `/api/v1/openapi.json`.
 Errors have one shape (`ido.service.errors`); bodies over the limit get 413
-(`ido.service.limits`).
+(`ido.service.limits`); kept answers of finished runs are sent before routing
+(`ido.service.kept`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
 
-from ido.service import docs, errors, events, plans, registry, runs
+from ido.service import docs, errors, events, explorer, plans, registry, runs
+from ido.service.kept import KeptAnswers
 from ido.service.limits import BodyLimit
 from ido.service.state import Service
 
@@ -45,7 +47,11 @@ def create_app(service: Service) -> FastAPI:
     )
     app.state.service = service
     errors.install(app)
+    # the explorer first: its `/` (the runs list) takes the place of docs' redirect to the API docs
+    app.include_router(explorer.router)
     for module in (runs, events, plans, registry, docs):
         app.include_router(module.router)
+    # added first, so it runs inside the body limit: a finished run's kept answer, before routing
+    app.add_middleware(KeptAnswers, service=service)
     app.add_middleware(BodyLimit, limit=service.max_body_bytes)
     return app

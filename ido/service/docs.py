@@ -5,7 +5,7 @@ one) have no internet, so the files ship in `ido/service/static/`
 (swagger-ui-dist, Apache-2.0, see VENDORED.txt) and `/api/v1/docs` serves
 them. `/login?secret=...` is the one-time URL `ido serve` prints when no
 token file is given: it sets the HttpOnly session cookie and sends the
-browser to the docs.
+browser to the explorer (`/`).
 """
 
 from __future__ import annotations
@@ -63,6 +63,6 @@ def login(service: ServiceDep, secret: Annotated[str, Query(max_length=200)] = "
     """Trade the one-time login secret for the HttpOnly session cookie; 403 once used or when wrong."""
     if not service.guard.login(secret):
         raise ApiError(403, "forbidden", "this login link is used or wrong; restart `ido serve` for a new one")
-    response = RedirectResponse("/api/v1/docs", status_code=303)
+    response = RedirectResponse("/", status_code=303)  # the explorer's runs list
     response.set_cookie(SESSION_COOKIE, service.guard.session, httponly=True, samesite="strict", path="/")
     return response

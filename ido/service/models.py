@@ -47,7 +47,7 @@ class RunsPage(BaseModel):
 
 
 class Answer(_Body):
-    """`POST /runs/{id}/approve|reject`: who answers (recorded in the journal) and a note."""
+    """`POST /runs/{id}/approve|reject|cancel`: who answers or asks (recorded) and a note."""
 
     by: str = Field(default="api", max_length=200)
     note: str = Field(default="", max_length=2000)
@@ -69,16 +69,52 @@ class SimulationRequest(_Body):
 
 
 class Registry(BaseModel):
-    """`GET /capabilities|policies|intents`: the declarations and the revision digest they make."""
+    """`GET /capabilities|policies|intents`: the declarations, the revision digest they make (what
+    decisions record), and the registry revision number (the `ETag`, for `If-Match`)."""
 
     revision: str
+    registry: int = 0
     items: list[dict[str, Any]]
 
 
+class RegistryChanged(BaseModel):
+    """`PUT`/`DELETE /{capabilities|policies|intents}/{name}`: the registry revision the change made.
+
+    `registry` is the new revision number (also the `ETag`), `digest` the digest
+    of the whole registry at it, `item` the declaration as stored (None after a
+    DELETE), `changed` False when the PUT body equals what was stored (no new revision).
+    """
+
+    registry: int
+    digest: str
+    kind: str
+    name: str
+    changed: bool
+    item: dict[str, Any] | None = None
+class CapabilityStatus(BaseModel):
+    """One capability's shared health now: estimates, circuit, and its row's version (times: epoch seconds)."""
+
+    circuit: Literal["closed", "open", "half_open"]
+    success_rate: float | None = None
+    latency_s: float | None = None
+    cost: float | None = None
+    #: when an open circuit admits a half-open trial.
+    retry_at: float | None = None
+    probe_up: bool | None = None
+    samples: int = 0
+    consecutive_failures: int = 0
+    last_seen: float | None = None
+    #: how many outcomes and probe answers the row holds, and when the last was written.
+    version: int = 0
+    updated_at: float = 0.0
+
+
 class Health(BaseModel):
-    """`GET /health`: the service is up, which journal it serves, and the leases workers hold."""
+    """`GET /health`: the service is up, its journal, the leases workers hold, and capability health."""
 
     status: Literal["ok"]
     store: str
     runs_by_status: dict[str, int]
     workers: list[str]
+    #: every capability with a shared health row (written by the workers' outcomes and probes).
+    capabilities: dict[str, CapabilityStatus] = {}

@@ -30,7 +30,7 @@ def make_plan(request: RunRequest, service: ServiceDep) -> JSONResponse:
     """The best admissible plan for the intent (`ido plan --json`); 409 with the explanation when none is."""
     from ido.engine.plans import plan_intent
 
-    made = plan_intent(service.workspace, request.intent, facts=request.set_facts, inputs=request.inputs)
+    made = plan_intent(service.declarations(), request.intent, facts=request.set_facts, inputs=request.inputs)
     plan = made.plan.model_dump(mode="json")
     if not made.plan.feasible:
         return JSONResponse({**body("no_admissible_plan", made.plan.explanation), "plan": plan},
@@ -44,7 +44,7 @@ def simulate(request: SimulationRequest, service: ServiceDep) -> JSONResponse:
     """Rehearse a scenario of the workspace (`ido simulate --json`), at most MAX_SIMULATED_RUNS runs per strategy."""
     from ido.simulation.runner import simulate as run_simulation
 
-    scenario = service.workspace.scenario(request.scenario)
+    scenario = service.declarations().scenario(request.scenario)
     runs = scenario.runs if request.runs is None else request.runs
     if runs > MAX_SIMULATED_RUNS:
         raise ApiError(422, "too_many_runs",
@@ -53,7 +53,7 @@ def simulate(request: SimulationRequest, service: ServiceDep) -> JSONResponse:
         raise ApiError(429, "busy", "another simulation is running; try again when it ends",
                        headers={"Retry-After": "5"})
     try:
-        report = run_simulation(service.workspace, scenario, runs=runs, seed=request.seed,
+        report = run_simulation(service.declarations(), scenario, runs=runs, seed=request.seed,
                                 strategies=request.strategies)
     finally:
         service.simulation_slot.release()

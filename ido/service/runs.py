@@ -1,7 +1,7 @@
-"""Runs over HTTP: submit, list, get, decisions (= explain), why-not, approve, reject, replay.
+"""Runs over HTTP: submit, list, get, decisions (= explain), why-not, approve, reject, cancel, replay.
 
 Every body is what the matching CLI `--json` prints, built by the same
-functions (`queue_run`, `explain`, `why_not`, `replay`, `answer`). A
+functions (`queued_run`, `explain`, `why_not`, `replay`, `answer`). A
 submitted run is queued for `ido worker` processes (or the workers `ido
 serve --workers N` runs). Endpoints are plain functions: FastAPI runs them on
 its thread pool, where the journal's blocking reads belong.
@@ -13,6 +13,7 @@ import asyncio
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -26,6 +27,7 @@ from ido.planning.types import Verdict
 from ido.replay import ReplayReport, replay
 from ido.service.auth import Scope
 from ido.service.errors import ApiError
+from ido.service.kept import DECISIONS, why_not_kind
 from ido.service.models import Answer, ReplayRequest, RunRequest, RunsPage, Submitted
 from ido.service.state import MAX_PAGE, Service, ServiceDep, require
 
@@ -36,6 +38,9 @@ SCAN_LIMIT = 2000
 
 #: The key of a queued run's options recording the request an Idempotency-Key was first used for.
 IDEMPOTENCY = "idempotency"
+
+#: Builds an answer about a run as JSON bytes (run on a pool thread: it reads the journal).
+Builder = Callable[[Store, RunInfo], bytes]
 
 
 def find_run(store: Store, run_id: str) -> RunInfo:
@@ -53,27 +58,33 @@ def run_id_for_key(key: str) -> str:
 
 @router.post("/runs", status_code=202, response_model=Submitted, dependencies=[require(Scope.operate)],
              responses={409: {"description": "the Idempotency-Key was used for another request"}})
-def submit(body: RunRequest, service: ServiceDep,
-           idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
+async def submit(body: RunRequest, service: ServiceDep,
+                 idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
     """Queue a run of the intent for a worker; 202 with its id. A retried Idempotency-Key returns the same run."""
-    # The run id is derived from the key, so retries to any `ido serve` on this journal name one
-    # run; the check-then-queue is serialised within this process (two services racing on the
-    # very same key at the same instant could both queue it; the later row would win).
-    from ido.engine.worker import queue_run
+    # async: the row is checked and built in microseconds on the loop, and the append awaits the
+    # journal's group commit there, so concurrent submits share one commit with no pool thread
+    # and no event loop of their own. The run id is derived from the key, so retries to any
+    # `ido serve` on this journal name one run; the check-then-queue is serialised within this
+    # process (two services racing on the very same key at the same instant could both queue
+    # it; the later row would win).
+    from ido.engine.worker import queued_run
 
     request = body.model_dump(mode="json", by_alias=True)
     options: dict[str, Any] = {"strategy": body.strategy, "workspace": str(service.workspace_root)}
+    store = await service.opened()
     if idempotency_key is None:
-        info = queue_run(service.store, service.workspace, body.intent, inputs=body.inputs,
-                         set_facts=body.set_facts, options=options)
+        info = queued_run(service.declarations(), body.intent, inputs=body.inputs, set_facts=body.set_facts,
+                          options=options)
+        await store.append([], run=info)
         return JSONResponse({"run_id": info.run_id, "status": info.status}, status_code=202)
     run_id = run_id_for_key(idempotency_key)
-    with service.submit_lock:
-        existing = _existing(service.store, run_id)
+    async with service.submit_lock:
+        existing = await asyncio.to_thread(_existing, store, run_id)
         if existing is None:
             options[IDEMPOTENCY] = {"request": digest(request)}
-            info = queue_run(service.store, service.workspace, body.intent, inputs=body.inputs,
-                             set_facts=body.set_facts, options=options, run_id=run_id)
+            info = queued_run(service.declarations(), body.intent, inputs=body.inputs, set_facts=body.set_facts,
+                              options=options, run_id=run_id)
+            await store.append([], run=info)
             return JSONResponse({"run_id": info.run_id, "status": info.status}, status_code=202)
     if (existing.options.get(IDEMPOTENCY) or {}).get("request") != digest(request):
         raise ApiError(409, "idempotency_key_reused",
@@ -169,14 +180,44 @@ def _matches(explanation: dict[str, Any], capability: str | None, verdict: str |
 
 def _decisions_of(service: Service, info: RunInfo) -> bytes:
     """Return the run's explanation as JSON bytes, built once for a finished run."""
-    key = ("decisions", info.run_id, info.updated_at)
-    cached = service.finished.get(key) if info.status in TERMINAL_STATUSES else None
-    if cached is None:
-        cached = _explained(service.store, info.run_id)
+    return _kept_or_built(service, DECISIONS, info, _explained)
+
+
+def _explained(store: Store, info: RunInfo) -> bytes:
+    return explain(store, info.run_id).model_dump_json().encode()
+
+
+def _kept_or_built(service: Service, kind: str, info: RunInfo, build: Builder) -> bytes:
+    """Return the kept answer `kind` about the run, or `build` it, kept when the run had finished.
+
+    `info` is read before the build: a run that finishes meanwhile is built
+    from its newer journal but not kept, so a kept answer is always one of
+    the final journal (the status and its events are written in one commit).
+    """
+    key = (kind, info.run_id)
+    found = service.finished.get(key)
+    if found is None:
+        found = build(service.store, info)
         if info.status in TERMINAL_STATUSES:
-            # a finished run's journal no longer changes: its explanation is built once
-            service.finished.put(key, cached)
-    return cached
+            # a finished run's journal no longer changes: its answer is built once
+            service.finished.put(key, found)
+    return found
+
+
+async def _served(service: Service, kind: str, run_id: str, build: Builder) -> Response:
+    """Return the answer `kind` about `run_id` as pre-encoded JSON; called by the read endpoints.
+
+    A kept answer (a finished run's, asked for by its full id) is usually sent
+    before routing by `ido.service.kept`; here it is a dict lookup. Anything
+    else (a prefix, a run in flight, a first read) reads the journal on a pool
+    thread, never on the loop. A prefix is never a key: a new run may make it
+    ambiguous.
+    """
+    found = service.finished.get((kind, run_id))
+    if found is None:
+        found = await asyncio.to_thread(
+            lambda: _kept_or_built(service, kind, find_run(service.store, run_id), build))
+    return Response(found, media_type="application/json")
 
 
 @router.get("/runs/{run_id}", response_model=RunInfo, dependencies=[require(Scope.read)])
@@ -188,25 +229,15 @@ def get_run(run_id: str, service: ServiceDep) -> JSONResponse:
 @router.get("/runs/{run_id}/decisions", response_model=Explanation, dependencies=[require(Scope.read)])
 async def decisions(run_id: str, service: ServiceDep) -> Response:
     """The run's decision timeline: the JSON of `ido explain RUN --json`."""
-    # async: a finished run's answer is one row read (sub-millisecond) and a cache hit, which
-    # costs less on the loop than a hop to a pool thread; building an explanation goes to a thread
-    info = find_run(service.store, run_id)
-    cached = service.finished.get(("decisions", info.run_id, info.updated_at))
-    if cached is None or info.status not in TERMINAL_STATUSES:
-        cached = await asyncio.to_thread(_decisions_of, service, info)
-    return Response(cached, media_type="application/json")
-
-
-def _explained(store: Store, run_id: str) -> bytes:
-    return explain(store, run_id).model_dump_json().encode()
+    return await _served(service, DECISIONS, run_id, _explained)
 
 
 @router.get("/runs/{run_id}/why-not/{capability}", response_model=WhyNot,
             dependencies=[require(Scope.read)])
-def why_not_capability(run_id: str, capability: str, service: ServiceDep) -> JSONResponse:
+async def why_not_capability(run_id: str, capability: str, service: ServiceDep) -> Response:
     """Why CAPABILITY was or was not used, decision by decision: `ido why-not RUN CAP --json`."""
-    info = find_run(service.store, run_id)
-    return JSONResponse(why_not(service.store, info.run_id, capability).model_dump(mode="json"))
+    return await _served(service, why_not_kind(capability), run_id,
+                         lambda store, info: why_not(store, info.run_id, capability).model_dump_json().encode())
 
 
 def _answer(service: Service, run_id: str, approved: bool, body: Answer | None) -> JSONResponse:
@@ -230,10 +261,24 @@ def reject(run_id: str, service: ServiceDep, body: Answer | None = None) -> JSON
     return _answer(service, run_id, False, body)
 
 
+@router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunInfo,
+             dependencies=[require(Scope.operate)],
+             responses={409: {"description": "the run already ended"}})
+def cancel(run_id: str, service: ServiceDep, body: Answer | None = None) -> JSONResponse:
+    """Ask the run to stop (as `ido cancel --no-wait`); 202 with its row: a queued run ends at once,
+    a running one at its worker's next decision, compensating per its on_failure; 409 when it ended."""
+    from ido.engine.cancel import request_cancel
+
+    info = find_run(service.store, run_id)
+    given = body or Answer()
+    row = asyncio.run(request_cancel(service.store, info.run_id, by=given.by, note=given.note))
+    return JSONResponse(row.model_dump(mode="json"), status_code=202)
+
+
 @router.post("/runs/{run_id}/replay", response_model=ReplayReport, dependencies=[require(Scope.read)])
 def replay_run(run_id: str, service: ServiceDep, body: ReplayRequest | None = None) -> JSONResponse:
     """Re-derive every decision: identical, or (what_if) what would change under the service's workspace."""
     info = find_run(service.store, run_id)
     what_if = body is not None and body.what_if
-    report = replay(service.store, info.run_id, workspace=service.workspace if what_if else None)
+    report = replay(service.store, info.run_id, workspace=service.declarations() if what_if else None)
     return JSONResponse(report.model_dump(mode="json"))

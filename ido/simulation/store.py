@@ -22,7 +22,7 @@ from typing import Any
 
 from ido.errors import JournalError
 from ido.journal._common import check_seqs, resolve_run_id, select_runs
-from ido.journal.base import Event, Lease, RunInfo, Store
+from ido.journal.base import Event, HealthChange, Lease, RunInfo, Store
 
 
 class Summary:
@@ -62,11 +62,13 @@ class SimStore(Store):
         return summary.events if summary is not None else 0
 
     async def append(
-        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None
+        self, events: Sequence[Event], *, run: RunInfo | None = None, fence: Lease | None = None,
+        health: Sequence[HealthChange] = (),
     ) -> None:
         """Store `events` and the `run` row; raises JournalError on bad seqs or a run with no row.
 
-        A simulation is one process: nothing is leased, so a fenced write is refused.
+        A simulation is one process: nothing is leased, so a fenced write is refused,
+        and its health stays in the engine's tracker (`health` changes are not kept).
         """
         if fence is not None:
             raise JournalError("the simulator's journal keeps no leases")

@@ -7,11 +7,23 @@ over HTTP, so an engine in another process (killed, resumed) talks to it too.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
+from typing import IO
 
 import ido.loading  # noqa: F401 - first: ido.workspace and ido.loading import each other
+from ido.journal import open_store
+from ido.journal.base import Event
 from ido.testing.services import ServiceServer
+
+ROOT = Path(__file__).resolve().parents[2]
+#: the environment of `ido` processes the tests start: this checkout's ido, no colours.
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
 
 #: endpoint -> (cost, delay in seconds): every step takes a little time, so kills land mid-run.
 ENDPOINTS = {
@@ -95,3 +107,60 @@ def write_shop(root: Path, server: ServiceServer, *, deadline: str = "8s") -> Pa
     (root / "intents" / "order.yaml").write_text(ORDER_INTENT.replace("DEADLINE", deadline))
     (root / "capabilities" / "shop.yaml").write_text(shop_capabilities(server))
     return root
+
+
+class Workers:
+    """`ido worker` processes on one workspace and journal; all stopped at the end."""
+
+    def __init__(self, root: Path, url: str, tmp: Path) -> None:
+        self.root, self.url, self.tmp = root, url, tmp
+        self.procs: list[subprocess.Popen[str]] = []
+        self.logs: list[IO[str]] = []
+
+    def start(self, *, lease: str = "1s", concurrency: int = 8) -> subprocess.Popen[str]:
+        log = (self.tmp / f"worker{len(self.procs)}.log").open("w")
+        self.logs.append(log)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ido", "--workspace", str(self.root), "--store", self.url,
+             "worker", "--lease", lease, "--concurrency", str(concurrency)],
+            cwd=ROOT, env=ENV, stdout=log, stderr=subprocess.STDOUT, text=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def log(self, proc: subprocess.Popen[str]) -> str:
+        return (self.tmp / f"worker{self.procs.index(proc)}.log").read_text()
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for log in self.logs:
+            log.close()
+
+
+def snapshot(url: str) -> tuple[dict[str, str], dict[str, list[Event]]]:
+    """Return (status by run, events by run) as the journal holds them now."""
+    store = open_store(url)
+    try:
+        runs = store.list_runs()
+        return {r.run_id: r.status for r in runs}, {r.run_id: store.events(run_id=r.run_id) for r in runs}
+    finally:
+        store.close()
+
+
+def wait_until(predicate: object, *, limit_s: float, what: str) -> None:
+    """Poll `predicate()` every 50 ms until true; fail naming `what` after `limit_s`."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {limit_s}s waiting for {what}")

@@ -65,3 +65,34 @@ async def test_crash_during_compensation_never_undoes_a_step_twice(tmp_path: Pat
     assert len(shop.side_effects("notify.mail")) == 1
     assert len(shop.requests("pay.refund")) == 1 and len(shop.side_effects("pay.refund")) == 1
     assert shop.side_effects("stock.release") == [f"{run_id}:stock.release:1"]
+
+
+async def test_a_resent_step_refused_after_the_crash_keeps_its_key(tmp_path: Path, shop: ServiceServer) -> None:
+    """The payment acted but the crash hid it; its re-send is refused (503): the next try keeps the key.
+
+    A refusal of the re-send says nothing of the first send. Moving on to a new
+    key (as after a definite failure) would make the provider charge twice.
+    """
+    ws = load_workspace(write_shop(tmp_path / "ws", shop, deadline="8s"))
+    store = SQLiteStore(tmp_path / "j.db")
+    shop.set("pay.acme", delay=0.5)
+    shop.set("pay.backup", status=503)  # only the first provider can take the payment
+    first = Engine(ws, store)
+    run_id = await first.start("order", inputs={"order_id": "o-3"})
+    while not shop.requests("pay.acme"):
+        await asyncio.sleep(0.01)
+    await first.close()  # the process dies; the provider still acts on the request it has
+    while not shop.side_effects("pay.acme"):
+        await asyncio.sleep(0.01)
+    shop.set("pay.acme", delay=0.0, fail_next=1)  # the re-send is refused once
+    second = Engine(ws, store)
+    result = await second.resume(run_id)
+    await second.close()
+    events = store.events(run_id=run_id)
+    store.close()
+    assert result.status == "succeeded"
+    pay = [(e.data["status"], e.data["idempotency_key"], e.data.get("resent")) for e in events
+           if e.kind == "outcome" and e.data["capability"] == "pay.acme"]
+    key = f"{run_id}:pay.acme:1"
+    assert pay[0] == ("failed", key, True) and pay[-1] == ("succeeded", key, None), pay
+    assert shop.side_effects("pay.acme") == [key]

@@ -9,7 +9,6 @@ stopped worker's late writes are refused, and every run replays.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -17,62 +16,20 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import pytest
-from durability_helpers import ENDPOINTS, write_shop
+from durability_helpers import ENDPOINTS, ENV, ROOT, Workers, snapshot, wait_until, write_shop
 
 from ido.cli.main import main
-from ido.journal import open_store
-from ido.journal.base import TERMINAL_STATUSES, Event
+from ido.journal.base import TERMINAL_STATUSES
 from ido.testing.services import ServiceServer
 from tests.conftest import postgres_url
-
-ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def journal_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A shared journal: a SQLite file, or an empty database on the PostgreSQL server."""
     return postgres_url() if request.param == "postgresql" else f"sqlite:///{tmp_path / 'journal.db'}"
-
-
-class Workers:
-    """`ido worker` processes on one workspace and journal; all stopped at the end."""
-
-    def __init__(self, root: Path, url: str, tmp: Path) -> None:
-        self.root, self.url, self.tmp = root, url, tmp
-        self.procs: list[subprocess.Popen[str]] = []
-        self.logs: list[IO[str]] = []
-
-    def start(self, *, lease: str = "1s", concurrency: int = 8) -> subprocess.Popen[str]:
-        log = (self.tmp / f"worker{len(self.procs)}.log").open("w")
-        self.logs.append(log)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ido", "--workspace", str(self.root), "--store", self.url,
-             "worker", "--lease", lease, "--concurrency", str(concurrency)],
-            cwd=ROOT, env=ENV, stdout=log, stderr=subprocess.STDOUT, text=True,
-        )
-        self.procs.append(proc)
-        return proc
-
-    def log(self, proc: subprocess.Popen[str]) -> str:
-        return (self.tmp / f"worker{self.procs.index(proc)}.log").read_text()
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGCONT)
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for log in self.logs:
-            log.close()
 
 
 @pytest.fixture
@@ -96,26 +53,6 @@ def queue(workers: Workers, n: int, capsys: pytest.CaptureFixture[str]) -> list[
         assert code == 0 and out.startswith("queued: run "), out
         ids.append(out.split()[2])
     return ids
-
-
-def snapshot(url: str) -> tuple[dict[str, str], dict[str, list[Event]]]:
-    """Return (status by run, events by run) as the journal holds them now."""
-    store = open_store(url)
-    try:
-        runs = store.list_runs()
-        return {r.run_id: r.status for r in runs}, {r.run_id: store.events(run_id=r.run_id) for r in runs}
-    finally:
-        store.close()
-
-
-def wait_until(predicate: object, *, limit_s: float, what: str) -> None:
-    """Poll `predicate()` every 50 ms until true; fail naming `what` after `limit_s`."""
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {limit_s}s waiting for {what}")
 
 
 def check_journal(url: str, ids: list[str], shop: ServiceServer, capsys: pytest.CaptureFixture[str],

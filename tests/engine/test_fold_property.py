@@ -112,7 +112,7 @@ def folded(run: RunState) -> dict[str, Any]:
             value = _Near(dumped)
         elif name in ("attempts", "key_groups", "state", "roles"):
             value = dict(value)
-        elif name in ("approved", "excluded"):
+        elif name in ("approved", "excluded", "doubt"):
             value = set(value)
         elif name in ("faults", "rejected"):
             value = list(value)

@@ -9,7 +9,7 @@ import pytest
 from journal_helpers import event, event_key, run_info
 
 from ido.errors import JournalCorrupted, JournalError
-from ido.journal.sqlite import SQLiteStore
+from ido.journal.sqlite import FORMAT_VERSION, SQLiteStore
 
 
 async def _journal_with_runs(path: Path, runs: int = 3, events: int = 4) -> None:
@@ -64,7 +64,7 @@ async def test_newer_schema_is_refused(db_path: Path) -> None:
     with sqlite3.connect(db_path) as conn:
         conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     conn.close()
-    with pytest.raises(JournalError, match=r"newer ido .journal format 99; this ido reads formats 1 to 2.: upgrade ido"):
+    with pytest.raises(JournalError, match=rf"newer ido .journal format 99; this ido reads formats 1 to {FORMAT_VERSION}.: upgrade ido"):
         SQLiteStore(db_path)
 
 

@@ -19,8 +19,8 @@ from ido.cli.main import main
 from ido.decisions import Trigger
 from ido.errors import JournalCorrupted, JournalError
 from ido.journal import codec
-from ido.journal.base import Event
-from ido.journal.codec import ZDICT_1, Packer, unpack
+from ido.journal.base import Event, RunInfo
+from ido.journal.codec import ZDICT_1, Packer, blob_key, ref_digest, unpack
 from ido.journal.sqlite import FORMAT_VERSION, SQLiteStore
 
 DATA = Path(__file__).parent / "data"
@@ -78,6 +78,102 @@ def test_cli_explains_a_format_1_run(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["--store", f"sqlite:///{db}", "runs"]) == 0
     out = capsys.readouterr().out
     assert all(r["run_id"] in out for r in expected["runs"])
+
+
+def _fixture_v2(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    db = tmp_path / "journal.db"
+    db.write_bytes(gzip.decompress((DATA / "journal_v2.db.gz").read_bytes()))
+    expected = json.loads(gzip.decompress((DATA / "journal_v2.expected.json.gz").read_bytes()))
+    return db, expected
+
+
+def test_format_2_journal_reads_as_format_2_code_read_it(tmp_path: Path) -> None:
+    """A journal written by format-2 code (rows deflated with zlib framing, a run's first events
+    against a seed named in each row) gives back every run, event and revision it held."""
+    db, expected = _fixture_v2(tmp_path)
+    store = SQLiteStore(db)
+    assert store.opened_format == 2
+    assert [r.model_dump(mode="json") for r in store.list_runs()] == expected["runs"]
+    for run_id, events in expected["events"].items():
+        assert [e.model_dump(mode="json") for e in store.events(run_id=run_id)] == events
+    for digest, revision in expected["revisions"].items():
+        assert store.get_revision(digest=digest) == revision["content"]
+    store.close()
+    reopened = SQLiteStore(db)
+    assert reopened.opened_format == FORMAT_VERSION
+    reopened.close()
+
+
+@pytest.mark.parametrize("command", ["explain", "why_not", "replay"])
+def test_format_2_runs_explain_exactly_as_format_2_code_explained_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str,
+) -> None:
+    """`ido explain`, `why-not` and `replay` (JSON) on a format-2 journal answer, byte for byte
+    as parsed JSON, what the format-2 code answered for it."""
+    db, expected = _fixture_v2(tmp_path)
+    for run_id, answer in expected[command].items():
+        args = {"explain": ["explain", run_id], "why_not": ["why-not", run_id, "payment.stripe-eu"],
+                "replay": ["replay", run_id]}[command]
+        assert main(["--store", f"sqlite:///{db}", *args, "--json"]) == answer["code"]
+        assert json.loads(capsys.readouterr().out) == answer["json"]
+
+
+async def _rewritten(expected: dict[str, Any], db: Path) -> None:
+    """Append the fixture's runs again, with today's code, as an engine appends them: a few
+    events at a time, each run's row with them, oldest run first."""
+    store = SQLiteStore(db)
+    for digest, revision in expected["revisions"].items():
+        store.put_revision(digest=digest, kind=revision["kind"], content=revision["content"])
+    for info in sorted(expected["runs"], key=lambda r: r["created_at"]):
+        events = [Event.model_validate(e) for e in expected["events"][info["run_id"]]]
+        for start in range(0, len(events), 3):
+            await store.append(events[start:start + 3], run=RunInfo.model_validate(info))
+    store.close()
+
+
+async def test_runs_written_today_explain_exactly_as_format_2_code_explained_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The fixture's runs appended with today's encoding (deflated against their intent's
+    seed) read back event for event, and `explain`, `why-not`, `replay` answer the JSON the
+    format-2 code answered for them."""
+    _, expected = _fixture_v2(tmp_path)
+    db = tmp_path / "today.db"
+    await _rewritten(expected, db)
+    store = SQLiteStore(db)
+    for run_id, events in expected["events"].items():
+        assert [e.model_dump(mode="json") for e in store.events(run_id=run_id)] == events
+    assert [r.model_dump(mode="json") for r in store.list_runs()] == expected["runs"]
+    store.close()
+    with sqlite3.connect(db) as conn:
+        seeded = sum(Packer.seeded(bytes(d)) for (d,) in conn.execute("SELECT data FROM events"))
+    conn.close()
+    assert seeded > 0  # the later runs were deflated against the first one's texts
+    for run_id in expected["explain"]:
+        for command, args in (("explain", ["explain", run_id]), ("replay", ["replay", run_id]),
+                              ("why_not", ["why-not", run_id, "payment.stripe-eu"])):
+            answer = expected[command][run_id]
+            assert main(["--store", f"sqlite:///{db}", *args, "--json"]) == answer["code"]
+            assert json.loads(capsys.readouterr().out) == answer["json"], (command, run_id)
+
+
+async def test_format_2_journal_takes_new_runs_beside_the_old_ones(tmp_path: Path) -> None:
+    """New events appended to a format-2 journal (a new run, and the next event of an old
+    run) read back beside the old rows, which read as before."""
+    db, expected = _fixture_v2(tmp_path)
+    store = SQLiteStore(db)
+    old = next(iter(expected["events"]))
+    events = expected["events"][old]
+    decision = events[2]["data"]
+    await store.append([Event(run_id="new", seq=1, kind="decision", at=1.0, data=decision)],
+                       run=run_info("new", created_at=1e12))
+    await store.append([Event(run_id=old, seq=len(events) + 1, kind="decision", at=2.0, data=decision)])
+    store.close()
+    again = SQLiteStore(db)
+    assert again.events(run_id="new")[0].data == decision
+    got = [e.model_dump(mode="json") for e in again.events(run_id=old)]
+    assert got[:-1] == events and got[-1]["data"] == decision
+    again.close()
 
 
 async def test_newer_format_is_refused_naming_both_versions(db_path: Path) -> None:
@@ -305,7 +401,80 @@ async def test_long_values_with_mark_like_keys_come_back(db_path: Path) -> None:
     again = SQLiteStore(db_path)
     assert again.events(run_id="r") == events
     with sqlite3.connect(db_path) as conn:
-        based = conn.execute("SELECT count(*) FROM blobs WHERE substr(data, 1, 1) = x'03'").fetchone()[0]
+        based = sum(Packer.blob_base(bytes(d)) is not None for (d,) in conn.execute("SELECT data FROM blobs"))
     conn.close()
     assert based >= 1  # a changed list was stored against the one before it
+    again.close()
+
+
+# -- the seed of an intent -------------------------------------------------------------------------
+
+async def _finished_run(store: SQLiteStore, run: str, *, intent: str = "order-fulfilled",
+                        created_at: float = 1.0) -> list[Event]:
+    """Append a four-decision run of `intent` in two appends, the last one finishing it."""
+    events = [Event(run_id=run, seq=s, kind="decision", at=float(s), data=_decision(run, s)) for s in range(1, 5)]
+    await store.append(events[:2], run=run_info(run, intent=intent, created_at=created_at))
+    await store.append(events[2:], run=run_info(run, intent=intent, created_at=created_at, status="succeeded"))
+    return events
+
+
+def _seeds(db: Path) -> dict[str, str]:
+    with sqlite3.connect(db) as conn:
+        rows = dict(conn.execute("SELECT key, value FROM meta WHERE key LIKE 'runseed.%'").fetchall())
+    conn.close()
+    return rows
+
+
+def _seeded_rows(db: Path, run_id: str) -> int:
+    with sqlite3.connect(db) as conn:
+        n = sum(Packer.seeded(bytes(d)) for (d,) in conn.execute(
+            "SELECT data FROM events WHERE id >> 32 = (SELECT run_key FROM runs WHERE run_id = ?)", (run_id,)))
+    conn.close()
+    return n
+
+
+async def test_an_intent_has_one_seed_made_by_its_first_finished_run(db_path: Path) -> None:
+    """The first run of an intent to finish becomes its seed, once: a store that opened the
+    journal before (another process) uses that one rather than making its own, later runs
+    are deflated against it, and every store reads every run back as appended."""
+    early = SQLiteStore(db_path)
+    assert early.list_runs() == []  # opened, looked, found no seed
+    first = SQLiteStore(db_path)
+    written = {"a": await _finished_run(first, "a")}
+    assert list(_seeds(db_path)) == ["runseed.order-fulfilled"]
+    seed = _seeds(db_path)
+    assert _seeded_rows(db_path, "a") == 0  # it had no seed when written
+    written["b"] = await _finished_run(early, "b", created_at=2.0)
+    written["c"] = await _finished_run(first, "c", created_at=3.0)
+    written["other"] = await _finished_run(first, "other", intent="refund-issued", created_at=4.0)
+    assert _seeds(db_path) == {**seed, "runseed.refund-issued": _seeds(db_path)["runseed.refund-issued"]}
+    assert _seeded_rows(db_path, "b") > 0 and _seeded_rows(db_path, "c") > 0
+    early.close()
+    first.close()
+    again = SQLiteStore(db_path)
+    for run, events in written.items():
+        assert again.events(run_id=run) == events
+    assert {r.run_id for r in again.list_runs()} == set(written)
+    again.close()
+
+
+async def test_damaged_seed_is_named_and_hides_only_the_runs_deflated_against_it(db_path: Path) -> None:
+    """A damaged seed is reported as a damaged shared part for the runs deflated against it;
+    the run it was made of still reads, and appending goes on (without it)."""
+    store = SQLiteStore(db_path)
+    first = await _finished_run(store, "a")
+    await _finished_run(store, "b", created_at=2.0)
+    store.close()
+    key = ref_digest(_seeds(db_path)["runseed.order-fulfilled"])
+    with sqlite3.connect(db_path) as conn:
+        (data,) = conn.execute("SELECT data FROM blobs WHERE key = ?", (blob_key(key),)).fetchone()
+        conn.execute("UPDATE blobs SET data = ? WHERE key = ?", (data[:-3] + b"xyz", blob_key(key)))
+    conn.close()
+    again = SQLiteStore(db_path)
+    assert again.events(run_id="a") == first
+    with pytest.raises(JournalCorrupted, match=r"of run b .*shared part") as caught:
+        again.events(run_id="b")
+    assert caught.value.run_id == "b"
+    later = await _finished_run(again, "c", created_at=3.0)
+    assert again.events(run_id="c") == later
     again.close()

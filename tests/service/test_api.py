@@ -56,8 +56,9 @@ def test_plan_equals_ido_plan_json(api: TestClient, finished: tuple[Path, str, s
 
 
 def test_no_admissible_plan_is_409_with_the_explanation(finished: tuple[Path, str, str], tmp_path: Path) -> None:
-    root, url, _ = finished
-    service = make_service(root, url, None)
+    root, _, _ = finished
+    # a journal of its own: its registry is seeded from the workspace below on first use
+    service = make_service(root, f"sqlite:///{tmp_path / 'journal.db'}", None)
     # every shipping provider gone: the goal order.shipped cannot be reached
     service.workspace.capabilities = {
         n: c for n, c in service.workspace.capabilities.items() if c.provides != "shipping"

@@ -202,3 +202,24 @@ def test_serve_with_in_process_workers_and_no_token_file(tmp_path: Path) -> None
     text = log.read_text()
     assert "/login?secret=" in text  # the one-time link for browsers is printed once
     assert text.count("/login?secret=") == 1
+
+
+def test_client_cancel_reaches_the_worker_process_driving_the_run(server: Server) -> None:
+    """`Client.cancel` of a run the worker process drives: it stops, compensates, and says who asked."""
+    with server.client("operate") as ido:
+        run_id = ido.start("order-fulfilled", inputs={"order_id": "ord-cancel", "amount": 1500.0})
+        limit = time.monotonic() + 120
+        while ido.get_run(run_id)["status"] != "waiting_approval":
+            assert time.monotonic() < limit, ido.get_run(run_id)
+            time.sleep(0.1)
+        assert ido.cancel(run_id, by="ana", note="customer called")["status"] == "waiting_approval"
+        row = ido.wait(run_id, timeout=120)
+        assert row["status"] == "compensated", row
+        cancel = [d for d in ido.decisions(run_id)["decisions"] if d["trigger"] == "cancel"]
+        assert len(cancel) == 1 and cancel[0]["cause"] == "cancel requested by ana: customer called"
+        with pytest.raises(ClientError) as caught:
+            ido.cancel(run_id)
+        assert caught.value.status == 409 and caught.value.kind == "run_ended"
+        sent = {name for d in ido.decisions(run_id)["decisions"] if d["action"] == "dispatch" for name in d["chosen"]}
+        caps = ido.health()["capabilities"]
+        assert sent and all(caps[name]["samples"] >= 1 for name in sent)  # the worker's outcomes are shared

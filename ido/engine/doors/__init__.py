@@ -73,6 +73,17 @@ class Planner(Protocol):
     def plan(self, intent: Any, request: Any, health: Any, *, explain: bool = True) -> Any: ...
 
 
+class RegistrySource(Protocol):
+    """Returns the workspace when the registry of declarations changed since the last call, else None.
+
+    `ido.registry.LiveRegistry` is one (the store's registry revisions); the
+    engine asks before each decision (`fresh`: before a run starts, asking the
+    store now rather than trusting a look of the last 100 ms) and adopts what it returns.
+    """
+
+    def changed(self, *, fresh: bool = False) -> Any | None: ...
+
+
 class PolicySet(Protocol):
     """Returns a capability's judgement (denied_by, approval_by ...) under the policies for a run."""
 

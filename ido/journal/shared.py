@@ -1,0 +1,123 @@
+"""The store's tables beside the journal: capability health rows, probe leases and run signals.
+
+Shared by the SQLite and PostgreSQL journals (`ido.journal.sqlite`,
+`ido.journal.postgres`), which differ here only in their placeholders and
+table prefix (`SharedTables`). Health rows are written inside the journal's
+own transactions (`apply_health`, called by each store's group commit after
+the batch's events), so an outcome and its health change commit together;
+probe leases and signals are small transactions of their own. Kept apart
+from the event tables: nothing here is part of a run's journal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ido.journal.base import HealthChange, HealthRow, Signal
+
+
+@dataclass(frozen=True)
+class SharedTables:
+    """The SQL of the shared tables for one dialect: `mark` is the placeholder, `prefix` the tables'."""
+
+    mark: str
+    prefix: str
+    #: PostgreSQL locks a health row while its change is folded (SQLite's write lock covers it).
+    lock_rows: bool
+
+    def schema(self) -> list[str]:
+        """Return the CREATE statements (idempotent) of the shared tables."""
+        p = self.prefix
+        real = "DOUBLE PRECISION" if self.lock_rows else "REAL"
+        key = "BIGSERIAL PRIMARY KEY" if self.lock_rows else "INTEGER PRIMARY KEY AUTOINCREMENT"
+        return [
+            f"CREATE TABLE IF NOT EXISTS {p}capability_health (capability TEXT PRIMARY KEY, "
+            f"state TEXT NOT NULL, version BIGINT NOT NULL, updated_at {real} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {p}probe_leases (capability TEXT PRIMARY KEY, "
+            f"owner TEXT NOT NULL, until {real} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {p}run_signals (id {key}, run_id TEXT NOT NULL, "
+            f"kind TEXT NOT NULL, by_whom TEXT NOT NULL, note TEXT NOT NULL, at {real} NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {p}run_signals_by_run ON {p}run_signals (run_id)",
+        ]
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", self.mark).replace("{p}", self.prefix)
+
+    def apply_health(self, conn: Any, changes: Sequence[HealthChange], at: float) -> None:
+        """Fold `changes` into their rows inside the caller's open transaction.
+
+        Rows are taken in capability order, so two processes folding into the same
+        rows never wait on each other in a cycle. A missing row is inserted empty
+        first, so the change is always folded into the state as committed.
+        """
+        for change in sorted(changes, key=lambda c: c.capability):
+            conn.execute(self._sql(
+                "INSERT INTO {p}capability_health (capability, state, version, updated_at) "
+                "VALUES (?, '{}', 0, ?) ON CONFLICT (capability) DO NOTHING"
+            ), (change.capability, at))
+            lock = " FOR UPDATE" if self.lock_rows else ""
+            row = conn.execute(self._sql(
+                "SELECT state FROM {p}capability_health WHERE capability = ?" + lock
+            ), (change.capability,)).fetchone()
+            state = json.loads(row[0]) if row and row[0] not in (None, "{}") else None
+            new = change.apply(state)
+            conn.execute(self._sql(
+                "UPDATE {p}capability_health SET state = ?, version = version + 1, updated_at = ? "
+                "WHERE capability = ?"
+            ), (json.dumps(new, separators=(",", ":"), allow_nan=False), at, change.capability))
+
+    def health_rows(self, rows: Sequence[Any]) -> dict[str, HealthRow]:
+        """Return the rows `SELECT_HEALTH` read as `HealthRow`s (an undecodable state reads as empty)."""
+        out = {}
+        for capability, state, version, updated_at in rows:
+            try:
+                data = json.loads(state)
+            except (TypeError, ValueError):
+                data = {}
+            out[capability] = HealthRow(
+                capability=capability, state=data if isinstance(data, dict) else {},
+                version=int(version), updated_at=float(updated_at),
+            )
+        return out
+
+    def select_health(self) -> str:
+        """Return the query `health_rows` reads."""
+        return self._sql("SELECT capability, state, version, updated_at FROM {p}capability_health")
+
+    def claim_probe(self, conn: Any, capability: str, owner: str, until: float, now: float) -> bool:
+        """Take or renew the probe lease of `capability` for `owner`; return whether it holds it."""
+        cur = conn.execute(self._sql(
+            "INSERT INTO {p}probe_leases (capability, owner, until) VALUES (?, ?, ?) "
+            "ON CONFLICT (capability) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+            "WHERE {p}probe_leases.until < ? OR {p}probe_leases.owner = excluded.owner"
+        ), (capability, owner, until, now))
+        return bool(cur.rowcount)
+
+    def put_signal(self, conn: Any, signal: Signal) -> None:
+        """Insert `signal`."""
+        conn.execute(self._sql(
+            "INSERT INTO {p}run_signals (run_id, kind, by_whom, note, at) VALUES (?, ?, ?, ?, ?)"
+        ), (signal.run_id, signal.kind, signal.by, signal.note, signal.at))
+
+    def select_signals(self, count: int) -> str:
+        """Return the query of the signals of `count` runs, oldest first."""
+        marks = ", ".join("?" for _ in range(count)) or "NULL"
+        return self._sql(
+            f"SELECT run_id, kind, by_whom, note, at FROM {{p}}run_signals WHERE run_id IN ({marks}) "
+            "ORDER BY id"
+        )
+
+    @staticmethod
+    def signals(rows: Sequence[Any]) -> list[Signal]:
+        """Return the rows `select_signals` read as `Signal`s (unknown kinds, from a newer ido, skipped)."""
+        return [
+            Signal(run_id=r[0], kind=r[1], by=r[2], note=r[3], at=float(r[4]))
+            for r in rows if r[1] == "cancel"
+        ]
+
+
+SQLITE = SharedTables(mark="?", prefix="", lock_rows=False)
+POSTGRES = SharedTables(mark="%s", prefix="ido_", lock_rows=True)

@@ -1,0 +1,126 @@
+"""The store's shared tables on every backend: health rows, probe leases, run signals."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from journal_helpers import event, run_info
+
+from ido.errors import JournalError, LeaseLost
+from ido.journal import open_store
+from ido.journal.base import Lease, Signal, Store
+from tests.conftest import postgres_url
+
+
+@dataclass(frozen=True)
+class Count:
+    """A health change that counts how many times it was folded into a row (and remembers the last tag)."""
+
+    capability: str
+    tag: str = ""
+
+    def apply(self, state: Mapping[str, Any] | None) -> dict[str, Any]:
+        n = int((state or {}).get("n", 0))
+        return {"n": n + 1, "last": self.tag}
+
+
+async def test_health_changes_commit_with_their_events(store: Store) -> None:
+    """An append's health changes land with it: the row holds the fold of every change, version counts them."""
+    await store.append([event("r1", 1, "run_started")], run=run_info("r1"), health=[Count("pay", "a")])
+    await store.append([event("r1", 2, "outcome")], health=[Count("pay", "b"), Count("ship", "c")])
+    rows = store.health_rows()
+    assert rows["pay"].state == {"n": 2, "last": "b"} and rows["pay"].version == 2
+    assert rows["ship"].state == {"n": 1, "last": "c"} and rows["ship"].version == 1
+    assert rows["pay"].updated_at > 0
+
+
+async def test_a_refused_append_changes_no_health(store: Store) -> None:
+    """A duplicate seq or a lost fence writes nothing, health included."""
+    await store.append([event("r1", 1, "run_started")], run=run_info("r1"), health=[Count("pay")])
+    with pytest.raises(JournalError):
+        await store.append([event("r1", 1, "outcome")], health=[Count("pay", "dup")])
+    lease = Lease(run_id="r1", owner="someone", epoch=7, until=1e12)
+    with pytest.raises(LeaseLost):
+        await store.append([event("r1", 2, "outcome")], fence=lease, health=[Count("pay", "late")])
+    assert store.health_rows()["pay"].state == {"n": 1, "last": ""}
+
+
+async def test_a_rejected_append_in_a_batch_keeps_the_others_health(store: Store) -> None:
+    """Concurrent appends share a commit; the refused one's change is left out, the others' are in."""
+    await store.append([event("r1", 1, "run_started")], run=run_info("r1"))
+    await store.append([event("r2", 1, "run_started")], run=run_info("r2"))
+    results = await asyncio.gather(
+        store.append([event("r1", 2, "outcome")], health=[Count("pay", "ok1")]),
+        store.append([event("r2", 5, "outcome")], health=[Count("pay", "gap")]),
+        store.append([event("r2", 2, "outcome")], health=[Count("pay", "ok2")]),
+        return_exceptions=True,
+    )
+    assert [isinstance(r, JournalError) for r in results] == [False, True, False]
+    assert store.health_rows()["pay"].state["n"] == 2
+
+
+def test_probe_leases_let_one_owner_probe_at_a_time(store: Store) -> None:
+    """The first claimer holds a capability's probe lease; others wait until it expires; the holder renews."""
+    assert store.claim_probe("pay", "A", lease_s=10, now=100.0)
+    assert not store.claim_probe("pay", "B", lease_s=10, now=105.0)
+    assert store.claim_probe("pay", "A", lease_s=10, now=106.0)  # renewed to 116
+    assert not store.claim_probe("pay", "B", lease_s=10, now=115.0)
+    assert store.claim_probe("pay", "B", lease_s=10, now=117.0)
+    assert store.claim_probe("ship", "A", lease_s=10, now=117.0)  # per capability
+
+
+def test_signals_are_kept_per_run_oldest_first(store: Store) -> None:
+    """Signals come back for the runs asked about, in the order they were put."""
+    store.put_signal(Signal(run_id="r1", kind="cancel", by="ann", note="wrong order", at=1.0))
+    store.put_signal(Signal(run_id="r2", kind="cancel", by="bob", at=2.0))
+    store.put_signal(Signal(run_id="r1", kind="cancel", by="cid", at=3.0))
+    got = store.signals(run_ids=["r1"])
+    assert [(s.by, s.note) for s in got] == [("ann", "wrong order"), ("cid", "")]
+    assert {s.run_id for s in store.signals(run_ids=["r1", "r2"])} == {"r1", "r2"}
+    assert store.signals(run_ids=[]) == [] and store.signals(run_ids=["nobody"]) == []
+
+
+def _two_stores(kind: str, tmp_path: Path) -> tuple[Store, Store]:
+    if kind == "postgresql":
+        url = postgres_url()
+        return open_store(url), open_store(url)
+    url = f"sqlite:///{tmp_path / 'journal.db'}"
+    return open_store(url), open_store(url)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_outcomes_of_two_writers_never_lose_an_update(kind: str, tmp_path: Path) -> None:
+    """Two stores (two connections, two writer threads) folding into one row at once: every change counts."""
+    first, second = _two_stores(kind, tmp_path)
+    per_writer, runs = 40, 4
+
+    def writer(store: Store, prefix: str) -> None:
+        async def one_run(i: int) -> None:
+            rid = f"{prefix}{i}"
+            await store.append([event(rid, 1, "run_started")], run=run_info(rid))
+            for seq in range(2, per_writer // runs + 2):
+                await store.append([event(rid, seq, "outcome")], health=[Count("pay", rid)])
+
+        async def main() -> None:
+            await asyncio.gather(*(one_run(i) for i in range(runs)))
+
+        asyncio.run(main())
+
+    try:
+        threads = [threading.Thread(target=writer, args=(s, p)) for s, p in ((first, "a"), (second, "b"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        row = first.health_rows()["pay"]
+        assert row.state["n"] == 2 * per_writer
+        assert row.version == 2 * per_writer
+    finally:
+        first.close()
+        second.close()
