@@ -169,7 +169,10 @@ class CrashLoop:
             self.check_alive()
             if len(self.chaos.kills) < MAX_KILLS and now >= next_kill and self.kill_one():
                 next_kill = now + rng.uniform(2.0, 5.0)
-            if outage_at is not None and now >= outage_at:
+            stopping = tries < STOP_TRIES and not any(s.taken for s in self.chaos.stops)
+            # the outage after the stop: runs blocked by it fill every worker's slots, so none
+            # could claim the stopped worker's runs
+            if outage_at is not None and now >= outage_at and not stopping:
                 self.shop.set("ship.parcel", status=503)
                 self.chaos.note(self.chaos.faults, f"ship.parcel answers 503 for {OUTAGE_S:g}s")
                 outage_at, outage_end = None, now + OUTAGE_S
@@ -182,7 +185,6 @@ class CrashLoop:
                 self.shop.set("pay.acme", fail_next=count)
                 self.chaos.note(self.chaos.faults, f"pay.acme fails {count} next")
                 next_fault = now + rng.uniform(3.0, 8.0)
-            stopping = tries < STOP_TRIES and not any(s.taken for s in self.chaos.stops)
             if stopping and now >= next_stop and self.stop_once():
                 tries += 1
                 next_stop = time.monotonic() + rng.uniform(2.0, 5.0)
