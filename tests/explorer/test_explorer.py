@@ -211,7 +211,7 @@ def test_capability_health_over_time_shows_stripe_circuit_opening_with_charts(pa
 def test_a_simulation_run_from_the_page_compares_the_three_strategies_in_charts(page: Any, served: Served) -> None:
     page.goto(f"{served.base}/simulate")
     page.get_by_label("Scenario").select_option("payments-outage")
-    page.get_by_label("Runs per strategy").fill("20")
+    page.get_by_label("Runs per strategy").fill("60")  # arrivals every 200 ms: 12 s, past Stripe's outage at 10 s
     page.get_by_role("button", name="Run the simulation").click()
     table = page.locator("#simulation-result table.bars")
     table.wait_for(timeout=120_000)
@@ -219,6 +219,9 @@ def test_a_simulation_run_from_the_page_compares_the_three_strategies_in_charts(
     assert strategies == ["adaptive", "static", "static-fallback"]
     page.locator("#simulation-success[data-drawn='1'] canvas").first.wait_for()
     page.locator("#simulation-latency[data-drawn='1'] canvas").first.wait_for()
+    success = {r.get_attribute("data-strategy"): float(r.locator("td").first.inner_text().strip().rstrip("%"))
+               for r in table.locator("tbody tr").all()}
+    assert success["adaptive"] > success["static"]  # the outage costs the fixed path, not ido
     shot(page, "explorer-simulation")
 
 
