@@ -265,3 +265,21 @@ def test_the_timeline_opens_and_closes_decisions_from_the_keyboard(page: Any, se
     expect(page.locator("#d2 > details")).not_to_have_attribute("open", "")
     page.keyboard.press("Enter")
     expect(page.locator("#d2 > details")).to_have_attribute("open", "")
+
+
+def test_a_waiting_run_is_cancelled_from_its_page_and_ends_live(page: Any, served: Served) -> None:
+    submitted = served.api("POST", "/api/v1/runs", json={"intent": "order-fulfilled",
+                                                          "inputs": {"order_id": "ord-cancel", "amount": 2500}})
+    run_id = submitted.json()["run_id"]
+    limit = time.monotonic() + LIVE_TIMEOUT_S
+    while served.api("GET", f"/api/v1/runs/{run_id}").json()["status"] != "waiting_approval":
+        assert time.monotonic() < limit, "the run never waited for approval"
+        time.sleep(0.3)
+    page.goto(f"{served.base}/runs/{run_id}")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Cancel run ...? It compensates per its on_failure."
+    page.get_by_role("button", name="Cancel run").click()
+    expect(page.locator("#action-result")).to_contain_text("cancelled")
+    page.locator("#live[data-live='0']").wait_for(timeout=LIVE_TIMEOUT_S * 1000)  # ended, shown without a reload
+    ended = served.api("GET", f"/api/v1/runs/{run_id}").json()["status"]
+    assert ended in ("failed", "compensated"), ended  # it compensates per its on_failure
+    assert ended.replace("_", " ") in page.locator("#outcome").inner_text()
