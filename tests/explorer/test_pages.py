@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from browser_helpers import copy_demo
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ido.cli.main import main
 from ido.journal import open_store
@@ -117,3 +119,25 @@ def test_every_template_and_vendored_file_ships_as_package_data() -> None:
         rel = path.relative_to(package).as_posix()
         # fnmatch's * crosses "/", setuptools' does not: the depth must match too
         assert any(fnmatch.fnmatch(rel, g) and rel.count("/") == g.count("/") for g in globs), rel
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(params=st.dictionaries(st.sampled_from(["status", "intent", "capability", "verdict", "cursor", "limit"]),
+                              st.text(max_size=60), max_size=4))
+def test_any_filter_in_the_url_is_a_page_or_a_4xx_never_a_500(client: tuple[TestClient, str],
+                                                             params: dict[str, str]) -> None:
+    http, _ = client
+    answer = http.get("/", params=params, headers=auth())
+    assert answer.status_code in (200, 400, 422), (params, answer.text[:300])
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.binary(max_size=300) | st.builds(
+    lambda pick, text, disable: f"pick={pick}&yaml={text}&disable={disable}".encode(),
+    st.sampled_from(["policy:gdpr-data-stays-in-eu", "capability:payment.paypal-us", "policy:", ":", "x"]),
+    st.text(max_size=80), st.sampled_from(["", "1", "on"])))
+def test_any_what_if_form_is_an_answer_or_a_422_never_a_500(client: tuple[TestClient, str], body: bytes) -> None:
+    http, run_id = client
+    answer = http.post(f"/runs/{run_id}/what-if", content=body,
+                       headers={**auth(), "Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code in (200, 422), answer.text[:300]
