@@ -161,7 +161,8 @@ def test_a_waiting_run_is_approved_from_its_page_and_finishes_live(page: Any, se
         assert time.monotonic() < limit, "the run never waited for approval"
         time.sleep(0.3)
     page.goto(f"{served.base}/runs/{run_id}")
-    assert "waiting approval" in page.locator("#outcome").inner_text()
+    outcome = page.locator("#outcome").inner_text()
+    assert "waiting for a person to approve payment.stripe-eu (asked by large-payments-need-approval)" in outcome
     shot(page, "explorer-approval")
     page.evaluate("window.__sameDocument = true")
     page.get_by_role("button", name="Approve").click()
