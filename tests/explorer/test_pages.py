@@ -48,7 +48,7 @@ def test_pages_are_html_behind_the_apis_guard(client: tuple[TestClient, str]) ->
     for path in ("/", f"/runs/{run_id}", "/health", "/simulate", "/compare"):
         refused = http.get(path)
         assert refused.status_code == 401 and refused.headers["content-type"].startswith("text/html"), path
-        assert "login" in refused.text
+        assert 'href="/sign-in"' in refused.text  # how to get in, with the tokens of this service
         page = http.get(path, headers=auth())
         assert page.status_code == 200, (path, page.text[:300])
         assert "default-src 'self'" in page.headers["content-security-policy"]
@@ -141,3 +141,26 @@ def test_any_what_if_form_is_an_answer_or_a_422_never_a_500(client: tuple[TestCl
     answer = http.post(f"/runs/{run_id}/what-if", content=body,
                        headers={**auth(), "Content-Type": "application/x-www-form-urlencoded"})
     assert answer.status_code in (200, 422), answer.text[:300]
+
+
+def test_a_browser_signs_in_with_a_token_kept_in_an_httponly_cookie(client: tuple[TestClient, str]) -> None:
+    http, run_id = client
+    try:
+        refused = http.get("/")
+        assert refused.status_code == 401 and 'href="/sign-in"' in refused.text
+        wrong = http.post("/sign-in", data={"token": "not-a-token-of-this-service"})
+        assert wrong.status_code == 401 and "not-a-token" not in wrong.text  # never echoed
+        foreign = http.post("/sign-in", data={"token": READ}, headers={"Origin": "http://attacker.example"})
+        assert foreign.status_code == 403 and "ido_explorer_token" not in foreign.headers.get("set-cookie", "")
+        signed = http.post("/sign-in", data={"token": READ}, follow_redirects=False)
+        assert signed.status_code == 303 and signed.headers["location"] == "/"
+        cookie = signed.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        assert http.get("/").status_code == 200 and "Sign out" in http.get("/").text
+        stream = http.get(f"/runs/{run_id}/events")  # the page's live stream, on the same cookie
+        assert stream.status_code == 200 and "event: end" in stream.text
+        assert http.post(f"/runs/{run_id}/act/approve").status_code == 403  # a read token cannot act
+        http.post("/sign-out")
+        assert http.get("/").status_code == 401
+    finally:
+        http.cookies.clear()

@@ -19,7 +19,7 @@
     const live = document.getElementById("live");
     if (!live || source || live.dataset.live !== "1") return;
     const runId = live.dataset.run;
-    source = new EventSource("/api/v1/runs/" + encodeURIComponent(runId) + "/events?after=" +
+    source = new EventSource("/runs/" + encodeURIComponent(runId) + "/events?after=" +
                              encodeURIComponent(live.dataset.after || "0"));
     const soon = function () {
       clearTimeout(timer);
