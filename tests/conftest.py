@@ -8,6 +8,7 @@ writes a small workspace of YAML files for a test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import textwrap
 from collections.abc import Callable
@@ -66,10 +67,35 @@ def postgres_url() -> str:
         pytest.skip(message)
     import psycopg
 
+    url = _checkout_database(url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
         conn.execute("CREATE SCHEMA public")
     return url
+
+
+def _checkout_database(url: str) -> str:
+    """Return the URL of a database of this checkout's own on the server `url` names, made if missing.
+
+    Several checkouts of ido on one machine (worktrees) may run their suites at
+    once against one server; each empties its database before a test, so each
+    needs its own. The name is the configured database's plus a digest of this
+    checkout's path.
+    """
+    import hashlib
+
+    import psycopg
+    from psycopg import sql
+
+    base, _, database = url.rpartition("/")
+    database, query, options = database.partition("?")
+    own = f"{database}_{hashlib.sha256(str(Path(__file__).resolve()).encode()).hexdigest()[:8]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (own,)).fetchone() is None:
+            # another test process of this checkout may make it meanwhile
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(own)))
+    return f"{base}/{own}{query}{options}"
 
 
 @pytest.fixture

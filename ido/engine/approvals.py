@@ -7,10 +7,14 @@ answered through the journal (polled every `APPROVAL_POLL_S`), or the
 deadline passed; the answer is applied to the run's approved or excluded
 capabilities for its next decision.
 
-The other side: `answer(store, run_id, approved, by)` appends an
-`approval_given` event to a run waiting for approval (called by
-`ido approve`). The engine waiting on that run notices it and continues; if
-no engine is running it, `ido resume RUN` continues it and applies the answer.
+The other side: `answer(store, run_id, approved, by)` (called by `ido
+approve`/`reject` and their HTTP twins) answers a run waiting for approval.
+When a live process holds the run's lease, the answer is kept as a signal
+beside the journal (`Store.put_signal`): the run's events belong to its
+owner, so an outside append would race its next write. The owner's signal
+watch (`ido.engine.cancel.SignalWatch`) hands it to the waiting run, which
+records `approval_given` itself. When nobody drives the run, the event is
+appended directly; `ido resume RUN` (or any worker) continues it then.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from ido.decisions import DecisionRecord, Trigger
 from ido.engine.fold import apply, fold_finished
 from ido.engine.fold import record as record_event
 from ido.engine.run import RunState
-from ido.errors import UsageError
-from ido.journal.base import Event, RunInfo, Store
+from ido.errors import JournalError, UsageError
+from ido.journal.base import Event, RunInfo, Signal, Store
 from ido.journal.events import parse
+from ido.journal.leases import dead_local_owners
 
 #: how often a run waiting for approval looks for an answer written by another process.
 APPROVAL_POLL_S = 1.0
@@ -49,6 +54,14 @@ async def answer(store: Store, run_id: str, approved: bool, by: str = "", note: 
             pending = None
     if pending is None:
         raise UsageError(f"run {info.run_id} has no unanswered approval request in its journal")
+    if _driven(store, info.run_id):
+        signal = Signal(run_id=info.run_id, kind="approve" if approved else "reject", by=by, note=note,
+                        at=time.time(), ref=str(pending.data.get("decision_id") or ""))
+        try:
+            store.put_signal(signal)
+            return info  # its owner records the answer at once (its signal watch looks every 250 ms)
+        except JournalError:
+            pass  # a store that keeps no signals: into the journal, as for a run nobody drives
     answer_event = Event(
         run_id=info.run_id, seq=events[-1].seq + 1, kind="approval_given", at=time.time(),
         data={
@@ -59,6 +72,12 @@ async def answer(store: Store, run_id: str, approved: bool, by: str = "", note: 
     row = info.model_copy(update={"status": "running", "updated_at": time.time()})
     await store.append([answer_event], run=row)
     return row
+
+
+def _driven(store: Store, run_id: str) -> bool:
+    """Return whether a live process holds `run_id`'s lease (not expired, not a dead local process)."""
+    held = [lease for lease in store.leases(run_ids=[run_id]) if lease.until >= time.time()]
+    return bool(held) and not dead_local_owners(held)
 
 
 def request_approval(run: RunState, record: DecisionRecord, clock: Clock) -> None:
@@ -138,9 +157,10 @@ def _fold_answer(run: RunState, clock: Clock) -> None:
     approved, by = run.answer
     decision_id, capability, _ = run.pending_approval
     record_event(run, "approval_given", clock.timestamp(), {
-        "decision_id": decision_id, "capability": capability, "approved": approved, "by": by, "note": "",
+        "decision_id": decision_id, "capability": capability, "approved": approved, "by": by,
+        "note": run.answer_note,
     })
-    run.answer = None
+    run.answer, run.answer_note = None, ""
     run.reusable = None
     run.trigger = Trigger.APPROVAL
     run.cause = f"{capability} {'approved' if approved else 'rejected'}" + (f" by {by}" if by else "")

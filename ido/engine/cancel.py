@@ -8,8 +8,10 @@ at once: the asker claims its lease, ends it `failed` (condition `Cancelled`)
 and releases it. A finished run refuses (`ido.errors.RunEnded`).
 
 The driving side: `SignalWatch` (one per engine on a shared journal) reads
-the signals of the engine's live runs at most `POLL_S` apart and wakes each
-run asked to stop; the engine's loop then records a decision with trigger
+the signals of the engine's live runs at most `POLL_S` apart, hands a waiting
+run the answer to its approval request (`ido.engine.approvals.answer` keeps
+answers to a run a live worker drives as signals too) and wakes each run
+asked to stop; the engine's loop then records a decision with trigger
 `cancel` naming who asked (made by `ido.engine.decide.decide`, so replay
 re-derives it) and ends the run as a failing decision does: steps in flight
 are abandoned, completed ones compensated per the intent's `on_failure`.
@@ -115,7 +117,7 @@ class SignalWatch:
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(self.poll_s)
-            runs = [r for r in self.runs() if r.cancel is None and not r.compensating]
+            runs = [r for r in self.runs() if not r.compensating]
             if not runs:
                 continue
             try:
@@ -126,11 +128,20 @@ class SignalWatch:
 
     @staticmethod
     def _apply(runs: Sequence[RunState], found: Sequence[Signal]) -> None:
+        """Hand each run its requests: a cancel, or the answer to the approval it waits for now."""
         by_id = {r.run_id: r for r in runs}
         for signal in found:
             run = by_id.get(signal.run_id)
-            if signal.kind == "cancel" and run is not None and run.cancel is None:
-                run.cancel = signal
+            if run is None:
+                continue
+            if signal.kind == "cancel":
+                if run.cancel is None:
+                    run.cancel = signal
+                    run.wake.set()
+            elif (run.pending_approval is not None and run.answer is None
+                  and signal.ref == run.pending_approval[0]):
+                # an answer to an earlier request (dropped, or answered) names another decision
+                run.answer, run.answer_note = (signal.kind == "approve", signal.by), signal.note
                 run.wake.set()
 
     async def close(self) -> None:

@@ -355,6 +355,7 @@ class Engine:
         self._record_writer.policies = self.policy_list
         self._revisions.clear()
         self._first_plans = FirstPlans(self.policy_list)
+        self._probes.follow(self.capability_list, self.prober)  # a registered probe is probed too
 
     def follow_registry(self, run: RunState | None = None, *, fresh: bool = False) -> None:
         """Adopt the registry's newest revision if it moved, and move `run` to it.
@@ -368,7 +369,12 @@ class Engine:
         """
         if self.registry is None:
             return
-        found = self.registry.changed(fresh=fresh)
+        try:
+            found = self.registry.changed(fresh=fresh)
+        except IdoError:
+            # the journal cannot be read just now, or a revision does not decode: decide under the
+            # declarations adopted last (their digests are what the record names), and look again later
+            found = None
         if found is not None:
             self.adopt(found)
         if run is None:

@@ -271,6 +271,7 @@ class HealthTracker:
         e.breaker.opened_by_probe = bool(breaker.get("opened_by_probe", False))
         e.breaker.probe_trusted = bool(breaker.get("probe_trusted", True))
         self._entries[name] = e
+        self._retry_due(e)  # an open circuit moves to half-open at its time, as one opened here does
         self._bump()
 
     def published(self, name: str, now: float) -> CapabilityHealth:

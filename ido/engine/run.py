@@ -154,6 +154,8 @@ class RunState:
     #: (decision id, capability, policies) of the approval the run waits for.
     pending_approval: tuple[str, str, list[str]] | None = None
     answer: tuple[bool, str] | None = None
+    #: the note that came with an answer from another process (recorded with it).
+    answer_note: str = ""
     trigger: Trigger = Trigger.START
     cause: str = ""
     notes: list[str] = field(default_factory=list)

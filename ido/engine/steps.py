@@ -105,6 +105,8 @@ class Steps:
             timeout=cap.effective_timeout, secrets=run.secrets,
         )
         self.health.begin_call(cap.name, now, cap.latency)
+        if self.shared is not None:
+            self.shared.begin_call(cap.name)
         handle.sent = True
         try:
             result = await executor.execute(call)
@@ -117,6 +119,8 @@ class Steps:
             return Finished(handle, None, exc, latency)
         except asyncio.CancelledError:
             self.health.abandon_call(cap.name)
+            if self.shared is not None:
+                self.shared.abandon_call(cap.name)
             raise
         except Exception as exc:  # a broken executor or world: a crash of this call, not of the run
             latency = self.clock.now() - now

@@ -126,15 +126,17 @@ class HealthRow(Frozen):
 
 
 #: Kinds of requests another process leaves for the worker driving a run.
-SignalKind = Literal["cancel"]
+SignalKind = Literal["cancel", "approve", "reject"]
+SIGNAL_KINDS: frozenset[str] = frozenset({"cancel", "approve", "reject"})
 
 
 class Signal(Frozen):
     """A request about a run kept beside its journal (never in it): who asked what, and when.
 
-    Written by `ido cancel` and `POST /runs/{id}/cancel` (`Store.put_signal`),
-    read by the worker driving the run (`Store.signals`), which records what it
-    did in the run's own journal under its lease.
+    Written by `ido cancel`, `ido approve`/`reject` of a run a live worker drives,
+    and their HTTP twins (`Store.put_signal`); read by the worker driving the run
+    (`Store.signals`), which records what it did in the run's own journal under
+    its lease.
     """
 
     run_id: str
@@ -142,6 +144,8 @@ class Signal(Frozen):
     by: str = ""
     note: str = ""
     at: float = 0.0
+    #: what the request is about: the decision id of the approval request an answer answers.
+    ref: str = ""
 
 
 class Store(abc.ABC):

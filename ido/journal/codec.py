@@ -63,7 +63,17 @@ FLAG_BASED = 2
 FLAG_RAW = 4
 #: deflated against its intent's seed first, then the `previous` texts (format 3)
 FLAG_SEEDED = 8
-_FLAGS = FLAG_DEFLATED | FLAG_BASED | FLAG_RAW | FLAG_SEEDED
+#: an event row whose time is the previous event's of its run (its `at` column holds 0:
+#: stored in no bytes); set by the store, ignored by `body` (format 3)
+FLAG_SAME_AT = 16
+_FLAGS = FLAG_DEFLATED | FLAG_BASED | FLAG_RAW | FLAG_SEEDED | FLAG_SAME_AT
+
+#: event kinds stored as the text of their index here (one byte, not up to 18) since format 3.
+#: Append only: a stored code is an index into this tuple. A kind not here is stored by name.
+KIND_CODES = (
+    "run_started", "revision", "observation", "health", "decision", "dispatched", "outcome",
+    "approval_requested", "approval_given", "status", "fault",
+)
 #: Adler-32 of the text, after a raw-deflated body
 CHECK = 4
 #: a blob is deflated against at most this many blobs in a row (then one stands alone)
@@ -239,7 +249,7 @@ class Packer:
                         raise ValueError("it was deflated against its intent's seed, which the journal lacks")
                     previous = [seed, *previous]
                 body = self._inflate(body, self._zdict(dict_id, previous), raw=bool(flags & FLAG_RAW))
-            elif flags:
+            elif flags & ~FLAG_SAME_AT:
                 raise ValueError(f"its header has flags {flags} without the deflated one")
             return body
         except (ValueError, zlib.error) as exc:
@@ -260,6 +270,35 @@ class Packer:
         if raw and zlib.adler32(text).to_bytes(CHECK, "big") != check:
             raise ValueError("its text does not match its checksum (damaged)")
         return text
+
+
+def same_at(row: bytes) -> bool:
+    """Return whether an event row's time is its run's previous event's (`FLAG_SAME_AT`)."""
+    return len(row) >= HEADER and bool(row[0] & FLAG_SAME_AT)
+
+
+def with_same_at(row: bytes) -> bytes:
+    """Return `row` flagged as timed like its run's previous event (`FLAG_SAME_AT`)."""
+    return bytes((row[0] | FLAG_SAME_AT,)) + row[1:]
+
+
+def kind_code(kind: str) -> str:
+    """Return how an event kind is stored: its index in `KIND_CODES` as text, else its name."""
+    try:
+        return str(KIND_CODES.index(kind))
+    except ValueError:
+        return kind
+
+
+def kind_name(stored: str) -> str:
+    """Return the event kind a stored kind names (`kind_code` reversed; format 2 stored names).
+    Raises ValueError for a code this ido does not know (a newer ido's)."""
+    if not stored.isdigit():
+        return stored
+    index = int(stored)
+    if index >= len(KIND_CODES):
+        raise ValueError(f"its kind code {stored} is unknown to this ido (written by a newer one?)")
+    return KIND_CODES[index]
 
 
 def load(text: bytes | str, *, what: str) -> Any:

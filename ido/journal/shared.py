@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ido.journal.base import HealthChange, HealthRow, Signal
+from ido.journal.base import SIGNAL_KINDS, HealthChange, HealthRow, Signal
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,8 @@ class SharedTables:
             f"CREATE TABLE IF NOT EXISTS {p}probe_leases (capability TEXT PRIMARY KEY, "
             f"owner TEXT NOT NULL, until {real} NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {p}run_signals (id {key}, run_id TEXT NOT NULL, "
-            f"kind TEXT NOT NULL, by_whom TEXT NOT NULL, note TEXT NOT NULL, at {real} NOT NULL)",
+            f"kind TEXT NOT NULL, by_whom TEXT NOT NULL, note TEXT NOT NULL, at {real} NOT NULL, "
+            "ref TEXT NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS {p}run_signals_by_run ON {p}run_signals (run_id)",
         ]
 
@@ -49,25 +50,32 @@ class SharedTables:
     def apply_health(self, conn: Any, changes: Sequence[HealthChange], at: float) -> None:
         """Fold `changes` into their rows inside the caller's open transaction.
 
-        Rows are taken in capability order, so two processes folding into the same
-        rows never wait on each other in a cycle. A missing row is inserted empty
-        first, so the change is always folded into the state as committed.
+        One read and one write per capability, whatever the number of changes
+        (group commit brings many outcomes of few capabilities). Rows are taken
+        in capability order, so two processes folding into the same rows never
+        wait on each other in a cycle. A missing row is inserted empty first, so
+        changes are always folded into the state as committed.
         """
-        for change in sorted(changes, key=lambda c: c.capability):
+        grouped: dict[str, list[HealthChange]] = {}
+        for change in changes:
+            grouped.setdefault(change.capability, []).append(change)
+        lock = " FOR UPDATE" if self.lock_rows else ""
+        for capability in sorted(grouped):
             conn.execute(self._sql(
                 "INSERT INTO {p}capability_health (capability, state, version, updated_at) "
                 "VALUES (?, '{}', 0, ?) ON CONFLICT (capability) DO NOTHING"
-            ), (change.capability, at))
-            lock = " FOR UPDATE" if self.lock_rows else ""
+            ), (capability, at))
             row = conn.execute(self._sql(
                 "SELECT state FROM {p}capability_health WHERE capability = ?" + lock
-            ), (change.capability,)).fetchone()
-            state = json.loads(row[0]) if row and row[0] not in (None, "{}") else None
-            new = change.apply(state)
+            ), (capability,)).fetchone()
+            state: dict[str, Any] | None = json.loads(row[0]) if row and row[0] not in (None, "{}") else None
+            for change in grouped[capability]:
+                state = change.apply(state)
             conn.execute(self._sql(
-                "UPDATE {p}capability_health SET state = ?, version = version + 1, updated_at = ? "
+                "UPDATE {p}capability_health SET state = ?, version = version + ?, updated_at = ? "
                 "WHERE capability = ?"
-            ), (json.dumps(new, separators=(",", ":"), allow_nan=False), at, change.capability))
+            ), (json.dumps(state, separators=(",", ":"), allow_nan=False), len(grouped[capability]), at,
+                capability))
 
     def health_rows(self, rows: Sequence[Any]) -> dict[str, HealthRow]:
         """Return the rows `SELECT_HEALTH` read as `HealthRow`s (an undecodable state reads as empty)."""
@@ -99,14 +107,14 @@ class SharedTables:
     def put_signal(self, conn: Any, signal: Signal) -> None:
         """Insert `signal`."""
         conn.execute(self._sql(
-            "INSERT INTO {p}run_signals (run_id, kind, by_whom, note, at) VALUES (?, ?, ?, ?, ?)"
-        ), (signal.run_id, signal.kind, signal.by, signal.note, signal.at))
+            "INSERT INTO {p}run_signals (run_id, kind, by_whom, note, at, ref) VALUES (?, ?, ?, ?, ?, ?)"
+        ), (signal.run_id, signal.kind, signal.by, signal.note, signal.at, signal.ref))
 
     def select_signals(self, count: int) -> str:
         """Return the query of the signals of `count` runs, oldest first."""
         marks = ", ".join("?" for _ in range(count)) or "NULL"
         return self._sql(
-            f"SELECT run_id, kind, by_whom, note, at FROM {{p}}run_signals WHERE run_id IN ({marks}) "
+            f"SELECT run_id, kind, by_whom, note, at, ref FROM {{p}}run_signals WHERE run_id IN ({marks}) "
             "ORDER BY id"
         )
 
@@ -114,8 +122,8 @@ class SharedTables:
     def signals(rows: Sequence[Any]) -> list[Signal]:
         """Return the rows `select_signals` read as `Signal`s (unknown kinds, from a newer ido, skipped)."""
         return [
-            Signal(run_id=r[0], kind=r[1], by=r[2], note=r[3], at=float(r[4]))
-            for r in rows if r[1] == "cancel"
+            Signal(run_id=r[0], kind=r[1], by=r[2], note=r[3], at=float(r[4]), ref=r[5])
+            for r in rows if r[1] in SIGNAL_KINDS
         ]
 
 

@@ -23,6 +23,7 @@ observers: one name, one declaration.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from typing import Any, Literal
 
@@ -130,12 +131,22 @@ def _put(kind: Kind) -> Any:
     return put
 
 
+#: What a declaration may be named (`ido.model.values.Name`).
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,199}")
+
+
 def register(service: Service, kind: Kind, name: str, body: bytes, is_json: bool, expect: int | None) -> JSONResponse:
     """Check `body` and commit it as the next registry revision; return the answer (see the module docstring)."""
     from ido.journal.registry import RegistryChange
     from ido.loading.single import read_declaration
     from ido.registry import content_of
 
+    if not NAME.fullmatch(name):
+        # the name becomes the path problems are located in: refuse what no declaration may be named
+        message = (f"{name!r} is not a declaration name: use letters, digits, '.', '_' and '-', "
+                   "starting with a letter or digit, at most 200 characters")
+        raise ApiError(422, "invalid_declaration", message, problems=[
+            {"path": None, "line": None, "column": None, "field": "name", "message": message}])
     live = service.registry()
     path = f"{kind}/{name}.{'json' if is_json else 'yaml'}"
     for attempt in range(_RETRIES):

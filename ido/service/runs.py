@@ -3,8 +3,11 @@
 Every body is what the matching CLI `--json` prints, built by the same
 functions (`queued_run`, `explain`, `why_not`, `replay`, `answer`). A
 submitted run is queued for `ido worker` processes (or the workers `ido
-serve --workers N` runs). Endpoints are plain functions: FastAPI runs them on
-its thread pool, where the journal's blocking reads belong.
+serve --workers N` runs). Most endpoints are plain functions: FastAPI runs
+them on its thread pool, where the journal's blocking reads belong. The hot
+ones are async and keep the loop free all the same: `submit` awaits the
+journal's group commit, and `decisions` / `why-not` serve a finished run's
+kept answer (built once, on a pool thread; see `ido.service.kept`).
 """
 
 from __future__ import annotations
@@ -61,20 +64,17 @@ def run_id_for_key(key: str) -> str:
 async def submit(body: RunRequest, service: ServiceDep,
                  idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
     """Queue a run of the intent for a worker; 202 with its id. A retried Idempotency-Key returns the same run."""
-    # async: the row is checked and built in microseconds on the loop, and the append awaits the
-    # journal's group commit there, so concurrent submits share one commit with no pool thread
-    # and no event loop of their own. The run id is derived from the key, so retries to any
-    # `ido serve` on this journal name one run; the check-then-queue is serialised within this
-    # process (two services racing on the very same key at the same instant could both queue
-    # it; the later row would win).
-    from ido.engine.worker import queued_run
-
+    # async: the append awaits the journal's group commit on the loop, so concurrent submits share
+    # one commit with no event loop of their own; the row is built on a pool thread, since the
+    # registry's newest revision may need a journal read and a reload. The run id is derived
+    # from the key, so retries to any `ido serve` on this journal name one run; the
+    # check-then-queue is serialised within this process (two services racing on the very same
+    # key at the same instant could both queue it; the later row would win).
     request = body.model_dump(mode="json", by_alias=True)
     options: dict[str, Any] = {"strategy": body.strategy, "workspace": str(service.workspace_root)}
     store = await service.opened()
     if idempotency_key is None:
-        info = queued_run(service.declarations(), body.intent, inputs=body.inputs, set_facts=body.set_facts,
-                          options=options)
+        info = await asyncio.to_thread(_queued, service, body, options, None)
         await store.append([], run=info)
         return JSONResponse({"run_id": info.run_id, "status": info.status}, status_code=202)
     run_id = run_id_for_key(idempotency_key)
@@ -82,14 +82,21 @@ async def submit(body: RunRequest, service: ServiceDep,
         existing = await asyncio.to_thread(_existing, store, run_id)
         if existing is None:
             options[IDEMPOTENCY] = {"request": digest(request)}
-            info = queued_run(service.declarations(), body.intent, inputs=body.inputs, set_facts=body.set_facts,
-                              options=options, run_id=run_id)
+            info = await asyncio.to_thread(_queued, service, body, options, run_id)
             await store.append([], run=info)
             return JSONResponse({"run_id": info.run_id, "status": info.status}, status_code=202)
     if (existing.options.get(IDEMPOTENCY) or {}).get("request") != digest(request):
         raise ApiError(409, "idempotency_key_reused",
                        "this Idempotency-Key was used for a different request; use a new key")
     return JSONResponse({"run_id": existing.run_id, "status": existing.status}, status_code=202)
+
+
+def _queued(service: Service, body: RunRequest, options: dict[str, Any], run_id: str | None) -> RunInfo:
+    """Return the queued row of `body`'s run under the registry's newest revision (a pool thread calls it)."""
+    from ido.engine.worker import queued_run
+
+    return queued_run(service.declarations(), body.intent, inputs=body.inputs, set_facts=body.set_facts,
+                      options=options, run_id=run_id)
 
 
 def _existing(store: Store, run_id: str) -> RunInfo | None:

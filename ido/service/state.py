@@ -103,7 +103,7 @@ class Service:
                 from ido.registry import LiveRegistry, seed
 
                 if store.registry_head() is None:
-                    seed(store, self.workspace)
+                    seed(store, self.workspace)  # another service seeding at once is fine: one wins
                 self._registry = LiveRegistry(store, self.workspace)
             return self._registry
 

@@ -160,6 +160,14 @@ def test_approve_and_reject_from_another_process_reach_a_worker(
     assert any(d.trigger == "approval" and "rejected by ana" in d.cause for d in decisions)
     assert any(d.trigger == "approval" and "approved by bob" in d.cause for d in decisions)
     assert worker.poll() is None  # the worker lived through both answers
+    store = open_store(journal_url)
+    try:
+        given = store.events(run_id=run_id, kinds=["approval_given"])
+    finally:
+        store.close()
+    # the answers went to the worker as signals and it wrote them, under its lease (no outside append)
+    assert [(e.data["approved"], e.data["by"], e.data.get("external")) for e in given] == [
+        (False, "ana", None), (True, "bob", None)]
     code, out, err = _ido(capsys, shop, journal_url, "replay", run_id)
     assert code == 0, out + err
 

@@ -79,9 +79,10 @@ def test_signals_are_kept_per_run_oldest_first(store: Store) -> None:
     """Signals come back for the runs asked about, in the order they were put."""
     store.put_signal(Signal(run_id="r1", kind="cancel", by="ann", note="wrong order", at=1.0))
     store.put_signal(Signal(run_id="r2", kind="cancel", by="bob", at=2.0))
-    store.put_signal(Signal(run_id="r1", kind="cancel", by="cid", at=3.0))
+    store.put_signal(Signal(run_id="r1", kind="approve", by="cid", at=3.0, ref="r1-d4"))
     got = store.signals(run_ids=["r1"])
-    assert [(s.by, s.note) for s in got] == [("ann", "wrong order"), ("cid", "")]
+    assert [(s.kind, s.by, s.note, s.ref) for s in got] == [
+        ("cancel", "ann", "wrong order", ""), ("approve", "cid", "", "r1-d4")]
     assert {s.run_id for s in store.signals(run_ids=["r1", "r2"])} == {"r1", "r2"}
     assert store.signals(run_ids=[]) == [] and store.signals(run_ids=["nobody"]) == []
 

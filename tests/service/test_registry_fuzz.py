@@ -28,7 +28,8 @@ YAML_TEXT = st.lists(st.sampled_from([
     "effects: {a: true}", "goal: {a: true}", "  - a", "a: b: c", "\t", "name: x\nname: y", "&a [*a]", "---",
     "capabilities:", "- name: x", "because: y", "deny: {capability.name: x}", "!!python/object:os.system x",
 ]), max_size=6).map("\n".join)
-NAMES = st.sampled_from(["x", "greet", "notify.email", "order-fulfilled", "a b", "%00", "é", "..", "a/b"])
+NAMES = st.sampled_from(["x", "greet", "notify.email", "order-fulfilled", "a b", "%00", "é", "..", "a/b",
+                         "%0a", "x" * 300, "%7f", "\\", ".yaml"]) | st.text(max_size=12)
 KINDS = st.sampled_from(["capabilities", "policies", "intents"])
 
 
@@ -80,3 +81,13 @@ def test_an_unsafe_yaml_tag_is_a_located_problem(client: TestClient, tmp_path: P
                         headers={"Content-Type": "application/yaml"})
     assert answer.status_code == 422
     assert answer.json()["error"]["problems"][0]["line"] == 1
+
+
+@pytest.mark.parametrize("name", ["%00", "-x", "x" * 201, "é", "a b"])
+def test_a_put_under_a_name_no_declaration_may_have_is_422_naming_the_field(client: TestClient, name: str) -> None:
+    before = _registry(client)
+    answer = client.put(f"/api/v1/capabilities/{quote(name, safe='%')}", content=b"name: x\n",
+                        headers={"Content-Type": "application/yaml"})
+    assert answer.status_code == 422, answer.text
+    assert [p["field"] for p in answer.json()["error"]["problems"]] == ["name"]
+    assert _registry(client) == before
