@@ -23,7 +23,8 @@ from ido.service.explorer.common import authorization, guarded, render
 
 router = APIRouter(include_in_schema=False)
 
-ACTIONS = {"approve": "approved", "reject": "rejected", "cancel": "cancelled"}
+#: what each action did, as the page says it (a cancel is a request its worker acts on at its next decision).
+ACTIONS = {"approve": "approved", "reject": "rejected", "cancel": "cancel requested"}
 
 
 async def call_api(request: Request, method: str, path: str, body: Any = None) -> httpx.Response:
@@ -44,8 +45,7 @@ async def act(request: Request, run_id: str, action: str) -> Response:
     if action not in ACTIONS:
         return render(request, "action.html", {"ok": False, "message": f"no action {action[:40]!r}; "
                                                "approve, reject or cancel"}, status=404)
-    answer = await call_api(request, "POST", f"/api/v1/runs/{run_id}/{action}",
-                            {"by": "explorer"} if action != "cancel" else None)
+    answer = await call_api(request, "POST", f"/api/v1/runs/{run_id}/{action}", {"by": "explorer"})
     if answer.status_code < 300:
         status = answer.json().get("status", "")
         return render(request, "action.html", {"ok": True, "message": f"{ACTIONS[action]}; the run is now {status}"})
