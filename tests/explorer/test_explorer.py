@@ -279,7 +279,7 @@ def test_a_waiting_run_is_cancelled_from_its_page_and_ends_live(page: Any, serve
     page.goto(f"{served.base}/runs/{run_id}")
     page.once("dialog", lambda dialog: dialog.accept())  # "Cancel run ...? It compensates per its on_failure."
     page.get_by_role("button", name="Cancel run").click()
-    expect(page.locator("#action-result")).to_contain_text("cancelled")
+    expect(page.locator("#action-result")).to_contain_text("cancel requested")
     page.locator("#live[data-live='0']").wait_for(timeout=LIVE_TIMEOUT_S * 1000)  # ended, shown without a reload
     ended = served.api("GET", f"/api/v1/runs/{run_id}").json()["status"]
     assert ended in ("failed", "compensated"), ended  # it compensates per its on_failure
