@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser_helpers import Served, watch
+from browser_helpers import Served, start_serve, stop, watch
 from playwright.sync_api import expect
 
 LIVE_TIMEOUT_S = 90.0
@@ -279,8 +279,37 @@ def test_a_waiting_run_is_cancelled_from_its_page_and_ends_live(page: Any, serve
     page.goto(f"{served.base}/runs/{run_id}")
     page.once("dialog", lambda dialog: dialog.accept())  # "Cancel run ...? It compensates per its on_failure."
     page.get_by_role("button", name="Cancel run").click()
-    expect(page.locator("#action-result")).to_contain_text("cancelled")
+    expect(page.locator("#action-result")).to_contain_text("cancel requested")
     page.locator("#live[data-live='0']").wait_for(timeout=LIVE_TIMEOUT_S * 1000)  # ended, shown without a reload
     ended = served.api("GET", f"/api/v1/runs/{run_id}").json()["status"]
     assert ended in ("failed", "compensated"), ended  # it compensates per its on_failure
     assert ended.replace("_", " ") in page.locator("#outcome").inner_text()
+
+
+def test_with_a_token_file_a_person_signs_in_with_a_token_and_reads_the_runs(
+    browser: Any, served: Served, tmp_path: Path,
+) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text("explorer-operate-token-0123456789 operate\n")
+    proc, base = start_serve(served.root, served.store, tmp_path / "serve.log", "--token-file", str(tokens))[:2]
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        watched = watch(tab)
+        watched.allowed.append("401")  # the first page, before signing in, answers 401
+        tab.goto(f"{base}/runs/{served.outage_run}")
+        tab.get_by_role("link", name="Sign in with a token").click()
+        tab.get_by_label("Token").fill("explorer-operate-token-0123456789")
+        tab.get_by_role("button", name="Sign in").click()
+        tab.wait_for_url(f"{base}/")
+        assert served.outage_run in rows(tab)
+        cookie = next(c for c in context.cookies() if c["name"] == "ido_explorer_token")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        tab.goto(f"{base}/runs/{served.outage_run}")
+        assert "switching payment from stripe-eu" in tab.locator("#outcome").inner_text()
+        assert "explorer-operate-token" not in tab.content()  # the token is never in a page
+        watched.check()
+    finally:
+        context.close()
+        stop(proc)
+    assert "explorer-operate-token" not in (tmp_path / "serve.log").read_text()
