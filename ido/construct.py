@@ -64,24 +64,31 @@ def construct(cls: type[M], /, **values: Any) -> M:
         return cls.model_construct(**values)
     names = spec.names
     extra: dict[str, Any] | None = {} if spec.allow_extra else None
-    if len(values) == len(names) and all(n in values for n in names):
-        data = {n: values[n] for n in names}
-    else:
+    data: dict[str, Any] | None = None
+    if len(values) == len(names):  # the usual call: every field given, nothing else
+        try:
+            data = {n: values[n] for n in names}
+        except KeyError:
+            data = None
+    if data is None:
         data = {}
         shared = spec.shared
+        given = 0
         for name in names:
             if name in values:
                 data[name] = values[name]
+                given += 1
             elif name in shared:
                 data[name] = shared[name]
             else:
                 field = spec.fields[name]
                 if not field.is_required():
                     data[name] = field.get_default(call_default_factory=True, validated_data=data)
-        if len(data) < len(values) or not all(k in data for k in values):
-            if spec.allow_extra:
-                extra = {k: v for k, v in values.items() if k not in spec.fields}
-            values = {k: v for k, v in values.items() if k in spec.fields}
+        if given < len(values):  # keys that are no field: extras, or ignored
+            fields = spec.fields
+            if extra is not None:
+                extra = {k: v for k, v in values.items() if k not in fields}
+            values = {k: v for k, v in values.items() if k in fields}
     model = cls.__new__(cls)
     setattr_ = object.__setattr__
     setattr_(model, "__dict__", data)

@@ -112,7 +112,7 @@ class PolicySet:
         """Return the policies that apply to `intent` run with `inputs`, sorted by name."""
         if not self.policies:
             return []
-        key = (id(intent), self._inputs_key(inputs))
+        key = (id(intent), self.inputs_key(inputs))
         cached = self._applicable.get(key)
         if cached is not None and cached[0] is intent:
             return cached[1]
@@ -149,7 +149,7 @@ class PolicySet:
         Called by the planner for every candidate and by the engine before every
         dispatch (a policy is never violated by an executed action).
         """
-        ikey = self._inputs_key(inputs)
+        ikey = self.inputs_key(inputs)
         key = (id(capability), id(intent), ikey)
         cached = self._judged.get(key)
         if cached is not None and cached[0] is capability and cached[1] is intent:
@@ -188,7 +188,9 @@ class PolicySet:
             limits=self.limits(intent, inputs),
         )
 
-    def _inputs_key(self, inputs: Mapping[str, Any]) -> tuple[Any, ...]:
+    def inputs_key(self, inputs: Mapping[str, Any]) -> tuple[Any, ...]:
+        """Return the part of `inputs` judgements depend on, as a hashable key; called by this
+        set's caches and the planner's."""
         # Matchers look up only the facts they name (`holds`), so inputs no policy names cannot
         # change a judgement: leaving them out lets runs that differ only there (an order id)
         # share cached judgements. type() in the key: True and 1 must not share an entry.

@@ -28,7 +28,7 @@ from typing import Any
 
 import pydantic
 
-from ido.errors import JournalCorrupted, UsageError
+from ido.errors import JournalCorrupted, RegistryConflict, UsageError
 from ido.journal.base import Store
 from ido.journal.registry import RegistryChange, RegistryHead, RegistrySnapshot
 from ido.loading.locate import Origin
@@ -190,10 +190,14 @@ class SeedReport:
 def seed(store: Store, folder: Workspace, *, reseed: bool = False) -> SeedReport:
     """Seed the store's registry from `folder` on first use; see the module docstring for later uses."""
     current = store.registry_snapshot()
-    changes = changes_to(folder, current)
     if current is None:
-        head = store.commit_registry(changes, expect=0)
-        return SeedReport("seeded", head)
+        try:
+            head = store.commit_registry(changes_to(folder, None), expect=0)
+            return SeedReport("seeded", head)
+        except RegistryConflict:
+            current = store.registry_snapshot()  # another process seeded it first: compare with its
+            assert current is not None
+    changes = changes_to(folder, current)
     have = {(e.kind, e.name) for e in current.entries}
     differences = [
         f"{c.kind} {c.name} ({'removed' if c.content is None else 'changed' if (c.kind, c.name) in have else 'added'})"

@@ -16,7 +16,7 @@ from ido.construct import construct
 
 def _models() -> list[type[BaseModel]]:
     for info in pkgutil.walk_packages(ido.__path__, "ido."):
-        if info.name.startswith(("ido.__main__", "ido.cli", "ido.service.static", "ido.simulation.plot")):
+        if info.name.startswith(("ido.__main__", "ido.cli", "ido.service", "ido.simulation.plot")):
             continue
         importlib.import_module(info.name)
     found: list[type[BaseModel]] = []

@@ -169,7 +169,10 @@ class Engine:
         #: cancel requests of this engine's runs, kept by a shared journal (None: not shared).
         self.signals = SignalWatch(store, self._live_runs) if shared_health else None
         self.runs: dict[str, RunState] = {}
-        self._record_writer = RecordWriter(store, self.capability_list, self.policy_list)
+        # a store that never gives decision events back (the simulator's) is spared dumping whole records
+        self._record_writer = RecordWriter(
+            store, self.capability_list, self.policy_list, whole=getattr(store, "reads_decisions", True),
+        )
         #: slots in use per capability and CP-SAT allocation when runs compete for full ones.
         self.fleet = Fleet(self.capabilities, lambda: self.health_view.snapshot(self.clock.now()), self.clock.now)
         self._steps = Steps(self.capabilities, self.executors, self.health, self.clock, self.fleet, shared=self.shared)
@@ -355,6 +358,7 @@ class Engine:
         self._record_writer.policies = self.policy_list
         self._revisions.clear()
         self._first_plans = FirstPlans(self.policy_list)
+        self._probes.follow(self.capability_list, self.prober)  # a registered probe is probed too
 
     def follow_registry(self, run: RunState | None = None, *, fresh: bool = False) -> None:
         """Adopt the registry's newest revision if it moved, and move `run` to it.
@@ -368,7 +372,12 @@ class Engine:
         """
         if self.registry is None:
             return
-        found = self.registry.changed(fresh=fresh)
+        try:
+            found = self.registry.changed(fresh=fresh)
+        except IdoError:
+            # the journal cannot be read just now, or a revision does not decode: decide under the
+            # declarations adopted last (their digests are what the record names), and look again later
+            found = None
         if found is not None:
             self.adopt(found)
         if run is None:

@@ -98,19 +98,40 @@ class Probes:
         self.owner = owner or f"probes-{id(self):x}"
         self.tasks: list[asyncio.Task[None]] = []
         self.closed = False
+        self.started = False
+        #: capability name -> (the declaration its loop probes, the loop)
+        self._loops: dict[str, tuple[Capability, asyncio.Task[None]]] = {}
         #: rounds skipped because another worker held the probe lease (for tests and figures).
         self.skipped = 0
 
     def start(self, capabilities: Sequence[Capability], prober: Any) -> None:
         """Start one probe loop per capability with a probe `prober` supports (once; never after close)."""
-        if self.tasks or self.closed:
+        if self.started or self.closed:
+            return
+        self.started = True
+        self.follow(capabilities, prober)
+
+    def follow(self, capabilities: Sequence[Capability], prober: Any) -> None:
+        """Probe exactly `capabilities` from now on: loops of ones removed or changed stop, new ones start.
+
+        Called by `start` and, once probing started, by `Engine.adopt` when the registry changed.
+        """
+        if not self.started or self.closed:
             return
         supports = getattr(prober, "supports", None)
+        wanted = {c.name: c for c in capabilities
+                  if c.probe is not None and (supports is None or supports(c))}
+        for name, (cap, task) in list(self._loops.items()):
+            if wanted.get(name) != cap:
+                task.cancel()
+                self.tasks.remove(task)
+                del self._loops[name]
         loop = asyncio.get_running_loop()
-        for cap in capabilities:
-            if cap.probe is None or (supports is not None and not supports(cap)):
-                continue
-            self.tasks.append(loop.create_task(self._loop(cap, prober), name=f"ido-probe-{cap.name}"))
+        for name, cap in wanted.items():
+            if name not in self._loops:
+                task = loop.create_task(self._loop(cap, prober), name=f"ido-probe-{name}")
+                self.tasks.append(task)
+                self._loops[name] = (cap, task)
 
     def close(self) -> None:
         """Stop for good: cancel every probe task (the caller awaits `tasks`, then clears them)."""
@@ -118,9 +139,16 @@ class Probes:
         for task in self.tasks:
             task.cancel()
 
+    def _wanted(self, name: str) -> bool:
+        """Return whether the running task is still the probe loop of `name` (not closed nor replaced)."""
+        entry = self._loops.get(name)
+        return not self.closed and entry is not None and entry[1] is asyncio.current_task()
+
     async def _loop(self, cap: Capability, prober: Any) -> None:
         assert cap.probe is not None
-        while not self.closed:
+        # checked each round, not only cancelled: Python 3.11's wait_for drops a cancellation that
+        # lands as the probe answers, and the loop would go on probing a capability no longer there
+        while self._wanted(cap.name):
             if self.shared is not None and not await self._my_turn(cap):
                 self.skipped += 1
                 await asyncio.sleep(cap.probe.interval)

@@ -169,15 +169,19 @@ class Worker:
         next_beat = time.monotonic() + heartbeat
         try:
             while not self.stopping.is_set():
+                if time.monotonic() >= next_beat:
+                    # before claiming: after a stall (a loaded machine, a long pause) longer than
+                    # the lease, this worker's own expired leases are renewed, not claimed anew
+                    next_beat = time.monotonic() + heartbeat
+                    await self._beat(report)
                 free = self.concurrency - len(self.tasks)
                 claimed: list[Lease] = []
                 if free > 0:
-                    claimed = await asyncio.to_thread(
-                        self.store.claim_runs, limit=free if run_id is None else 1, run_id=run_id
-                    )
+                    claimed = await self._claim(free if run_id is None else 1, run_id, once=once)
                 for lease in claimed:
                     self.tasks[lease.run_id] = asyncio.get_running_loop().create_task(
-                        self._drive(lease, report), name=f"ido-worker-{lease.run_id}"
+                        self._drive_again(self.tasks.get(lease.run_id), lease, report),
+                        name=f"ido-worker-{lease.run_id}",
                     )
                 if once and not self.tasks and not claimed:
                     break
@@ -191,12 +195,26 @@ class Worker:
                 for task_id, task in list(self.tasks.items()):
                     if task.done():
                         del self.tasks[task_id]
-                if time.monotonic() >= next_beat:
-                    next_beat = time.monotonic() + heartbeat
-                    await self._beat(report)
         finally:
             await self._shutdown(report)
         return report
+
+    async def _claim(self, limit: int, run_id: str | None, *, once: bool) -> list[Lease]:
+        """Return the leases of up to `limit` runs claimed now (none when the journal cannot be reached).
+
+        A serving worker outlives a journal it cannot reach for a moment (a restarting
+        server, a session the server ended while this process was frozen): it tries
+        again at its next poll, as its heartbeat does. With `once` (`ido resume`) the
+        error is raised: "nothing to claim" would be a lie.
+        """
+        try:
+            return await asyncio.to_thread(self.store.claim_runs, limit=limit, run_id=run_id)
+        except JournalError as exc:
+            if once:
+                raise
+            if self.on_lost is not None:
+                self.on_lost("(none claimed)", f"cannot claim runs now: {exc}")
+            return []
 
     async def _beat(self, report: WorkerReport) -> None:
         """Renew held leases; stop driving the runs whose lease another owner took.
@@ -205,6 +223,10 @@ class Worker:
         the server ended while this process was frozen) is tried again next beat: the
         leases run out meanwhile, and fencing keeps the runs safe.
         """
+        for run_id in [r for r in self.store.held if r not in self.tasks]:
+            # no driver here (it ended without letting go): renewing would keep the run from
+            # every other worker for good; unrenewed, its lease runs out and it moves on
+            self.store.forget(run_id)
         try:
             lost = await asyncio.to_thread(self.store.renew_held)
         except JournalError as exc:
@@ -221,6 +243,22 @@ class Worker:
         report.lost.append(run_id)
         if self.on_lost is not None:
             self.on_lost(run_id, why)
+
+    async def _drive_again(
+        self, before: asyncio.Task[RunResult | None] | None, lease: Lease, report: WorkerReport
+    ) -> RunResult | None:
+        """Drive the run `lease` names, once `before` (this worker's earlier driver of it) has stopped.
+
+        A worker re-claims a run it still drives when its lease ran out meanwhile
+        (a renewal failed, or came too late). Two drivers in one process would share
+        one fence and write over each other; the earlier one, whose state may be
+        stale, is stopped and the run rebuilt from its journal.
+        """
+        if before is not None and not before.done():
+            before.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await before
+        return await self._drive(lease, report)
 
     async def _drive(self, lease: Lease, report: WorkerReport) -> RunResult | None:
         """Start (queued) or resume (taken over) the run `lease` names; return how it ended."""

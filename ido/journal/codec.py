@@ -4,9 +4,11 @@ A journal holds many decision records that repeat one another: the same
 alternatives with the same reasons, the same plan, the same health, within a
 run and across runs. `Packer.pack` turns an event's data into packed JSON
 text where a long top-level value (`TOP_SHARE_MIN`) becomes a reference
-`{"$r": DIGEST}` to a *blob* stored once per digest; a value too long to
-deflate against its previous version (`NEST_MIN`) has its parts shared one
-by one too. A dict of the caller's data with keys starting with `$` is
+`{"$r": DIGEST}` to a *blob* stored once per digest; a list too long to
+deflate against its previous version (`NEST_MIN`) is stored in runs of
+`CHUNK_ENTRIES` entries, `{"$c": [references]}`, each run a blob deflated
+against the previous run at its index (format 4); another value that long
+has its parts shared one by one. A dict of the caller's data with keys starting with `$` is
 wrapped as `{"$d": {...}}`, so it is never mistaken for a reference.
 
 Rows are bytes: a three-byte header (flags, preset dictionary id, how many
@@ -63,13 +65,26 @@ FLAG_BASED = 2
 FLAG_RAW = 4
 #: deflated against its intent's seed first, then the `previous` texts (format 3)
 FLAG_SEEDED = 8
-_FLAGS = FLAG_DEFLATED | FLAG_BASED | FLAG_RAW | FLAG_SEEDED
+#: an event row whose time is the previous event's of its run (its `at` column holds 0:
+#: stored in no bytes); set by the store, ignored by `body` (format 3)
+FLAG_SAME_AT = 16
+_FLAGS = FLAG_DEFLATED | FLAG_BASED | FLAG_RAW | FLAG_SEEDED | FLAG_SAME_AT
+
+#: event kinds stored as the text of their index here (one byte, not up to 18) since format 3.
+#: Append only: a stored code is an index into this tuple. A kind not here is stored by name.
+KIND_CODES = (
+    "run_started", "revision", "observation", "health", "decision", "dispatched", "outcome",
+    "approval_requested", "approval_given", "status", "fault",
+)
 #: Adler-32 of the text, after a raw-deflated body
 CHECK = 4
 #: a blob is deflated against at most this many blobs in a row (then one stands alone)
 BLOB_CHAIN = 16
 
-REF, LITERAL = "$r", "$d"
+REF, LITERAL, CHUNKS = "$r", "$d", "$c"
+#: a top-level list too long to deflate against its previous version is stored in runs of
+#: this many entries, each deflated against the previous version of its run (format 4)
+CHUNK_ENTRIES = 16
 
 #: the preset dictionary new journals deflate with (id 1), stored in the journal itself
 #: so that a later ido with another dictionary still reads the rows written with this one.
@@ -158,16 +173,17 @@ class Packer:
         first); deflating against them stores mostly what changed. `seed`: the
         text of the seed of the row's intent (an earlier whole run of it, see
         `ido.journal.sqlite`), which holds what runs of one intent repeat of one
-        another; used when that is shorter (`FLAG_SEEDED`). A reader must give
-        the same texts back to `body`.
+        another (`FLAG_SEEDED`). A reader must give the same texts back to `body`.
         """
         if len(raw) < DEFLATE_MIN or not self.current:
             return bytes((0, 0, 0)) + raw
-        row = bytes((FLAG_DEFLATED | FLAG_RAW, self.current, len(previous))) + self._deflate(raw, previous)
-        if seed is not None:
-            seeded = bytes((FLAG_DEFLATED | FLAG_RAW | FLAG_SEEDED, self.current, len(previous))) + \
+        # with a seed, only against it: a seed of the row's own intent is seldom worse by more
+        # than a few bytes, and one deflate less is a third of the writer's time for a row
+        if seed is None:
+            row = bytes((FLAG_DEFLATED | FLAG_RAW, self.current, len(previous))) + self._deflate(raw, previous)
+        else:
+            row = bytes((FLAG_DEFLATED | FLAG_RAW | FLAG_SEEDED, self.current, len(previous))) + \
                 self._deflate(raw, [seed, *previous])
-            row = min(row, seeded, key=len)
         return row if len(row) < len(raw) + HEADER else bytes((0, 0, 0)) + raw
 
     def _deflate(self, raw: bytes, previous: Sequence[bytes]) -> bytes:
@@ -239,7 +255,7 @@ class Packer:
                         raise ValueError("it was deflated against its intent's seed, which the journal lacks")
                     previous = [seed, *previous]
                 body = self._inflate(body, self._zdict(dict_id, previous), raw=bool(flags & FLAG_RAW))
-            elif flags:
+            elif flags & ~FLAG_SAME_AT:
                 raise ValueError(f"its header has flags {flags} without the deflated one")
             return body
         except (ValueError, zlib.error) as exc:
@@ -260,6 +276,35 @@ class Packer:
         if raw and zlib.adler32(text).to_bytes(CHECK, "big") != check:
             raise ValueError("its text does not match its checksum (damaged)")
         return text
+
+
+def same_at(row: bytes) -> bool:
+    """Return whether an event row's time is its run's previous event's (`FLAG_SAME_AT`)."""
+    return len(row) >= HEADER and bool(row[0] & FLAG_SAME_AT)
+
+
+def with_same_at(row: bytes) -> bytes:
+    """Return `row` flagged as timed like its run's previous event (`FLAG_SAME_AT`)."""
+    return bytes((row[0] | FLAG_SAME_AT,)) + row[1:]
+
+
+def kind_code(kind: str) -> str:
+    """Return how an event kind is stored: its index in `KIND_CODES` as text, else its name."""
+    try:
+        return str(KIND_CODES.index(kind))
+    except ValueError:
+        return kind
+
+
+def kind_name(stored: str) -> str:
+    """Return the event kind a stored kind names (`kind_code` reversed; format 2 stored names).
+    Raises ValueError for a code this ido does not know (a newer ido's)."""
+    if not stored.isdigit():
+        return stored
+    index = int(stored)
+    if index >= len(KIND_CODES):
+        raise ValueError(f"its kind code {stored} is unknown to this ido (written by a newer one?)")
+    return KIND_CODES[index]
 
 
 def load(text: bytes | str, *, what: str) -> Any:
@@ -335,8 +380,22 @@ def _shared(value: Any, blobs: dict[bytes, tuple[str, bytes]], path: str) -> str
     if len(text) < TOP_SHARE_MIN:
         return text
     if len(text) > NEST_MIN:
+        if isinstance(value, list | tuple) and path:
+            return _blob(_chunked(value, blobs, path), blobs, path)
         text = _text(value, blobs, SHARE_MIN, top=True)
     return _blob(text, blobs, path)
+
+
+def _chunked(items: list[Any] | tuple[Any, ...], blobs: dict[bytes, tuple[str, bytes]], path: str) -> str:
+    """Return the packed text of a long list stored in runs of `CHUNK_ENTRIES` entries: the
+    run at index i a blob under `path#i`, deflated against the previous run stored there, so
+    that a list whose entries change a few at a time (a large registry's alternatives)
+    stores about what changed. Read back by `unpack` (`{"$c": [runs]}`, concatenated)."""
+    refs = [
+        _blob(_text(list(items[start:start + CHUNK_ENTRIES]), {}, None), blobs, f"{path}#{start // CHUNK_ENTRIES}")
+        for start in range(0, len(items), CHUNK_ENTRIES)
+    ]
+    return f'{{"{CHUNKS}":[{",".join(refs)}]}}'
 
 
 def _blob(text: str, blobs: dict[bytes, tuple[str, bytes]], path: str) -> str:
@@ -418,6 +477,8 @@ def unpack(value: Any, blob: Callable[[bytes], Any]) -> Any:
                 return unpack(blob(ref_digest(str(value[REF]))), blob)
             if LITERAL in value:
                 return {k: unpack(v, blob) for k, v in value[LITERAL].items()}
+            if CHUNKS in value:
+                return [entry for run in value[CHUNKS] for entry in unpack(run, blob)]
         return {k: unpack(v, blob) for k, v in value.items()}
     if isinstance(value, list):
         return [unpack(v, blob) for v in value]

@@ -33,6 +33,7 @@ import asyncio
 import sqlite3
 import threading
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,10 +60,14 @@ from ido.journal.codec import (
     Packer,
     blob_key,
     digest,
+    kind_code,
+    kind_name,
     load,
     ref_digest,
     ref_text,
+    same_at,
     unpack,
+    with_same_at,
 )
 from ido.journal.group import GroupCommit
 from ido.journal.registry import (
@@ -77,8 +82,10 @@ from ido.journal.shared import SQLITE as SHARED
 #: the journal format this code writes. 1: JSON text rows keyed by run id (ido up to
 #: 0.x of 2026-12); 2: packed rows (`ido.journal.codec`) keyed by an integer run key, blobs;
 #: 3: rows raw-deflated with a checksum, deflated against their intent's seed (a whole
-#: earlier run) rather than a seed named in each row. Format-2 rows read as they are.
-FORMAT_VERSION = 3
+#: earlier run) rather than a seed named in each row; 4: a long top-level list stored in runs
+#: of entries (`ido.journal.codec.CHUNKS`, which a format-3 reader would not resolve).
+#: Format-2 and format-3 rows read as they are.
+FORMAT_VERSION = 4
 SCHEMA_VERSION = FORMAT_VERSION  # the name format 1 used; kept in meta so format-1 idos refuse us
 
 _T = TypeVar("_T")
@@ -108,7 +115,7 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 # (run_key << 32 | seq) so that a run's events are one range of the rowid b-tree, appended
 # at its end, and rows up to a page long stay on their leaf page.
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (
     run_key INTEGER PRIMARY KEY,
     run_id TEXT NOT NULL UNIQUE,
@@ -138,7 +145,7 @@ CREATE TABLE IF NOT EXISTS revisions (
     digest TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
     content BLOB NOT NULL
-);
+) WITHOUT ROWID;
 """ + registry_schema("", "REAL") + ";\n".join(SHARED.schema()) + ";\n"
 
 #: the tables a journal of this format has (a journal without one gets it, `CREATE ... IF NOT EXISTS`).
@@ -212,7 +219,7 @@ class SQLiteStore(Store):
         )
         # writer-side memory, only ever updated after a COMMIT (a rolled-back row is never a base)
         self._run_keys: dict[str, int] = {}
-        self._recent: dict[str, list[tuple[int, bytes]]] = {}  # run -> its last (seq, text)s
+        self._recent: dict[str, list[tuple[int, bytes, float]]] = {}  # run -> its last (seq, text, at)s
         self._stored_blobs: set[bytes] = set()
         # top-level key -> (the last blob stored under it, the texts of its chain)
         self._blob_bases: dict[str, tuple[bytes, tuple[bytes, ...]]] = {}
@@ -358,7 +365,8 @@ class SQLiteStore(Store):
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('zdict.1', ?)", (ZDICT_1,))
+            # named by its digest (format 2 kept its text, read as such): 2 KB less in every journal
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('zdict.1', ?)", (digest(ZDICT_1.encode()),))
             for key in ("format_version", "schema_version"):
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES (?, ?) "
@@ -389,7 +397,14 @@ class SQLiteStore(Store):
 
     def _load_packer(self) -> Packer:
         rows = self._reader.execute("SELECT key, value FROM meta WHERE key LIKE 'zdict.%'").fetchall()
-        dictionaries = {int(k.split(".", 1)[1]): str(v).encode() for k, v in rows}
+        dictionaries = {}
+        for k, v in rows:
+            number = int(k.split(".", 1)[1])
+            try:
+                dictionaries[number] = _dictionary(number, v)
+            except (ValueError, zlib.error) as exc:
+                raise JournalCorrupted(f"the journal {self.path} names a preset dictionary {number} "
+                                       f"this ido cannot use: {exc}; move it aside or pass --store") from None
         return Packer(dictionaries, current=max(dictionaries, default=0))
 
     # -- writing -------------------------------------------------------------------------------
@@ -519,7 +534,7 @@ class SQLiteStore(Store):
         for packed in item.packed:
             self._put_blobs(conn, packed, done)
         conn.execute("SAVEPOINT item")
-        recent: dict[str, list[tuple[int, bytes]]] = {}
+        recent: dict[str, list[tuple[int, bytes, float]]] = {}
         candidates: dict[str, tuple[bytes, ...] | None] = {}
         run_keys: dict[str, int] = {}
         intents = {run_id: self._intent(conn, run_id) for run_id in keys}
@@ -550,14 +565,18 @@ class SQLiteStore(Store):
                 before = recent.get(run_id) or done.recent.get(run_id) or self._recent.get(run_id, [])
                 # deflate against the run's events just before this one, when they are known
                 # (committed by this store) and contiguous; otherwise against none
-                chain = [t for _, t in before] if before and before[-1][0] == event.seq - 1 else []
+                follows = bool(before) and before[-1][0] == event.seq - 1
+                chain = [t for _, t, _ in before] if follows else []
                 seed = self._seed(conn, intents.get(run_id), done)
                 data = self._packer.seal(packed.text, chain, seed)
+                at = event.at
+                if follows and before[-1][2] == at:  # one append's events share a time: store it once
+                    data, at = with_same_at(data), 0.0
                 key = keys[run_id]
                 assert key is not None
-                rows.append(((key << _SEQ_BITS) | event.seq, event.kind, event.at, data))
-                recent[run_id] = ([*before[-(_CHAIN - 1):], (event.seq, packed.text)]
-                                  if chain else [(event.seq, packed.text)])
+                rows.append(((key << _SEQ_BITS) | event.seq, kind_code(event.kind), at, data))
+                recent[run_id] = ([*before[-(_CHAIN - 1):], (event.seq, packed.text, event.at)]
+                                  if chain else [(event.seq, packed.text, event.at)])
                 if seed is None:  # the run's texts from seq 1 may become its intent's seed
                     so_far = () if event.seq == 1 else candidates.get(
                         run_id, done.candidates.get(run_id, self._candidates.get(run_id)))
@@ -694,7 +713,7 @@ class SQLiteStore(Store):
         self, owner: str, *, lease_s: float, limit: int = 1, run_id: str | None = None,
         now: float | None = None, steal_from: Sequence[str] = (),
     ) -> list[Lease]:
-        """Claim up to `limit` claimable runs, oldest first (see `Store.claim`)."""
+        """Claim up to `limit` claimable runs, started ones first, oldest first (see `Store.claim`)."""
         at = time.time() if now is None else now
         dead = list(steal_from)
         terminal = sorted(TERMINAL_STATUSES)
@@ -707,7 +726,8 @@ class SQLiteStore(Store):
         if run_id is not None:
             sql += " AND r.run_id = ?"
             params.append(run_id)
-        sql += " ORDER BY r.created_at, r.run_id LIMIT ?"
+        # started runs first: a taken-over run's deadline is running; a queued one waits its turn
+        sql += " ORDER BY r.status = 'queued', r.created_at, r.run_id LIMIT ?"
         params.append(limit)
 
         def work(conn: sqlite3.Connection) -> list[Lease]:
@@ -1012,14 +1032,27 @@ class SQLiteStore(Store):
         )
         texts: dict[int, bytes] = {}  # seq -> packed JSON text, what later rows deflate against
         out = []
-        for rowid, kind, at, data in rows:
+        timed: tuple[int, float] | None = None  # the previous row's (seq, at)
+        for rowid, stored_kind, stored_at, data in rows:
             seq = int(rowid) & _SEQ_MASK
+            try:
+                kind, unknown = kind_name(str(stored_kind)), None
+            except ValueError as exc:
+                kind, unknown = str(stored_kind), exc
             what = f"event {seq} ({kind}) of run {run_id} in {self.path}"
             try:
+                if unknown is not None:
+                    raise unknown
+                at = float(stored_at)
                 if isinstance(data, str):  # format 1: the data's JSON text
                     value = load(data, what=what)
                     texts[seq] = data.encode()
                 else:
+                    if same_at(bytes(data)):
+                        if timed is None or timed[0] != seq - 1:
+                            raise ValueError(f"its time is event {seq - 1}'s, which is missing")
+                        at = timed[1]
+                    timed = (seq, at)
                     chain = Packer.chained(bytes(data))
                     previous = [texts[s] for s in range(seq - chain, seq) if s in texts]
                     base = Packer.blob_base(bytes(data))  # format 2: a seed named in the row
@@ -1031,6 +1064,7 @@ class SQLiteStore(Store):
                     if wanted is not None and kind not in wanted:
                         continue
                     value = self._unpack_top(load(text, what=what))
+                timed = (seq, at)
                 if wanted is None or kind in wanted:
                     out.append(Event(run_id=run_id, seq=seq, kind=kind, at=at, data=value))
             except (JournalCorrupted, PydanticError, TypeError, ValueError) as exc:
@@ -1065,11 +1099,30 @@ class _Written:
 
     blobs: set[bytes] = field(default_factory=set)
     run_keys: dict[str, int] = field(default_factory=dict)
-    recent: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
+    recent: dict[str, list[tuple[int, bytes, float]]] = field(default_factory=dict)
     blob_bases: dict[str, tuple[bytes, tuple[bytes, ...]]] = field(default_factory=dict)
     seeds: dict[str, bytes] = field(default_factory=dict)
     candidates: dict[str, tuple[bytes, ...]] = field(default_factory=dict)
     finished: set[str] = field(default_factory=set)
+
+
+#: the preset dictionaries ido deflates with, by id: part of the journal format (append only).
+_DICTIONARIES = {1: ZDICT_1.encode()}
+
+
+def _dictionary(number: int, stored: str | bytes) -> bytes:
+    """Return preset dictionary `number` as the meta table keeps it: its 8-byte digest naming
+    one of `_DICTIONARIES` (format 3), its text (format 2), or deflated (early format 3).
+    Raises ValueError when the digest names none this ido knows."""
+    if isinstance(stored, str):
+        return stored.encode()
+    if len(stored) != 8:
+        return zlib.decompress(stored)
+    known = _DICTIONARIES.get(number)
+    if known is None or digest(known) != stored:
+        raise ValueError(f"its digest {ref_text(stored)} is not that of a dictionary this ido has "
+                         "(written by a newer ido?)")
+    return known
 
 
 def _first_error(exc: PydanticError) -> str:

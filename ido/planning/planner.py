@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ido.construct import construct
@@ -54,6 +54,10 @@ _CLOSED = Circuit.CLOSED.value
 UNAVAILABLE = ("excluded", "denied", "unhealthy", "over_limit")
 
 
+#: plans kept per health snapshot (`Planner.plan`); runs in step with each other need a handful.
+MEMO_SIZE = 64
+
+
 class Planner:
     """A registry compiled once; `plan` answers per intent, state, health and run usage."""
 
@@ -76,6 +80,9 @@ class Planner:
         self._tasks: dict[Any, Task] = {}
         self._shared: dict[Any, dict[str, Any]] = {}
         self._judged: dict[tuple[int, tuple[Any, ...]], tuple[Intent, dict[int, PolicyJudgement]]] = {}
+        #: plans made under `_memo_health` (the engine's snapshot is one object until health changes).
+        self._memo: dict[tuple[Any, ...], tuple[Intent, HealthSnapshot | None, Plan]] = {}
+        self._memo_health: HealthSnapshot | None = None
 
     # -- per-call preparation -------------------------------------------------
 
@@ -350,6 +357,41 @@ class Planner:
         With `explain=False` the alternatives are not computed (the search is
         the same); the engine and `ido plan` keep the default.
         """
+        key = self._memo_key(intent, request, health, explain)
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is intent and hit[1] is health:  # (a planner shared by threads)
+            return hit[2]
+        plan = self._plan(intent, request, health, explain)
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo.clear()
+        self._memo[key] = (intent, health, plan)
+        return plan
+
+    def _memo_key(
+        self, intent: Intent, request: PlanRequest, health: HealthSnapshot | None, explain: bool,
+    ) -> tuple[Any, ...]:
+        """Return what `plan`'s result is a function of, for this planner's registry and policies.
+
+        Runs in step with each other (same state, spend and attempts under the same health)
+        ask for the same plan; the search is deterministic, so the first answer is theirs too
+        (but for `metrics.milliseconds`, which replay ignores). The request's `elapsed_s`
+        reaches a plan only through a deadline and `now` only through an open circuit's
+        `retry_at`, so each joins the key only then; inputs only through the policies that
+        name them (`PolicySet.inputs_key`). Entries hold one health snapshot: a new one
+        starts the memo over, so it never keeps plans no decision can ask for.
+        """
+        if health is not self._memo_health:
+            self._memo.clear()
+            self._memo_health = health
+        deadline = intent.constraints.deadline is not None
+        circuits = health is not None and any(h.circuit == Circuit.OPEN for h in health.capabilities.values())
+        return (
+            id(intent), explain, _items_key(request.state), self.policies.inputs_key(request.inputs),
+            request.spent, request.steps_taken, _items_key(request.attempts), tuple(request.exclude),
+            request.elapsed_s if deadline else None, request.now if circuits else None,
+        )
+
+    def _plan(self, intent: Intent, request: PlanRequest, health: HealthSnapshot | None, explain: bool) -> Plan:
         started = time.perf_counter()
         call = self.prepare(intent, request, health)
         expanded = generated = 0
@@ -474,6 +516,11 @@ def totals_of(intent: Intent, chosen: Sequence[Candidate], latency: float) -> di
         "steps": len(chosen),
         "breakdown": breakdown,
     }
+
+
+def _items_key(mapping: Mapping[str, Any]) -> tuple[Any, ...]:
+    # type names too: True and 1 are equal in Python but different facts
+    return tuple(sorted((k, type(v).__name__, v) for k, v in mapping.items()))
 
 
 def _bounds(

@@ -3,8 +3,11 @@
 Every body is what the matching CLI `--json` prints, built by the same
 functions (`queued_run`, `explain`, `why_not`, `replay`, `answer`). A
 submitted run is queued for `ido worker` processes (or the workers `ido
-serve --workers N` runs). Endpoints are plain functions: FastAPI runs them on
-its thread pool, where the journal's blocking reads belong.
+serve --workers N` runs). Most endpoints are plain functions: FastAPI runs
+them on its thread pool, where the journal's blocking reads belong. The hot
+ones are async and keep the loop free all the same: `submit` awaits the
+journal's group commit, and `decisions` / `why-not` serve a finished run's
+kept answer (built once, on a pool thread; see `ido.service.kept`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -39,6 +43,9 @@ SCAN_LIMIT = 2000
 #: The key of a queued run's options recording the request an Idempotency-Key was first used for.
 IDEMPOTENCY = "idempotency"
 
+#: Longest an answer about a run in flight is served again while its row has not moved (seconds).
+LIVE_S = 2.0
+
 #: Builds an answer about a run as JSON bytes (run on a pool thread: it reads the journal).
 Builder = Callable[[Store, RunInfo], bytes]
 
@@ -61,20 +68,17 @@ def run_id_for_key(key: str) -> str:
 async def submit(body: RunRequest, service: ServiceDep,
                  idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
     """Queue a run of the intent for a worker; 202 with its id. A retried Idempotency-Key returns the same run."""
-    # async: the row is checked and built in microseconds on the loop, and the append awaits the
-    # journal's group commit there, so concurrent submits share one commit with no pool thread
-    # and no event loop of their own. The run id is derived from the key, so retries to any
-    # `ido serve` on this journal name one run; the check-then-queue is serialised within this
-    # process (two services racing on the very same key at the same instant could both queue
-    # it; the later row would win).
-    from ido.engine.worker import queued_run
-
+    # async: the append awaits the journal's group commit on the loop, so concurrent submits share
+    # one commit with no event loop of their own; the row is built on a pool thread, since the
+    # registry's newest revision may need a journal read and a reload. The run id is derived
+    # from the key, so retries to any `ido serve` on this journal name one run; the
+    # check-then-queue is serialised within this process (two services racing on the very same
+    # key at the same instant could both queue it; the later row would win).
     request = body.model_dump(mode="json", by_alias=True)
     options: dict[str, Any] = {"strategy": body.strategy, "workspace": str(service.workspace_root)}
     store = await service.opened()
     if idempotency_key is None:
-        info = queued_run(service.declarations(), body.intent, inputs=body.inputs, set_facts=body.set_facts,
-                          options=options)
+        info = await asyncio.to_thread(_queued, service, body, options, None)
         await store.append([], run=info)
         return JSONResponse({"run_id": info.run_id, "status": info.status}, status_code=202)
     run_id = run_id_for_key(idempotency_key)
@@ -82,14 +86,21 @@ async def submit(body: RunRequest, service: ServiceDep,
         existing = await asyncio.to_thread(_existing, store, run_id)
         if existing is None:
             options[IDEMPOTENCY] = {"request": digest(request)}
-            info = queued_run(service.declarations(), body.intent, inputs=body.inputs, set_facts=body.set_facts,
-                              options=options, run_id=run_id)
+            info = await asyncio.to_thread(_queued, service, body, options, run_id)
             await store.append([], run=info)
             return JSONResponse({"run_id": info.run_id, "status": info.status}, status_code=202)
     if (existing.options.get(IDEMPOTENCY) or {}).get("request") != digest(request):
         raise ApiError(409, "idempotency_key_reused",
                        "this Idempotency-Key was used for a different request; use a new key")
     return JSONResponse({"run_id": existing.run_id, "status": existing.status}, status_code=202)
+
+
+def _queued(service: Service, body: RunRequest, options: dict[str, Any], run_id: str | None) -> RunInfo:
+    """Return the queued row of `body`'s run under the registry's newest revision (a pool thread calls it)."""
+    from ido.engine.worker import queued_run
+
+    return queued_run(service.declarations(), body.intent, inputs=body.inputs, set_facts=body.set_facts,
+                      options=options, run_id=run_id)
 
 
 def _existing(store: Store, run_id: str) -> RunInfo | None:
@@ -188,19 +199,29 @@ def _explained(store: Store, info: RunInfo) -> bytes:
 
 
 def _kept_or_built(service: Service, kind: str, info: RunInfo, build: Builder) -> bytes:
-    """Return the kept answer `kind` about the run, or `build` it, kept when the run had finished.
+    """Return the kept answer `kind` about the run, or `build` it and keep it.
 
-    `info` is read before the build: a run that finishes meanwhile is built
-    from its newer journal but not kept, so a kept answer is always one of
-    the final journal (the status and its events are written in one commit).
+    A finished run's answer is kept for good (`service.finished`). A run in
+    flight's is kept under its row as read (`service.live`) for at most
+    `LIVE_S`: every append writes the run's row with its events, so while the
+    row has not moved the answer has not either (the time bound covers two
+    appends writing equal rows, e.g. under a simulated clock). `info` is read
+    before the build, so a newer journal is never kept under an older row.
     """
-    key = (kind, info.run_id)
-    found = service.finished.get(key)
+    if info.status in TERMINAL_STATUSES:
+        key = (kind, info.run_id)
+        found = service.finished.get(key)
+        if found is None:
+            # a finished run's journal no longer changes: its answer is built once
+            found = build(service.store, info)
+            service.finished.put(key, found)
+        return found
+    row = hashlib.sha256(info.model_dump_json().encode()).hexdigest()
+    live = (kind, f"{info.run_id} {row} {int(time.monotonic() // LIVE_S)}")
+    found = service.live.get(live)
     if found is None:
         found = build(service.store, info)
-        if info.status in TERMINAL_STATUSES:
-            # a finished run's journal no longer changes: its answer is built once
-            service.finished.put(key, found)
+        service.live.put(live, found)
     return found
 
 
@@ -209,9 +230,9 @@ async def _served(service: Service, kind: str, run_id: str, build: Builder) -> R
 
     A kept answer (a finished run's, asked for by its full id) is usually sent
     before routing by `ido.service.kept`; here it is a dict lookup. Anything
-    else (a prefix, a run in flight, a first read) reads the journal on a pool
-    thread, never on the loop. A prefix is never a key: a new run may make it
-    ambiguous.
+    else (a prefix, a run in flight, a first read) reads the journal (at
+    least the run's row) on a pool thread, never on the loop. A prefix is
+    never a key: a new run may make it ambiguous.
     """
     found = service.finished.get((kind, run_id))
     if found is None:

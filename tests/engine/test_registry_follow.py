@@ -108,3 +108,59 @@ async def test_a_blocked_run_is_woken_by_a_registry_change_that_gives_it_a_plan(
     assert result.records[0].action == "block"
     woken = result.records[1]
     assert woken.trigger == "revision_changed" and woken.chosen == ["pay.good"]
+
+
+async def _until(condition: Any, what: str) -> None:
+    for _ in range(1000):  # bounded: 10 s at most
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never: {what}")
+
+
+async def test_probes_follow_the_registry() -> None:
+    """A capability registered with a probe is probed; one deleted is probed no more."""
+    seen: list[str] = []
+
+    class Prober:
+        async def probe(self, capability: Capability) -> bool:
+            seen.append(capability.name)
+            return True
+
+    store = MemoryStore()
+    probe = {"sim": True, "interval": 0.01}
+    ws = workspace(_sim("pay", PAY, cost=0.1, probe=probe), _sim("ship", SHIP, cost=0.1), order_intent())
+    seed(store, ws)
+    registry = LiveRegistry(store, ws, interval_s=0.0)
+    eng = engine(registry.workspace(), store=store, registry=registry, prober=Prober())
+    await eng.run("order", inputs={"order_id": "o-5"})  # probing starts with the first run
+    await _until(lambda: "pay" in seen, "pay probed")
+    store.commit_registry([
+        RegistryChange(kind="capability", name="ship.probed",
+                       content=content_of(_sim("ship.probed", SHIP, cost=0.2, probe=probe))),
+        RegistryChange(kind="capability", name="pay.other",
+                       content=content_of(_sim("pay.other", PAY, cost=0.2))),
+    ])
+    await _until(lambda: "ship.probed" in seen, "the registered capability probed")
+    store.commit_registry([RegistryChange(kind="capability", name="pay")])
+    # the engine's registry watch adopts the deletion and cancels pay's probe loop
+    await _until(lambda: "pay" not in eng.capabilities, "the deletion adopted")
+    await asyncio.sleep(0.05)  # a probe of pay already running when it was cancelled ends
+    seen.clear()
+    await _until(lambda: seen.count("ship.probed") >= 3, "probing goes on")
+    await eng.close()
+    assert "pay" not in seen
+
+
+async def test_a_revision_that_does_not_decode_leaves_runs_on_the_last_good_one() -> None:
+    """A stored declaration this ido cannot read (written by a newer one, say) does not crash runs."""
+    store = MemoryStore()
+    ws = workspace(_sim("pay", PAY, cost=0.1), _sim("ship", SHIP, cost=0.1), order_intent())
+    seed(store, ws)
+    registry = LiveRegistry(store, ws, interval_s=0.0)
+    eng = engine(registry.workspace(), store=store, registry=registry)
+    store.commit_registry([RegistryChange(kind="capability", name="bad", content={"name": "bad", "cost": "lots"})])
+    result = await eng.run("order", inputs={"order_id": "o-6"})
+    await eng.close()
+    assert result.status == "succeeded"
+    assert registry.number == 1  # still the last revision that decoded

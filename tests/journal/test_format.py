@@ -20,7 +20,7 @@ from ido.decisions import Trigger
 from ido.errors import JournalCorrupted, JournalError
 from ido.journal import codec
 from ido.journal.base import Event, RunInfo
-from ido.journal.codec import ZDICT_1, Packer, blob_key, ref_digest, unpack
+from ido.journal.codec import KIND_CODES, ZDICT_1, Packer, blob_key, ref_digest, unpack
 from ido.journal.sqlite import FORMAT_VERSION, SQLiteStore
 
 DATA = Path(__file__).parent / "data"
@@ -478,3 +478,88 @@ async def test_damaged_seed_is_named_and_hides_only_the_runs_deflated_against_it
     later = await _finished_run(again, "c", created_at=3.0)
     assert again.events(run_id="c") == later
     again.close()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stamps=st.lists(st.tuples(st.sampled_from(KIND_CODES), st.sampled_from([0.0, 1.0, 1.5, -2.0])),
+                       min_size=1, max_size=8),
+       cut=st.integers(min_value=1, max_value=8))
+def test_kinds_and_times_read_back_as_appended(
+    tmp_path_factory: pytest.TempPathFactory, stamps: list[tuple[str, float]], cut: int,
+) -> None:
+    """Every kind, and times repeated from one event to the next (stored once), zero or not,
+    come back as appended, across appends and after reopening."""
+    db = tmp_path_factory.mktemp("times") / "journal.db"
+    store = SQLiteStore(db, synchronous=True)
+    events = [Event(run_id="r", seq=i, kind=kind, at=at, data={"i": i})  # type: ignore[arg-type]
+              for i, (kind, at) in enumerate(stamps, 1)]
+    asyncio.run(store.append(events[:cut], run=run_info("r")))
+    if events[cut:]:
+        asyncio.run(store.append(events[cut:]))
+    assert store.events(run_id="r") == events
+    store.close()
+    again = SQLiteStore(db)
+    assert again.events(run_id="r") == events
+    assert again.events(run_id="r", kinds=["decision"]) == [e for e in events if e.kind == "decision"]
+    again.close()
+
+
+async def test_kind_code_of_a_newer_ido_is_named(db_path: Path) -> None:
+    """An event whose stored kind code this ido does not know is reported, naming the code."""
+    store = SQLiteStore(db_path)
+    await store.append([Event(run_id="r", seq=1, kind="decision", at=1.0)], run=run_info("r"))
+    store.close()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE events SET kind = '99' WHERE id = ?", (event_key(conn, "r", 1),))
+    conn.close()
+    again = SQLiteStore(db_path)
+    with pytest.raises(JournalCorrupted, match=r"event 1 .99. of run r .*kind code 99 is unknown"):
+        again.events(run_id="r")
+    again.close()
+
+
+async def test_dictionary_of_a_newer_ido_is_named_at_open(db_path: Path) -> None:
+    """The meta table names the field-name dictionary by digest; one this ido does not have
+    (a newer ido's) is refused at open, saying so, not read as garbage."""
+    store = SQLiteStore(db_path)
+    await store.append([Event(run_id="r", seq=1, kind="decision", at=1.0)], run=run_info("r"))
+    store.close()
+    with sqlite3.connect(db_path) as conn:
+        assert len(conn.execute("SELECT value FROM meta WHERE key = 'zdict.1'").fetchone()[0]) == 8
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'zdict.1'", (b"12345678",))
+    conn.close()
+    with pytest.raises(JournalCorrupted, match=r"preset dictionary 1 this ido cannot use: .*newer ido"):
+        SQLiteStore(db_path)
+
+
+async def test_a_long_list_changing_a_few_entries_stores_about_what_changed(db_path: Path) -> None:
+    """A top-level list too long for one deflate window (a large registry's alternatives),
+    whose entries change a few at a time, comes back equal from every event; its entries are
+    deflated together, and each later version takes a fraction of the first (runs of entries,
+    each deflated against its previous version)."""
+    entries = [{"capability": f"role{i % 5}.provider{i:04d}", "verdict": "costlier", "$d": i,
+                "reason": f"costlier: the best plan with it scores {1 + i / 997:.4f}", "numbers": {"cost": i / 7}}
+               for i in range(300)]
+    versions = [entries]
+    for s in range(1, 5):
+        changed = [dict(e) for e in versions[-1]]
+        for i in (s * 7, s * 61 % 300, s * 113 % 300):
+            changed[i] = dict(changed[i], verdict="chosen", reason=f"chosen in version {s}")
+        versions.append(changed)
+    store = SQLiteStore(db_path)
+    sizes = []
+    for s, alternatives in enumerate(versions, 1):
+        with sqlite3.connect(db_path) as conn:
+            before = conn.execute("SELECT coalesce(sum(length(data)), 0) FROM blobs").fetchone()[0]
+        conn.close()
+        await store.append([Event(run_id="r", seq=s, kind="decision", at=1.0, data={"alternatives": alternatives})],
+                           run=run_info("r"))
+        with sqlite3.connect(db_path) as conn:
+            sizes.append(conn.execute("SELECT sum(length(data)) FROM blobs").fetchone()[0] - before)
+        conn.close()
+    store.close()
+    again = SQLiteStore(db_path)
+    assert [e.data["alternatives"] for e in again.events(run_id="r")] == versions
+    again.close()
+    assert sizes[0] < len(json.dumps(entries)) / 4, sizes  # its entries deflated together
+    assert all(later < sizes[0] / 4 for later in sizes[1:]), sizes

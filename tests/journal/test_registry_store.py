@@ -154,3 +154,31 @@ def test_two_sqlite_stores_on_one_file_never_both_win(tmp_path: Path) -> None:
 def test_two_postgres_stores_never_both_win() -> None:
     url = postgres_url()
     _race(lambda: open_store(url))
+
+
+def test_a_seed_that_loses_the_race_compares_with_the_winner(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ido serve` started twice on one new store: both read "no registry", one seeds, the other's
+    commit meets the winner's revision and compares with it instead of failing to start."""
+    from ido.registry import seed
+    from ido.workspace import Workspace
+
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    first, second = open_store(url), open_store(url)
+    try:
+        real = second.registry_snapshot
+        reads: list[int | None] = []
+
+        def stale_first_read(*, number: int | None = None) -> object:
+            # the first read happened before the other process committed revision 1
+            reads.append(number)
+            return None if len(reads) == 1 else real(number=number)
+
+        monkeypatch.setattr(second, "registry_snapshot", stale_first_read)
+        assert seed(first, Workspace()).action == "seeded"
+        assert seed(second, Workspace()).action == "unchanged"
+        head = second.registry_head()
+        assert head is not None and head.number == 1
+    finally:
+        first.close()
+        second.close()

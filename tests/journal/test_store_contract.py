@@ -18,6 +18,7 @@ from journal_helpers import event, run_info
 from ido.errors import JournalError, UsageError
 from ido.journal import MemoryStore, open_store
 from ido.journal.base import Store
+from ido.journal.codec import kind_code
 from ido.journal.sqlite import SQLiteStore
 
 
@@ -254,7 +255,7 @@ async def test_a_write_refused_by_the_database_fails_only_its_caller(db_path: Pa
     await s.append([event("r2", 1)], run=run_info("r2"))
     with sqlite3.connect(db_path) as conn:
         conn.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.kind = 'fault' "
+            f"CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.kind = '{kind_code('fault')}' "
             "BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END"
         )
     conn.close()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 from unittest.mock import patch
 
 from hypothesis import given
+from hypothesis import strategies as st
 
 from ido.model import holds
 from ido.planning import Planner, reasons
@@ -145,3 +147,22 @@ def _check_verdicts(world: World, plan: Plan) -> None:
             assert math.isclose(alt.numbers["plan_score"], best.score, rel_tol=1e-9, abs_tol=1e-9)
         else:
             assert best is None, f"{alt.capability} is {alt.verdict} but {best} uses it"
+
+
+@given(worlds(), st.sampled_from([0.0, 0.5, 2.5]), st.sampled_from([0.0, 1.0, 6.0]), st.booleans())
+def test_a_planner_asked_again_answers_as_a_fresh_one(
+    world: World, elapsed: float, now: float, other_input: bool,
+) -> None:
+    """A planner that planned one request (and kept the plan) gives for a second request,
+    differing in time, `now` or an input no policy names, what a fresh planner gives."""
+    planner = Planner(world.caps, world.policies)
+    first = planner.plan(world.intent, world.request, world.health)
+    update: dict[str, Any] = {"elapsed_s": elapsed, "now": now}
+    if other_input:
+        update["inputs"] = {**world.request.inputs, "order_id": "o-2"}
+    again = world.request.model_copy(update=update)
+    fresh = Planner(world.caps, world.policies).plan(world.intent, again, world.health)
+    assert planner.plan(world.intent, again, world.health).model_dump(exclude={"metrics"}) == \
+        fresh.model_dump(exclude={"metrics"})
+    assert planner.plan(world.intent, world.request, world.health).model_dump(exclude={"metrics"}) == \
+        first.model_dump(exclude={"metrics"})

@@ -28,7 +28,8 @@ YAML_TEXT = st.lists(st.sampled_from([
     "effects: {a: true}", "goal: {a: true}", "  - a", "a: b: c", "\t", "name: x\nname: y", "&a [*a]", "---",
     "capabilities:", "- name: x", "because: y", "deny: {capability.name: x}", "!!python/object:os.system x",
 ]), max_size=6).map("\n".join)
-NAMES = st.sampled_from(["x", "greet", "notify.email", "order-fulfilled", "a b", "%00", "é", "..", "a/b"])
+NAMES = st.sampled_from(["x", "greet", "notify.email", "order-fulfilled", "a b", "%00", "é", "..", "a/b",
+                         "%0a", "x" * 300, "%7f", "\\", ".yaml"]) | st.text(max_size=12)
 KINDS = st.sampled_from(["capabilities", "policies", "intents"])
 
 

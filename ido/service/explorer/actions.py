@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ido.service.auth import SESSION_COOKIE, Scope
-from ido.service.explorer.common import guarded, render
+from ido.service.explorer.common import authorization, guarded, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,7 +29,8 @@ ACTIONS = {"approve": "approved", "reject": "rejected", "cancel": "cancel reques
 
 async def call_api(request: Request, method: str, path: str, body: Any = None) -> httpx.Response:
     """Return the app's own answer to `method path` sent with this request's credentials."""
-    headers = {k: v for k, v in (("authorization", request.headers.get("authorization")),) if v}
+    credentials = authorization(request)  # a bearer header, or the token a person signed in with
+    headers = {"authorization": credentials} if credentials else {}
     cookies = {SESSION_COOKIE: request.cookies[SESSION_COOKIE]} if SESSION_COOKIE in request.cookies else {}
     transport = httpx.ASGITransport(app=request.app, client=("127.0.0.1", 0))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", cookies=cookies) as client:

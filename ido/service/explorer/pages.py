@@ -16,6 +16,7 @@ page reads the run's explanation (`ido.explain`). Called by the app through
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from typing import Annotated, Any, get_args
 from urllib.parse import urlencode
@@ -47,6 +48,8 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 #: A run with more alternatives than this (over all decisions) loads each decision's when opened.
 INLINE_ALTERNATIVES = 2000
+#: Most names a filter's suggestion list offers.
+SUGGESTIONS = 500
 #: Decisions opened at first render of a long run (the rest open on demand).
 OPEN_DECISIONS = 12
 
@@ -66,9 +69,26 @@ def static(path: str) -> Response:
     return Response(file.read_bytes(), media_type=media, headers={"Cache-Control": "public, max-age=3600"})
 
 
-def _switched(service: Service, run_id: str) -> bool:
+#: (run id, its row's update time) -> whether it switched providers, for finished runs (bounded)
+_SWITCHED: dict[tuple[str, float], bool] = {}
+_SWITCHED_SIZE = 10_000
+_SWITCHED_LOCK = threading.Lock()  # pages are rendered on FastAPI's thread pool
+
+
+def _switched(service: Service, row: dict[str, Any]) -> bool:
     """Return whether a decision of the run switched a provider (its records' structured `move`)."""
-    return any(e.data.get("move") == "switch" for e in service.store.events(run_id=run_id, kinds=["decision"]))
+    key = (str(row["run_id"]), float(row["updated_at"]))
+    with _SWITCHED_LOCK:
+        found = _SWITCHED.get(key)
+    if found is None:
+        events = service.store.events(run_id=key[0], kinds=["decision"])
+        found = any(e.data.get("move") == "switch" for e in events)
+        if row["status"] in TERMINAL_STATUSES:  # a finished run's journal no longer changes
+            with _SWITCHED_LOCK:
+                if len(_SWITCHED) >= _SWITCHED_SIZE:
+                    _SWITCHED.pop(next(iter(_SWITCHED)))
+                _SWITCHED[key] = found
+    return found
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -103,7 +123,8 @@ def runs_list(
     except ApiError as exc:
         return error_page(request, exc)
     page = json.loads(bytes(answer.body))
-    rows = [{**r, "switched": _switched(service, r["run_id"])} for r in page["runs"]]
+    rows = [{**r, "switched": _switched(service, r)} for r in page["runs"]]
+    declared = service.declarations()  # the registry's newest revision
     kept: dict[str, Any] = {k: v for k, v in filters.items() if v}
     if limit != PAGE_SIZE:
         kept["limit"] = limit
@@ -111,7 +132,9 @@ def runs_list(
     return render(request, "runs.html", {
         "rows": rows, "filters": filters, "statuses": STATUSES, "verdicts": VERDICTS,
         "next_url": next_url, "first_url": "/?" + urlencode(kept) if cursor else None,
-        "intents": sorted(service.workspace.intents), "capabilities": sorted(service.workspace.capabilities),
+        # suggestions only: a registry of thousands would swell every page
+        "intents": sorted(declared.intents)[:SUGGESTIONS],
+        "capabilities": sorted(declared.capabilities)[:SUGGESTIONS],
         "corrupted": page.get("corrupted", []),
     })
 
@@ -127,8 +150,8 @@ def run_context(service: Service, explanation: Explanation) -> dict[str, Any]:
     total = sum(len(d.alternatives) for d in decisions)
     lazy = total > INLINE_ALTERNATIVES
     last = decisions[-1] if decisions else None
-    capabilities = sorted({a.capability for d in decisions for a in d.alternatives}
-                          | set(service.workspace.capabilities))
+    # the why-not box suggests what the run weighed (a registry can hold thousands more)
+    capabilities = sorted({a.capability for d in decisions for a in d.alternatives} | {c for d in decisions for c in d.chosen})
     return {
         "run": explanation, "sentence": views.outcome_sentence(explanation),
         "switched": views.switched(explanation), "lazy": lazy, "open_decisions": OPEN_DECISIONS,
@@ -160,7 +183,8 @@ def run_page(request: Request, run_id: str) -> Response:
         return error_page(request, exc)
     from ido.service.explorer.whatif import declarations_for
 
-    declarations = declarations_for(service)
+    weighed = {a.capability for d in explanation.decisions for a in d.alternatives}
+    declarations = declarations_for(service, weighed)
     # the what-if opens on the policy that decided most in this run (e.g. the GDPR one of the demo)
     decided = Counter(p for d in explanation.decisions for a in d.alternatives for p in a.policies)
     picked = next((f"policy:{name}" for name, _ in decided.most_common()

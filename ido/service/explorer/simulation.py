@@ -33,7 +33,7 @@ def simulate_page(request: Request) -> Response:
     if (denied := guarded(request, Scope.read)) is not None:
         return denied
     service = service_of(request)
-    scenarios = sorted(service.workspace.scenarios)
+    scenarios = sorted(service.declarations().scenarios)
     return render(request, "simulate.html", {"section": "simulate", "scenarios": scenarios,
                                              "runs": DEFAULT_RUNS, "default": "payments-outage"})
 

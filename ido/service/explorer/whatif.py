@@ -7,9 +7,9 @@
 
 The edited declaration is read by the workspace loader (`ido.loading.documents`,
 so problems carry line and column as `ido validate` prints them) and put in
-place of the declaration of that name in a copy of the service's workspace
-(`Workspace.replaced`); disabling removes it from the copy. The service's own
-workspace is never changed. `ido.replay.replay(..., workspace=copy)` then
+place of the declaration of that name in a copy of the registry's newest
+revision (`Service.declarations()`, `Workspace.replaced`); disabling removes it
+from the copy. The registry itself is never changed. `ido.replay.replay(..., workspace=copy)` then
 decides every recorded decision again. Called through `ido.service.explorer.router`.
 """
 
@@ -40,6 +40,7 @@ from ido.service.explorer.common import (
     service_of,
 )
 from ido.service.state import Service
+from ido.workspace import KINDS as KINDS_OF_MODELS
 from ido.workspace import Workspace
 
 router = APIRouter(include_in_schema=False)
@@ -60,12 +61,18 @@ def declaration_yaml(kind: str, model: Any) -> str:
     return yaml.safe_dump({folder: [data]}, sort_keys=False, allow_unicode=True)
 
 
-def declarations_for(service: Service) -> list[dict[str, str]]:
-    """Return the policies, then the capabilities, of the service's workspace with their YAML."""
-    ws = service.workspace
-    out = [{"kind": "policy", "name": n, "yaml": declaration_yaml("policy", m)} for n, m in sorted(ws.policies.items())]
-    out += [{"kind": "capability", "name": n, "yaml": declaration_yaml("capability", m)}
-            for n, m in sorted(ws.capabilities.items())]
+#: Most declarations of each kind the run page offers (a registry can hold thousands).
+MAX_OFFERED = 200
+
+
+def declarations_for(service: Service, capabilities: set[str]) -> list[dict[str, str]]:
+    """Return the workspace's policies, then those of `capabilities` it declares, with their YAML
+    (at most MAX_OFFERED of each kind): what the run page's what-if may edit."""
+    ws = service.declarations()  # the registry's newest revision, as the API's what-if replay
+    policies = sorted(ws.policies.items())[:MAX_OFFERED]
+    weighed = sorted((n, m) for n, m in ws.capabilities.items() if n in capabilities)[:MAX_OFFERED]
+    out = [{"kind": "policy", "name": n, "yaml": declaration_yaml("policy", m)} for n, m in policies]
+    out += [{"kind": "capability", "name": n, "yaml": declaration_yaml("capability", m)} for n, m in weighed]
     return out
 
 
@@ -82,8 +89,9 @@ def edited_workspace(workspace: Workspace, kind: str, name: str, text: str, disa
         if name not in workspace.table(table_name):
             raise Invalid(f"there is no {kind} named {name[:200]!r} to disable")
         copy = Workspace(workspace.root)
-        for table in ("capability", "observer", "intent", "policy", "scenario"):
+        for table in KINDS_OF_MODELS.values():
             copy.table(table).update(workspace.table(table))
+        copy.callables.update(workspace.callables)
         copy.table(table_name).pop(name)
         return copy, f"{kind} {name} disabled"
     if len(text) > MAX_YAML:
@@ -115,7 +123,7 @@ def what_would_change(service: Service, run_id: str, form: dict[str, str]) -> tu
     kind, name = form.get("kind", ""), form.get("name", "")
     if "pick" in form:  # the page's select: "policy:NAME"
         kind, _, name = form["pick"].partition(":")
-    edited, what = edited_workspace(service.workspace, kind, name.strip(), form.get("yaml", ""),
+    edited, what = edited_workspace(service.declarations(), kind, name.strip(), form.get("yaml", ""),
                                     form.get("disable", "") not in ("", "0", "off"))
     try:
         return replay(service.store, info.run_id, workspace=edited), what
