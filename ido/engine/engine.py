@@ -169,7 +169,10 @@ class Engine:
         #: cancel requests of this engine's runs, kept by a shared journal (None: not shared).
         self.signals = SignalWatch(store, self._live_runs) if shared_health else None
         self.runs: dict[str, RunState] = {}
-        self._record_writer = RecordWriter(store, self.capability_list, self.policy_list)
+        # a store that never gives decision events back (the simulator's) is spared dumping whole records
+        self._record_writer = RecordWriter(
+            store, self.capability_list, self.policy_list, whole=getattr(store, "reads_decisions", True),
+        )
         #: slots in use per capability and CP-SAT allocation when runs compete for full ones.
         self.fleet = Fleet(self.capabilities, lambda: self.health_view.snapshot(self.clock.now()), self.clock.now)
         self._steps = Steps(self.capabilities, self.executors, self.health, self.clock, self.fleet, shared=self.shared)

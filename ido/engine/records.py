@@ -32,6 +32,9 @@ INLINE_ALTERNATIVES = 64
 
 #: record fields shared between decisions, dumped once per object.
 _SHARED = frozenset({"plan", "alternatives", "health"})
+#: the record fields folding a `decision` event reads (`ido.engine.fold`), besides the plan and
+#: its alternatives: all a journal nobody reads decisions back from is given (`whole=False`).
+FOLDED_FIELDS = frozenset({"decision_id", "seq", "action", "trigger", "pinned", "dispatch", "chosen"})
 
 
 _ALTERNATIVES = TypeAdapter(list[Alternative])
@@ -40,8 +43,13 @@ _ALTERNATIVES = TypeAdapter(list[Alternative])
 class RecordWriter:
     """Dumps decision records to journal data and stores the content they refer to, once each."""
 
-    def __init__(self, store: Store, capabilities: Sequence[Capability], policies: Sequence[Policy]) -> None:
+    def __init__(
+        self, store: Store, capabilities: Sequence[Capability], policies: Sequence[Policy], *, whole: bool = True,
+    ) -> None:
         self.store = store
+        #: False: decision events carry only what folding reads (the simulator's store, which
+        #: counts runs from the records themselves and never reads a decision event back).
+        self.whole = whole
         self.capabilities = capabilities
         self.policies = policies
         self._revisions_stored: set[str] = set()
@@ -67,9 +75,14 @@ class RecordWriter:
         """Return the record as JSON data; its plan, alternatives and health are dumped once
         per object (many decisions share them while nothing changes); a long alternatives list
         is stored once and referred to (`_stored_alternatives`)."""
-        data = record.model_dump(mode="json", exclude=set(_SHARED))
+        if self.whole:
+            data = record.model_dump(mode="json", exclude=set(_SHARED))
+        else:
+            data = record.model_dump(mode="json", include=set(FOLDED_FIELDS))
         long = len(record.alternatives) > INLINE_ALTERNATIVES
         for name in _SHARED:
+            if name == "health" and not self.whole:
+                continue
             if long and name == "alternatives":
                 data[ALTERNATIVES_REF] = self._stored_alternatives(record.alternatives)
                 continue

@@ -715,7 +715,7 @@ class SQLiteStore(Store):
         self, owner: str, *, lease_s: float, limit: int = 1, run_id: str | None = None,
         now: float | None = None, steal_from: Sequence[str] = (),
     ) -> list[Lease]:
-        """Claim up to `limit` claimable runs, oldest first (see `Store.claim`)."""
+        """Claim up to `limit` claimable runs, started ones first, oldest first (see `Store.claim`)."""
         at = time.time() if now is None else now
         dead = list(steal_from)
         terminal = sorted(TERMINAL_STATUSES)
@@ -728,7 +728,8 @@ class SQLiteStore(Store):
         if run_id is not None:
             sql += " AND r.run_id = ?"
             params.append(run_id)
-        sql += " ORDER BY r.created_at, r.run_id LIMIT ?"
+        # started runs first: a taken-over run's deadline is running; a queued one waits its turn
+        sql += " ORDER BY r.status = 'queued', r.created_at, r.run_id LIMIT ?"
         params.append(limit)
 
         def work(conn: sqlite3.Connection) -> list[Lease]:

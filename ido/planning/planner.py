@@ -81,7 +81,7 @@ class Planner:
         self._shared: dict[Any, dict[str, Any]] = {}
         self._judged: dict[tuple[int, tuple[Any, ...]], tuple[Intent, dict[int, PolicyJudgement]]] = {}
         #: plans made under `_memo_health` (the engine's snapshot is one object until health changes).
-        self._memo: dict[tuple[Any, ...], tuple[Intent, Plan]] = {}
+        self._memo: dict[tuple[Any, ...], tuple[Intent, HealthSnapshot | None, Plan]] = {}
         self._memo_health: HealthSnapshot | None = None
 
     # -- per-call preparation -------------------------------------------------
@@ -359,12 +359,12 @@ class Planner:
         """
         key = self._memo_key(intent, request, health, explain)
         hit = self._memo.get(key)
-        if hit is not None and hit[0] is intent:
-            return hit[1]
+        if hit is not None and hit[0] is intent and hit[1] is health:  # (a planner shared by threads)
+            return hit[2]
         plan = self._plan(intent, request, health, explain)
         if len(self._memo) >= MEMO_SIZE:
             self._memo.clear()
-        self._memo[key] = (intent, plan)
+        self._memo[key] = (intent, health, plan)
         return plan
 
     def _memo_key(

@@ -12,6 +12,9 @@ It stays bounded however many runs a simulation starts: once the runner has
 counted a finished run, `finish(run_id)` drops its events and row and keeps a
 summary (how many events, its status), so a late append is still checked and a
 finished run is still listed.
+
+Its `decision` events hold only what folding them reads (`reads_decisions`):
+counting a run needs its records, which the engine returns whole.
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ class Summary:
 
 class SimStore(Store):
     """A journal held in dicts of the engine's own (immutable) objects."""
+
+    #: the runner counts runs from their `RunResult` records and reads back only `run_started`
+    #: and `dispatched` events: the engine gives decision events only what folding them reads.
+    reads_decisions = False
 
     def __init__(self) -> None:
         self._runs: dict[str, RunInfo] = {}

@@ -154,3 +154,22 @@ def test_no_strategy_ever_violates_policy_budget_or_deadline(faults: list[dict[s
         assert stats.budget_violations == 0, name
         assert stats.deadline_violations == 0, name
         assert stats.succeeded + stats.failed == 6
+
+
+@pytest.mark.parametrize("fault", [
+    {"target": "pay.a", "kind": "down", "at": "2s", "for": "5s"},
+    {"target": "pay.a", "kind": "error_rate", "probability": 0.4, "at": "1s"},
+])
+def test_lean_decision_events_change_no_report(fault: dict[str, Any]) -> None:
+    """The simulator's journal gets decision events holding only what folding reads; every
+    strategy decides exactly as with whole records (byte-identical report)."""
+    from ido.simulation.store import SimStore
+
+    flaky = mini_workspace(reliability=0.9)
+    scn = scenario(fault, runs=30, every="300ms")
+    lean = simulate(flaky, scn).to_json()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SimStore, "reads_decisions", True)
+        whole = simulate(flaky, scn).to_json()
+    assert lean == whole
+    assert json.loads(lean)["strategies"].keys() == set(STRATEGIES)
