@@ -481,6 +481,8 @@ class SQLiteStore(Store):
             self._recent.clear()
         self._recent.update(done.recent)
         self._seeds.update(done.seeds)
+        if len(self._candidates) > 1_000:  # runs handed to other processes never finish here;
+            self._candidates.clear()  # dropping their texts only puts the seed off
         self._candidates.update(done.candidates)
         for run_id in [r for r in self._candidates if r in done.finished or self._intents.get(r) in done.seeds]:
             del self._candidates[run_id]
