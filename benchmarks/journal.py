@@ -317,6 +317,8 @@ DEMO = ["run", "order-fulfilled", "--simulate", "payments-outage"]
 SIZE_RUNS = 20
 #: the code the "before" rows measure: main as merged into this branch, journal format 1.
 BEFORE_COMMIT = "37f8fe7"
+#: the code the "format 2" rows measure: the last commit writing journal format 2.
+FORMAT_2_COMMIT = "e408817"
 
 _REGISTRY_SNIPPET = """
 import asyncio, sys
@@ -412,10 +414,12 @@ def size_report(rows: list[dict[str, Any]], runs: int) -> str:
             f"| {r['closed'] / r['runs']:,.0f} | {r['vacuumed'] / r['steps']:,.0f} |"
         )
     ratios = []
-    for before in (r for r in rows if r["name"].startswith("ido before")):
-        after = next((a for a in rows if a["name"] == before["name"].replace("ido before", "ido after")), None)
+    for before in (r for r in rows if r["name"].startswith(("ido before", "ido format 2"))):
+        label = before["name"].split(": ", 1)[0].removeprefix("ido ")
+        after = next((a for a in rows if a["name"] == before["name"].replace(f"ido {label}", "ido after")), None)
         if after:
-            ratios.append(f"{before['name'].split(': ', 1)[1]}: {before['closed'] / before['steps']:,.0f} -> "
+            ratios.append(f"{before['name'].split(': ', 1)[1]}, {label} -> after: "
+                          f"{before['closed'] / before['steps']:,.0f} -> "
                           f"{after['closed'] / after['steps']:,.0f} bytes/step "
                           f"(**{before['closed'] / after['closed']:.1f}x** smaller)")
     lines += [""] + [f"- {r}" for r in ratios] + [
@@ -429,10 +433,18 @@ def size_report(rows: list[dict[str, Any]], runs: int) -> str:
         "`benchmarks/engine.py`'s `registry(100)` (5 roles x 20 providers, every one judged in "
         f"every decision) with the journal's code. *before*: main at {BEFORE_COMMIT} (journal format 1: "
         "JSON text rows; alternative sets over 64 entries by digest), run from a `git archive` of "
-        "that commit; *after*: this checkout (format 2: every long value stored once by digest and "
-        "deflated against its previous version, each row deflated with zlib against a dictionary "
-        "of ido's field names and the run's previous events, a run's first events and its row "
-        "against a seed of an earlier run of its intent, 1 KiB pages, integer event keys). Every "
+        f"that commit; *format 2*: {FORMAT_2_COMMIT}, the same way (every long value stored once by "
+        "digest and deflated against its previous version, each row deflated with zlib against a "
+        "dictionary of ido's field names and the run's previous events, 1 KiB pages, integer event "
+        "keys; its seed of an intent's first events was made only when an append ended at seq 6, "
+        "so never in the demo); *after*: this checkout (format 4: as format 2, and every row of a "
+        "run deflated against its intent's seed, the first 20 KB of the first whole run of it, "
+        "named once; a list too long for one deflate window kept in runs of 16 entries, each "
+        "deflated against its previous version, not one shared part per entry; raw deflate with an Adler-32 instead of zlib's framing; event kinds as a "
+        "one-byte code; a time shared with the previous event stored once; `meta` and "
+        "`revisions` without rowid; the field-name dictionary named by digest). The file holds "
+        "every table of the checkout, also the ones other features added (registry, shared "
+        "health, probe leases, signals: an empty table costs a 1 KiB page). Every "
         "alternative with its verdict and reason is kept; `store.events()` returns the same events. "
         "DBOS stores its steps' outputs only; its file here includes its fixed schema, which "
         "`benchmarks/journal.py` (throughput) leaves out: there DBOS adds 437 bytes per step "
@@ -448,12 +460,13 @@ def size_main(args: argparse.Namespace) -> None:
         folder = Path(tmp)
         rows = []
         if not args.no_before:
-            before = folder / "before-code"
-            before.mkdir()
-            archive = subprocess.run(["git", "archive", BEFORE_COMMIT, "ido"], cwd=ROOT, check=True,
-                                     capture_output=True).stdout
-            subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
-            rows += size_rows(folder, before, "before", runs)
+            for commit, label in ((BEFORE_COMMIT, "before"), (FORMAT_2_COMMIT, "format 2")):
+                code = folder / f"{label.replace(' ', '-')}-code"
+                code.mkdir()
+                archive = subprocess.run(["git", "archive", commit, "ido"], cwd=ROOT, check=True,
+                                         capture_output=True).stdout
+                subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
+                rows += size_rows(folder, code, label, runs)
         rows += size_rows(folder, ROOT, "after", runs)
         dbos = None if args.no_dbos else dbos_size_row(folder, runs)
         if dbos is not None:

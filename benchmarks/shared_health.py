@@ -6,13 +6,14 @@ older than 250 ms, or after this engine's own outcomes committed), and of
 `SharedHealth.snapshot()` when its view is fresh (a cache hit: the decision's
 usual case) and when it reads the rows again (a miss).
 
-Throughput. One `Worker` in this process (100 runs in flight) drives RUNS runs
-of the three-step intent of instantaneous capabilities from `workers.py`, on
-SQLite and on PostgreSQL, with shared health on (each outcome's health change
-in its append's transaction, decisions reading the rows) and off (the
-engine's own tracker, as before): durable steps/s from the journal's own
-times, alternating on/off, median of REPS. Also: how many row reads the
-engine made per decision.
+Throughput. One `Worker` in this process (100 runs in flight), then three
+worker processes (34 each: the health rows are then written by three
+processes at once), drive RUNS runs of the three-step intent of instantaneous
+capabilities from `workers.py`, on SQLite and on PostgreSQL, with shared
+health on (each outcome's health change in its append's transaction,
+decisions reading the rows) and off (each engine's own tracker, as before):
+durable steps/s from the journal's own times, alternating on/off, median of
+REPS. Also: how many row reads the engine made per decision (in process).
 
     eval "$(bash .ci/postgres.sh)"
     python benchmarks/shared_health.py [--quick] [--runs N] [--reps N] [--no-write]
@@ -27,6 +28,7 @@ import asyncio
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -96,6 +98,33 @@ def throughput(root: Path, url: str, runs: int, shared: bool) -> tuple[float, fl
     return 3 * runs / seconds, reads / max(decisions, 1)
 
 
+WORKER = """
+import asyncio, sys
+import ido.loading
+from ido.engine.worker import Worker
+from ido.journal import open_store
+from ido.loading import load_workspace
+store = open_store(sys.argv[2])
+worker = Worker(load_workspace(sys.argv[1]), store, concurrency=34, poll_s=0.05,
+                engine_options={"shared_health": sys.argv[3] == "on"})
+asyncio.run(worker.serve(once=True))
+store.close()
+"""
+
+
+def processes(root: Path, url: str, runs: int, shared: bool) -> float:
+    """Return durable steps/s of three worker processes driving `runs` queued runs."""
+    queue(url, root, runs)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(root), url, "on" if shared else "off"],
+                              env=env) for _ in range(3)]
+    for proc in procs:
+        assert proc.wait(timeout=600) == 0
+    seconds, ok = span(url)
+    assert ok == runs, f"{ok} of {runs} runs succeeded"
+    return 3 * runs / seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs and reads, one repetition")
@@ -120,6 +149,8 @@ def main() -> None:
                     rate, per = throughput(root, make(f"t-{rep}-{shared}"), runs, shared)
                     rates.setdefault((kind, shared), []).append(rate)
                     per_decision.setdefault((kind, shared), []).append(per)
+                    rate = processes(root, make(f"p-{rep}-{shared}"), runs, shared)
+                    rates.setdefault((f"{kind}, 3 processes", shared), []).append(rate)
     report = render(reads, rates, per_decision, runs, reps, base is not None)
     print(report)
     if not args.no_write:
@@ -143,18 +174,19 @@ def render(reads: dict[str, dict[str, float]], rates: dict[tuple[str, bool], lis
         lines.append(f"| {what} | " + " | ".join(f"{reads[k][what]:.0f}" for k in kinds) + " |")
     lines += [
         "",
-        f"One in-process worker, {runs} runs of three instantaneous steps, 100 in flight, median of {reps}:",
+        f"{runs} runs of three instantaneous steps, 100 in flight, on/off alternating, median of {reps}:",
         "",
-        "| store | shared health | durable steps/s | ratio to off | row reads per decision |",
+        "| workers | shared health | durable steps/s | ratio to off | row reads per decision |",
         "|---|---|---:|---:|---:|",
     ]
-    for kind in kinds:
+    for kind in dict.fromkeys(k for k, _ in rates):
         off = statistics.median(rates[(kind, False)])
         for shared in (False, True):
             rate = statistics.median(rates[(kind, shared)])
-            per = statistics.median(per_decision[(kind, shared)])
-            lines.append(f"| {kind} | {'on' if shared else 'off'} | {rate:.0f} | {rate / off:.2f}x | "
-                         f"{per:.2f} |")
+            per = per_decision.get((kind, shared))
+            shown = f"{statistics.median(per):.2f}" if per else "-"
+            label = kind if "processes" in kind else f"{kind}, 1 in process"
+            lines.append(f"| {label} | {'on' if shared else 'off'} | {rate:.0f} | {rate / off:.2f}x | {shown} |")
     if not with_pg:
         lines += ["", "PostgreSQL not measured: run `eval \"$(bash .ci/postgres.sh)\"` first."]
     return "\n".join(lines)

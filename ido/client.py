@@ -194,17 +194,18 @@ class Client:
         return result
 
     def capabilities(self) -> dict[str, Any]:
-        """Return `{revision, items}` of the capabilities (and observers) the service plans with."""
+        """Return `{revision, registry, items}` of the capabilities (and observers) the service plans with
+        (`registry`: the registry revision number, what `if_match` takes)."""
         result: dict[str, Any] = self._call("GET", "/capabilities")
         return result
 
     def policies(self) -> dict[str, Any]:
-        """Return `{revision, items}` of the policies."""
+        """Return `{revision, registry, items}` of the policies."""
         result: dict[str, Any] = self._call("GET", "/policies")
         return result
 
     def intents(self) -> dict[str, Any]:
-        """Return `{revision, items}` of the intents."""
+        """Return `{revision, registry, items}` of the intents."""
         result: dict[str, Any] = self._call("GET", "/intents")
         return result
 

@@ -29,9 +29,13 @@ from ido.errors import UsageError
 def export(ctx: CliContext, directory: Path, revision: int | None, replace: bool, as_json: bool) -> int:
     """Write the store's registry of declarations to DIR as YAML files `ido validate` accepts."""
     from ido.cli.run import open_journal
+    from ido.journal import sqlite_path
     from ido.registry import export as write_files
     from ido.registry import workspace_of
 
+    path = sqlite_path(ctx.store_location)
+    if path is not None and not path.exists():  # not created just to find it empty
+        raise UsageError(f"no journal at {path}: pass --store with the journal `ido serve` uses")
     with open_journal(ctx) as store:
         snapshot = store.registry_snapshot(number=revision)
         if snapshot is None:

@@ -11,9 +11,9 @@ circuit every worker reads.
 `SharedHealth` is what an engine driving runs of a shared store (`ido worker`,
 `ido run`, `ido resume`) reads health from, in place of its own tracker:
 `snapshot(now)` is the rows (read at most `MAX_AGE_S` ago, by the monotonic
-clock; re-read after this engine's own outcomes commit) with this engine's
-outcomes not yet committed folded on top, and trials this engine has in
-flight shown open. The decision records the snapshot it used, so replay
+clock) with this engine's own outcomes folded in as they happen — kept until
+a read shows the rows hold them, so none is missing or counted twice — and
+the half-open trials this engine has in flight shown open to its other runs. The decision records the snapshot it used, so replay
 stays pure. `version` moves only when what planning reads changes
 (circuits, probes, estimates beyond their tolerance), as the tracker's does.
 """

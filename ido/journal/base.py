@@ -198,7 +198,10 @@ class Store(abc.ABC):
         self, owner: str, *, lease_s: float, limit: int = 1, run_id: str | None = None,
         now: float | None = None, steal_from: Sequence[str] = (),
     ) -> list[Lease]:
-        """Claim up to `limit` claimable runs (oldest first; only `run_id` if given); return their leases.
+        """Claim up to `limit` claimable runs (only `run_id` if given); return their leases.
+
+        Runs already started come first (a taken-over run's deadline is running and it
+        may have steps in flight), then queued ones; oldest first within each.
 
         Claimable: not finished, and no lease, an expired one, or one held by
         an owner in `steal_from` (owners known dead, e.g. a process of this

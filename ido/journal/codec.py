@@ -4,9 +4,11 @@ A journal holds many decision records that repeat one another: the same
 alternatives with the same reasons, the same plan, the same health, within a
 run and across runs. `Packer.pack` turns an event's data into packed JSON
 text where a long top-level value (`TOP_SHARE_MIN`) becomes a reference
-`{"$r": DIGEST}` to a *blob* stored once per digest; a value too long to
-deflate against its previous version (`NEST_MIN`) has its parts shared one
-by one too. A dict of the caller's data with keys starting with `$` is
+`{"$r": DIGEST}` to a *blob* stored once per digest; a list too long to
+deflate against its previous version (`NEST_MIN`) is stored in runs of
+`CHUNK_ENTRIES` entries, `{"$c": [references]}`, each run a blob deflated
+against the previous run at its index (format 4); another value that long
+has its parts shared one by one. A dict of the caller's data with keys starting with `$` is
 wrapped as `{"$d": {...}}`, so it is never mistaken for a reference.
 
 Rows are bytes: a three-byte header (flags, preset dictionary id, how many
@@ -79,7 +81,10 @@ CHECK = 4
 #: a blob is deflated against at most this many blobs in a row (then one stands alone)
 BLOB_CHAIN = 16
 
-REF, LITERAL = "$r", "$d"
+REF, LITERAL, CHUNKS = "$r", "$d", "$c"
+#: a top-level list too long to deflate against its previous version is stored in runs of
+#: this many entries, each deflated against the previous version of its run (format 4)
+CHUNK_ENTRIES = 16
 
 #: the preset dictionary new journals deflate with (id 1), stored in the journal itself
 #: so that a later ido with another dictionary still reads the rows written with this one.
@@ -168,16 +173,17 @@ class Packer:
         first); deflating against them stores mostly what changed. `seed`: the
         text of the seed of the row's intent (an earlier whole run of it, see
         `ido.journal.sqlite`), which holds what runs of one intent repeat of one
-        another; used when that is shorter (`FLAG_SEEDED`). A reader must give
-        the same texts back to `body`.
+        another (`FLAG_SEEDED`). A reader must give the same texts back to `body`.
         """
         if len(raw) < DEFLATE_MIN or not self.current:
             return bytes((0, 0, 0)) + raw
-        row = bytes((FLAG_DEFLATED | FLAG_RAW, self.current, len(previous))) + self._deflate(raw, previous)
-        if seed is not None:
-            seeded = bytes((FLAG_DEFLATED | FLAG_RAW | FLAG_SEEDED, self.current, len(previous))) + \
+        # with a seed, only against it: a seed of the row's own intent is seldom worse by more
+        # than a few bytes, and one deflate less is a third of the writer's time for a row
+        if seed is None:
+            row = bytes((FLAG_DEFLATED | FLAG_RAW, self.current, len(previous))) + self._deflate(raw, previous)
+        else:
+            row = bytes((FLAG_DEFLATED | FLAG_RAW | FLAG_SEEDED, self.current, len(previous))) + \
                 self._deflate(raw, [seed, *previous])
-            row = min(row, seeded, key=len)
         return row if len(row) < len(raw) + HEADER else bytes((0, 0, 0)) + raw
 
     def _deflate(self, raw: bytes, previous: Sequence[bytes]) -> bytes:
@@ -374,8 +380,22 @@ def _shared(value: Any, blobs: dict[bytes, tuple[str, bytes]], path: str) -> str
     if len(text) < TOP_SHARE_MIN:
         return text
     if len(text) > NEST_MIN:
+        if isinstance(value, list | tuple) and path:
+            return _blob(_chunked(value, blobs, path), blobs, path)
         text = _text(value, blobs, SHARE_MIN, top=True)
     return _blob(text, blobs, path)
+
+
+def _chunked(items: list[Any] | tuple[Any, ...], blobs: dict[bytes, tuple[str, bytes]], path: str) -> str:
+    """Return the packed text of a long list stored in runs of `CHUNK_ENTRIES` entries: the
+    run at index i a blob under `path#i`, deflated against the previous run stored there, so
+    that a list whose entries change a few at a time (a large registry's alternatives)
+    stores about what changed. Read back by `unpack` (`{"$c": [runs]}`, concatenated)."""
+    refs = [
+        _blob(_text(list(items[start:start + CHUNK_ENTRIES]), {}, None), blobs, f"{path}#{start // CHUNK_ENTRIES}")
+        for start in range(0, len(items), CHUNK_ENTRIES)
+    ]
+    return f'{{"{CHUNKS}":[{",".join(refs)}]}}'
 
 
 def _blob(text: str, blobs: dict[bytes, tuple[str, bytes]], path: str) -> str:
@@ -457,6 +477,8 @@ def unpack(value: Any, blob: Callable[[bytes], Any]) -> Any:
                 return unpack(blob(ref_digest(str(value[REF]))), blob)
             if LITERAL in value:
                 return {k: unpack(v, blob) for k, v in value[LITERAL].items()}
+            if CHUNKS in value:
+                return [entry for run in value[CHUNKS] for entry in unpack(run, blob)]
         return {k: unpack(v, blob) for k, v in value.items()}
     if isinstance(value, list):
         return [unpack(v, blob) for v in value]

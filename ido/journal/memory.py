@@ -126,7 +126,7 @@ class MemoryStore(Store):
         self, owner: str, *, lease_s: float, limit: int = 1, run_id: str | None = None,
         now: float | None = None, steal_from: Sequence[str] = (),
     ) -> list[Lease]:
-        """Claim up to `limit` claimable runs, oldest first (see `Store.claim`)."""
+        """Claim up to `limit` claimable runs, started ones first, oldest first (see `Store.claim`)."""
         now = time.time() if now is None else now
         dead = set(steal_from)
         ids = [run_id] if run_id is not None else list(self._runs)
@@ -141,9 +141,9 @@ class MemoryStore(Store):
                 continue
             if held is not None and held.until >= now and held.owner not in dead:
                 continue
-            candidates.append((info.created_at, rid, held))
+            candidates.append((info.status == "queued", info.created_at, rid, held))
         claimed = []
-        for _, rid, held in sorted(candidates)[:limit]:
+        for _, _, rid, held in sorted(candidates, key=lambda c: c[:3])[:limit]:
             lease = Lease(run_id=rid, owner=owner, epoch=(held.epoch if held else 0) + 1, until=now + lease_s)
             self._leases[rid] = lease
             claimed.append(lease)

@@ -390,7 +390,7 @@ class PostgresStore(Store):
         self, owner: str, *, lease_s: float, limit: int = 1, run_id: str | None = None,
         now: float | None = None, steal_from: Sequence[str] = (),
     ) -> list[Lease]:
-        """Claim up to `limit` claimable runs, oldest first (see `Store.claim`).
+        """Claim up to `limit` claimable runs, started ones first, oldest first (see `Store.claim`).
 
         `FOR UPDATE SKIP LOCKED` lets claimers on many machines pass each other
         without waiting: each takes runs no other transaction holds.
@@ -403,7 +403,7 @@ class PostgresStore(Store):
                 SELECT r.run_id FROM ido_runs r LEFT JOIN ido_leases l ON l.run_id = r.run_id
                 WHERE r.status <> ALL(%(terminal)s)
                   AND (l.run_id IS NULL OR l.until < %(now)s OR l.owner = ANY(%(dead)s)) {only}
-                ORDER BY r.created_at, r.run_id
+                ORDER BY r.status = 'queued', r.created_at, r.run_id
                 LIMIT %(limit)s
                 FOR UPDATE OF r SKIP LOCKED
             )

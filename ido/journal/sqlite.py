@@ -82,8 +82,10 @@ from ido.journal.shared import SQLITE as SHARED
 #: the journal format this code writes. 1: JSON text rows keyed by run id (ido up to
 #: 0.x of 2026-12); 2: packed rows (`ido.journal.codec`) keyed by an integer run key, blobs;
 #: 3: rows raw-deflated with a checksum, deflated against their intent's seed (a whole
-#: earlier run) rather than a seed named in each row. Format-2 rows read as they are.
-FORMAT_VERSION = 3
+#: earlier run) rather than a seed named in each row; 4: a long top-level list stored in runs
+#: of entries (`ido.journal.codec.CHUNKS`, which a format-3 reader would not resolve).
+#: Format-2 and format-3 rows read as they are.
+FORMAT_VERSION = 4
 SCHEMA_VERSION = FORMAT_VERSION  # the name format 1 used; kept in meta so format-1 idos refuse us
 
 _T = TypeVar("_T")
@@ -711,7 +713,7 @@ class SQLiteStore(Store):
         self, owner: str, *, lease_s: float, limit: int = 1, run_id: str | None = None,
         now: float | None = None, steal_from: Sequence[str] = (),
     ) -> list[Lease]:
-        """Claim up to `limit` claimable runs, oldest first (see `Store.claim`)."""
+        """Claim up to `limit` claimable runs, started ones first, oldest first (see `Store.claim`)."""
         at = time.time() if now is None else now
         dead = list(steal_from)
         terminal = sorted(TERMINAL_STATUSES)
@@ -724,7 +726,8 @@ class SQLiteStore(Store):
         if run_id is not None:
             sql += " AND r.run_id = ?"
             params.append(run_id)
-        sql += " ORDER BY r.created_at, r.run_id LIMIT ?"
+        # started runs first: a taken-over run's deadline is running; a queued one waits its turn
+        sql += " ORDER BY r.status = 'queued', r.created_at, r.run_id LIMIT ?"
         params.append(limit)
 
         def work(conn: sqlite3.Connection) -> list[Lease]:

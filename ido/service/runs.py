@@ -16,6 +16,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -41,6 +42,9 @@ SCAN_LIMIT = 2000
 
 #: The key of a queued run's options recording the request an Idempotency-Key was first used for.
 IDEMPOTENCY = "idempotency"
+
+#: Longest an answer about a run in flight is served again while its row has not moved (seconds).
+LIVE_S = 2.0
 
 #: Builds an answer about a run as JSON bytes (run on a pool thread: it reads the journal).
 Builder = Callable[[Store, RunInfo], bytes]
@@ -195,19 +199,29 @@ def _explained(store: Store, info: RunInfo) -> bytes:
 
 
 def _kept_or_built(service: Service, kind: str, info: RunInfo, build: Builder) -> bytes:
-    """Return the kept answer `kind` about the run, or `build` it, kept when the run had finished.
+    """Return the kept answer `kind` about the run, or `build` it and keep it.
 
-    `info` is read before the build: a run that finishes meanwhile is built
-    from its newer journal but not kept, so a kept answer is always one of
-    the final journal (the status and its events are written in one commit).
+    A finished run's answer is kept for good (`service.finished`). A run in
+    flight's is kept under its row as read (`service.live`) for at most
+    `LIVE_S`: every append writes the run's row with its events, so while the
+    row has not moved the answer has not either (the time bound covers two
+    appends writing equal rows, e.g. under a simulated clock). `info` is read
+    before the build, so a newer journal is never kept under an older row.
     """
-    key = (kind, info.run_id)
-    found = service.finished.get(key)
+    if info.status in TERMINAL_STATUSES:
+        key = (kind, info.run_id)
+        found = service.finished.get(key)
+        if found is None:
+            # a finished run's journal no longer changes: its answer is built once
+            found = build(service.store, info)
+            service.finished.put(key, found)
+        return found
+    row = hashlib.sha256(info.model_dump_json().encode()).hexdigest()
+    live = (kind, f"{info.run_id} {row} {int(time.monotonic() // LIVE_S)}")
+    found = service.live.get(live)
     if found is None:
         found = build(service.store, info)
-        if info.status in TERMINAL_STATUSES:
-            # a finished run's journal no longer changes: its answer is built once
-            service.finished.put(key, found)
+        service.live.put(live, found)
     return found
 
 
@@ -216,9 +230,9 @@ async def _served(service: Service, kind: str, run_id: str, build: Builder) -> R
 
     A kept answer (a finished run's, asked for by its full id) is usually sent
     before routing by `ido.service.kept`; here it is a dict lookup. Anything
-    else (a prefix, a run in flight, a first read) reads the journal on a pool
-    thread, never on the loop. A prefix is never a key: a new run may make it
-    ambiguous.
+    else (a prefix, a run in flight, a first read) reads the journal (at
+    least the run's row) on a pool thread, never on the loop. A prefix is
+    never a key: a new run may make it ambiguous.
     """
     found = service.finished.get((kind, run_id))
     if found is None:

@@ -39,8 +39,11 @@ class Cache:
     their full run id, are put here (see `ido.service.runs`).
     """
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, size: int = 256, max_bytes: int = 64 << 20) -> None:
         self.size = size
+        #: most bytes of answers kept at once: a long run's explanation can be megabytes
+        self.max_bytes = max_bytes
+        self.kept_bytes = 0
         self._items: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -53,12 +56,21 @@ class Cache:
             return found
 
     def put(self, key: tuple[str, str], value: bytes) -> None:
-        """Keep `value` under `key`, dropping the least recently used beyond `size`."""
+        """Keep `value` under `key`, dropping the least recently used beyond `size` entries or `max_bytes`.
+
+        An answer larger than `max_bytes` alone is not kept (it is built again when asked for).
+        """
         with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.kept_bytes -= len(old)
+            if len(value) > self.max_bytes:
+                return
             self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self.kept_bytes += len(value)
+            while len(self._items) > self.size or self.kept_bytes > self.max_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self.kept_bytes -= len(dropped)
 
 
 @dataclass
@@ -78,6 +90,8 @@ class Service:
     submit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: encoded answers (decisions, why-not) of finished runs, built once
     finished: Cache = field(default_factory=Cache)
+    #: encoded answers of runs in flight, under the run's row as it was (see `ido.service.runs`)
+    live: Cache = field(default_factory=Cache)
     #: one simulation at a time: they are CPU-bound and the service shares its cores
     simulation_slot: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))
 

@@ -67,8 +67,9 @@ MAX_KILLS = 10
 #: SIGSTOP episodes tried (on SQLite, one that freezes the worker inside a commit holds the file's
 #: write lock, so no one can take over; it is continued and another episode tried later).
 STOP_TRIES = 4
-#: the longest a worker stays stopped waiting for another to take one of its runs over.
-STOP_LIMIT_S = 12.0
+#: the longest a worker stays stopped waiting for another to take one of its runs over (on
+#: PostgreSQL the server ends its session, and frees the rows it locked, after 5 s idle).
+STOP_LIMIT_S = 16.0
 SEEDS = {"sqlite": 1101, "postgresql": 1102}
 #: the intent's deadline, and how long the carrier answers 503 once: longer, so that the runs
 #: shipping then fail at their deadline and compensate (refund, release) while workers die.
@@ -169,7 +170,10 @@ class CrashLoop:
             self.check_alive()
             if len(self.chaos.kills) < MAX_KILLS and now >= next_kill and self.kill_one():
                 next_kill = now + rng.uniform(2.0, 5.0)
-            if outage_at is not None and now >= outage_at:
+            stopping = tries < STOP_TRIES and not any(s.taken for s in self.chaos.stops)
+            # the outage after the stop: runs blocked by it fill every worker's slots, so none
+            # could claim the stopped worker's runs
+            if outage_at is not None and now >= outage_at and not stopping:
                 self.shop.set("ship.parcel", status=503)
                 self.chaos.note(self.chaos.faults, f"ship.parcel answers 503 for {OUTAGE_S:g}s")
                 outage_at, outage_end = None, now + OUTAGE_S
@@ -182,7 +186,6 @@ class CrashLoop:
                 self.shop.set("pay.acme", fail_next=count)
                 self.chaos.note(self.chaos.faults, f"pay.acme fails {count} next")
                 next_fault = now + rng.uniform(3.0, 8.0)
-            stopping = tries < STOP_TRIES and not any(s.taken for s in self.chaos.stops)
             if stopping and now >= next_stop and self.stop_once():
                 tries += 1
                 next_stop = time.monotonic() + rng.uniform(2.0, 5.0)
@@ -359,7 +362,10 @@ def check_stopped(group: Workers, chaos: Chaos) -> None:
     episodes = [s for s in chaos.stops if s.taken]
     assert episodes, f"no SIGSTOP episode saw a run taken over: {chaos.stops}"
     proc = next(p for p in group.procs if p.pid == episodes[0].pid)
-    markers = ("taken over", "claimed by", "no lease", "cannot write")
+    # its heartbeat finds the lease taken over, or a write is refused: by the fence ("claimed by"),
+    # by the seqs the new owner wrote meanwhile ("duplicates"), or because the server ended the
+    # session it was frozen in ("cannot write")
+    markers = ("taken over", "claimed by", "no lease", "duplicates a stored event", "cannot write")
 
     def learnt(run_id: str) -> bool:
         return any(line.startswith(f"run {run_id}:") and any(m in line for m in markers)

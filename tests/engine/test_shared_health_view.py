@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,7 @@ from ido.engine.shared_health import SharedHealth, published_rows
 from ido.health import Circuit
 from ido.journal.base import Event, RunInfo
 from ido.journal.memory import MemoryStore
+from tests.conftest import postgres_url
 
 
 class Ticks:
@@ -143,8 +145,10 @@ def test_every_outcome_counts_exactly_once_in_every_view(plan: list[tuple[str, s
                 assert _samples(e.view, cap) == total + mine, (name, cap)
 
 
-def test_one_engine_at_a_time_probes_a_capability(tmp_path: Any) -> None:
-    """Two engines' probes on one SQLite journal: one holds the probe lease and probes; when it stops, the other takes over."""
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_one_engine_at_a_time_probes_a_capability(tmp_path: Any, kind: str) -> None:
+    """Two engines' probes on one journal (two connections): one holds the probe lease and probes;
+    when it stops, the other takes over."""
     from ido.engine.observe import Probes
     from ido.journal import open_store
     from ido.model import Capability
@@ -163,7 +167,7 @@ def test_one_engine_at_a_time_probes_a_capability(tmp_path: Any) -> None:
             calls[self.who] += 1
             return False
 
-    url = f"sqlite:///{tmp_path / 'journal.db'}"
+    url = postgres_url() if kind == "postgresql" else f"sqlite:///{tmp_path / 'journal.db'}"
     first, second = open_store(url), open_store(url)
 
     async def scenario() -> tuple[int, int]:

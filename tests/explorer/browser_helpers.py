@@ -81,7 +81,8 @@ class Served:
 
 
 def start_serve(root: Path, store: str, log: Path, *extra: str) -> tuple[subprocess.Popen[str], str, str]:
-    """Start `ido serve` on a free port; return the process, its base URL and the login URL it printed."""
+    """Start `ido serve` on a free port; return the process, its base URL and the login URL it printed
+    ("" with `--token-file`, which prints none)."""
     port = free_port()
     handle = log.open("w")
     proc = subprocess.Popen(
@@ -94,11 +95,11 @@ def start_serve(root: Path, store: str, log: Path, *extra: str) -> tuple[subproc
     while True:
         assert proc.poll() is None, log.read_text()
         found = re.search(r"(http://\S+/login\?secret=\S+)", log.read_text())
-        if found:
+        if found or "--token-file" in extra:  # with tokens there is no login URL
             try:
                 # openapi.json reads no journal (/api/v1/health counts every run: slow on a big one)
                 if httpx.get(f"{base}/api/v1/openapi.json", timeout=5).status_code == 200:
-                    return proc, base, found.group(1)
+                    return proc, base, found.group(1) if found else ""
             except httpx.TransportError:
                 pass
         assert time.monotonic() < limit, "ido serve did not answer in time:\n" + log.read_text()

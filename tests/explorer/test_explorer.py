@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser_helpers import Served, watch
+from browser_helpers import Served, start_serve, stop, watch
 from playwright.sync_api import expect
 
 LIVE_TIMEOUT_S = 90.0
@@ -161,7 +161,8 @@ def test_a_waiting_run_is_approved_from_its_page_and_finishes_live(page: Any, se
         assert time.monotonic() < limit, "the run never waited for approval"
         time.sleep(0.3)
     page.goto(f"{served.base}/runs/{run_id}")
-    assert "waiting approval" in page.locator("#outcome").inner_text()
+    outcome = page.locator("#outcome").inner_text()
+    assert "waiting for a person to approve payment.stripe-eu (asked by large-payments-need-approval)" in outcome
     shot(page, "explorer-approval")
     page.evaluate("window.__sameDocument = true")
     page.get_by_role("button", name="Approve").click()
@@ -211,7 +212,7 @@ def test_capability_health_over_time_shows_stripe_circuit_opening_with_charts(pa
 def test_a_simulation_run_from_the_page_compares_the_three_strategies_in_charts(page: Any, served: Served) -> None:
     page.goto(f"{served.base}/simulate")
     page.get_by_label("Scenario").select_option("payments-outage")
-    page.get_by_label("Runs per strategy").fill("20")
+    page.get_by_label("Runs per strategy").fill("60")  # arrivals every 200 ms: 12 s, past Stripe's outage at 10 s
     page.get_by_role("button", name="Run the simulation").click()
     table = page.locator("#simulation-result table.bars")
     table.wait_for(timeout=120_000)
@@ -219,6 +220,9 @@ def test_a_simulation_run_from_the_page_compares_the_three_strategies_in_charts(
     assert strategies == ["adaptive", "static", "static-fallback"]
     page.locator("#simulation-success[data-drawn='1'] canvas").first.wait_for()
     page.locator("#simulation-latency[data-drawn='1'] canvas").first.wait_for()
+    success = {r.get_attribute("data-strategy"): float(r.locator("td").first.inner_text().strip().rstrip("%"))
+               for r in table.locator("tbody tr").all()}
+    assert success["adaptive"] > success["static"]  # the outage costs the fixed path, not ido
     shot(page, "explorer-simulation")
 
 
@@ -262,3 +266,50 @@ def test_the_timeline_opens_and_closes_decisions_from_the_keyboard(page: Any, se
     expect(page.locator("#d2 > details")).not_to_have_attribute("open", "")
     page.keyboard.press("Enter")
     expect(page.locator("#d2 > details")).to_have_attribute("open", "")
+
+
+def test_a_waiting_run_is_cancelled_from_its_page_and_ends_live(page: Any, served: Served) -> None:
+    submitted = served.api("POST", "/api/v1/runs", json={"intent": "order-fulfilled",
+                                                          "inputs": {"order_id": "ord-cancel", "amount": 2500}})
+    run_id = submitted.json()["run_id"]
+    limit = time.monotonic() + LIVE_TIMEOUT_S
+    while served.api("GET", f"/api/v1/runs/{run_id}").json()["status"] != "waiting_approval":
+        assert time.monotonic() < limit, "the run never waited for approval"
+        time.sleep(0.3)
+    page.goto(f"{served.base}/runs/{run_id}")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Cancel run ...? It compensates per its on_failure."
+    page.get_by_role("button", name="Cancel run").click()
+    expect(page.locator("#action-result")).to_contain_text("cancel requested")
+    page.locator("#live[data-live='0']").wait_for(timeout=LIVE_TIMEOUT_S * 1000)  # ended, shown without a reload
+    ended = served.api("GET", f"/api/v1/runs/{run_id}").json()["status"]
+    assert ended in ("failed", "compensated"), ended  # it compensates per its on_failure
+    assert ended.replace("_", " ") in page.locator("#outcome").inner_text()
+
+
+def test_with_a_token_file_a_person_signs_in_with_a_token_and_reads_the_runs(
+    browser: Any, served: Served, tmp_path: Path,
+) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text("explorer-operate-token-0123456789 operate\n")
+    proc, base = start_serve(served.root, served.store, tmp_path / "serve.log", "--token-file", str(tokens))[:2]
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        watched = watch(tab)
+        watched.allowed.append("401")  # the first page, before signing in, answers 401
+        tab.goto(f"{base}/runs/{served.outage_run}")
+        tab.get_by_role("link", name="Sign in with a token").click()
+        tab.get_by_label("Token").fill("explorer-operate-token-0123456789")
+        tab.get_by_role("button", name="Sign in").click()
+        tab.wait_for_url(f"{base}/")
+        assert served.outage_run in rows(tab)
+        cookie = next(c for c in context.cookies() if c["name"] == "ido_explorer_token")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        tab.goto(f"{base}/runs/{served.outage_run}")
+        assert "switching payment from stripe-eu" in tab.locator("#outcome").inner_text()
+        assert "explorer-operate-token" not in tab.content()  # the token is never in a page
+        watched.check()
+    finally:
+        context.close()
+        stop(proc)
+    assert "explorer-operate-token" not in (tmp_path / "serve.log").read_text()

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from browser_helpers import copy_demo
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ido.cli.main import main
 from ido.journal import open_store
@@ -46,7 +48,7 @@ def test_pages_are_html_behind_the_apis_guard(client: tuple[TestClient, str]) ->
     for path in ("/", f"/runs/{run_id}", "/health", "/simulate", "/compare"):
         refused = http.get(path)
         assert refused.status_code == 401 and refused.headers["content-type"].startswith("text/html"), path
-        assert "login" in refused.text
+        assert 'href="/sign-in"' in refused.text  # how to get in, with the tokens of this service
         page = http.get(path, headers=auth())
         assert page.status_code == 200, (path, page.text[:300])
         assert "default-src 'self'" in page.headers["content-security-policy"]
@@ -117,3 +119,48 @@ def test_every_template_and_vendored_file_ships_as_package_data() -> None:
         rel = path.relative_to(package).as_posix()
         # fnmatch's * crosses "/", setuptools' does not: the depth must match too
         assert any(fnmatch.fnmatch(rel, g) and rel.count("/") == g.count("/") for g in globs), rel
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(params=st.dictionaries(st.sampled_from(["status", "intent", "capability", "verdict", "cursor", "limit"]),
+                              st.text(max_size=60), max_size=4))
+def test_any_filter_in_the_url_is_a_page_or_a_4xx_never_a_500(client: tuple[TestClient, str],
+                                                             params: dict[str, str]) -> None:
+    http, _ = client
+    answer = http.get("/", params=params, headers=auth())
+    assert answer.status_code in (200, 400, 422), (params, answer.text[:300])
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.binary(max_size=300) | st.builds(
+    lambda pick, text, disable: f"pick={pick}&yaml={text}&disable={disable}".encode(),
+    st.sampled_from(["policy:gdpr-data-stays-in-eu", "capability:payment.paypal-us", "policy:", ":", "x"]),
+    st.text(max_size=80), st.sampled_from(["", "1", "on"])))
+def test_any_what_if_form_is_an_answer_or_a_422_never_a_500(client: tuple[TestClient, str], body: bytes) -> None:
+    http, run_id = client
+    answer = http.post(f"/runs/{run_id}/what-if", content=body,
+                       headers={**auth(), "Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code in (200, 422), answer.text[:300]
+
+
+def test_a_browser_signs_in_with_a_token_kept_in_an_httponly_cookie(client: tuple[TestClient, str]) -> None:
+    http, run_id = client
+    try:
+        refused = http.get("/")
+        assert refused.status_code == 401 and 'href="/sign-in"' in refused.text
+        wrong = http.post("/sign-in", data={"token": "not-a-token-of-this-service"})
+        assert wrong.status_code == 401 and "not-a-token" not in wrong.text  # never echoed
+        foreign = http.post("/sign-in", data={"token": READ}, headers={"Origin": "http://attacker.example"})
+        assert foreign.status_code == 403 and "ido_explorer_token" not in foreign.headers.get("set-cookie", "")
+        signed = http.post("/sign-in", data={"token": READ}, follow_redirects=False)
+        assert signed.status_code == 303 and signed.headers["location"] == "/"
+        cookie = signed.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        assert http.get("/").status_code == 200 and "Sign out" in http.get("/").text
+        stream = http.get(f"/runs/{run_id}/events")  # the page's live stream, on the same cookie
+        assert stream.status_code == 200 and "event: end" in stream.text
+        assert http.post(f"/runs/{run_id}/act/approve").status_code == 403  # a read token cannot act
+        http.post("/sign-out")
+        assert http.get("/").status_code == 401
+    finally:
+        http.cookies.clear()

@@ -40,8 +40,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Explanation, E
 
 
 def decision(seq: int, alternatives: list[Alternative], **fields: object) -> ExplainedDecision:
+    given: dict[str, object] = {"action": "dispatch", **fields}
     return ExplainedDecision(seq=seq, event_seq=seq, decision_id=f"r-d{seq}", at="", trigger="start",
-                             action="dispatch", alternatives=alternatives, **fields)  # type: ignore[arg-type]
+                             alternatives=alternatives, **given)  # type: ignore[arg-type]
 
 
 def alt(capability: str, verdict: Verdict, **numbers: object) -> Alternative:
@@ -67,6 +68,15 @@ def test_a_switch_after_a_failed_call_is_explained_by_the_outcomes_error_kind_no
     run = Explanation(run_id="r", intent="i", status="running", cost=0.5, created_at=10.0, updated_at=11.5,
                       decisions=[first, second])
     assert views.outcome_sentence(run) == "running, switched payment from a (failed: server) to b; cost 0.50; 1.5 s"
+
+
+def test_a_run_waiting_for_approval_says_whose_approval_it_waits_for() -> None:
+    waiting = decision(1, [alt("pay.a", Verdict.CHOSEN)], chosen=["pay.a"], action="await_approval",
+                       approval=["big-payments"])
+    run = Explanation(run_id="r", intent="i", status="waiting_approval", cost=0.0, created_at=1.0,
+                      updated_at=1.0, decisions=[waiting])
+    assert views.outcome_sentence(run) == ("waiting for a person to approve pay.a (asked by big-payments); "
+                                           "cost 0.00; 0.0 s")
 
 
 def test_alternatives_group_by_role_with_choices_first_and_repeats_of_the_previous_decision_collapsed() -> None:

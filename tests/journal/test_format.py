@@ -530,3 +530,36 @@ async def test_dictionary_of_a_newer_ido_is_named_at_open(db_path: Path) -> None
     conn.close()
     with pytest.raises(JournalCorrupted, match=r"preset dictionary 1 this ido cannot use: .*newer ido"):
         SQLiteStore(db_path)
+
+
+async def test_a_long_list_changing_a_few_entries_stores_about_what_changed(db_path: Path) -> None:
+    """A top-level list too long for one deflate window (a large registry's alternatives),
+    whose entries change a few at a time, comes back equal from every event; its entries are
+    deflated together, and each later version takes a fraction of the first (runs of entries,
+    each deflated against its previous version)."""
+    entries = [{"capability": f"role{i % 5}.provider{i:04d}", "verdict": "costlier", "$d": i,
+                "reason": f"costlier: the best plan with it scores {1 + i / 997:.4f}", "numbers": {"cost": i / 7}}
+               for i in range(300)]
+    versions = [entries]
+    for s in range(1, 5):
+        changed = [dict(e) for e in versions[-1]]
+        for i in (s * 7, s * 61 % 300, s * 113 % 300):
+            changed[i] = dict(changed[i], verdict="chosen", reason=f"chosen in version {s}")
+        versions.append(changed)
+    store = SQLiteStore(db_path)
+    sizes = []
+    for s, alternatives in enumerate(versions, 1):
+        with sqlite3.connect(db_path) as conn:
+            before = conn.execute("SELECT coalesce(sum(length(data)), 0) FROM blobs").fetchone()[0]
+        conn.close()
+        await store.append([Event(run_id="r", seq=s, kind="decision", at=1.0, data={"alternatives": alternatives})],
+                           run=run_info("r"))
+        with sqlite3.connect(db_path) as conn:
+            sizes.append(conn.execute("SELECT sum(length(data)) FROM blobs").fetchone()[0] - before)
+        conn.close()
+    store.close()
+    again = SQLiteStore(db_path)
+    assert [e.data["alternatives"] for e in again.events(run_id="r")] == versions
+    again.close()
+    assert sizes[0] < len(json.dumps(entries)) / 4, sizes  # its entries deflated together
+    assert all(later < sizes[0] / 4 for later in sizes[1:]), sizes

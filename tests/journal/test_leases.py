@@ -81,6 +81,20 @@ async def test_finished_runs_are_never_claimed_and_claims_go_oldest_first(store:
     assert [x.run_id for x in store.claim("b", lease_s=5, run_id="r2", now=NOW + 100)] == ["r2"]
 
 
+async def test_a_started_run_whose_owner_is_gone_is_claimed_before_older_queued_runs(store: Store) -> None:
+    """A taken-over run's deadline is running: it goes before the queue, however long the queue is.
+
+    Seen in the crash test: a stopped worker's runs waited behind every queued run (the
+    worker that started them rewrote their created_at), while their deadlines passed.
+    """
+    for i in range(3):
+        await store.append([], run=run_info(f"q{i}", status="queued", created_at=i))
+    await store.append([event("s", 1, "run_started")], run=run_info("s", status="running", created_at=10))
+    [first] = store.claim("a", lease_s=1, now=NOW)
+    assert first.run_id == "s"
+    assert sorted(x.run_id for x in store.claim("b", lease_s=5, limit=2, now=NOW + 2)) == ["q0", "s"]
+
+
 async def test_renew_release_and_stealing_from_a_dead_owner(store: Store) -> None:
     """Renew reports lost leases; release makes a run claimable at once; dead owners are stolen from."""
     for rid in ("r1", "r2"):

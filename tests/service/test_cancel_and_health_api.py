@@ -50,3 +50,21 @@ def test_health_lists_each_capability_from_the_shared_rows(api: TestClient, fini
         assert caps[name]["circuit"] == "closed"
         assert caps[name]["samples"] >= 1 and caps[name]["version"] == rows[name].version >= 1
         assert caps[name]["last_seen"] is not None and caps[name]["updated_at"] > 0
+
+
+def test_the_explorer_cancel_button_goes_through_the_api(finished: tuple[Path, str, str]) -> None:
+    """The run page's Cancel posts to the explorer, which calls POST /api/v1/runs/{id}/cancel as the API does."""
+    from service_helpers import make_service
+
+    from ido.service.app import create_app
+
+    root, url, run_id = finished
+    service = make_service(root, url, None)  # loopback mode: a local script needs no token
+    with TestClient(create_app(service), client=("127.0.0.1", 5000), base_url="http://127.0.0.1:8420") as local:
+        queued = local.post("/api/v1/runs", json={"intent": "order-fulfilled"}).json()["run_id"]
+        page = local.post(f"/runs/{queued}/act/cancel")
+        assert page.status_code == 200 and "cancel requested; the run is now failed" in page.text
+        row = local.get(f"/api/v1/runs/{queued}").json()
+        assert row["status"] == "failed" and "explorer" in row["conditions"][0]["message"]
+        ended = local.post(f"/runs/{run_id}/act/cancel")  # a finished run: the API's 409, said in words
+        assert ended.status_code == 409 and "already ended" in ended.text

@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 from service_helpers import bearer, make_service
 
 from ido.cli.main import main
+from ido.journal.base import Store
 from ido.service.app import create_app
 from ido.service.kept import DECISIONS, kept_key, why_not_kind
+from ido.service.state import Cache
 
 SEGMENT = st.text(min_size=1, max_size=30).filter(lambda s: "/" not in s)
 
@@ -111,3 +113,48 @@ def test_kept_key_names_no_other_path(path: str) -> None:
             capability = kind.removeprefix("why-not ")
             assert capability and "/" not in capability
             assert path == f"/api/v1/runs/{run}/why-not/{capability}"
+
+
+KEYS = st.tuples(st.sampled_from(["decisions", "why-not a"]), st.sampled_from(["r1", "r2", "r3", "r4"]))
+
+
+@given(size=st.integers(1, 4), max_bytes=st.integers(1, 40),
+       puts=st.lists(st.tuples(KEYS, st.binary(max_size=50)), max_size=30))
+def test_the_cache_keeps_within_its_bounds_and_never_answers_stale(size: int, max_bytes: int,
+                                                                   puts: list[tuple[tuple[str, str], bytes]]) -> None:
+    cache = Cache(size=size, max_bytes=max_bytes)
+    last: dict[tuple[str, str], bytes] = {}
+    for key, value in puts:
+        cache.put(key, value)
+        last[key] = value
+        kept = [k for k in last if cache.get(k) is not None]
+        assert len(kept) <= size
+        assert cache.kept_bytes == sum(len(last[k]) for k in kept) <= max_bytes
+        assert all(cache.get(k) == last[k] for k in kept)  # only the newest answer under a key
+        assert (cache.get(key) == value) == (len(value) <= max_bytes)  # the newest is kept if it fits
+
+
+def test_a_run_in_flight_is_built_again_only_when_its_row_moved(
+    api: TestClient, finished: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ido.service import runs
+
+    monkeypatch.setattr(runs, "LIVE_S", 3600.0)  # only the row decides within this test
+    from ido.explain import explain
+
+    built: list[str] = []
+
+    def counted(store: Store, run_id: str) -> object:
+        built.append(run_id)
+        return explain(store, run_id)
+
+    monkeypatch.setattr("ido.service.runs.explain", counted)
+    run_id = api.post("/api/v1/runs", headers=bearer("operate"),
+                      json={"intent": "order-fulfilled", "inputs": {"order_id": "live-1"}}).json()["run_id"]
+    path = f"/api/v1/runs/{run_id}/decisions"
+    first, again = (api.get(path, headers=bearer("read")) for _ in range(2))
+    assert again.content == first.content and built == [run_id]  # the row did not move: built once
+    root, url, _ = finished
+    assert main(["--workspace", str(root), "--store", url, "worker", "--once"]) == 0  # the row moves
+    done = api.get(path, headers=bearer("read"))
+    assert built == [run_id, run_id] and done.json()["decisions"] != first.json()["decisions"]

@@ -19,16 +19,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ido.service.auth import SESSION_COOKIE, Scope
-from ido.service.explorer.common import guarded, render
+from ido.service.explorer.common import authorization, guarded, render
 
 router = APIRouter(include_in_schema=False)
 
-ACTIONS = {"approve": "approved", "reject": "rejected", "cancel": "cancelled"}
+#: what each action did, as the page says it (a cancel is a request its worker acts on at its next decision).
+ACTIONS = {"approve": "approved", "reject": "rejected", "cancel": "cancel requested"}
 
 
 async def call_api(request: Request, method: str, path: str, body: Any = None) -> httpx.Response:
     """Return the app's own answer to `method path` sent with this request's credentials."""
-    headers = {k: v for k, v in (("authorization", request.headers.get("authorization")),) if v}
+    credentials = authorization(request)  # a bearer header, or the token a person signed in with
+    headers = {"authorization": credentials} if credentials else {}
     cookies = {SESSION_COOKIE: request.cookies[SESSION_COOKIE]} if SESSION_COOKIE in request.cookies else {}
     transport = httpx.ASGITransport(app=request.app, client=("127.0.0.1", 0))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", cookies=cookies) as client:
@@ -43,8 +45,7 @@ async def act(request: Request, run_id: str, action: str) -> Response:
     if action not in ACTIONS:
         return render(request, "action.html", {"ok": False, "message": f"no action {action[:40]!r}; "
                                                "approve, reject or cancel"}, status=404)
-    answer = await call_api(request, "POST", f"/api/v1/runs/{run_id}/{action}",
-                            {"by": "explorer"} if action != "cancel" else None)
+    answer = await call_api(request, "POST", f"/api/v1/runs/{run_id}/{action}", {"by": "explorer"})
     if answer.status_code < 300:
         status = answer.json().get("status", "")
         return render(request, "action.html", {"ok": True, "message": f"{ACTIONS[action]}; the run is now {status}"})

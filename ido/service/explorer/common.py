@@ -39,6 +39,19 @@ def when(timestamp: float) -> str:
 
 templates.env.filters["when"] = when
 
+
+def compile_templates() -> int:
+    """Compile every template now (Jinja2 keeps them); return how many. Called once at import."""
+    names = templates.env.list_templates(extensions=["html"])
+    for name in names:
+        templates.env.get_template(name)
+    return len(names)
+
+
+# At import, i.e. while `ido serve` starts: compiling them all costs a first page ~0.2-0.9 s
+# (benchmarks/explorer.py), which the person opening it would otherwise wait for.
+compile_templates()
+
 #: media types of the files under static/ (anything else is not served)
 _MEDIA = {".js": "text/javascript", ".css": "text/css", ".txt": "text/plain", ".svg": "image/svg+xml",
           "": "text/plain"}
@@ -65,20 +78,41 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
     return response
 
 
+#: The HttpOnly cookie holding the token a person signed in with (`--token-file` mode only).
+TOKEN_COOKIE = "ido_explorer_token"
+
+
 def refused(request: Request, status: int, message: str) -> HTMLResponse:
     """Return the page telling a browser it may not see this, and how to get in."""
-    return render(request, "refused.html", {"message": message}, status=status)
+    service: Service = request.app.state.service
+    return render(request, "refused.html", {"message": message, "tokens": bool(service.guard.tokens)},
+                  status=status)
+
+
+def authorization(request: Request) -> str | None:
+    """Return the request's credentials: its Authorization header, or the signed-in token's cookie."""
+    header = request.headers.get("authorization")
+    if header:
+        return header
+    token = request.cookies.get(TOKEN_COOKIE)
+    return f"Bearer {token}" if token else None
+
+
+def denial(request: Request, needed: Scope) -> tuple[int, str] | None:
+    """Return None when the request may act with `needed`, else the status and message refusing it."""
+    service: Service = request.app.state.service
+    denied = service.guard.check(
+        needed, client=request.client.host if request.client else None,
+        authorization=authorization(request), cookie=request.cookies.get(SESSION_COOKIE),
+        origin=request.headers.get("origin"), host=request.headers.get("host"),
+    )
+    return None if denied is None else (denied.status, denied.message)
 
 
 def guarded(request: Request, needed: Scope) -> HTMLResponse | None:
     """Return None when the request may act with `needed`, else the HTML page refusing it."""
-    service: Service = request.app.state.service
-    denied = service.guard.check(
-        needed, client=request.client.host if request.client else None,
-        authorization=request.headers.get("authorization"), cookie=request.cookies.get(SESSION_COOKIE),
-        origin=request.headers.get("origin"), host=request.headers.get("host"),
-    )
-    return None if denied is None else refused(request, denied.status, denied.message)
+    denied = denial(request, needed)
+    return None if denied is None else refused(request, *denied)
 
 
 def error_page(request: Request, error: ApiError) -> HTMLResponse:

@@ -129,7 +129,6 @@ def runs_list(
     if limit != PAGE_SIZE:
         kept["limit"] = limit
     next_url = "/?" + urlencode({**kept, "cursor": page["next_cursor"]}) if page["next_cursor"] else None
-    declared = service.declarations()
     return render(request, "runs.html", {
         "rows": rows, "filters": filters, "statuses": STATUSES, "verdicts": VERDICTS,
         "next_url": next_url, "first_url": "/?" + urlencode(kept) if cursor else None,

@@ -114,6 +114,11 @@ def outcome_sentence(explanation: Explanation) -> str:
         previous = d
     running = explanation.status not in TERMINAL_STATUSES
     head = status
+    last = explanation.decisions[-1] if explanation.decisions else None
+    if explanation.status == "waiting_approval" and last is not None and last.chosen:
+        head = f"waiting for a person to approve {', '.join(last.chosen)}"
+        if last.approval:
+            head += f" (asked by {', '.join(last.approval)})"
     if clauses:
         head += (" after switching " if not running else ", switched ") + " and ".join(clauses)
     retries = sum(1 for d in explanation.decisions if d.move == "retry")

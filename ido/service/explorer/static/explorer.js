@@ -19,7 +19,7 @@
     const live = document.getElementById("live");
     if (!live || source || live.dataset.live !== "1") return;
     const runId = live.dataset.run;
-    source = new EventSource("/api/v1/runs/" + encodeURIComponent(runId) + "/events?after=" +
+    source = new EventSource("/runs/" + encodeURIComponent(runId) + "/events?after=" +
                              encodeURIComponent(live.dataset.after || "0"));
     const soon = function () {
       clearTimeout(timer);
@@ -133,7 +133,7 @@
       plot(document.getElementById("simulation-success"), Object.assign({
         series: series.map(function (s) { return Object.assign({}, s); }),
         axes: [{label: "arrival time (simulated s)"}, {label: "success rate"}]
-      }, timeAxis), [xs].concat(names.map(function (name) { return chart.series[name][1]; })));
+      }, {scales: {x: {time: false}, y: {range: [0, 1.05]}}}), [xs].concat(names.map(function (name) { return chart.series[name][1]; })));
       plot(document.getElementById("simulation-latency"), Object.assign({
         series: series.map(function (s) { return Object.assign({}, s); }),
         axes: [{label: "arrival time (simulated s)"}, {label: "latency p50 (s)"}]
