@@ -266,6 +266,17 @@ class Store(abc.ABC):
         `status` or `intent`, only those after `before` = (created_at, run_id) in that order
         (the last run of the previous page), at most `limit`."""
 
+    def count_runs(self) -> dict[str, int]:
+        """Return how many runs the journal holds in each status. Called by `GET /api/v1/health`.
+
+        Stores with an index on status count in the database; this default
+        decodes every row, which is fine for the memory store.
+        """
+        counts: dict[str, int] = {}
+        for run in self.list_runs():
+            counts[run.status] = counts.get(run.status, 0) + 1
+        return counts
+
     @abc.abstractmethod
     def events(self, *, run_id: str, kinds: Sequence[str] | None = None) -> list[Event]:
         """Return a run's events in order; raises JournalCorrupted naming the bad row."""

@@ -189,6 +189,10 @@ class LeasedStore(Store):
         """Return the run row (see `Store.get_run`)."""
         return self.inner.get_run(run_id=run_id)
 
+    def count_runs(self) -> dict[str, int]:
+        """Return how many runs are in each status (see `Store.count_runs`)."""
+        return self.inner.count_runs()
+
     def list_runs(
         self, *, status: str | None = None, limit: int | None = None, intent: str | None = None,
         before: tuple[float, str] | None = None,

@@ -579,6 +579,11 @@ class PostgresStore(Store):
                 run_id=run_id,
             ) from None
 
+    def count_runs(self) -> dict[str, int]:
+        """Return how many runs are in each status, counted by the database (no row decoded)."""
+        return {str(status): int(n) for status, n in self._read(
+            "SELECT status, COUNT(*) FROM ido_runs GROUP BY status")}
+
     def list_runs(
         self, *, status: str | None = None, limit: int | None = None, intent: str | None = None,
         before: tuple[float, str] | None = None,

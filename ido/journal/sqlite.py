@@ -481,6 +481,8 @@ class SQLiteStore(Store):
             self._recent.clear()
         self._recent.update(done.recent)
         self._seeds.update(done.seeds)
+        if len(self._candidates) > 1_000:  # runs handed to other processes never finish here;
+            self._candidates.clear()  # dropping their texts only puts the seed off
         self._candidates.update(done.candidates)
         for run_id in [r for r in self._candidates if r in done.finished or self._intents.get(r) in done.seeds]:
             del self._candidates[run_id]
@@ -977,6 +979,11 @@ class SQLiteStore(Store):
         raise JournalCorrupted(
             f"{what} does not decode: {reason}; the other runs are unaffected", run_id=run_id
         ) from None
+
+    def count_runs(self) -> dict[str, int]:
+        """Return how many runs are in each status, counted by the database (no row decoded)."""
+        return {str(status): int(n) for status, n in self._read(
+            "SELECT status, COUNT(*) FROM runs GROUP BY status")}
 
     def list_runs(
         self, *, status: str | None = None, limit: int | None = None, intent: str | None = None,

@@ -271,7 +271,7 @@ def health(service: ServiceDep) -> JSONResponse:
     from ido.journal.postgres import redact_url
 
     store = service.store
-    counts = Counter(r.status for r in store.list_runs())
+    counts = store.count_runs()
     owners = sorted({lease.owner for lease in store.leases() if lease.owner})
     url = service.store_url
     shown = redact_url(url) if "://" in url and not url.startswith("sqlite") else url

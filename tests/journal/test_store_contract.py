@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,15 @@ async def test_run_row_is_updated_by_later_appends(store: Store) -> None:
     await store.append([], run=run_info("r1", status="succeeded", cost=0.75, steps_executed=3))
     row = store.get_run(run_id="r1")
     assert (row.status, row.cost, row.steps_executed) == ("succeeded", 0.75, 3)
+
+
+async def test_runs_are_counted_by_status_as_their_rows_say(store: Store) -> None:
+    assert store.count_runs() == {}
+    for i, status in enumerate(["queued", "running", "succeeded", "succeeded", "failed"]):
+        await store.append([], run=run_info(f"r{i}", status=status, created_at=float(i)))
+    await store.append([], run=run_info("r1", status="succeeded", created_at=1.0))  # a row moves on
+    assert store.count_runs() == {"queued": 1, "succeeded": 3, "failed": 1}
+    assert store.count_runs() == dict(Counter(r.status for r in store.list_runs()))
 
 
 def test_revisions_are_idempotent(store: Store) -> None:
