@@ -49,3 +49,14 @@ def test_workspace_imports_first_without_a_cycle() -> None:
     code = "from ido.workspace import Workspace; print(Workspace.__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "Workspace"
+
+
+def test_engine_exports_are_the_objects_whatever_was_imported_first() -> None:
+    """`ido.engine` names its parts lazily; a submodule imported first never shadows an export."""
+    import subprocess
+    import sys
+
+    code = ("import ido.engine.decide, ido.engine.health, ido.engine.run\nimport ido.engine as e\n"
+            "print(all(not isinstance(getattr(e, n), type(e)) for n in e.__all__))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "True"

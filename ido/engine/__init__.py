@@ -10,9 +10,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# `decide` is imported now: it shares its name with its module, which an import of
+# `ido.engine.decide` would otherwise bind here in place of the function.
+from ido.engine.decide import comparable, decide
+
 if TYPE_CHECKING:
     from ido.engine.context import CallContext
-    from ido.engine.decide import comparable, decide
     from ido.engine.doors import Call, Executor, FactReader, Prober, Result
     from ido.engine.doors.defaults import DoorFactReader, DoorProber
     from ido.engine.doors.http import HttpExecutor, HttpProber
@@ -28,8 +31,6 @@ if TYPE_CHECKING:
 #: `ido plan` path) does not load the engine, its doors and httpx.
 _WHERE = {
     "CallContext": "ido.engine.context",
-    "comparable": "ido.engine.decide",
-    "decide": "ido.engine.decide",
     "Call": "ido.engine.doors",
     "Executor": "ido.engine.doors",
     "FactReader": "ido.engine.doors",
