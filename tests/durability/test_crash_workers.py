@@ -75,6 +75,8 @@ SEEDS = {"sqlite": 1101, "postgresql": 1102}
 #: shipping then fail at their deadline and compensate (refund, release) while workers die.
 DEADLINE = "15s"
 OUTAGE_S = 17.0
+#: how long each forward step's service takes to answer.
+STEP_DELAY_S = 0.3
 FORWARD = ("stock.reserve", "pay.acme", "pay.backup", "ship.parcel", "notify.mail")
 ROLE = {"stock.reserve": "reservation", "pay.acme": "payment", "pay.backup": "payment",
         "ship.parcel": "shipping", "notify.mail": "notification"}
@@ -148,6 +150,7 @@ class CrashLoop:
         self.rng = random.Random(chaos.seed)
         self.killable = [group.start(lease=LEASE) for _ in range(2)]
         self.stoppable = group.start(lease=LEASE)
+        self.looks = 0  # looks for a step in flight in the stoppable worker's runs (`stop_once`)
 
     def run(self, ids: list[str]) -> None:
         """Return once every run of `ids` is terminal; AssertionError with a diagnostic after `RUNS_LIMIT_S`."""
@@ -226,11 +229,23 @@ class CrashLoop:
         proc = self.stoppable
         mine = [lease for lease in self.store.leases() if _pid(lease.owner) == proc.pid
                 and lease.until > time.time()]
-        if not any(_in_flight(self.store.events(run_id=lease.run_id)) for lease in mine):
+        if not mine:
             return False
+        if not any(_in_flight(self.store.events(run_id=lease.run_id)) for lease in mine):
+            # best with a step in flight (its re-send is tested); on a quiet machine steps are
+            # so quick that a look rarely finds one: after a second of looks, any held run will do
+            self.looks += 1
+            if self.looks < 5:
+                return False
         proc.send_signal(signal.SIGSTOP)
         stopped = time.monotonic()
         time.sleep(0.3)  # a commit it sent just before is settled by the server
+        if _write_locked(self.group.url):
+            # frozen inside a SQLite commit: it holds the file's write lock, so no one could take
+            # over (a machine-local lock, documented); let it go on and try another instant soon
+            proc.send_signal(signal.SIGCONT)
+            self.chaos.note(self.chaos.faults, f"SIGSTOP {proc.pid} held the write lock: continued")
+            return False
         statuses = _statuses(self.store)
         leases = [lease for lease in self.store.leases() if _pid(lease.owner) == proc.pid
                   and statuses.get(lease.run_id) not in TERMINAL_STATUSES]
@@ -262,6 +277,23 @@ class CrashLoop:
             lines.append(f"--- worker {proc.pid} ({state}), log tail:")
             lines.append(self.group.log(proc)[-1500:])
         return "\n".join(lines)
+
+
+def _write_locked(url: str) -> bool:
+    """Return whether another process holds the write lock of the SQLite journal `url` (False: not SQLite)."""
+    if not url.startswith("sqlite:///"):
+        return False
+    import sqlite3
+
+    conn = sqlite3.connect(url[len("sqlite:///"):], timeout=0.5, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        conn.close()
 
 
 def _in_flight(events: list[Event]) -> bool:
@@ -387,6 +419,10 @@ def test_three_workers_end_every_run_once_through_kills_and_a_stop(
     seed = int(os.environ.get("IDO_CRASH_SEED") or SEEDS[backend])
     url = postgres_url() if backend == "postgresql" else f"sqlite:///{tmp_path / 'journal.db'}"
     root = write_shop(tmp_path / "ws", shop, deadline=DEADLINE)
+    for name in FORWARD:
+        # every step takes a while even on a quiet machine, so the 200 runs outlast the chaos
+        # (kills, the stop, the outage) rather than ending in seconds before it
+        shop.set(name, delay=STEP_DELAY_S)
     chaos = Chaos(seed, backend)
     group = Workers(root, url, tmp_path)
     store = open_store(url)
