@@ -139,9 +139,10 @@ def _report(rows: list[tuple[str, str, float, float]], args: argparse.Namespace,
         f"`python -c pass` itself takes {base_wall:.0f} ms wall here. `ido --help` imports no command "
         "module (the command index in ido/cli/main.py); OR-Tools, pandas, numpy, matplotlib, networkx "
         "and httpx load only where used (tests/test_cli_startup.py). What `ido plan` still pays is "
-        "mostly building the pydantic models of ido.model at import, then loading, planning and rich; "
-        "the next step for the 400 ms target is pydantic's `defer_build` for the models a command "
-        "does not validate, measured on a quiet machine."
+        "mostly building the pydantic models of ido.model at import (about half its CPU), then "
+        "loading, planning and rich; `ido.engine` names its parts lazily, so planning does not load "
+        "the engine. Tried and not kept: pydantic's `defer_build` on every declaration model (no "
+        "measurable change: `ido plan` validates the models it would defer)."
     )
     return "\n".join(lines)
 
