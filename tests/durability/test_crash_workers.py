@@ -76,7 +76,7 @@ SEEDS = {"sqlite": 1101, "postgresql": 1102}
 DEADLINE = "15s"
 OUTAGE_S = 17.0
 #: how long each forward step's service takes to answer.
-STEP_DELAY_S = 0.3
+STEP_DELAY_S = 0.6
 FORWARD = ("stock.reserve", "pay.acme", "pay.backup", "ship.parcel", "notify.mail")
 ROLE = {"stock.reserve": "reservation", "pay.acme": "payment", "pay.backup": "payment",
         "ship.parcel": "shipping", "notify.mail": "notification"}
