@@ -34,10 +34,8 @@ from ido.journal.base import (
     TERMINAL_STATUSES,
     Event,
     HealthChange,
-    HealthRow,
     Lease,
     RunInfo,
-    Signal,
     Store,
 )
 from ido.journal.group import GroupCommit
@@ -49,6 +47,7 @@ from ido.journal.registry import (
     registry_schema,
 )
 from ido.journal.shared import POSTGRES as SHARED
+from ido.journal.shared import SharedRows
 
 if TYPE_CHECKING:
     import psycopg
@@ -135,8 +134,10 @@ class _Append:
     error: JournalError | None = field(default=None)
 
 
-class PostgresStore(Store):
+class PostgresStore(SharedRows, Store):
     """A journal in one PostgreSQL database; safe to share between tasks, threads and processes."""
+
+    SHARED = SHARED  # the shared tables' SQL in this dialect (`SharedRows`)
 
     def __init__(self, url: str, *, synchronous: bool = False) -> None:
         try:
@@ -494,31 +495,6 @@ class PostgresStore(Store):
                 raise JournalError(
                     f"cannot write the journal {redact_url(self.url)}: {_one_line(exc)}"
                 ) from None
-
-    # -- shared health, probe leases, signals (`ido.journal.shared`) ------------------------------
-
-    def health_rows(self) -> dict[str, HealthRow]:
-        """Return every capability's shared health row (see `Store.health_rows`)."""
-        return SHARED.health_rows(self._read(SHARED.select_health()))
-
-    def update_health(self, changes: Sequence[HealthChange]) -> None:
-        """Apply probe answers to the health rows in a transaction of their own."""
-        if changes:
-            self._leasing(lambda conn: SHARED.apply_health(conn, changes, time.time()))
-
-    def claim_probe(self, capability: str, owner: str, *, lease_s: float, now: float | None = None) -> bool:
-        """Take or renew the probe lease of `capability` (see `Store.claim_probe`)."""
-        at = time.time() if now is None else now
-        return self._leasing(lambda conn: SHARED.claim_probe(conn, capability, owner, at + lease_s, at))
-
-    def put_signal(self, signal: Signal) -> None:
-        """Keep `signal` for the run's worker (see `Store.put_signal`)."""
-        self._leasing(lambda conn: SHARED.put_signal(conn, signal))
-
-    def signals(self, *, run_ids: Sequence[str]) -> list[Signal]:
-        """Return the signals kept for `run_ids`, oldest first."""
-        ids = list(run_ids)
-        return SHARED.signals(self._read(SHARED.select_signals(len(ids)), ids)) if ids else []
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -12,9 +12,10 @@ from the event tables: nothing here is part of a run's journal.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ido.journal.base import SIGNAL_KINDS, HealthChange, HealthRow, Signal
 
@@ -129,3 +130,39 @@ class SharedTables:
 
 SQLITE = SharedTables(mark="?", prefix="", lock_rows=False)
 POSTGRES = SharedTables(mark="%s", prefix="ido_", lock_rows=True)
+
+
+class SharedRows:
+    """The shared-health, probe-lease and signal methods of a SQL store, written once.
+
+    Mixed into `SQLiteStore` and `PostgresStore`, which set `SHARED` (their
+    dialect) and provide `_read(sql, params)` (rows from the reading
+    connection) and `_leasing(work)` (`work(conn)` in one write transaction).
+    """
+
+    SHARED: ClassVar[SharedTables]
+    _read: Callable[..., list[Any]]
+    _leasing: Callable[..., Any]
+
+    def health_rows(self) -> dict[str, HealthRow]:
+        """Return every capability's shared health row (see `Store.health_rows`)."""
+        return self.SHARED.health_rows(self._read(self.SHARED.select_health()))
+
+    def update_health(self, changes: Sequence[HealthChange]) -> None:
+        """Apply probe answers to the health rows in a transaction of their own."""
+        if changes:
+            self._leasing(lambda conn: self.SHARED.apply_health(conn, changes, time.time()))
+
+    def claim_probe(self, capability: str, owner: str, *, lease_s: float, now: float | None = None) -> bool:
+        """Take or renew the probe lease of `capability` (see `Store.claim_probe`)."""
+        at = time.time() if now is None else now
+        return bool(self._leasing(lambda conn: self.SHARED.claim_probe(conn, capability, owner, at + lease_s, at)))
+
+    def put_signal(self, signal: Signal) -> None:
+        """Keep `signal` for the run's worker (see `Store.put_signal`)."""
+        self._leasing(lambda conn: self.SHARED.put_signal(conn, signal))
+
+    def signals(self, *, run_ids: Sequence[str]) -> list[Signal]:
+        """Return the signals kept for `run_ids`, oldest first."""
+        ids = list(run_ids)
+        return self.SHARED.signals(self._read(self.SHARED.select_signals(len(ids)), ids)) if ids else []

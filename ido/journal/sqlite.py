@@ -47,10 +47,8 @@ from ido.journal.base import (
     TERMINAL_STATUSES,
     Event,
     HealthChange,
-    HealthRow,
     Lease,
     RunInfo,
-    Signal,
     Store,
 )
 from ido.journal.codec import (
@@ -78,6 +76,7 @@ from ido.journal.registry import (
     registry_schema,
 )
 from ido.journal.shared import SQLITE as SHARED
+from ido.journal.shared import SharedRows
 
 #: the journal format this code writes. 1: JSON text rows keyed by run id (ido up to
 #: 0.x of 2026-12); 2: packed rows (`ido.journal.codec`) keyed by an integer run key, blobs;
@@ -190,8 +189,10 @@ class _Append:
     error: JournalError | None = field(default=None)
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SharedRows, Store):
     """A journal in one SQLite file; safe to share between the engine's tasks and threads."""
+
+    SHARED = SHARED  # the shared tables' SQL in this dialect (`SharedRows`)
 
     def __init__(self, path: str | Path, *, synchronous: bool = False, must_exist: bool = False) -> None:
         """Open (creating unless `must_exist`) the journal at `path`, migrating an older format.
@@ -822,31 +823,6 @@ class SQLiteStore(Store):
                     conn.execute("ROLLBACK")
                 raise JournalError(f"cannot write the journal {self.path}: {exc}") from None
             self._remember(done)
-
-    # -- shared health, probe leases, signals (`ido.journal.shared`) ------------------------------
-
-    def health_rows(self) -> dict[str, HealthRow]:
-        """Return every capability's shared health row (see `Store.health_rows`)."""
-        return SHARED.health_rows(self._read(SHARED.select_health()))
-
-    def update_health(self, changes: Sequence[HealthChange]) -> None:
-        """Apply probe answers to the health rows in a transaction of their own."""
-        if changes:
-            self._leasing(lambda conn: SHARED.apply_health(conn, changes, time.time()))
-
-    def claim_probe(self, capability: str, owner: str, *, lease_s: float, now: float | None = None) -> bool:
-        """Take or renew the probe lease of `capability` (see `Store.claim_probe`)."""
-        at = time.time() if now is None else now
-        return self._leasing(lambda conn: SHARED.claim_probe(conn, capability, owner, at + lease_s, at))
-
-    def put_signal(self, signal: Signal) -> None:
-        """Keep `signal` for the run's worker (see `Store.put_signal`)."""
-        self._leasing(lambda conn: SHARED.put_signal(conn, signal))
-
-    def signals(self, *, run_ids: Sequence[str]) -> list[Signal]:
-        """Return the signals kept for `run_ids`, oldest first."""
-        ids = list(run_ids)
-        return SHARED.signals(self._read(SHARED.select_signals(len(ids)), ids)) if ids else []
 
     # -- reading -------------------------------------------------------------------------------
 
