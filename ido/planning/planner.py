@@ -127,13 +127,14 @@ class Planner:
             raise ValueError(f"heuristic {heuristic!r} is not one of hmax, lmcut")
         self.heuristic = heuristic
         self._goals: dict[int, tuple[Intent, list[tuple[int, Any, str]], list[tuple[str, Any]]]] = {}
+        self._pre_matchers: list[list[Any]] | None = None
         self._tasks: dict[Any, Task] = {}
         self._shared: dict[Any, dict[str, Any]] = {}
         self._judged: dict[tuple[int, tuple[Any, ...]], tuple[Intent, _PolicyView]] = {}
         #: judged candidates per intent and call inputs, under `_views_health` (`_view`).
         self._views: dict[tuple[Any, ...], tuple[Intent, _View]] = {}
         self._views_health: HealthSnapshot | None = None
-        self._views_circuits = False
+        self._views_retry: tuple[float, ...] = ()
         #: plans made under `_memo_health` (the engine's snapshot is one object until health changes),
         #: several per key: one per range of remaining budget and time (`ido.planning.slack`).
         self._memo: dict[tuple[Any, ...], list[_Memoised]] = {}
@@ -179,7 +180,7 @@ class Planner:
     def _view(self, intent: Intent, request: PlanRequest, health: HealthSnapshot | None) -> _View:
         """Return the relevant capabilities judged for this call, shared by every call with the
         same intent, policy-read inputs, exclusions, attempts (when a limit counts them) and
-        `now` (when an open circuit may close) under the same health snapshot.
+        open circuits past their `retry_at` (by `now`) under the same health snapshot.
 
         A candidate's status and numbers depend on nothing else (not on the state, the spend
         or the time elapsed), and the engine replans hundreds of runs in step after each
@@ -190,13 +191,16 @@ class Planner:
         if health is not self._views_health:
             self._views = {}
             self._views_health = health
-            self._views_circuits = health is not None and any(
-                h.circuit == Circuit.OPEN for h in health.capabilities.values()
-            )
+            # `now` reaches a candidate only as `retry_at > now` of an open circuit (`_candidate`)
+            self._views_retry = () if health is None else tuple(sorted(
+                h.retry_at for h in health.capabilities.values()
+                if h.circuit == Circuit.OPEN and h.retry_at is not None
+            ))
+        now = request.now
         key = (
             id(intent), policy.inputs_key, tuple(request.exclude),
             _items_key(request.attempts) if limits.attempts_per_capability is not None else None,
-            request.now if self._views_circuits else None,
+            tuple([retry_at > now for retry_at in self._views_retry]),
         )
         views = self._views
         hit = views.get(key)
@@ -454,7 +458,7 @@ class Planner:
         if health is not self._memo_health:
             self._memo = {}
             self._memo_health = health
-        key = (id(intent), explain, _items_key(request.state), request.steps_taken, view.key)
+        key = (id(intent), explain, self._state_key(intent, request.state), request.steps_taken, view.key)
         cost, makespan, cost_source = _caps(intent, request, view.limits)
         entries = self._memo.get(key)
         if entries is not None:
@@ -471,6 +475,42 @@ class Planner:
             del entries[0]
         entries.append(_Memoised(intent, health, call.slack, request.spent, request.elapsed_s, cost_source, plan))
         return plan
+
+    def _state_key(self, intent: Intent, state: Mapping[str, Any]) -> tuple[Any, ...]:
+        """Return what a plan of `intent` can depend on in `state`, as a memo key.
+
+        The planner reads a state only as each variable's value index (`Compiled.initial`),
+        whether each precondition and goal matcher holds for a value no capability names
+        (OTHER: ids a step reported, which differ from run to run), and the goal facts no
+        capability mentions. Keying by those instead of by the values lets runs in step,
+        each with its own order and payment ids, share a plan."""
+        compiled = self.compiled
+        init = compiled.initial(state)
+        if OTHER not in init:
+            other: tuple[Any, ...] = ()
+        else:
+            entries, _ = self._goal(intent)
+            goal_matchers = {var: pre.matcher for var, pre, _ in entries}
+            matchers = self._matchers_by_var()
+            variables = compiled.variables
+            other = tuple([
+                (var, tuple([matcher_holds(m, state[variables[var].name], True) for m in matchers[var]]),
+                 matcher_holds(goal_matchers[var], state[variables[var].name], True)
+                 if var in goal_matchers else None)
+                for var, index in enumerate(init) if index == OTHER
+            ])
+        outside = tuple([(fact, fact in state, value_key(state.get(fact))) for fact, _ in self._goal(intent)[1]])
+        return (tuple(init), other, outside)
+
+    def _matchers_by_var(self) -> list[list[Any]]:
+        """Return, per registry variable, the matchers of every precondition on it (built once)."""
+        if self._pre_matchers is None:
+            by_var: list[dict[int, Any]] = [{} for _ in self.compiled.variables]
+            for op in self.compiled.operators:
+                for pre in op.pre:
+                    by_var[pre.var][id(pre)] = pre.matcher  # one Precondition per distinct entry
+            self._pre_matchers = [list(d.values()) for d in by_var]
+        return self._pre_matchers
 
     def _plan(self, call: Call, explain: bool) -> Plan:
         """Return the plan of a prepared call (what `plan` memoises)."""

@@ -21,7 +21,13 @@ from ido.planning.search import EPS
 from ido.planning.types import Plan
 from tests.planning import order
 
-CAPS = order.capabilities()
+#: with a step that reads a score a screening reports: its values are OTHER to the planner (no
+#: capability names them), and which runs may share a plan depends on whether its matcher holds
+CAPS = [*order.capabilities(), order.cap(
+    "notify.receipt", "notification",
+    {"order.paid": True, "customer.notified": False, "fraud.score": {"lt": 50}},
+    {"customer.notified": True}, cost=0.0005, latency="100ms", reliability=0.999, tags={"region": "eu"},
+)]
 POLICIES = order.policies()
 #: tight enough that the remaining time and budget pick the plan and rule capabilities out
 DEADLINE, BUDGET = 2.0, 1.0
@@ -52,14 +58,21 @@ def _near(total: float, thresholds: list[float]) -> st.SearchStrategy[float]:
     )
 
 
+def _request(elapsed: float, spent: float, reserved: bool, score: float | None, order_id: str) -> PlanRequest:
+    state: dict[str, Any] = {**INTENT.given, "order.reserved": reserved}
+    if score is not None:
+        state["fraud.score"] = score
+    return PlanRequest(state=state, elapsed_s=elapsed, spent=spent, steps_taken=int(reserved),
+                       inputs={"order_id": order_id, "amount": 10.0})
+
+
 requests = st.builds(
-    lambda elapsed, spent, reserved: PlanRequest(
-        state={**INTENT.given, "order.reserved": reserved}, elapsed_s=elapsed, spent=spent,
-        steps_taken=int(reserved), inputs={"order_id": "o-1", "amount": 10.0},
-    ),
+    _request,
     _near(DEADLINE, LATENCIES),
     _near(BUDGET, COSTS),
     st.booleans(),
+    st.sampled_from([None, 12.5, 30.0, 80.0]),
+    st.sampled_from(["o-1", "o-2"]),
 )
 
 
@@ -96,6 +109,20 @@ def test_runs_in_step_share_a_plan_across_elapsed_times_within_its_slack() -> No
     assert "59.5s elapsed" in late.explanation
     again = planner.plan(intent, PlanRequest(state=state, elapsed_s=59.6), HEALTH)
     assert "59.6s elapsed" in again.explanation  # a reason showing the figures is never shared
+
+
+def test_runs_with_their_own_figures_share_a_plan_unless_a_matcher_tells_them_apart() -> None:
+    """Reported figures differ from run to run: runs whose figures every matcher judges alike share
+    a plan, a score the receipt step refuses gets a plan of its own."""
+    planner = Planner(CAPS, POLICIES)
+    intent = order.intent()
+    paid = {**intent.given, "order.reserved": True, "order.paid": True}
+    first = planner.plan(intent, PlanRequest(state={**paid, "fraud.score": 12.5}, steps_taken=2), HEALTH)
+    assert [s.capability for s in first.steps] == ["notify.receipt", "shipping.dhl"]
+    second = planner.plan(intent, PlanRequest(state={**paid, "fraud.score": 30.0}, steps_taken=2), HEALTH)
+    assert second is first
+    risky = planner.plan(intent, PlanRequest(state={**paid, "fraud.score": 80.0}, steps_taken=2), HEALTH)
+    assert [s.capability for s in risky.steps] == ["notify.email", "shipping.dhl"]
 
 
 def test_a_new_health_snapshot_is_never_served_an_older_plan() -> None:
