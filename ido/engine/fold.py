@@ -328,9 +328,27 @@ def note_active_faults(run: RunState, reporter: FaultReporter, clock: Clock) -> 
             record(run, "fault", clock.timestamp(), {"fault": label, "capability": capability})
 
 
+#: (id(plan), capability) -> (plan, the plan without that step): runs that start alike share
+#: their first plan (`ido.engine.reuse`), so their steps succeed into the same trimmed plans.
+_dropped: dict[tuple[int, str], tuple[Plan, Plan | None]] = {}
+
+
 def drop_capability(plan: Plan, capability: str) -> Plan | None:
-    """Return `plan` without its (first) step of `capability`, or None if it has none."""
+    """Return `plan` without its (first) step of `capability`, or None if it has none.
+
+    Plans are immutable in use, so the trimmed plan is made once per plan object and
+    capability and shared (called by `fold_finished` for every step that succeeded).
+    """
+    key = (id(plan), capability)
+    hit = _dropped.get(key)
+    if hit is not None and hit[0] is plan:
+        return hit[1]
+    trimmed = None
     for i, step in enumerate(plan.steps):
         if step.capability == capability:
-            return without_steps(plan, {i})
-    return None
+            trimmed = without_steps(plan, {i})
+            break
+    if len(_dropped) > 256:  # the current plans suffice; old ones would only lengthen full GC passes
+        _dropped.clear()
+    _dropped[key] = (plan, trimmed)
+    return trimmed
