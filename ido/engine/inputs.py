@@ -99,8 +99,13 @@ class DecisionInputs:
         return hashlib.sha256(_DIGEST_JSON.encode(payload).encode()).hexdigest()[:16]
 
 
-#: the digest's JSON, made once: `json.dumps` with options builds a new encoder on every call.
-_DIGEST_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+#: the digest's JSON (the text `json.dumps` with these options gives), its encoder made once:
+#: `json.dumps` with options builds a new one per call. The payload is built afresh from
+#: scalars, lists and dicts, so it cannot refer to itself: the circular-reference check,
+#: half of the encoder's time, is left out (the text is the same).
+_DIGEST_JSON = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str, check_circular=False,
+)
 
 
 def plan_fingerprint(plan: Plan | None) -> Any:
