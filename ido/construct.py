@@ -28,7 +28,7 @@ _IMMUTABLE = (type(None), bool, int, float, str, bytes, tuple, frozenset)
 class _Spec:
     """What `construct` needs of one class: field names in order and how each default is made."""
 
-    __slots__ = ("allow_extra", "fields", "fieldset", "names", "shared")
+    __slots__ = ("allow_extra", "fields", "fieldset", "missing", "names", "shared")
 
     def __init__(self, cls: type[BaseModel]) -> None:
         self.fields = dict(cls.__pydantic_fields__)
@@ -38,9 +38,22 @@ class _Spec:
             name: f.default for name, f in self.fields.items()
             if not f.is_required() and f.default_factory is None and isinstance(f.default, _IMMUTABLE)
         }
+        #: how each field not given is filled, in field order: (name, _SHARED, the default),
+        #: (name, _FACTORY, a factory taking no argument), (name, _OTHER, the field: pydantic's
+        #: `get_default`); required fields are left out (`model_construct` leaves them unset).
+        self.missing: dict[str, tuple[int, Any]] = {}
+        for name, f in self.fields.items():
+            if name in self.shared:
+                self.missing[name] = (_SHARED, self.shared[name])
+            elif f.default_factory is not None and not f.default_factory_takes_validated_data:
+                self.missing[name] = (_FACTORY, f.default_factory)
+            elif not f.is_required():
+                self.missing[name] = (_OTHER, f)
         self.allow_extra = cls.model_config.get("extra") == "allow"
         self.fieldset = frozenset(self.names)
 
+
+_SHARED, _FACTORY, _OTHER = 0, 1, 2
 
 _specs: dict[type[BaseModel], _Spec | None] = {}
 
@@ -74,23 +87,28 @@ def construct(cls: type[M], /, **values: Any) -> M:
             data = None
     if data is None:
         data = {}
-        shared = spec.shared
+        missing = spec.missing
         given = 0
         for name in names:
             if name in values:
                 data[name] = values[name]
                 given += 1
-            elif name in shared:
-                data[name] = shared[name]
+                continue
+            how = missing.get(name)
+            if how is None:
+                continue  # required and not given: left unset, as `model_construct` leaves it
+            kind, source = how
+            if kind == _SHARED:
+                data[name] = source
+            elif kind == _FACTORY:
+                data[name] = source()
             else:
-                field = spec.fields[name]
-                if not field.is_required():
-                    data[name] = field.get_default(call_default_factory=True, validated_data=data)
+                data[name] = source.get_default(call_default_factory=True, validated_data=data)
         if given < len(values):  # keys that are no field: extras, or ignored
             fieldset = spec.fieldset
             if extra is not None:
                 extra = {k: v for k, v in values.items() if k not in fieldset}
-            given_set = fieldset.intersection(values)
+            given_set: set[str] = set(values) & fieldset  # a set (pydantic updates it), not a frozenset
         else:
             given_set = set(values)
     else:

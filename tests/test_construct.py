@@ -33,8 +33,8 @@ MODELS = _models()
 
 
 def _state(model: BaseModel) -> tuple[Any, ...]:
-    return (list(model.__dict__.items()), model.model_fields_set, model.__pydantic_extra__,
-            model.__pydantic_private__, type(model))
+    return (list(model.__dict__.items()), model.model_fields_set, type(model.model_fields_set),
+            model.__pydantic_extra__, model.__pydantic_private__, type(model))
 
 
 def test_the_models_checked_include_the_hot_ones() -> None:

@@ -203,6 +203,11 @@ def gap(intent: Intent, state: Mapping[str, Scalar]) -> dict[str, dict[str, Any]
     return out
 
 
+def goal_holds(intent: Intent, state: Mapping[str, Scalar]) -> bool:
+    """Return whether every goal fact holds in `state` (`gap` is empty), describing none of them."""
+    return all(matcher_holds(matcher, state.get(fact), fact in state) for fact, matcher in intent.goal.items())
+
+
 def remaining(inp: DecisionInputs) -> Remaining:
     """Return what is left of the intent's budget, deadline and max_steps."""
     c = inp.intent.constraints
