@@ -229,7 +229,8 @@ class SharedHealth:
         """Return whether this engine may send `names` now: it holds the trial lease of each half-open one.
 
         Called by the engine for a decision that dispatches `names` (engine-clock
-        `now`), before the decision is published. On False no lease is kept and
+        `now`), before the decision is published; circuits are as the `snapshot`
+        the decision read shows them. On False no lease is kept and
         the leases are read again, so the next snapshot shows the circuit whose
         trial another worker took as open: the engine decides again.
         """
