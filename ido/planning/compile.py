@@ -268,7 +268,16 @@ class Compiled:
 
     def initial(self, state: Mapping[str, Any]) -> list[int]:
         """Return the value index of every variable in `state` (ABSENT / OTHER as needed)."""
-        return [v.value_index(v.name in state, state.get(v.name)) for v in self.variables]
+        # `Variable.value_index` inlined: the planner's memo computes this for every plan call
+        out = []
+        for v in self.variables:
+            name = v.name
+            if name in state:
+                value = state[name]
+                out.append(v.index.get((type(value), value), OTHER))
+            else:
+                out.append(ABSENT)
+        return out
 
 
 def _name(cap: Capability) -> str:

@@ -16,6 +16,11 @@
 4. orders the steps (`ido.planning.order`) and gives every alternative a
    verdict, or the blockers of an infeasible goal (`ido.planning.reasons`).
 
+Steps 2 and 3 are shared: the judged candidates by every call in the same
+situation under one health snapshot, the whole plan by every run in step with
+another, whatever its elapsed time and spend within the slack of the first
+call's deadline and budget comparisons (`ido.planning.slack`).
+
 The objective is the intent's: per step `w_cost*cost + w_latency*latency_s +
 w_risk*(-ln p) - preference`, each step's value clamped at >= 0 (A* needs
 non-negative action costs, so a preference can at most make a step free).
@@ -453,6 +458,13 @@ class Planner:
 
         With `explain=False` the alternatives are not computed (the search is
         the same); the engine and `ido plan` keep the default.
+
+        Memoised per health snapshot: runs in step (the same intent, state as the planner
+        reads it, steps taken and judged candidates) get the plan already made, the very
+        one a fresh search would make (but for `metrics.milliseconds`, which replay
+        ignores), when their remaining budget and time answer every comparison that
+        search made as it was answered (`ido.planning.slack`). A new snapshot starts
+        the memo over, so it never keeps plans no decision can ask for.
         """
         view = self._view(intent, request, health)
         if health is not self._memo_health:
