@@ -1,7 +1,7 @@
 """Plans shared across runs in step (issue 15): plan calls vs searches and CPU per run, now vs before.
 
     python benchmarks/plan_sharing.py                 # against main, 3 repetitions
-    python benchmarks/plan_sharing.py --before REF --reps 5 --no-write
+    python benchmarks/plan_sharing.py --before REF --label "before" --reps 5 --no-write
 
 The planner's memo keys a plan by the slack of its deadline and budget
 comparisons and by what it reads of the state (`ido.planning.slack`,
@@ -96,6 +96,10 @@ async def five(runs):
 print(json.dumps({"sim": sim, "five_memory": asyncio.run(five(500))}))
 '''
 
+NOTE = (
+    "Left: a plan whose search had to run under a deadline or budget cap (a run near either), and every infeasible plan, is shared only at equal figures (`Slack.exact`: the comparisons inside that search are not recorded); none occurred in these rows. The simulator's remaining searches are runs in distinct situations (state, steps, attempts) under one health snapshot; a new snapshot starts the memo over."
+)
+
 ROWS = (
     ("five_memory", "5-step example, memory journal, 500 in flight"),
     ("sim", "simulator, `payments-outage` adaptive"),
@@ -119,9 +123,8 @@ def report(before: str, now: dict[str, list[dict[str, float]]], then: dict[str, 
         f"{os.cpu_count()} CPUs shared with other jobs (load average {load[0]:.1f} before, {load[1]:.1f} "
         f"after), Python {platform.python_version()}. Medians of {args.reps} alternating fresh processes "
         f"per tree; {args.sim_runs:,} simulated runs. Searches: plans made fresh (the rest came from the "
-        "planner's memo, exactly as a fresh search would make them).", "",
-        f"| what | ms CPU per run at {before} | now | now/before | plan calls | searches at {before} "
-        "| searches now |",
+        f"planner's memo, exactly as a fresh search would make them). Before: {before}.", "",
+        "| what | ms CPU per run before | now | now/before | plan calls | searches before | searches now |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for key, label in ROWS:
@@ -131,7 +134,8 @@ def report(before: str, now: dict[str, list[dict[str, float]]], then: dict[str, 
         s_then = statistics.median(r["searches"] for r in then[key])
         s_now = statistics.median(r["searches"] for r in now[key])
         lines.append(f"| {label} | {a:.2f} | {b:.2f} | {b / a:.2f} | {calls:,.0f} | {s_then:,.0f} | {s_now:,.0f} |")
-    lines += ["", "CPU time on a loaded machine runs above a quiet one's (shared cores and caches): read the ratios."]
+    lines += ["", "CPU time on a loaded machine runs above a quiet one's (shared cores and caches): read the ratios.",
+              NOTE]
     return "\n".join(lines)
 
 
@@ -139,6 +143,7 @@ def main() -> None:
     """Measure both trees alternately, print the table and record it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", default="main", help="the commit to compare with")
+    parser.add_argument("--label", help="how the table names the earlier tree (default: --before)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--sim-runs", type=int, default=1000)
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
@@ -154,7 +159,7 @@ def main() -> None:
                 for key in into:
                     into[key].append(got[key])
             print(f"repetition {rep + 1}/{args.reps} done", file=sys.stderr)
-    text = report(args.before, now, then, args, (load_before, os.getloadavg()[0]))
+    text = report(args.label or args.before, now, then, args, (load_before, os.getloadavg()[0]))
     print(text)
     if not args.no_write:
         replace_section("plan-sharing", text)
