@@ -28,16 +28,22 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ido.planning.heuristics import HEURISTICS, weight
 from ido.planning.heuristics import weights as weights_of  # `weights` names a local below
 
-if TYPE_CHECKING:
-    from ido.planning.slack import Slack
-
 INF = float("inf")
 EPS = 1e-9
+
+
+class Slack(Protocol):
+    """What `bounded_astar` records its cap comparisons in (`ido.planning.slack.Slack` is one;
+    named here so that this module imports nothing of the planner's)."""
+
+    exact: bool
+
+    def breaks(self, name: str, figure: float, cap: float) -> bool: ...
 
 
 @dataclass(slots=True)
