@@ -30,6 +30,7 @@ and the trial's outcome, landing in the row, closes or reopens it for all.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +39,7 @@ from typing import Any, Protocol
 
 from ido.clock import Clock
 from ido.engine.health import HealthConfig, HealthTracker
+from ido.errors import IdoError
 from ido.health import CapabilityHealth, Circuit, HealthSnapshot
 from ido.journal.base import Event, HealthChange, HealthRow, TrialLease
 
@@ -226,7 +228,9 @@ class SharedHealth:
     def abandon_call(self, capability: str) -> None:
         """Note that a call ended without an outcome: a trial it was is free again (its lease too)."""
         if self._trials.pop(capability, None) is not None:
-            self.rows.release_trial(capability, self.owner)
+            # the lease would end by itself: a journal that cannot be written now must not stop the cancel
+            with contextlib.suppress(IdoError):
+                self.rows.release_trial(capability, self.owner)
 
     def claim_trials(self, names: Sequence[str], now: float) -> bool:
         """Return whether this engine may send `names` now: it holds the trial lease of each half-open one.
