@@ -72,6 +72,7 @@ from ido.engine.run import (
 from ido.engine.shared_health import SharedHealth
 from ido.engine.steps import Steps
 from ido.engine.strategies import STRATEGIES
+from ido.engine.wake import woken
 from ido.errors import IdoError, UsageError
 from ido.journal.base import TERMINAL_STATUSES, Store
 from ido.model import Capability, Intent, Observer, Policy, Scalar
@@ -578,15 +579,15 @@ class Engine:
         if watch_health:
             self.health.subscribe(run.wake)
         try:
-            await asyncio.wait_for(run.wake.wait(), timeout)
-        except TimeoutError:
+            expired = not await woken(run.wake, timeout)
+        finally:
+            if watch_health:
+                self.health.unsubscribe(run.wake)
+        if expired:
             if until is not None and until >= (run_deadline(run) or float("inf")):
                 run.trigger, run.cause = Trigger.DEADLINE_PRESSURE, "the deadline was reached"
             elif run.pending_approval is None:
                 run.trigger, run.cause = Trigger.HEALTH_CHANGED, "the backoff elapsed"
-        finally:
-            if watch_health:
-                self.health.unsubscribe(run.wake)
         if watch_health and self.health.version != version and not run.finished:
             run.trigger, run.cause = Trigger.HEALTH_CHANGED, "health changed"
 

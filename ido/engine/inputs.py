@@ -13,10 +13,10 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from ido.construct import construct
+from ido.construct import construct, copy_with
 from ido.decisions import (
     FORMAT_VERSION,
     DecisionRecord,
@@ -76,11 +76,13 @@ class DecisionInputs:
     #: roles kept on a provider whose idempotency key is in doubt (the others are in `exclude` too).
     held: tuple[Hold, ...] = ()
 
-    def digest(self) -> str:
+    def digest(self, *, reusable: bool = True) -> str:
         """Return the digest of every input (the record's `inputs_digest`).
 
         Built from flat JSON (models by their own cached digests), so it costs
         microseconds per decision; `ido replay` recomputes it the same way.
+        `reusable=False` digests the inputs as if they held no reusable plan
+        (`record`: a plan the decision did not use had no say).
         """
         payload = [
             self.run_id, self.seq, self.decision_id, self.at, str(self.trigger), self.cause,
@@ -88,7 +90,7 @@ class DecisionInputs:
             self.revisions.policies, self.strategy, self.state, self.inputs, _health_digest(self.health),
             self.now, self.spent, self.elapsed_s, self.steps_taken, self.attempts,
             [(f.capability, f.provides, f.step, f.plan_step, f.cost) for f in self.in_flight],
-            list(self.exclude), list(self.approved), plan_fingerprint(self.reusable),
+            list(self.exclude), list(self.approved), plan_fingerprint(self.reusable if reusable else None),
             pinned_fingerprint(self.pinned), list(self.faults), list(self.notes),
         ]
         # inputs added later join the payload only when present, so records written
@@ -99,8 +101,16 @@ class DecisionInputs:
             payload.append([r.model_dump(mode="json") for r in self.rejected])
         if self.held:
             payload.append(["held", *(h.model_dump(mode="json") for h in self.held)])
-        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return hashlib.sha256(_DIGEST_JSON.encode(payload).encode()).hexdigest()[:16]
+
+
+#: the digest's JSON (the text `json.dumps` with these options gives), its encoder made once:
+#: `json.dumps` with options builds a new one per call. The payload is built afresh from
+#: scalars, lists and dicts, so it cannot refer to itself: the circular-reference check,
+#: half of the encoder's time, is left out (the text is the same).
+_DIGEST_JSON = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str, check_circular=False,
+)
 
 
 def plan_fingerprint(plan: Plan | None) -> Any:
@@ -196,6 +206,11 @@ def gap(intent: Intent, state: Mapping[str, Scalar]) -> dict[str, dict[str, Any]
         if not matcher_holds(matcher, state.get(fact), present):
             out[fact] = {"want": describe_matcher(matcher), "have": state.get(fact)}
     return out
+
+
+def goal_holds(intent: Intent, state: Mapping[str, Scalar]) -> bool:
+    """Return whether every goal fact holds in `state` (`gap` is empty), describing none of them."""
+    return all(matcher_holds(matcher, state.get(fact), fact in state) for fact, matcher in intent.goal.items())
 
 
 def remaining(inp: DecisionInputs) -> Remaining:
@@ -306,10 +321,7 @@ def record(inp: DecisionInputs, **outputs: Any) -> DecisionRecord:
         "notes": list(inp.notes),
         # a reusable plan the decision did not use (the goal held, a bound ran out) is not
         # recorded, so replay cannot digest it: it had no say, leave it out here too
-        "inputs_digest": (
-            inp.digest() if inp.reusable is None or outputs.get("plan_reused")
-            else replace(inp, reusable=None).digest()
-        ),
+        "inputs_digest": inp.digest(reusable=bool(outputs.get("plan_reused"))),
         "strategy": inp.strategy,
         "cause": inp.cause,
         "now": inp.now,
@@ -355,7 +367,7 @@ def lean(plan: Plan) -> Plan:
         return hit[1]
     if len(_lean) > 64:  # recent plans suffice; keeping thousands (with their alternatives) slows full GC passes
         _lean.clear()
-    slim = plan.model_copy(update={"alternatives": []})
+    slim = copy_with(plan, alternatives=[])
     _lean[id(plan)] = (plan, slim)
     return slim
 
@@ -367,10 +379,7 @@ def without_steps(plan: Plan, done: set[int]) -> Plan:
     """
     keep = [i for i in range(len(plan.steps)) if i not in done]
     index = {old: new for new, old in enumerate(keep)}
-    steps = [
-        plan.steps[i].model_copy(update={"after": [index[a] for a in plan.steps[i].after if a in index]})
-        for i in keep
-    ]
+    steps = [copy_with(plan.steps[i], after=[index[a] for a in plan.steps[i].after if a in index]) for i in keep]
     p = 1.0
     for s in steps:
         p *= s.success_probability
@@ -378,13 +387,10 @@ def without_steps(plan: Plan, done: set[int]) -> Plan:
     for s in steps:
         start = max((finish[a] for a in s.after), default=0.0)
         finish.append(start + s.latency_s)
-    return plan.model_copy(update={
-        "steps": steps,
-        "cost": round(sum(s.cost for s in steps), 9),
-        "latency_s": max(finish, default=0.0),
-        "success_probability": p,
-        "score": round(sum(s.score for s in steps), 9),
-    })
+    return copy_with(
+        plan, steps=steps, cost=round(sum(s.cost for s in steps), 9), latency_s=max(finish, default=0.0),
+        success_probability=p, score=round(sum(s.score for s in steps), 9),
+    )
 
 
 def earliest_retry(health: HealthSnapshot, now: float) -> float | None:
