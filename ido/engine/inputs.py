@@ -20,6 +20,7 @@ from ido.construct import construct, copy_with
 from ido.decisions import (
     FORMAT_VERSION,
     DecisionRecord,
+    Hold,
     InFlight,
     PinnedPath,
     Rejection,
@@ -72,6 +73,8 @@ class DecisionInputs:
     roles_before: Mapping[str, str] = field(default_factory=dict)
     #: approvals a person refused in this run (their capabilities are in `exclude` too).
     rejected: tuple[Rejection, ...] = ()
+    #: roles kept on a provider whose idempotency key is in doubt (the others are in `exclude` too).
+    held: tuple[Hold, ...] = ()
 
     def digest(self, *, reusable: bool = True) -> str:
         """Return the digest of every input (the record's `inputs_digest`).
@@ -96,6 +99,8 @@ class DecisionInputs:
             payload.append(sorted(self.roles_before.items()))
         if self.rejected:
             payload.append([r.model_dump(mode="json") for r in self.rejected])
+        if self.held:
+            payload.append(["held", *(h.model_dump(mode="json") for h in self.held)])
         return hashlib.sha256(_DIGEST_JSON.encode(payload).encode()).hexdigest()[:16]
 
 
@@ -189,7 +194,7 @@ def from_record(
         ),
         pinned=record.pinned,
         faults=tuple(record.faults), notes=tuple(record.notes),
-        roles_before=dict(record.roles_before), rejected=tuple(record.rejected),
+        roles_before=dict(record.roles_before), rejected=tuple(record.rejected), held=tuple(record.held),
     )
 
 
@@ -333,10 +338,11 @@ def record(inp: DecisionInputs, **outputs: Any) -> DecisionRecord:
         "approval": [],
         "roles_before": dict(inp.roles_before),
         "rejected": list(inp.rejected),
+        "held": list(inp.held),
     }
     fields.update(outputs)
     fields["move"], fields["switches"], fields["alternatives"] = classify(
-        fields, inp.roles_before, inp.attempts, inp.rejected,
+        fields, inp.roles_before, inp.attempts, inp.rejected, inp.held,
     )
     if plan is not None:
         fields["plan"] = lean(plan)
