@@ -379,31 +379,21 @@ class PostgresStore(SharedRows, Store):
         return self._leasing(work)
 
     def renew(self, leases: Sequence[Lease], *, until: float) -> list[str]:
-        """Extend the leases still held to `until`; return the run ids whose lease was lost."""
+        """Extend the leases still held to `until`; return the run ids whose lease was lost.
+
+        One statement for all of them (a worker renews every run it drives at each heartbeat).
+        """
         def work(conn: psycopg.Connection[Any]) -> list[str]:
-            lost = []
-            for lease in leases:
-                cur = conn.execute(
-                    "UPDATE ido_leases SET until = %s WHERE run_id = %s AND owner = %s AND epoch = %s",
-                    (until, lease.run_id, lease.owner, lease.epoch),
-                )
-                if cur.rowcount == 0:
-                    lost.append(lease.run_id)
-            return lost
+            rows = conn.execute(_RENEW, (until, *_lease_columns(leases))).fetchall()
+            kept = {row[0] for row in rows}
+            return [lease.run_id for lease in leases if lease.run_id not in kept]
 
         return self._leasing(work) if leases else []
 
     def release(self, leases: Sequence[Lease]) -> None:
         """Expire the leases still held (the epoch stays, so the next claim goes above it)."""
-        def work(conn: psycopg.Connection[Any]) -> None:
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "UPDATE ido_leases SET until = 0 WHERE run_id = %s AND owner = %s AND epoch = %s",
-                    [(lease.run_id, lease.owner, lease.epoch) for lease in leases],
-                )
-
         if leases:
-            self._leasing(work)
+            self._leasing(lambda conn: conn.execute(_RELEASE, _lease_columns(leases)))
 
     def leases(self, *, run_ids: Sequence[str] | None = None) -> list[Lease]:
         """Return the current leases (of `run_ids` if given), expired ones included."""
@@ -587,6 +577,18 @@ class PostgresStore(SharedRows, Store):
             self._writer.close()
         with self._rlock:
             self._reader.close()
+
+
+# the leases still held: (run_id, owner, epoch) as arrays, sent in binary (see `ido.journal.pg_write`)
+_HELD = "FROM unnest(%b::text[], %b::text[], %b::int[]) AS h(run_id, owner, epoch) " \
+    "WHERE l.run_id = h.run_id AND l.owner = h.owner AND l.epoch = h.epoch"
+_RENEW = "UPDATE ido_leases l SET until = %s " + _HELD + " RETURNING l.run_id"
+_RELEASE = "UPDATE ido_leases l SET until = 0 " + _HELD
+
+
+def _lease_columns(leases: Sequence[Lease]) -> tuple[list[str], list[str], list[int]]:
+    """Return the run ids, owners and epochs of `leases`, as `_HELD` takes them."""
+    return [x.run_id for x in leases], [x.owner for x in leases], [x.epoch for x in leases]
 
 
 def _one_line(exc: BaseException) -> str:
