@@ -168,10 +168,11 @@ def commit_batch(conn: psycopg.Connection[Any], batch: Sequence[Append], health:
             if item.run_row is not None:
                 run_rows[item.run_row[0]] = item.run_row
             event_rows.extend(item.rows)
+        # rows locked in run id order, as `_LOCK_LEASES` does: two writers never wait in a cycle
         if lease_rows:
-            conn.execute(_PUT_LEASES, _columns(lease_rows.values(), 4))
+            conn.execute(_PUT_LEASES, _columns((lease_rows[r] for r in sorted(lease_rows)), 4))
         if run_rows:
-            conn.execute(_PUT_RUNS, _columns(run_rows.values(), 6))
+            conn.execute(_PUT_RUNS, _columns((run_rows[r] for r in sorted(run_rows)), 6))
         if event_rows:
             conn.execute(_PUT_EVENTS, _columns(event_rows, 5))
         return health.fold(conn, rows, health.pending(batch), at)

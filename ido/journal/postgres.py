@@ -2,8 +2,9 @@
 
 The same contract as the SQLite journal (`ido.journal.sqlite`): appends are
 durable when they return, concurrent appends share one transaction (group
-commit, on a writer thread with its own connection), a rejected append writes
-nothing of itself, seqs are dense per run. Data are stored as the same JSON
+commit, on a writer thread with its own connection: `ido.journal.pg_write`
+writes a batch in two round trips), a rejected append writes nothing of
+itself, seqs are dense per run. Data are stored as the same JSON
 text the other backends store (TEXT, not JSONB: JSONB reorders keys, and a
 replayed record must read back byte for byte). The schema is created on first
 use, under an advisory lock so processes opening one new database at once do
