@@ -151,6 +151,7 @@ class PostgresStore(SharedRows, Store):
         self._wlock = threading.Lock()
         self._rlock = threading.Lock()
         self._health = HealthFolds()
+        self._shut = False
         self._timer_lock = threading.Lock()
         self._timer: threading.Timer | None = None
         self._group: GroupCommit[Append] = GroupCommit(
@@ -271,9 +272,14 @@ class PostgresStore(SharedRows, Store):
             )
         return Append(rows=rows, events=events, run=run, run_row=run_row)
 
-    def _commit(self, batch: list[Append]) -> None:
-        """Apply every item of `batch` in one transaction (`ido.journal.pg_write`); a rejected item sets its `error`."""
+    def _commit(self, batch: list[Append], *, counted: bool = True) -> None:
+        """Apply every item of `batch` in one transaction (`ido.journal.pg_write`); a rejected item sets its `error`.
+
+        `counted`: the batch is appends (`commits`, `appends`), not probe answers or a retry.
+        """
         with self._wlock:
+            if self._shut:
+                return
             conn = self._writer = self._alive(self._writer)
             at = time.time()
             try:
@@ -288,11 +294,12 @@ class PostgresStore(SharedRows, Store):
                 )
                 for item in batch:
                     item.error = item.error or error
-                return
-            self._health.deferred = later
-            if batch:
-                self.commits += 1
-                self.appends += sum(1 for item in batch if item.error is None)
+                later = self._health.deferred  # still to fold, when the server answers again
+            else:
+                self._health.deferred = later
+                if counted:
+                    self.commits += 1
+                    self.appends += sum(1 for item in batch if item.error is None)
         if later:
             self._retry_health_later()
 
@@ -310,8 +317,7 @@ class PostgresStore(SharedRows, Store):
             self._timer = None
         if self._closed or not self._health.deferred:
             return
-        with contextlib.suppress(JournalError):
-            self._commit([])
+        self._commit([], counted=False)
 
     def update_health(self, changes: Sequence[HealthChange]) -> None:
         """Fold probe answers into the health rows now, or (a row held elsewhere) at the next commit."""
@@ -320,7 +326,7 @@ class PostgresStore(SharedRows, Store):
         if self._closed:
             raise JournalError(f"the journal {redact_url(self.url)} is closed")
         item = Append(rows=(), events=(), run=None, run_row=None, health=tuple(changes))
-        self._commit([item])
+        self._commit([item], counted=False)
         if item.error is not None:
             raise item.error
 
@@ -571,10 +577,11 @@ class PostgresStore(SharedRows, Store):
         # changes whose row was held elsewhere: tried for a moment (the holder commits), then given up
         give_up = time.monotonic() + CLOSE_HEALTH_S
         while self._health.deferred and time.monotonic() < give_up:
-            self._commit([])
+            self._commit([], counted=False)
             if self._health.deferred:
                 time.sleep(HEALTH_RETRY_S)
         with self._wlock:
+            self._shut = True  # a retry timer that fired meanwhile finds nothing to write with
             self._writer.close()
         with self._rlock:
             self._reader.close()
