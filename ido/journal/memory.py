@@ -169,10 +169,11 @@ class MemoryStore(Store):
             if held is not None and (held.owner, held.epoch) == (lease.owner, lease.epoch):
                 self._leases[lease.run_id] = held.model_copy(update={"until": 0.0})
 
-    def leases(self, *, run_ids: Sequence[str] | None = None) -> list[Lease]:
-        """Return the current leases (of `run_ids` if given)."""
+    def leases(self, *, run_ids: Sequence[str] | None = None, live_at: float | None = None) -> list[Lease]:
+        """Return the current leases (see `Store.leases`)."""
         wanted = set(run_ids) if run_ids is not None else None
-        return [v for k, v in sorted(self._leases.items()) if wanted is None or k in wanted]
+        return [v for k, v in sorted(self._leases.items())
+                if (wanted is None or k in wanted) and (live_at is None or v.until >= live_at)]
 
     def health_rows(self) -> dict[str, HealthRow]:
         """Return every capability's shared health row (see `Store.health_rows`)."""

@@ -402,15 +402,20 @@ class PostgresStore(SharedRows, Store):
         if leases:
             self._leasing(lambda conn: conn.execute(_RELEASE, _lease_columns(leases)))
 
-    def leases(self, *, run_ids: Sequence[str] | None = None) -> list[Lease]:
-        """Return the current leases (of `run_ids` if given), expired ones included."""
-        if run_ids is None:
-            rows = self._read("SELECT run_id, owner, epoch, until FROM ido_leases ORDER BY run_id")
-        else:
-            rows = self._read(
-                "SELECT run_id, owner, epoch, until FROM ido_leases WHERE run_id = ANY(%s) "
-                "ORDER BY run_id", (list(run_ids),),
-            )
+    def leases(self, *, run_ids: Sequence[str] | None = None, live_at: float | None = None) -> list[Lease]:
+        """Return the current leases (see `Store.leases`)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if run_ids is not None:
+            where.append("run_id = ANY(%s)")
+            params.append(list(run_ids))
+        if live_at is not None:
+            where.append("until >= %s")
+            params.append(live_at)
+        rows = self._read(
+            "SELECT run_id, owner, epoch, until FROM ido_leases"
+            + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY run_id", params,
+        )
         return [lease for row in rows if (lease := lease_from_row(row))]
 
     # -- the registry (`ido.journal.registry`) ------------------------------------------------
