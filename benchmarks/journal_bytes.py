@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ido.journal.codec import WINDOW, ZDICT_1, Packer, kind_name  # noqa: E402 - after the path insert
+from ido.journal.codec import MEM_LEVEL, WINDOW, ZDICT_1, Packer, kind_name  # noqa: E402 - after the path insert
 from ido.journal.sqlite import SQLiteStore  # noqa: E402
 
 #: a run's events a row is deflated against (the store's `_CHAIN`)
@@ -58,7 +58,7 @@ def kinds(conn: sqlite3.Connection, store: SQLiteStore) -> dict[str, tuple[int, 
 
 def _deflated(text: bytes, before: list[bytes]) -> int:
     zdict = (ZDICT_1.encode() + b"".join(before))[-WINDOW:]
-    comp = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, zdict)
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15, MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY, zdict)
     return len(comp.compress(text) + comp.flush())
 
 

@@ -37,7 +37,7 @@ import json
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from ido.errors import JournalCorrupted, JournalError
@@ -54,6 +54,11 @@ WINDOW = 32768
 NEST_MIN = WINDOW - 2048
 #: row header: flags, dictionary id, how many previous event texts the row was deflated against.
 HEADER = 3
+#: zlib's memLevel for rows: 8 (zlib's default) keeps the compressor's state (~270 KB) off
+#: glibc's mmap threshold, so a compressor per row reuses heap memory instead of mapping and
+#: faulting in fresh pages; 9 made each row's deflate ~5x dearer for the same bytes (measured
+#: on the engine's rows, all identical; `benchmarks/journal.py`). Readers do not depend on it.
+MEM_LEVEL = 8
 #: rows shorter than this are not worth deflating (zlib's header and checksum cost 6 bytes).
 DEFLATE_MIN = 24
 
@@ -140,6 +145,10 @@ class Packer:
         blobs: dict[bytes, tuple[str, bytes]] = {}
         try:
             if isinstance(data, dict):  # the top level's own keys are never escaped
+                fast = _record_text(data, blobs)
+                if fast is not None:
+                    return Packed(text=fast.encode(), blobs=blobs)
+                blobs.clear()  # the careful path below packs it all again
                 body = ",".join(
                     f"{encode_basestring(_key(k))}:{_shared(v, blobs, str(k))}" for k, v in data.items()
                 )
@@ -188,7 +197,7 @@ class Packer:
 
     def _deflate(self, raw: bytes, previous: Sequence[bytes]) -> bytes:
         """Return `raw` raw-deflated against the dictionary and `previous`, then its Adler-32."""
-        comp = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY,
+        comp = zlib.compressobj(9, zlib.DEFLATED, -15, MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY,
                                 self._zdict(self.current, previous))
         return comp.compress(raw) + comp.flush() + zlib.adler32(raw).to_bytes(CHECK, "big")
 
@@ -443,8 +452,64 @@ def _text(value: Any, blobs: dict[bytes, tuple[str, bytes]], share_min: int | No
     return _blob(text, blobs, "")
 
 
-#: json's C encoder with the separators and escaping `_text` uses: the same text, ten times sooner.
+#: json's encoder with the separators and escaping `_text` uses: the same text, ten times sooner.
 _PLAIN = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+#: its C encoder made once: `JSONEncoder.encode` makes one per call, which costs more than
+#: encoding a short value. No circular check (markers None): a cycle ends in RecursionError,
+#: which sends the value to `_text` as a ValueError("Circular reference") did.
+_C_ENCODE = None if c_make_encoder is None else c_make_encoder(
+    None, _PLAIN.default, encode_basestring, None, ":", ",", False, False, False
+)
+
+
+def _encode(value: Any) -> str:
+    """Return `value` encoded by `_PLAIN` (through its C encoder when there is one); raises
+    TypeError, ValueError or RecursionError as json does."""
+    if _C_ENCODE is None:
+        return _PLAIN.encode(value)
+    return "".join(_C_ENCODE(value, 0))
+
+
+def _record_text(data: dict[Any, Any], blobs: dict[bytes, tuple[str, bytes]]) -> str | None:
+    """Return what `Packer.pack` makes of an event's data (a dict), adding its blobs, or None
+    when only the careful path can say (a `"$` in a value's text, data json refuses).
+
+    The same text as the careful path, by fewer and cheaper calls: a record of few keys
+    is first encoded whole by json's C encoder (short, then no value of it is long enough
+    to be shared); a record of many keys (a decision, mostly long) or a long one is
+    encoded value by value in a flat loop, and only a long value (at least
+    `TOP_SHARE_MIN`) goes through `_shared`. Without a `"$` in a container value's
+    text, that text is its `_plain_text` (scalars are never wrapped; top-level keys
+    are never escaped). Called by `Packer.pack` for every event.
+    """
+    try:
+        if len(data) <= _WHOLE_KEYS:
+            whole = _encode(data)
+            if len(whole) < TOP_SHARE_MIN:
+                return None if '"$' in whole else whole
+        parts = []
+        for k, v in data.items():
+            key = encode_basestring(k if type(k) is str else _key(k))
+            if type(v) is str:
+                parts.append(f"{key}:{encode_basestring(v)}")
+            elif isinstance(v, dict | list | tuple):
+                text = _encode(v)
+                if '"$' in text:
+                    return None
+                if len(text) >= TOP_SHARE_MIN:
+                    text = _blob(text, blobs, str(k)) if len(text) <= NEST_MIN else _shared(v, blobs, str(k))
+                parts.append(f"{key}:{text}")
+            else:
+                parts.append(f"{key}:{_text(v, blobs, None)}")
+    except (TypeError, ValueError, RecursionError):
+        return None  # the careful path raises its own messages
+    return "{" + ",".join(parts) + "}"
+
+
+#: a record of at most this many keys is encoded whole first (the events other than
+#: decisions, mostly short); one of more (a decision) value by value. Speed only: both
+#: ways give the same text.
+_WHOLE_KEYS = 24
 
 
 def _plain_text(value: Any) -> str | None:
@@ -458,7 +523,7 @@ def _plain_text(value: Any) -> str | None:
     Called by `_text` on its hot path (every event's top-level values).
     """
     try:
-        text = _PLAIN.encode(value)
+        text = _encode(value)
     except (TypeError, ValueError, RecursionError):
         return None
     return None if '"$' in text else text

@@ -257,8 +257,38 @@ def test_fast_encoding_packs_exactly_what_the_careful_one_packs(data: dict[str, 
     fast = outcome()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(codec, "_plain_text", lambda value: None)
+        patch.setattr(codec, "_record_text", lambda value, blobs: None)
         careful = outcome()
     assert fast == careful
+
+
+# values long enough that a record's top-level values cross TOP_SHARE_MIN (and some NEST_MIN)
+# values long enough that a record's top-level values cross TOP_SHARE_MIN (and some NEST_MIN),
+# made by repetition: Hypothesis draws long texts and lists slowly
+_long_strings = st.one_of(
+    st.text(max_size=40), st.integers(0, 700).map(lambda n: "é\n" * n), st.sampled_from(["$r", 'a"$b']),
+)
+_long_lists = st.integers(0, 1000).map(lambda n: [f"entry {i} of a long list of alternatives" for i in range(n)])
+_long_json = st.recursive(
+    st.one_of(_scalars, _long_strings),
+    lambda inner: st.one_of(st.lists(inner, max_size=6), st.dictionaries(_keys, inner, max_size=5), _long_lists),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(data=st.dictionaries(st.one_of(_keys, st.integers(), st.booleans()), _long_json, max_size=12))
+def test_record_fast_path_packs_exactly_what_the_careful_path_packs(data: dict[Any, Any]) -> None:
+    """`Packer.pack`'s record fast path (one C encode of a short record, a flat loop over a
+    long one) gives the same text and blobs, with their keys, as the value-by-value path,
+    for records short and long, with `"$` anywhere, long lists chunked and values shared."""
+    packer = Packer({1: ZDICT_1.encode()}, current=1)
+    fast = packer.pack(data, what="test data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(codec, "_plain_text", lambda value: None)
+        patch.setattr(codec, "_record_text", lambda value, blobs: None)
+        careful = packer.pack(data, what="test data")
+    assert (fast.text, fast.blobs) == (careful.text, careful.blobs)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
