@@ -37,10 +37,11 @@ import json
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any
 
 from ido.errors import JournalCorrupted, JournalError
+from ido.journal._common import compact_json, encode
 
 #: a dict or list inside a shared part whose compact JSON is at least this long is shared too.
 SHARE_MIN = 128
@@ -162,6 +163,9 @@ class Packer:
                 f"{what} cannot be stored: {exc}; journal data must be plain JSON "
                 "(dicts, lists, strings, numbers, booleans, null)"
             ) from None
+        except RecursionError:
+            encode(data, what=what)  # a cycle: JournalError with json's message, as other stores say
+            raise
 
     def pack_shared(self, data: Any, *, path: str, what: str) -> Packed:
         """Return `data` packed as one shared value (a reference when long) stored under
@@ -174,6 +178,9 @@ class Packer:
                 f"{what} cannot be stored: {exc}; journal data must be plain JSON "
                 "(dicts, lists, strings, numbers, booleans, null)"
             ) from None
+        except RecursionError:
+            encode(data, what=what)  # a cycle: JournalError with json's message, as other stores say
+            raise
 
     def seal(self, raw: bytes, previous: Sequence[bytes] = (), seed: bytes | None = None) -> bytes:
         """Return row bytes for `raw`: a header, then `raw` deflated when that is shorter.
@@ -454,20 +461,10 @@ def _text(value: Any, blobs: dict[bytes, tuple[str, bytes]], share_min: int | No
 
 #: json's encoder with the separators and escaping `_text` uses: the same text, ten times sooner.
 _PLAIN = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-#: its C encoder made once: `JSONEncoder.encode` makes one per call, which costs more than
-#: encoding a short value. No circular check (markers None): a cycle ends in RecursionError,
-#: which sends the value to `_text` as a ValueError("Circular reference") did.
-_C_ENCODE = None if c_make_encoder is None else c_make_encoder(
-    None, _PLAIN.default, encode_basestring, None, ":", ",", False, False, False
-)
-
-
-def _encode(value: Any) -> str:
-    """Return `value` encoded by `_PLAIN` (through its C encoder when there is one); raises
-    TypeError, ValueError or RecursionError as json does."""
-    if _C_ENCODE is None:
-        return _PLAIN.encode(value)
-    return "".join(_C_ENCODE(value, 0))
+#: `_PLAIN.encode` by json's C encoder made once (`JSONEncoder.encode` makes one per call,
+#: which costs more than encoding a short value); a cycle ends in RecursionError, which sends
+#: the value to `_text` as json's ValueError("Circular reference detected") did.
+_encode = compact_json
 
 
 def _record_text(data: dict[Any, Any], blobs: dict[bytes, tuple[str, bytes]]) -> str | None:
