@@ -86,8 +86,16 @@ def pg_base() -> str | None:
 
 
 def fresh_pg(base: str, db: str) -> str:
-    """Return the URL of database `db` on `base`, emptied (created if missing)."""
+    """Return the URL of database `db` (suffixed with this checkout's digest) on `base`, emptied.
+
+    The suffix keeps checkouts (worktrees) benchmarking on one server at once
+    out of each other's databases. Created if missing.
+    """
+    import hashlib
+
     import psycopg
+
+    db = f"{db}_{hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]}"
 
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone() is None:

@@ -9,7 +9,8 @@ that once per class and then only fills a dict. The instance is the same:
 defaults copied as pydantic copies them), `model_fields_set` the fields given,
 extras kept only under `extra="allow"`. A class with aliases, a post-init hook
 or a root goes to `model_construct` itself. Called by `ido.engine` and
-`ido.journal.events` on their hot paths.
+`ido.journal.events` on their hot paths. `copy_with` is `model_copy(update=...)`
+the same way: the copy pydantic makes, without its generic `__copy__` machinery.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ _IMMUTABLE = (type(None), bool, int, float, str, bytes, tuple, frozenset)
 class _Spec:
     """What `construct` needs of one class: field names in order and how each default is made."""
 
-    __slots__ = ("allow_extra", "fields", "names", "shared")
+    __slots__ = ("allow_extra", "fields", "fieldset", "missing", "names", "shared")
 
     def __init__(self, cls: type[BaseModel]) -> None:
         self.fields = dict(cls.__pydantic_fields__)
@@ -37,8 +38,22 @@ class _Spec:
             name: f.default for name, f in self.fields.items()
             if not f.is_required() and f.default_factory is None and isinstance(f.default, _IMMUTABLE)
         }
+        #: how each field not given is filled, in field order: (name, _SHARED, the default),
+        #: (name, _FACTORY, a factory taking no argument), (name, _OTHER, the field: pydantic's
+        #: `get_default`); required fields are left out (`model_construct` leaves them unset).
+        self.missing: dict[str, tuple[int, Any]] = {}
+        for name, f in self.fields.items():
+            if name in self.shared:
+                self.missing[name] = (_SHARED, self.shared[name])
+            elif f.default_factory is not None and not f.default_factory_takes_validated_data:
+                self.missing[name] = (_FACTORY, f.default_factory)
+            elif not f.is_required():
+                self.missing[name] = (_OTHER, f)
         self.allow_extra = cls.model_config.get("extra") == "allow"
+        self.fieldset = frozenset(self.names)
 
+
+_SHARED, _FACTORY, _OTHER = 0, 1, 2
 
 _specs: dict[type[BaseModel], _Spec | None] = {}
 
@@ -72,27 +87,59 @@ def construct(cls: type[M], /, **values: Any) -> M:
             data = None
     if data is None:
         data = {}
-        shared = spec.shared
+        missing = spec.missing
         given = 0
         for name in names:
             if name in values:
                 data[name] = values[name]
                 given += 1
-            elif name in shared:
-                data[name] = shared[name]
+                continue
+            how = missing.get(name)
+            if how is None:
+                continue  # required and not given: left unset, as `model_construct` leaves it
+            kind, source = how
+            if kind == _SHARED:
+                data[name] = source
+            elif kind == _FACTORY:
+                data[name] = source()
             else:
-                field = spec.fields[name]
-                if not field.is_required():
-                    data[name] = field.get_default(call_default_factory=True, validated_data=data)
+                data[name] = source.get_default(call_default_factory=True, validated_data=data)
         if given < len(values):  # keys that are no field: extras, or ignored
-            fields = spec.fields
+            fieldset = spec.fieldset
             if extra is not None:
-                extra = {k: v for k, v in values.items() if k not in fields}
-            values = {k: v for k, v in values.items() if k in fields}
+                extra = {k: v for k, v in values.items() if k not in fieldset}
+            given_set: set[str] = set(values) & fieldset  # a set (pydantic updates it), not a frozenset
+        else:
+            given_set = set(values)
+    else:
+        given_set = set(values)
     model = cls.__new__(cls)
     setattr_ = object.__setattr__
     setattr_(model, "__dict__", data)
-    setattr_(model, "__pydantic_fields_set__", set(values))
+    setattr_(model, "__pydantic_fields_set__", given_set)
     setattr_(model, "__pydantic_extra__", extra)
     setattr_(model, "__pydantic_private__", None)
     return model
+
+
+def copy_with(model: M, /, **update: Any) -> M:
+    """Return `model.model_copy(update=update)`: a shallow copy of `model` with `update`'s fields replaced.
+
+    As pydantic's: the same class, `__dict__` the original's with `update` laid
+    over it, `model_fields_set` the original's plus the updated names, extras
+    copied shallowly; nothing validated (the caller
+    vouches for `update`). Called on the engine's hot paths (`ido.engine.inputs`),
+    where `model_copy`'s generic copying was a visible share of each decision.
+    """
+    cls = type(model)
+    state = model.__dict__
+    if cls.__pydantic_root_model__ or model.__pydantic_private__ is not None or not update.keys() <= state.keys():
+        return model.model_copy(update=update)  # private attributes, extras by update: pydantic's rules
+    new = cls.__new__(cls)
+    setattr_ = object.__setattr__
+    setattr_(new, "__dict__", {**state, **update})
+    setattr_(new, "__pydantic_fields_set__", model.__pydantic_fields_set__ | update.keys())
+    extra = model.__pydantic_extra__
+    setattr_(new, "__pydantic_extra__", None if extra is None else dict(extra))
+    setattr_(new, "__pydantic_private__", None)
+    return new

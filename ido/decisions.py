@@ -135,6 +135,25 @@ class Switch(Frozen):
     reason: str = ""
 
 
+class Hold(Frozen):
+    """A role kept on one provider while a call there may have acted unknown to the run.
+
+    Its idempotency key is in doubt (a timeout or lost connection, or a re-send
+    after a crash that was refused): sending the role to another provider could
+    act twice (two charges), so the role's other providers are excluded until a
+    send of `key` at `capability` succeeds. Built by `ido.engine.doubt.holds`.
+    """
+
+    role: str
+    capability: str
+    key: str
+
+    def reason(self) -> str:
+        """Return why the role's other providers lost: "held: idempotency key K in doubt at X ..."."""
+        return (f"held: idempotency key {self.key} in doubt at {self.capability}; the {self.role} role "
+                f"stays there until it answers")
+
+
 class Rejection(Frozen):
     """A person's answer "no" to an approval request: who, when, which policies asked."""
 
@@ -218,6 +237,8 @@ class DecisionRecord(Frozen):
     roles_before: dict[str, str] = Field(default_factory=dict)
     #: approvals a person refused in this run (those capabilities are in `exclude` too).
     rejected: list[Rejection] = Field(default_factory=list)
+    #: roles kept on a provider whose key is in doubt (their other providers are in `exclude` too).
+    held: list[Hold] = Field(default_factory=list)
 
 
 #: Key of a stored decision's data that replaces a long `alternatives` list: the digest of

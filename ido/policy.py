@@ -103,7 +103,7 @@ class PolicySet:
         self._applicable: dict[tuple[int, tuple[Any, ...]], tuple[Intent, list[Policy]]] = {}
         self._judged: dict[tuple[int, int, tuple[Any, ...]], tuple[Capability, Intent, PolicyJudgement]] = {}
         #: the run inputs some policy's matcher names (`inputs.NAME`): judgements depend on no other.
-        self._reads = inputs_read_by(self.policies)
+        self._reads_sorted = tuple(sorted(inputs_read_by(self.policies)))
 
     def __len__(self) -> int:
         return len(self.policies)
@@ -194,8 +194,8 @@ class PolicySet:
         # Matchers look up only the facts they name (`holds`), so inputs no policy names cannot
         # change a judgement: leaving them out lets runs that differ only there (an order id)
         # share cached judgements. type() in the key: True and 1 must not share an entry.
-        reads = self._reads
-        return tuple(sorted((k, type(v).__name__, v) for k, v in inputs.items() if k in reads))
+        # (the names in sorted order, each once: the same tuple as sorting the filtered items)
+        return tuple([(k, type(inputs[k]).__name__, inputs[k]) for k in self._reads_sorted if k in inputs])
 
     def because(self, name: str) -> str:
         """Return the `because` sentence of policy `name` (empty when unknown)."""

@@ -50,6 +50,7 @@ from ido.engine.doors import (
     RegistrySource,
 )
 from ido.engine.doors.defaults import default_doors
+from ido.engine.doubt import held_out, holds
 from ido.engine.fleet import Fleet, admit_decision
 from ido.engine.fold import fold_finished, note_active_faults
 from ido.engine.fold import record as record_event
@@ -71,6 +72,7 @@ from ido.engine.run import (
 from ido.engine.shared_health import SharedHealth
 from ido.engine.steps import Steps
 from ido.engine.strategies import STRATEGIES
+from ido.engine.wake import woken
 from ido.errors import IdoError, UsageError
 from ido.journal.base import TERMINAL_STATUSES, Store
 from ido.model import Capability, Intent, Observer, Policy, Scalar
@@ -163,6 +165,7 @@ class Engine:
         #: the store's health rows, shared by every worker (None: this engine's tracker alone).
         self.shared: SharedHealth | None = SharedHealth(
             store, self.health, self.clock, prior=self._declared_reliability,
+            owner=str(getattr(store, "owner", "")), call_timeout=self._call_timeout,
         ) if shared_health else None
         #: what decisions read health from: the shared rows, or the tracker.
         self.health_view: SharedHealth | HealthTracker = self.shared or self.health
@@ -185,6 +188,10 @@ class Engine:
         self._first_plans = FirstPlans(self.policy_list)
         #: what folding runs' events looks names up in (`ido.engine.fold.apply`).
         self.lookups = Lookups(self.capabilities, lambda key: self.store.get_revision(digest=key))
+
+    def _call_timeout(self, name: str) -> float:
+        cap = self.capabilities.get(name)
+        return cap.effective_timeout if cap is not None else 30.0
 
     def _declared_reliability(self, name: str) -> float | None:
         cap = self.capabilities.get(name)
@@ -519,6 +526,8 @@ class Engine:
         fresh_key = self._first_plans.key(run, self.health_view.version) if reusable is None and run.pinned is None else None
         if fresh_key is not None:
             reusable = self._first_plans.get(fresh_key)
+        held = holds(run, self.capabilities)  # roles whose key is in doubt stay where they are
+        notes = (*run.notes, *self.shared.held_notes()) if self.shared is not None else tuple(run.notes)
         inputs = DecisionInputs(
             run_id=run.run_id, seq=seq, decision_id=f"{run.run_id}-d{seq}", at=self.clock.iso(),
             trigger=run.trigger, intent=run.intent, revisions=run.revisions, state=dict(run.state),
@@ -526,11 +535,15 @@ class Engine:
             cause=run.cause, parent_id=run.last_decision, inputs=run.public_inputs, spent=run.spent,
             elapsed_s=now - run.started, steps_taken=run.steps_taken, attempts=dict(run.attempts),
             in_flight=tuple(h.in_flight() for h in run.in_flight.values()),
-            exclude=tuple(sorted(run.excluded | run.fleet_excluded)), approved=tuple(sorted(run.approved)),
-            reusable=reusable, pinned=run.pinned, faults=tuple(run.faults), notes=tuple(run.notes),
-            roles_before=dict(run.roles), rejected=tuple(run.rejected),
+            exclude=tuple(sorted(run.excluded | run.fleet_excluded | held_out(held, self.capabilities))),
+            approved=tuple(sorted(run.approved)), reusable=reusable, pinned=run.pinned, faults=tuple(run.faults),
+            notes=notes, roles_before=dict(run.roles), rejected=tuple(run.rejected), held=held,
         )
         record, plan = decide(inputs, self.planner, self.policies)
+        if (self.shared is not None and record.action == "dispatch"
+                and not self.shared.claim_trials(record.chosen, now)):
+            # another worker took a half-open trial this one chose: decide again, seeing that circuit open
+            return self._decide(run, now)
         run.fleet_excluded = set()
         if fresh_key is not None and plan is not None and plan.feasible and not record.plan_reused:
             self._first_plans.put(fresh_key, plan)
@@ -566,15 +579,15 @@ class Engine:
         if watch_health:
             self.health.subscribe(run.wake)
         try:
-            await asyncio.wait_for(run.wake.wait(), timeout)
-        except TimeoutError:
+            expired = not await woken(run.wake, timeout)
+        finally:
+            if watch_health:
+                self.health.unsubscribe(run.wake)
+        if expired:
             if until is not None and until >= (run_deadline(run) or float("inf")):
                 run.trigger, run.cause = Trigger.DEADLINE_PRESSURE, "the deadline was reached"
             elif run.pending_approval is None:
                 run.trigger, run.cause = Trigger.HEALTH_CHANGED, "the backoff elapsed"
-        finally:
-            if watch_health:
-                self.health.unsubscribe(run.wake)
         if watch_health and self.health.version != version and not run.finished:
             run.trigger, run.cause = Trigger.HEALTH_CHANGED, "health changed"
 

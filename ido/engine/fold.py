@@ -276,12 +276,11 @@ def fold_finished(run: RunState, clock: Clock) -> None:
             run.reusable = None
             failed.append(f"{cap.name} failed ({f.error.kind}"
                           + (f": {f.error.status}" if f.error.status else "") + ")")
-        outcome = construct(
-            Outcome, capability=cap.name, step=handle.step, status="succeeded" if ok else "failed", hit=ok,
+        data = outcome_data(
+            capability=cap.name, step=handle.step, status="succeeded" if ok else "failed", hit=ok,
             error=None if ok else str(f.error), error_kind=None if ok else f.error.kind,  # type: ignore[union-attr]
             latency_s=round(f.latency_s, 6), cost=cost, facts=facts, idempotency_key=handle.key,
         )
-        data = outcome.model_dump(mode="json")
         data["decision_id"] = handle.decision_id
         data["plan_step"] = handle.plan_step
         data["compensation"] = handle.compensation
@@ -292,6 +291,32 @@ def fold_finished(run: RunState, clock: Clock) -> None:
         run.trigger, run.cause = Trigger.STEP_FAILED, "; ".join(failed)
     else:
         run.trigger, run.cause = Trigger.STEP_SUCCEEDED, ", ".join(succeeded) + " succeeded"
+
+
+#: fact values JSON holds as they are (an `Outcome`'s JSON dump passes them through unchanged).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def outcome_data(
+    *, capability: str, step: int, status: str, hit: bool, error: str | None, error_kind: str | None,
+    latency_s: float, cost: float, facts: dict[str, Scalar], idempotency_key: str,
+) -> dict[str, Any]:
+    """Return `Outcome(...).model_dump(mode="json")` of these fields, without building the model.
+
+    Keys in the model's field order, numbers of float fields as floats (as the dump
+    makes them). Facts of any other type than plain JSON scalars go through the model.
+    Called by `fold_finished` for every finished step.
+    """
+    if not all(type(v) in _PLAIN for v in facts.values()):
+        return construct(
+            Outcome, capability=capability, step=step, status=status, hit=hit, error=error,
+            error_kind=error_kind, latency_s=latency_s, cost=cost, facts=facts, idempotency_key=idempotency_key,
+        ).model_dump(mode="json")
+    return {
+        "capability": capability, "step": step, "status": status, "hit": hit, "error": error,
+        "error_kind": error_kind, "latency_s": float(latency_s), "cost": float(cost), "facts": dict(facts),
+        "idempotency_key": idempotency_key,
+    }
 
 
 def note_faults(run: RunState, f: Finished, clock: Clock) -> None:
@@ -328,9 +353,27 @@ def note_active_faults(run: RunState, reporter: FaultReporter, clock: Clock) -> 
             record(run, "fault", clock.timestamp(), {"fault": label, "capability": capability})
 
 
+#: (id(plan), capability) -> (plan, the plan without that step): runs that start alike share
+#: their first plan (`ido.engine.reuse`), so their steps succeed into the same trimmed plans.
+_dropped: dict[tuple[int, str], tuple[Plan, Plan | None]] = {}
+
+
 def drop_capability(plan: Plan, capability: str) -> Plan | None:
-    """Return `plan` without its (first) step of `capability`, or None if it has none."""
+    """Return `plan` without its (first) step of `capability`, or None if it has none.
+
+    Plans are immutable in use, so the trimmed plan is made once per plan object and
+    capability and shared (called by `fold_finished` for every step that succeeded).
+    """
+    key = (id(plan), capability)
+    hit = _dropped.get(key)
+    if hit is not None and hit[0] is plan:
+        return hit[1]
+    trimmed = None
     for i, step in enumerate(plan.steps):
         if step.capability == capability:
-            return without_steps(plan, {i})
-    return None
+            trimmed = without_steps(plan, {i})
+            break
+    if len(_dropped) > 256:  # the current plans suffice; old ones would only lengthen full GC passes
+        _dropped.clear()
+    _dropped[key] = (plan, trimmed)
+    return trimmed

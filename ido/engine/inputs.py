@@ -13,13 +13,14 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from ido.construct import construct
+from ido.construct import construct, copy_with
 from ido.decisions import (
     FORMAT_VERSION,
     DecisionRecord,
+    Hold,
     InFlight,
     PinnedPath,
     Rejection,
@@ -72,12 +73,16 @@ class DecisionInputs:
     roles_before: Mapping[str, str] = field(default_factory=dict)
     #: approvals a person refused in this run (their capabilities are in `exclude` too).
     rejected: tuple[Rejection, ...] = ()
+    #: roles kept on a provider whose idempotency key is in doubt (the others are in `exclude` too).
+    held: tuple[Hold, ...] = ()
 
-    def digest(self) -> str:
+    def digest(self, *, reusable: bool = True) -> str:
         """Return the digest of every input (the record's `inputs_digest`).
 
         Built from flat JSON (models by their own cached digests), so it costs
         microseconds per decision; `ido replay` recomputes it the same way.
+        `reusable=False` digests the inputs as if they held no reusable plan
+        (`record`: a plan the decision did not use had no say).
         """
         payload = [
             self.run_id, self.seq, self.decision_id, self.at, str(self.trigger), self.cause,
@@ -85,7 +90,7 @@ class DecisionInputs:
             self.revisions.policies, self.strategy, self.state, self.inputs, _health_digest(self.health),
             self.now, self.spent, self.elapsed_s, self.steps_taken, self.attempts,
             [(f.capability, f.provides, f.step, f.plan_step, f.cost) for f in self.in_flight],
-            list(self.exclude), list(self.approved), plan_fingerprint(self.reusable),
+            list(self.exclude), list(self.approved), plan_fingerprint(self.reusable if reusable else None),
             pinned_fingerprint(self.pinned), list(self.faults), list(self.notes),
         ]
         # inputs added later join the payload only when present, so records written
@@ -94,8 +99,18 @@ class DecisionInputs:
             payload.append(sorted(self.roles_before.items()))
         if self.rejected:
             payload.append([r.model_dump(mode="json") for r in self.rejected])
-        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        if self.held:
+            payload.append(["held", *(h.model_dump(mode="json") for h in self.held)])
+        return hashlib.sha256(_DIGEST_JSON.encode(payload).encode()).hexdigest()[:16]
+
+
+#: the digest's JSON (the text `json.dumps` with these options gives), its encoder made once:
+#: `json.dumps` with options builds a new one per call. The payload is built afresh from
+#: scalars, lists and dicts, so it cannot refer to itself: the circular-reference check,
+#: half of the encoder's time, is left out (the text is the same).
+_DIGEST_JSON = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str, check_circular=False,
+)
 
 
 def plan_fingerprint(plan: Plan | None) -> Any:
@@ -179,7 +194,7 @@ def from_record(
         ),
         pinned=record.pinned,
         faults=tuple(record.faults), notes=tuple(record.notes),
-        roles_before=dict(record.roles_before), rejected=tuple(record.rejected),
+        roles_before=dict(record.roles_before), rejected=tuple(record.rejected), held=tuple(record.held),
     )
 
 
@@ -191,6 +206,11 @@ def gap(intent: Intent, state: Mapping[str, Scalar]) -> dict[str, dict[str, Any]
         if not matcher_holds(matcher, state.get(fact), present):
             out[fact] = {"want": describe_matcher(matcher), "have": state.get(fact)}
     return out
+
+
+def goal_holds(intent: Intent, state: Mapping[str, Scalar]) -> bool:
+    """Return whether every goal fact holds in `state` (`gap` is empty), describing none of them."""
+    return all(matcher_holds(matcher, state.get(fact), fact in state) for fact, matcher in intent.goal.items())
 
 
 def remaining(inp: DecisionInputs) -> Remaining:
@@ -301,10 +321,7 @@ def record(inp: DecisionInputs, **outputs: Any) -> DecisionRecord:
         "notes": list(inp.notes),
         # a reusable plan the decision did not use (the goal held, a bound ran out) is not
         # recorded, so replay cannot digest it: it had no say, leave it out here too
-        "inputs_digest": (
-            inp.digest() if inp.reusable is None or outputs.get("plan_reused")
-            else replace(inp, reusable=None).digest()
-        ),
+        "inputs_digest": inp.digest(reusable=bool(outputs.get("plan_reused"))),
         "strategy": inp.strategy,
         "cause": inp.cause,
         "now": inp.now,
@@ -321,10 +338,11 @@ def record(inp: DecisionInputs, **outputs: Any) -> DecisionRecord:
         "approval": [],
         "roles_before": dict(inp.roles_before),
         "rejected": list(inp.rejected),
+        "held": list(inp.held),
     }
     fields.update(outputs)
     fields["move"], fields["switches"], fields["alternatives"] = classify(
-        fields, inp.roles_before, inp.attempts, inp.rejected,
+        fields, inp.roles_before, inp.attempts, inp.rejected, inp.held,
     )
     if plan is not None:
         fields["plan"] = lean(plan)
@@ -349,7 +367,7 @@ def lean(plan: Plan) -> Plan:
         return hit[1]
     if len(_lean) > 64:  # recent plans suffice; keeping thousands (with their alternatives) slows full GC passes
         _lean.clear()
-    slim = plan.model_copy(update={"alternatives": []})
+    slim = copy_with(plan, alternatives=[])
     _lean[id(plan)] = (plan, slim)
     return slim
 
@@ -361,10 +379,7 @@ def without_steps(plan: Plan, done: set[int]) -> Plan:
     """
     keep = [i for i in range(len(plan.steps)) if i not in done]
     index = {old: new for new, old in enumerate(keep)}
-    steps = [
-        plan.steps[i].model_copy(update={"after": [index[a] for a in plan.steps[i].after if a in index]})
-        for i in keep
-    ]
+    steps = [copy_with(plan.steps[i], after=[index[a] for a in plan.steps[i].after if a in index]) for i in keep]
     p = 1.0
     for s in steps:
         p *= s.success_probability
@@ -372,13 +387,10 @@ def without_steps(plan: Plan, done: set[int]) -> Plan:
     for s in steps:
         start = max((finish[a] for a in s.after), default=0.0)
         finish.append(start + s.latency_s)
-    return plan.model_copy(update={
-        "steps": steps,
-        "cost": round(sum(s.cost for s in steps), 9),
-        "latency_s": max(finish, default=0.0),
-        "success_probability": p,
-        "score": round(sum(s.score for s in steps), 9),
-    })
+    return copy_with(
+        plan, steps=steps, cost=round(sum(s.cost for s in steps), 9), latency_s=max(finish, default=0.0),
+        success_probability=p, score=round(sum(s.score for s in steps), 9),
+    )
 
 
 def earliest_retry(health: HealthSnapshot, now: float) -> float | None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ido.construct import construct
-from ido.decisions import Move, PinnedPath, Rejection, Switch
+from ido.decisions import Hold, Move, PinnedPath, Rejection, Switch
 from ido.planning.types import Alternative, Plan, Verdict
 
 _BY_ACTION: dict[str, Move] = {
@@ -50,19 +50,20 @@ def plan_roles(
 
 def classify(
     fields: Mapping[str, Any], roles_before: Mapping[str, str], attempts: Mapping[str, int],
-    rejected: Sequence[Rejection],
+    rejected: Sequence[Rejection], held: Sequence[Hold] = (),
 ) -> tuple[Move, list[Switch], list[Alternative]]:
     """Return (move, switches, alternatives) of a record being built from its `fields`.
 
     `fields` are `DecisionRecord` field values (action, plan, chosen, dispatch,
     alternatives); `roles_before` the run's providers per role so far;
     `attempts` how often each capability was sent; `rejected` the approvals a
-    person refused. Alternatives are returned as given unless a rejected
-    capability is among them.
+    person refused; `held` the roles kept on a provider whose key is in doubt
+    (their other providers, excluded, are named as held). Alternatives are
+    returned as given unless a rejected or held capability is among them.
     """
     # the list itself is returned when nothing changes: records share it with their plan,
     # and `ido.engine.records.RecordWriter` dumps each shared object once
-    alternatives = _name_rejections(fields.get("alternatives") or [], rejected)
+    alternatives = _name_holds(_name_rejections(fields.get("alternatives") or [], rejected), held)
     action = str(fields.get("action", "wait"))
     chosen = list(fields.get("chosen") or [])
     now = plan_roles(fields.get("plan"), chosen, fields.get("dispatch") or [], fields.get("pinned"))
@@ -100,6 +101,25 @@ def _name_rejections(alternatives: list[Alternative], rejected: Sequence[Rejecti
                 "policies": list(r.policies) or list(a.policies),
             })
         out.append(a)
+    return out
+
+
+def _name_holds(alternatives: list[Alternative], held: Sequence[Hold]) -> list[Alternative]:
+    """Return `alternatives` with the excluded other providers of a held role saying why."""
+    if not held:
+        return alternatives
+    by_role = {h.role: h for h in held}
+
+    def held_out(a: Alternative) -> Hold | None:
+        h = by_role.get(a.provides)
+        return h if h is not None and a.capability != h.capability and a.verdict == Verdict.EXCLUDED else None
+
+    if not any(held_out(a) for a in alternatives):
+        return alternatives
+    out = []
+    for a in alternatives:
+        h = held_out(a)
+        out.append(a if h is None else a.model_copy(update={"reason": h.reason()}))
     return out
 
 

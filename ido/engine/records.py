@@ -78,7 +78,7 @@ class RecordWriter:
         if self.whole:
             data = record.model_dump(mode="json", exclude=set(_SHARED))
         else:
-            data = record.model_dump(mode="json", include=set(FOLDED_FIELDS))
+            data = folded_data(record)
         long = len(record.alternatives) > INLINE_ALTERNATIVES
         for name in _SHARED:
             if name == "health" and not self.whole:
@@ -114,6 +114,27 @@ class RecordWriter:
             self._alternative_sets.clear()
         self._alternative_sets[id(alternatives)] = (alternatives, key)
         return key
+
+
+#: `FOLDED_FIELDS` in the record's field order (the order `model_dump` gives them in).
+_FOLDED_ORDER = tuple(name for name in DecisionRecord.model_fields if name in FOLDED_FIELDS)
+
+
+def folded_data(record: DecisionRecord) -> dict[str, Any]:
+    """Return `record.model_dump(mode="json", include=FOLDED_FIELDS)`, built field by field.
+
+    Those fields are text, numbers and lists of them (the trigger a `StrEnum`: its value),
+    so their JSON is themselves; a record with a pinned path (a model) is dumped by pydantic.
+    Called by `RecordWriter.record_data` for a journal that keeps only what folding reads.
+    """
+    if record.pinned is not None:
+        return record.model_dump(mode="json", include=set(FOLDED_FIELDS))
+    values = record.__dict__
+    data = {name: values[name] for name in _FOLDED_ORDER}
+    data["trigger"] = str(data["trigger"])
+    data["dispatch"] = list(data["dispatch"])
+    data["chosen"] = list(data["chosen"])
+    return data
 
 
 def _dump(value: Any) -> Any:

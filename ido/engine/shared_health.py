@@ -13,13 +13,24 @@ circuit every worker reads.
 `snapshot(now)` is the rows (read at most `MAX_AGE_S` ago, by the monotonic
 clock) with this engine's own outcomes folded in as they happen — kept until
 a read shows the rows hold them, so none is missing or counted twice — and
-the half-open trials this engine has in flight shown open to its other runs. The decision records the snapshot it used, so replay
-stays pure. `version` moves only when what planning reads changes
-(circuits, probes, estimates beyond their tolerance), as the tracker's does.
+the half-open trials this engine has in flight shown open to its other runs.
+The decision records the snapshot it used, so replay stays pure. `version`
+moves only when what planning reads changes (circuits, probes, estimates
+beyond their tolerance), as the tracker's does.
+
+One half-open trial per capability across all workers: before a decision
+that sends a capability whose circuit is half-open is carried out, the engine
+takes the capability's trial lease in the store (`claim_trials`,
+`Store.claim_trial`: atomic, for the circuit's open period, until the call's
+timeout plus `TRIAL_GRACE_S`). A worker that cannot take it decides again; a
+circuit whose trial lease another worker holds is shown to every decision
+here as open until the lease's end (`held_notes` says whose trial it is),
+and the trial's outcome, landing in the row, closes or reopens it for all.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +39,7 @@ from typing import Any, Protocol
 from ido.clock import Clock
 from ido.engine.health import HealthConfig, HealthTracker
 from ido.health import CapabilityHealth, Circuit, HealthSnapshot
-from ido.journal.base import Event, HealthChange, HealthRow
+from ido.journal.base import Event, HealthChange, HealthRow, TrialLease
 
 DEFAULT_CONFIG = HealthConfig()
 
@@ -39,12 +50,30 @@ PENDING_TTL_S = 60.0
 #: The oldest a decision's view of the shared rows may be (seconds, monotonic).
 MAX_AGE_S = 0.25
 
+#: How long a trial lease outlasts its call's timeout (seconds): the call may wait for a slot
+#: first, and its outcome must commit; a holder that died frees it this long after its timeout.
+TRIAL_GRACE_S = 2.0
+
 
 class HealthRows(Protocol):
-    """Where the shared rows are read (a `Store`)."""
+    """Where the shared rows and trial leases are read and taken (a `Store`)."""
 
     def health_rows(self) -> dict[str, HealthRow]:
         """Return every capability's row."""
+        ...
+
+    def claim_trial(
+        self, capability: str, owner: str, *, trial_of: float, lease_s: float, now: float | None = None,
+    ) -> bool:
+        """Return whether `owner` holds (or took) the trial lease of `capability` for period `trial_of`."""
+        ...
+
+    def release_trial(self, capability: str, owner: str) -> None:
+        """Give up `owner`'s trial lease of `capability`."""
+        ...
+
+    def trial_leases(self) -> dict[str, TrialLease]:
+        """Return every trial lease, by capability."""
         ...
 
 
@@ -147,7 +176,8 @@ class SharedHealth:
     def __init__(
         self, rows: HealthRows, local: HealthTracker, clock: Clock, *,
         prior: Callable[[str], float | None] = lambda name: None, max_age_s: float = MAX_AGE_S,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic, owner: str = "",
+        call_timeout: Callable[[str], float] = lambda name: 30.0,
     ) -> None:
         self.rows = rows
         #: the engine's own tracker: which half-open trials it has in flight.
@@ -167,21 +197,74 @@ class SharedHealth:
         self._pending: dict[tuple[str, int], OutcomeChange] = {}
         #: committed outcomes of this engine, until a read shows their row holds them.
         self._committed: list[OutcomeChange] = []
-        #: capabilities whose half-open trial this engine has in flight (shown open to its other runs).
-        self._trials: set[str] = set()
+        #: capabilities whose half-open trial this engine has in flight (shown open to its other runs),
+        #: with the wall-clock end of its lease: a trial decided but never started (its run was lost
+        #: before the step began) stops counting then; a started one counts until its call ends.
+        self._trials: dict[str, float] = {}
+        #: who this engine is in the trial leases, and a capability's call timeout (the lease's length).
+        self.owner = owner
+        self.call_timeout = call_timeout
+        #: the trial leases as last read (read when a circuit is half-open, once per read of the rows).
+        self._leases: dict[str, TrialLease] = {}
+        self._leases_fresh = False
+        #: capability -> the lease of another worker's trial, of the snapshot last built.
+        self._held: dict[str, TrialLease] = {}
         self._snapshot: HealthSnapshot | None = None
-        self._built_from: tuple[int, int, int, frozenset[str]] | None = None
+        self._built_from: tuple[Any, ...] | None = None
         self._offset: float | None = None
 
     # -- this engine's outcomes ----------------------------------------------------------------
     def begin_call(self, capability: str) -> None:
-        """Note that a call starts (called by `Steps`): on a half-open circuit it is this engine's trial."""
-        if self._view.circuit(capability, self.clock.timestamp()) is Circuit.HALF_OPEN:
-            self._trials.add(capability)
+        """Note that a call starts (called by `Steps`): on a half-open circuit it is this engine's trial
+        (whose lease `claim_trials` took), counted until the call ends."""
+        if capability in self._trials or self._view.circuit(capability, self.clock.timestamp()) is Circuit.HALF_OPEN:
+            self._trials[capability] = math.inf
 
     def abandon_call(self, capability: str) -> None:
-        """Note that a call ended without an outcome: a trial it was is free again."""
-        self._trials.discard(capability)
+        """Note that a call ended without an outcome: a trial it was is free again (its lease too)."""
+        if self._trials.pop(capability, None) is not None:
+            self.rows.release_trial(capability, self.owner)
+
+    def claim_trials(self, names: Sequence[str], now: float) -> bool:
+        """Return whether this engine may send `names` now: it holds the trial lease of each half-open one.
+
+        Called by the engine for a decision that dispatches `names` (engine-clock
+        `now`), before the decision is published; circuits are as the `snapshot`
+        the decision read shows them. On False no lease is kept and
+        the leases are read again, so the next snapshot shows the circuit whose
+        trial another worker took as open: the engine decides again.
+        """
+        wall = now + self._wall_offset()
+        shown = self._view.snapshot(wall)
+        taken: list[str] = []
+        for name in names:
+            health = shown.of(name)
+            if health.circuit is not Circuit.HALF_OPEN or name in self._trials:
+                continue
+            lease_s = self.call_timeout(name) + TRIAL_GRACE_S
+            at = self.clock.timestamp()
+            if self.rows.claim_trial(name, self.owner, trial_of=health.retry_at or 0.0, lease_s=lease_s, now=at):
+                self._trials[name] = at + lease_s
+                taken.append(name)
+                continue
+            for mine in taken:
+                del self._trials[mine]
+                self.rows.release_trial(mine, self.owner)
+            self._leases, self._leases_fresh = self.rows.trial_leases(), True
+            return False
+        return True
+
+    def held_notes(self) -> tuple[str, ...]:
+        """Return a note per circuit shown open because another worker's trial of it is in flight.
+
+        Of the snapshot last built; the engine adds them to the decision's notes.
+        """
+        offset = self._offset or 0.0
+        return tuple(
+            f"{name}: its half-open trial is in flight in worker {lease.owner}; the circuit stays open here "
+            f"until the trial's outcome lands (its lease ends at t={lease.until - offset:.4g}s)"
+            for name, lease in sorted(self._held.items())
+        )
 
     def noted(self, run_id: str, step: int, capability: str, *, ok: bool, latency_s: float,
               cost: float | None) -> None:
@@ -190,7 +273,7 @@ class SharedHealth:
             capability, ok, latency_s, self.clock.timestamp(), cost, self.prior(capability), self.config,
         )
         self._pending[(run_id, step)] = change
-        self._trials.discard(capability)
+        self._trials.pop(capability, None)
         change.fold_into(self._view)
 
     def changes(self, events: Sequence[Event]) -> list[HealthChange]:
@@ -239,6 +322,7 @@ class SharedHealth:
         for change in sorted([*unseen, *self._pending.values()], key=lambda c: c.at):
             change.fold_into(view)
         self._view = view
+        self._leases_fresh = False
 
     def snapshot(self, now: float) -> HealthSnapshot:
         """Return the health a decision at engine-clock `now` reads; the same object while nothing moved."""
@@ -246,22 +330,50 @@ class SharedHealth:
         if mono - self._read_at > self.max_age_s:
             self._read()
             self._read_at = mono
-        if self._offset is None:
-            self._offset = self.clock.timestamp() - self.clock.now()
-        wall = self._view.snapshot(now + self._offset)
+        wall_now = now + self._wall_offset()
+        wall = self._view.snapshot(wall_now)
+        if self._trials and min(self._trials.values()) < wall_now:
+            self._trials = {n: until for n, until in self._trials.items() if until >= wall_now}
         trials = frozenset(n for n in wall.capabilities if n in self._trials or self.local.trial_running(n))
-        key = (id(self._view), self._view.version, id(wall), trials)
+        held = self._held_elsewhere(wall, trials, wall_now)
+        key = (id(self._view), self._view.version, id(wall), trials, tuple(sorted(held.items())))
         if self._snapshot is not None and key == self._built_from:
             return self._snapshot
-        caps = {name: self._to_engine_clock(h, name in trials) for name, h in wall.capabilities.items()}
+        self._held = held
+        caps = {
+            name: self._to_engine_clock(h, name in trials, held.get(name)) for name, h in wall.capabilities.items()
+        }
         if self._snapshot is None or caps != dict(self._snapshot.capabilities):
             self._snapshot = HealthSnapshot.model_construct(at=now, capabilities=caps)
             self.version += 1
         self._built_from = key
         return self._snapshot
 
-    def _to_engine_clock(self, health: CapabilityHealth, trial: bool) -> CapabilityHealth:
-        """Return `health` with its times on this engine's clock, and open while a trial of ours runs."""
+    def _wall_offset(self) -> float:
+        if self._offset is None:
+            self._offset = self.clock.timestamp() - self.clock.now()
+        return self._offset
+
+    def _held_elsewhere(
+        self, wall: HealthSnapshot, trials: frozenset[str], wall_now: float,
+    ) -> dict[str, TrialLease]:
+        """Return the half-open circuits (not ours) whose trial another worker holds for this open period."""
+        half = [n for n, h in wall.capabilities.items() if h.circuit is Circuit.HALF_OPEN and n not in trials]
+        if not half:
+            return {}
+        if not self._leases_fresh:
+            self._leases, self._leases_fresh = self.rows.trial_leases(), True
+        out = {}
+        for name in half:
+            lease = self._leases.get(name)
+            if (lease is not None and lease.owner != self.owner and lease.until >= wall_now
+                    and lease.trial_of >= (wall.of(name).retry_at or 0.0)):
+                out[name] = lease
+        return out
+
+    def _to_engine_clock(self, health: CapabilityHealth, trial: bool, held: TrialLease | None) -> CapabilityHealth:
+        """Return `health` with its times on this engine's clock, and open while a trial runs:
+        ours (open with no retry time), or another worker's (open until its lease ends)."""
         assert self._offset is not None
         update: dict[str, Any] = {}
         if health.retry_at is not None:
@@ -270,4 +382,6 @@ class SharedHealth:
             update["last_seen"] = health.last_seen - self._offset
         if trial and health.circuit is Circuit.HALF_OPEN:
             update["circuit"], update["retry_at"] = Circuit.OPEN, None
+        elif held is not None:
+            update["circuit"], update["retry_at"] = Circuit.OPEN, held.until - self._offset
         return health.model_copy(update=update) if update else health

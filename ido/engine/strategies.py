@@ -32,7 +32,7 @@ from ido.engine.inputs import (
     DecisionInputs,
     earliest_retry,
     expected_cost,
-    gap,
+    goal_holds,
     guard,
     lean,
     needs_approval,
@@ -78,7 +78,7 @@ def _recovery_would_lift(inp: DecisionInputs, planner: Any) -> bool:
 def _terminal(inp: DecisionInputs) -> DecisionRecord | None:
     """Return a succeed/fail record when the goal holds or a hard bound is exhausted."""
     c = inp.intent.constraints
-    if not gap(inp.intent, inp.state):
+    if goal_holds(inp.intent, inp.state):
         if c.deadline is not None and inp.elapsed_s > c.deadline:
             # steps already sent at the deadline were awaited (a sent request may take
             # effect anyway) and they completed the goal: done, late, nothing half-undone

@@ -264,8 +264,9 @@ class Worker:
         """Start (queued) or resume (taken over) the run `lease` names; return how it ended."""
         run_id = lease.run_id
         try:
-            info = self.store.get_run(run_id=run_id)
-            if info.status == "queued" and not self.store.events(run_id=run_id, kinds=["run_started"]):
+            # off the loop: on a server these are round trips, and the loop drives the other runs
+            info, queued = await asyncio.to_thread(self._look, run_id)
+            if queued:
                 result = await self._start(info)
             elif info.status in TERMINAL_STATUSES:
                 self.store.forget(run_id)
@@ -290,6 +291,11 @@ class Worker:
         if self.on_finished is not None:
             self.on_finished(result)
         return result
+
+    def _look(self, run_id: str) -> tuple[RunInfo, bool]:
+        """Return the run's row and whether it is still to be started (queued, no `run_started` yet)."""
+        info = self.store.get_run(run_id=run_id)
+        return info, info.status == "queued" and not self.store.events(run_id=run_id, kinds=["run_started"])
 
     async def _start(self, info: RunInfo) -> RunResult:
         queued = dict(info.options.get(QUEUED) or {})

@@ -125,6 +125,21 @@ class HealthRow(Frozen):
     updated_at: float = 0.0
 
 
+class TrialLease(Frozen):
+    """Who sends the one half-open trial of a capability's circuit, across every worker of a store.
+
+    `trial_of` names the open period the trial ends (the circuit's `retry_at`,
+    epoch seconds, in the shared health row): a claim for a later period takes
+    the lease over, since the earlier trial's outcome has landed. Returned by
+    `Store.trial_leases`, taken by `Store.claim_trial`.
+    """
+
+    capability: str
+    owner: str
+    trial_of: float
+    until: float
+
+
 #: Kinds of requests another process leaves for the worker driving a run.
 SignalKind = Literal["cancel", "approve", "reject"]
 SIGNAL_KINDS: frozenset[str] = frozenset({"cancel", "approve", "reject"})
@@ -185,6 +200,26 @@ class Store(abc.ABC):
         holder renews it by claiming again. Stores for one process always say yes.
         """
         return True
+
+    def claim_trial(
+        self, capability: str, owner: str, *, trial_of: float, lease_s: float, now: float | None = None,
+    ) -> bool:
+        """Return whether `owner` may send the half-open trial of `capability` ending period `trial_of`.
+
+        Atomic across processes: the lease is free when nobody holds it, its
+        holder's expired (the holder died or hung), or it was taken for an
+        earlier period; its holder claims again freely. Stores for one process
+        always say yes (the engine's own breaker admits one trial).
+        """
+        return True
+
+    def release_trial(self, capability: str, owner: str) -> None:
+        """Give up `owner`'s trial lease of `capability` (its call ended without an outcome)."""
+        del capability, owner  # a store for one process keeps no trial leases
+
+    def trial_leases(self) -> dict[str, TrialLease]:
+        """Return the trial leases, by capability, expired ones included (empty: none kept)."""
+        return {}
 
     def put_signal(self, signal: Signal) -> None:
         """Keep `signal` for the worker driving its run (the run's journal is the owner's alone)."""

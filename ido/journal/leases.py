@@ -23,7 +23,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ido.errors import LeaseLost
-from ido.journal.base import Event, HealthChange, HealthRow, Lease, RunInfo, Signal, Store
+from ido.journal.base import (
+    Event,
+    HealthChange,
+    HealthRow,
+    Lease,
+    RunInfo,
+    Signal,
+    Store,
+    TrialLease,
+)
 from ido.journal.registry import RegistryChange, RegistryHead, RegistrySnapshot
 
 #: The default lease: long enough to ride out a pause, short enough for a quick takeover.
@@ -156,6 +165,20 @@ class LeasedStore(Store):
     def claim_probe(self, capability: str, owner: str, *, lease_s: float, now: float | None = None) -> bool:
         """Take or renew a probe lease through `inner` (see `Store.claim_probe`)."""
         return self.inner.claim_probe(capability, owner, lease_s=lease_s, now=now)
+
+    def claim_trial(
+        self, capability: str, owner: str, *, trial_of: float, lease_s: float, now: float | None = None,
+    ) -> bool:
+        """Take or renew a trial lease through `inner` (see `Store.claim_trial`)."""
+        return self.inner.claim_trial(capability, owner, trial_of=trial_of, lease_s=lease_s, now=now)
+
+    def release_trial(self, capability: str, owner: str) -> None:
+        """Give up a trial lease through `inner` (see `Store.release_trial`)."""
+        self.inner.release_trial(capability, owner)
+
+    def trial_leases(self) -> dict[str, TrialLease]:
+        """Return the trial leases `inner` keeps (see `Store.trial_leases`)."""
+        return self.inner.trial_leases()
 
     def put_signal(self, signal: Signal) -> None:
         """Keep a signal through `inner` (see `Store.put_signal`)."""

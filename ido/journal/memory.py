@@ -24,6 +24,7 @@ from ido.journal.base import (
     RunInfo,
     Signal,
     Store,
+    TrialLease,
 )
 from ido.journal.registry import MemoryRegistry, RegistryChange, RegistryHead, RegistrySnapshot
 
@@ -40,6 +41,7 @@ class MemoryStore(Store):
         self._leases: dict[str, Lease] = {}
         self._health: dict[str, HealthRow] = {}
         self._probes: dict[str, tuple[str, float]] = {}  # capability -> (owner, until)
+        self._trials: dict[str, TrialLease] = {}
         self._signals: list[Signal] = []
         self.commits = 0  # number of appends applied: one "transaction" each
         self._registry = MemoryRegistry()
@@ -202,6 +204,28 @@ class MemoryStore(Store):
             return False
         self._probes[capability] = (owner, at + lease_s)
         return True
+
+    def claim_trial(
+        self, capability: str, owner: str, *, trial_of: float, lease_s: float, now: float | None = None,
+    ) -> bool:
+        """Take or renew the trial lease of `capability` (see `Store.claim_trial`)."""
+        at = time.time() if now is None else now
+        held = self._trials.get(capability)
+        if held is not None and held.owner != owner and held.until >= at and held.trial_of >= trial_of:
+            return False
+        self._trials[capability] = TrialLease(capability=capability, owner=owner, trial_of=trial_of,
+                                              until=at + lease_s)
+        return True
+
+    def release_trial(self, capability: str, owner: str) -> None:
+        """Give up `owner`'s trial lease of `capability` (see `Store.release_trial`)."""
+        held = self._trials.get(capability)
+        if held is not None and held.owner == owner:
+            del self._trials[capability]
+
+    def trial_leases(self) -> dict[str, TrialLease]:
+        """Return the trial leases (see `Store.trial_leases`)."""
+        return dict(self._trials)
 
     def put_signal(self, signal: Signal) -> None:
         """Keep `signal` for the run's worker (see `Store.put_signal`)."""

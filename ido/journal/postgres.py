@@ -16,20 +16,18 @@ imports this module only for a `postgresql://` URL. Used by `ido worker`,
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError as PydanticError
 
 from ido.errors import JournalCorrupted, JournalError
-from ido.journal._common import check_fence, check_seqs, encode, lease_from_row, resolve_run_id
+from ido.journal._common import encode, lease_from_row, resolve_run_id
 from ido.journal.base import (
     TERMINAL_STATUSES,
     Event,
@@ -39,6 +37,7 @@ from ido.journal.base import (
     Store,
 )
 from ido.journal.group import GroupCommit
+from ido.journal.pg_write import Append, HealthFolds, commit_batch, commit_each
 from ido.journal.registry import (
     RegistryChange,
     RegistryHead,
@@ -56,6 +55,13 @@ SCHEMA_VERSION = 1
 
 #: How long the server lets a session sit inside a transaction without a statement.
 IDLE_IN_TRANSACTION_MS = 5_000
+
+#: How soon health changes left for later (their row was held elsewhere) are tried again
+#: when no append's transaction comes to fold them first (seconds).
+HEALTH_RETRY_S = 0.05
+
+#: How long `close` keeps trying to fold health changes whose row is held elsewhere (seconds).
+CLOSE_HEALTH_S = 2.0
 
 _T = TypeVar("_T")
 
@@ -119,21 +125,6 @@ def connection_url(url: str) -> str:
     return text
 
 
-@dataclass
-class _Append:
-    """One caller's append, encoded in the caller's thread, waiting for the writer."""
-
-    rows: Sequence[tuple[str, int, str, float, str]]
-    events: Sequence[Event]
-    run: RunInfo | None
-    run_row: tuple[str, str, str, float, float, str] | None
-    fence: Lease | None = None
-    health: Sequence[HealthChange] = ()
-    loop: asyncio.AbstractEventLoop | None = None
-    future: asyncio.Future[None] | None = None
-    error: JournalError | None = field(default=None)
-
-
 class PostgresStore(SharedRows, Store):
     """A journal in one PostgreSQL database; safe to share between tasks, threads and processes."""
 
@@ -158,7 +149,10 @@ class PostgresStore(SharedRows, Store):
         self._closed = False
         self._wlock = threading.Lock()
         self._rlock = threading.Lock()
-        self._group: GroupCommit[_Append] = GroupCommit(
+        self._health = HealthFolds()
+        self._timer_lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._group: GroupCommit[Append] = GroupCommit(
             self._commit, name="ido-journal-writer:postgresql",
             failed=lambda exc: JournalError(f"cannot write the journal {redact_url(self.url)}: {type(exc).__name__}: {_one_line(exc)}"),
         )
@@ -261,7 +255,7 @@ class PostgresStore(SharedRows, Store):
         if item.error is not None:
             raise item.error
 
-    def _encode(self, events: Sequence[Event], run: RunInfo | None) -> _Append:
+    def _encode(self, events: Sequence[Event], run: RunInfo | None) -> Append:
         if self._closed:
             raise JournalError(f"the journal {redact_url(self.url)} is closed")
         rows = [
@@ -274,23 +268,19 @@ class PostgresStore(SharedRows, Store):
                 run.run_id, run.intent, run.status, run.created_at, run.updated_at,
                 run.model_dump_json(),
             )
-        return _Append(rows=rows, events=events, run=run, run_row=run_row)
+        return Append(rows=rows, events=events, run=run, run_row=run_row)
 
-    def _commit(self, batch: list[_Append]) -> None:
-        """Apply every item of `batch` in one transaction; a rejected item sets its `error`."""
+    def _commit(self, batch: list[Append]) -> None:
+        """Apply every item of `batch` in one transaction (`ido.journal.pg_write`); a rejected item sets its `error`."""
         with self._wlock:
             conn = self._writer = self._alive(self._writer)
+            at = time.time()
             try:
-                with conn.transaction():
-                    last: dict[str, int] = {}
-                    has_row: dict[str, bool] = {}
-                    for item in batch:
-                        self._apply(conn, item, last, has_row)
-                    # the health changes of the appends written, in this same transaction
-                    SHARED.apply_health(
-                        conn, [c for item in batch if item.error is None for c in item.health],
-                        time.time(),
-                    )
+                self._health.create_rows(conn, self._health.pending(batch), at)
+                try:
+                    later = commit_batch(conn, batch, self._health, at)
+                except self._psycopg.errors.IntegrityError:  # one append collides: it fails alone
+                    later = commit_each(conn, batch, self._health, at)
             except self._psycopg.Error as exc:  # nothing of the batch is written
                 error = JournalError(
                     f"cannot write the journal {redact_url(self.url)}: {_one_line(exc)}"
@@ -298,78 +288,40 @@ class PostgresStore(SharedRows, Store):
                 for item in batch:
                     item.error = item.error or error
                 return
-            self.commits += 1
-            self.appends += sum(1 for item in batch if item.error is None)
+            self._health.deferred = later
+            if batch:
+                self.commits += 1
+                self.appends += sum(1 for item in batch if item.error is None)
+        if later:
+            self._retry_health_later()
 
-    def _apply(
-        self, conn: psycopg.Connection[Any], item: _Append, last: dict[str, int],
-        has_row: dict[str, bool],
-    ) -> None:
-        """Write one caller's rows inside a savepoint, so a rejected caller leaves no trace."""
-        for run_id in {e.run_id for e in item.events}:
-            if run_id not in last:
-                row = conn.execute(
-                    "SELECT max(seq) FROM ido_events WHERE run_id = %s", (run_id,)
-                ).fetchone()
-                last[run_id] = int(row[0] or 0) if row else 0
-            if run_id not in has_row:
-                found = conn.execute(
-                    "SELECT 1 FROM ido_runs WHERE run_id = %s", (run_id,)
-                ).fetchone()
-                has_row[run_id] = found is not None
-        try:
-            new_last = check_seqs(item.events, last)
-            for run_id in new_last:
-                if not has_row[run_id] and (item.run is None or item.run.run_id != run_id):
-                    raise JournalError(
-                        f"events for run {run_id}, which has no row: pass run=RunInfo(...) "
-                        "with the run's first append"
-                    )
-        except JournalError as exc:
-            item.error = exc
+    def _retry_health_later(self) -> None:
+        """Fold the deferred health changes in a while, unless an append's transaction does it first."""
+        with self._timer_lock:
+            if self._timer is not None or self._closed:
+                return
+            self._timer = threading.Timer(HEALTH_RETRY_S, self._retry_health)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _retry_health(self) -> None:
+        with self._timer_lock:
+            self._timer = None
+        if self._closed or not self._health.deferred:
             return
-        try:
-            with conn.transaction(), conn.cursor() as cur:  # a savepoint inside the batch
-                fence = item.fence
-                if fence is not None:
-                    # the row lock orders this write with any claim of the run
-                    held = lease_from_row(cur.execute(
-                        "SELECT run_id, owner, epoch, until FROM ido_leases WHERE run_id = %s "
-                        "FOR UPDATE", (fence.run_id,),
-                    ).fetchone())
-                    creates = last.get(fence.run_id, 0) == 0 and any(e.seq == 1 for e in item.events)
-                    check_fence(fence, held, creates=creates)
-                    cur.execute(
-                        "INSERT INTO ido_leases (run_id, owner, epoch, until) VALUES (%s, %s, %s, %s) "
-                        "ON CONFLICT (run_id) DO UPDATE SET until = excluded.until",
-                        (fence.run_id, fence.owner, fence.epoch, fence.until),
-                    )
-                if item.run_row is not None:
-                    cur.execute(
-                        "INSERT INTO ido_runs (run_id, intent, status, created_at, updated_at, info) "
-                        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (run_id) DO UPDATE SET "
-                        "intent = excluded.intent, status = excluded.status, "
-                        "created_at = excluded.created_at, updated_at = excluded.updated_at, "
-                        "info = excluded.info",
-                        item.run_row,
-                    )
-                if item.rows:
-                    cur.executemany(
-                        "INSERT INTO ido_events (run_id, seq, kind, at, data) "
-                        "VALUES (%s, %s, %s, %s, %s)",
-                        item.rows,
-                    )
-        except JournalError as exc:  # the fence did not hold: the savepoint rolled back
-            item.error = exc
+        with contextlib.suppress(JournalError):
+            self._commit([])
+
+    def update_health(self, changes: Sequence[HealthChange]) -> None:
+        """Fold probe answers into the health rows now, or (a row held elsewhere) at the next commit."""
+        if not changes:
             return
-        except self._psycopg.errors.IntegrityError as exc:
-            item.error = JournalError(
-                f"cannot append to the journal {redact_url(self.url)}: {_one_line(exc)}"
-            )
-            return
-        last.update(new_last)
-        if item.run is not None:
-            has_row[item.run.run_id] = True
+        if self._closed:
+            raise JournalError(f"the journal {redact_url(self.url)} is closed")
+        item = Append(rows=(), events=(), run=None, run_row=None, health=tuple(changes))
+        self._commit([item])
+        if item.error is not None:
+            raise item.error
 
     # -- leases ----------------------------------------------------------------------------------
 
@@ -622,6 +574,15 @@ class PostgresStore(SharedRows, Store):
             return
         self._closed = True
         self._group.close(JournalError(f"the journal {redact_url(self.url)} is closed"))
+        with self._timer_lock:
+            if self._timer is not None:
+                self._timer.cancel()
+        # changes whose row was held elsewhere: tried for a moment (the holder commits), then given up
+        give_up = time.monotonic() + CLOSE_HEALTH_S
+        while self._health.deferred and time.monotonic() < give_up:
+            self._commit([])
+            if self._health.deferred:
+                time.sleep(HEALTH_RETRY_S)
         with self._wlock:
             self._writer.close()
         with self._rlock:

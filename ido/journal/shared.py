@@ -1,4 +1,4 @@
-"""The store's tables beside the journal: capability health rows, probe leases and run signals.
+"""The store's tables beside the journal: capability health rows, probe and trial leases, run signals.
 
 Shared by the SQLite and PostgreSQL journals (`ido.journal.sqlite`,
 `ido.journal.postgres`), which differ here only in their placeholders and
@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ido.journal.base import SIGNAL_KINDS, HealthChange, HealthRow, Signal
+from ido.journal.base import SIGNAL_KINDS, HealthChange, HealthRow, Signal, TrialLease
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class SharedTables:
             f"state TEXT NOT NULL, version BIGINT NOT NULL, updated_at {real} NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {p}probe_leases (capability TEXT PRIMARY KEY, "
             f"owner TEXT NOT NULL, until {real} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {p}trial_leases (capability TEXT PRIMARY KEY, "
+            f"owner TEXT NOT NULL, trial_of {real} NOT NULL, until {real} NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {p}run_signals (id {key}, run_id TEXT NOT NULL, "
             f"kind TEXT NOT NULL, by_whom TEXT NOT NULL, note TEXT NOT NULL, at {real} NOT NULL, "
             "ref TEXT NOT NULL)",
@@ -105,6 +107,30 @@ class SharedTables:
         ), (capability, owner, until, now))
         return bool(cur.rowcount)
 
+    def claim_trial(self, conn: Any, capability: str, owner: str, trial_of: float, until: float,
+                    now: float) -> bool:
+        """Take or renew the trial lease of `capability` for `owner`; return whether it holds it.
+
+        One conditional upsert: it lands when the row is free, expired, the
+        owner's own, or held for an earlier open period (see `TrialLease`).
+        """
+        cur = conn.execute(self._sql(
+            "INSERT INTO {p}trial_leases (capability, owner, trial_of, until) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (capability) DO UPDATE SET owner = excluded.owner, trial_of = excluded.trial_of, "
+            "until = excluded.until WHERE {p}trial_leases.until < ? OR {p}trial_leases.owner = excluded.owner "
+            "OR {p}trial_leases.trial_of < excluded.trial_of"
+        ), (capability, owner, trial_of, until, now))
+        return bool(cur.rowcount)
+
+    def release_trial(self, conn: Any, capability: str, owner: str) -> None:
+        """Delete `owner`'s trial lease of `capability` (another's is left alone)."""
+        conn.execute(self._sql("DELETE FROM {p}trial_leases WHERE capability = ? AND owner = ?"),
+                     (capability, owner))
+
+    def select_trials(self) -> str:
+        """Return the query `trial_leases` reads."""
+        return self._sql("SELECT capability, owner, trial_of, until FROM {p}trial_leases")
+
     def put_signal(self, conn: Any, signal: Signal) -> None:
         """Insert `signal`."""
         conn.execute(self._sql(
@@ -133,7 +159,7 @@ POSTGRES = SharedTables(mark="%s", prefix="ido_", lock_rows=True)
 
 
 class SharedRows:
-    """The shared-health, probe-lease and signal methods of a SQL store, written once.
+    """The shared-health, probe- and trial-lease and signal methods of a SQL store, written once.
 
     Mixed into `SQLiteStore` and `PostgresStore`, which set `SHARED` (their
     dialect) and provide `_read(sql, params)` (rows from the reading
@@ -157,6 +183,25 @@ class SharedRows:
         """Take or renew the probe lease of `capability` (see `Store.claim_probe`)."""
         at = time.time() if now is None else now
         return bool(self._leasing(lambda conn: self.SHARED.claim_probe(conn, capability, owner, at + lease_s, at)))
+
+    def claim_trial(
+        self, capability: str, owner: str, *, trial_of: float, lease_s: float, now: float | None = None,
+    ) -> bool:
+        """Take or renew the trial lease of `capability` (see `Store.claim_trial`)."""
+        at = time.time() if now is None else now
+        return bool(self._leasing(
+            lambda conn: self.SHARED.claim_trial(conn, capability, owner, trial_of, at + lease_s, at)))
+
+    def release_trial(self, capability: str, owner: str) -> None:
+        """Give up `owner`'s trial lease of `capability` (see `Store.release_trial`)."""
+        self._leasing(lambda conn: self.SHARED.release_trial(conn, capability, owner))
+
+    def trial_leases(self) -> dict[str, TrialLease]:
+        """Return the trial leases (see `Store.trial_leases`)."""
+        return {
+            str(r[0]): TrialLease(capability=r[0], owner=r[1], trial_of=float(r[2]), until=float(r[3]))
+            for r in self._read(self.SHARED.select_trials())
+        }
 
     def put_signal(self, signal: Signal) -> None:
         """Keep `signal` for the run's worker (see `Store.put_signal`)."""

@@ -149,7 +149,8 @@ CREATE TABLE IF NOT EXISTS revisions (
 
 #: the tables a journal of this format has (a journal without one gets it, `CREATE ... IF NOT EXISTS`).
 _TABLES = frozenset({
-    "runs", "events", "revisions", "blobs", "leases", "capability_health", "probe_leases", "run_signals",
+    "runs", "events", "revisions", "blobs", "leases", "capability_health", "probe_leases", "trial_leases",
+    "run_signals",
     *_REGISTRY_TABLES,
 })
 

@@ -37,6 +37,7 @@ class Target(Declarations, Registry, Protocol):
 
 
 T = TypeVar("T", bound=Target)
+_Found = TypeVar("_Found", Intent, Scenario)
 
 
 def load_folder(workspace: T, root: Path, *, checks: bool = True) -> T:
@@ -97,13 +98,7 @@ def find_intent(ref: str, workspace: Target) -> Intent:
     Raises UsageError (with "did you mean" and the known names) when it is neither,
     and ValidationError when the file is wrong.
     """
-    if ref in workspace.intents:
-        return workspace.intents[ref]
-    found = _from_file(ref, workspace, "intent")
-    if found is not None:
-        assert isinstance(found, Intent)
-        return found
-    raise UsageError(_unknown("intent", ref, workspace.intents, "intents/"))
+    return _find(ref, workspace, "intent", workspace.intents, Intent, "intents/")
 
 
 def find_scenario(ref: str, workspace: Target) -> Scenario:
@@ -112,13 +107,18 @@ def find_scenario(ref: str, workspace: Target) -> Scenario:
     Raises UsageError (with "did you mean" and the known names) when it is neither,
     and ValidationError when the file is wrong.
     """
-    if ref in workspace.scenarios:
-        return workspace.scenarios[ref]
-    found = _from_file(ref, workspace, "scenario")
+    return _find(ref, workspace, "scenario", workspace.scenarios, Scenario, "benchmarks/scenarios/")
+
+
+def _find(ref: str, workspace: Target, kind: str, known: Mapping[str, _Found], model: type[_Found],
+          folder: str) -> _Found:
+    if ref in known:
+        return known[ref]
+    found = _from_file(ref, workspace, kind)
     if found is not None:
-        assert isinstance(found, Scenario)
+        assert isinstance(found, model)
         return found
-    raise UsageError(_unknown("scenario", ref, workspace.scenarios, "benchmarks/scenarios/"))
+    raise UsageError(_unknown(kind, ref, known, folder))
 
 
 def _unknown(kind: str, ref: str, known: Mapping[str, object], folder: str) -> str:

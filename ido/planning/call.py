@@ -13,6 +13,7 @@ from typing import Any
 from ido.model.intent import Intent
 from ido.planning.compile import Operator
 from ido.planning.search import Bounds, Task
+from ido.planning.slack import Slack
 from ido.planning.types import PlanRequest
 from ido.policy import Limits, PolicyJudgement
 
@@ -59,3 +60,5 @@ class Call:
     #: bound name -> (constraint name as people say it, the bound value, policy or None)
     bound_sources: dict[str, tuple[str, float, str | None]]
     tasks: dict[Any, tuple[Task, dict[int, int]]] = field(default_factory=dict)
+    #: the questions this call asked of its cost and makespan caps (`ido.planning.slack`).
+    slack: Slack = field(default_factory=Slack)

@@ -29,6 +29,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ido.construct import construct
@@ -43,6 +44,7 @@ from ido.planning.compile import OTHER, Compiled, Operator, value_key
 from ido.planning.heuristics import weight
 from ido.planning.order import schedule
 from ido.planning.search import INF, Bounds, Failed, Found, Task, TaskOp, bounded_astar, goal_holds
+from ido.planning.slack import Slack
 from ido.planning.types import Plan, PlanRequest, PlanStep, ScoreBreakdown, SearchMetrics
 from ido.policy import Limits, PolicyJudgement, PolicySet
 
@@ -56,6 +58,54 @@ UNAVAILABLE = ("excluded", "denied", "unhealthy", "over_limit")
 
 #: plans kept per health snapshot (`Planner.plan`); runs in step with each other need a handful.
 MEMO_SIZE = 64
+#: plans kept per memo key, each for its own range of remaining budget and time (the oldest goes).
+MEMO_RANGES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class _PolicyView:
+    """What the policies say to one intent and its policy-read inputs (`Planner._policy_view`)."""
+
+    inputs_key: tuple[Any, ...]
+    limits: Limits
+    #: operator index -> judgement, filled as candidates are judged (None: no policy applies)
+    judgements: dict[int, PolicyJudgement] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """The relevant capabilities judged for one situation (`Planner._view`); `key` names it."""
+
+    key: tuple[Any, ...]
+    limits: Limits
+    relevant: list[Candidate]
+    candidates: list[Candidate]
+
+
+@dataclass(frozen=True, slots=True)
+class _Memoised:
+    """A plan `Planner.plan` made, with the slack of its varying caps (`ido.planning.slack`)."""
+
+    intent: Intent
+    health: HealthSnapshot | None
+    slack: Slack
+    spent: float
+    elapsed_s: float
+    cost_source: str | None
+    plan: Plan
+
+    def serves(
+        self, intent: Intent, health: HealthSnapshot | None, request: PlanRequest,
+        cost: float | None, makespan: float | None, cost_source: str | None,
+    ) -> bool:
+        """Return whether a fresh call for `request` (same memo key, these caps) would make this plan:
+        every question the call asked of its caps gets the same answer (or, for an `exact` call,
+        the spend and the time elapsed are the very same)."""
+        if self.intent is not intent or self.health is not health or self.cost_source != cost_source:
+            return False
+        if self.slack.exact:
+            return request.spent == self.spent and request.elapsed_s == self.elapsed_s
+        return self.slack.admits(cost, makespan)
 
 
 class Planner:
@@ -79,15 +129,23 @@ class Planner:
         self._goals: dict[int, tuple[Intent, list[tuple[int, Any, str]], list[tuple[str, Any]]]] = {}
         self._tasks: dict[Any, Task] = {}
         self._shared: dict[Any, dict[str, Any]] = {}
-        self._judged: dict[tuple[int, tuple[Any, ...]], tuple[Intent, dict[int, PolicyJudgement]]] = {}
-        #: plans made under `_memo_health` (the engine's snapshot is one object until health changes).
-        self._memo: dict[tuple[Any, ...], tuple[Intent, HealthSnapshot | None, Plan]] = {}
+        self._judged: dict[tuple[int, tuple[Any, ...]], tuple[Intent, _PolicyView]] = {}
+        #: judged candidates per intent and call inputs, under `_views_health` (`_view`).
+        self._views: dict[tuple[Any, ...], tuple[Intent, _View]] = {}
+        self._views_health: HealthSnapshot | None = None
+        self._views_circuits = False
+        #: plans made under `_memo_health` (the engine's snapshot is one object until health changes),
+        #: several per key: one per range of remaining budget and time (`ido.planning.slack`).
+        self._memo: dict[tuple[Any, ...], list[_Memoised]] = {}
         self._memo_health: HealthSnapshot | None = None
 
     # -- per-call preparation -------------------------------------------------
 
     def prepare(self, intent: Intent, request: PlanRequest, health: HealthSnapshot | None) -> Call:
         """Return the call's compiled goal, judged candidates and bounds (no search yet)."""
+        return self._prepare(intent, request, health, self._view(intent, request, health))
+
+    def _prepare(self, intent: Intent, request: PlanRequest, health: HealthSnapshot | None, view: _View) -> Call:
         compiled = self.compiled
         state = request.state
         init = compiled.initial(state)
@@ -104,43 +162,77 @@ class Planner:
             ):
                 admits = admits | {OTHER}
             goal.append((var, admits))
-        limits = self.policies.limits(intent, request.inputs)
-        judgements = self._judgements(intent, request.inputs)
-        exclude = frozenset(request.exclude)
-        operators = compiled.operators
-        relevant = [
-            self._candidate(operators[i], intent, request, health, limits, judgements, exclude)
-            for i in compiled.relevant(frozenset(var for var, _ in goal))
-        ]
-        bounds, sources = _bounds(intent, request, limits, relevant)
+        bounds, sources = _bounds(intent, request, view.limits, view.relevant)
         return Call(
             intent=intent,
             request=request,
             missing_goal_facts=missing,
             goal=goal,
             init_global=init,
-            relevant=relevant,
-            candidates=[c for c in relevant if c.status == "ok"],
-            limits=limits,
+            relevant=view.relevant,
+            candidates=view.candidates,
+            limits=view.limits,
             bounds=bounds,
             bound_sources=sources,
         )
 
-    def _judgements(self, intent: Intent, inputs: dict[str, Any]) -> dict[int, PolicyJudgement] | None:
-        """Return the per-operator judgement cache for `intent` run with `inputs`, or None when
-        no policy applies to them. Policies are fixed for the planner's life, so what they say
-        about a capability depends only on these; the engine replans the same run many times."""
-        if not self.policies.applicable(intent, inputs):
-            return None
-        key = (id(intent), tuple(sorted((k, type(v).__name__, v) for k, v in inputs.items())))
+    def _view(self, intent: Intent, request: PlanRequest, health: HealthSnapshot | None) -> _View:
+        """Return the relevant capabilities judged for this call, shared by every call with the
+        same intent, policy-read inputs, exclusions, attempts (when a limit counts them) and
+        `now` (when an open circuit may close) under the same health snapshot.
+
+        A candidate's status and numbers depend on nothing else (not on the state, the spend
+        or the time elapsed), and the engine replans hundreds of runs in step after each
+        health change: judging once per such situation spares a `_candidate` per capability
+        per decision. Called by `prepare` and by `plan` (whose memo key includes the view's)."""
+        policy = self._policy_view(intent, request.inputs)
+        limits = policy.limits
+        if health is not self._views_health:
+            self._views = {}
+            self._views_health = health
+            self._views_circuits = health is not None and any(
+                h.circuit == Circuit.OPEN for h in health.capabilities.values()
+            )
+        key = (
+            id(intent), policy.inputs_key, tuple(request.exclude),
+            _items_key(request.attempts) if limits.attempts_per_capability is not None else None,
+            request.now if self._views_circuits else None,
+        )
+        views = self._views
+        hit = views.get(key)
+        if hit is not None and hit[0] is intent:
+            return hit[1]
+        entries, _ = self._goal(intent)
+        exclude = frozenset(request.exclude)
+        operators = self.compiled.operators
+        relevant = [
+            self._candidate(operators[i], intent, request, health, limits, policy.judgements, exclude)
+            for i in self.compiled.relevant(frozenset(var for var, _, _ in entries))
+        ]
+        view = _View(key, limits, relevant, [c for c in relevant if c.status == "ok"])
+        if len(views) > 256:
+            views.clear()
+        views[key] = (intent, view)
+        return view
+
+    def _policy_view(self, intent: Intent, inputs: dict[str, Any]) -> _PolicyView:
+        """Return what the policies say to `intent` run with `inputs`: its limits and the
+        per-operator judgement cache (None when no policy applies). Policies are fixed for
+        the planner's life and read only some inputs (`PolicySet.inputs_key`), so runs that
+        differ in the others (an order id) share it."""
+        ikey = self.policies.inputs_key(inputs)
+        key = (id(intent), ikey)
         hit = self._judged.get(key)
         if hit is not None and hit[0] is intent:
             return hit[1]
         if len(self._judged) > 256:
             self._judged.clear()
-        judgements: dict[int, PolicyJudgement] = {}
-        self._judged[key] = (intent, judgements)
-        return judgements
+        judgements: dict[int, PolicyJudgement] | None = (
+            {} if self.policies.applicable(intent, inputs) else None
+        )
+        view = _PolicyView(ikey, self.policies.limits(intent, inputs), judgements)
+        self._judged[key] = (intent, view)
+        return view
 
     def _goal(self, intent: Intent) -> tuple[list[tuple[int, Any, str]], list[tuple[str, Any]]]:
         cached = self._goals.get(id(intent))
@@ -336,7 +428,8 @@ class Planner:
         init = self.init_of(call, local, forced=force is not None)
         limit = self.max_nodes if max_nodes is None else min(max_nodes, self.max_nodes)
         result = bounded_astar(
-            task, init, call.bounds if bounds is None else bounds, metric, limit, self.heuristic, max_work
+            task, init, call.bounds if bounds is None else bounds, metric, limit, self.heuristic, max_work,
+            call.slack,
         )
         if isinstance(result, Found) and len(result.ops) > 1:
             result = without_idle_steps(task, init, result, metric)
@@ -357,43 +450,32 @@ class Planner:
         With `explain=False` the alternatives are not computed (the search is
         the same); the engine and `ido plan` keep the default.
         """
-        key = self._memo_key(intent, request, health, explain)
-        hit = self._memo.get(key)
-        if hit is not None and hit[0] is intent and hit[1] is health:  # (a planner shared by threads)
-            return hit[2]
-        plan = self._plan(intent, request, health, explain)
-        if len(self._memo) >= MEMO_SIZE:
-            self._memo.clear()
-        self._memo[key] = (intent, health, plan)
+        view = self._view(intent, request, health)
+        if health is not self._memo_health:
+            self._memo = {}
+            self._memo_health = health
+        key = (id(intent), explain, _items_key(request.state), request.steps_taken, view.key)
+        cost, makespan, cost_source = _caps(intent, request, view.limits)
+        entries = self._memo.get(key)
+        if entries is not None:
+            for memoised in entries:
+                if memoised.serves(intent, health, request, cost, makespan, cost_source):
+                    return memoised.plan
+        call = self._prepare(intent, request, health, view)
+        plan = self._plan(call, explain)
+        if entries is None:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            entries = self._memo[key] = []
+        elif len(entries) >= MEMO_RANGES:
+            del entries[0]
+        entries.append(_Memoised(intent, health, call.slack, request.spent, request.elapsed_s, cost_source, plan))
         return plan
 
-    def _memo_key(
-        self, intent: Intent, request: PlanRequest, health: HealthSnapshot | None, explain: bool,
-    ) -> tuple[Any, ...]:
-        """Return what `plan`'s result is a function of, for this planner's registry and policies.
-
-        Runs in step with each other (same state, spend and attempts under the same health)
-        ask for the same plan; the search is deterministic, so the first answer is theirs too
-        (but for `metrics.milliseconds`, which replay ignores). The request's `elapsed_s`
-        reaches a plan only through a deadline and `now` only through an open circuit's
-        `retry_at`, so each joins the key only then; inputs only through the policies that
-        name them (`PolicySet.inputs_key`). Entries hold one health snapshot: a new one
-        starts the memo over, so it never keeps plans no decision can ask for.
-        """
-        if health is not self._memo_health:
-            self._memo.clear()
-            self._memo_health = health
-        deadline = intent.constraints.deadline is not None
-        circuits = health is not None and any(h.circuit == Circuit.OPEN for h in health.capabilities.values())
-        return (
-            id(intent), explain, _items_key(request.state), self.policies.inputs_key(request.inputs),
-            request.spent, request.steps_taken, _items_key(request.attempts), tuple(request.exclude),
-            request.elapsed_s if deadline else None, request.now if circuits else None,
-        )
-
-    def _plan(self, intent: Intent, request: PlanRequest, health: HealthSnapshot | None, explain: bool) -> Plan:
+    def _plan(self, call: Call, explain: bool) -> Plan:
+        """Return the plan of a prepared call (what `plan` memoises)."""
         started = time.perf_counter()
-        call = self.prepare(intent, request, health)
+        intent = call.intent
         expanded = generated = 0
         found: Found | None = None
         failed: Failed | None = None
@@ -422,6 +504,8 @@ class Planner:
                 metrics=_metrics(call, started, expanded, generated),
             )
         else:
+            # blockers and their verdicts show the spend and the time elapsed: never shared
+            call.slack.exact = True
             blockers = reasons.blockers(self, call, failed)
             plan = Plan(
                 intent=intent.intent,
@@ -523,19 +607,34 @@ def _items_key(mapping: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(sorted((k, type(v).__name__, v) for k, v in mapping.items()))
 
 
+def _caps(intent: Intent, request: PlanRequest, limits: Limits) -> tuple[float | None, float | None, str | None]:
+    """Return the run's remaining cost and makespan caps and which constraint sets the cost one
+    ("budget", "cost_per_run" or None): the only figures of `_bounds` that vary with the spend
+    and the time elapsed. Called by `_bounds` and, for the memo's look-up, by `Planner.plan`."""
+    c = intent.constraints
+    cost: float | None = None
+    source: str | None = None
+    if c.budget is not None:
+        cost = c.budget - request.spent
+        source = "budget"
+    if limits.cost_per_run is not None and (cost is None or limits.cost_per_run - request.spent < cost):
+        cost = limits.cost_per_run - request.spent
+        source = "cost_per_run"
+    makespan = None if c.deadline is None else c.deadline - request.elapsed_s
+    return cost, makespan, source
+
+
 def _bounds(
     intent: Intent, request: PlanRequest, limits: Limits, relevant: Sequence[Candidate]
 ) -> tuple[Bounds, dict[str, tuple[str, float, str | None]]]:
     """Return the bounds on the remaining plan and, per bound, which constraint set it."""
     c = intent.constraints
     sources: dict[str, tuple[str, float, str | None]] = {}
-    cost: float | None = None
-    if c.budget is not None:
-        cost = c.budget - request.spent
-        sources["cost"] = ("budget", c.budget, None)
-    if limits.cost_per_run is not None and (cost is None or limits.cost_per_run - request.spent < cost):
-        cost = limits.cost_per_run - request.spent
-        sources["cost"] = ("cost_per_run", limits.cost_per_run, limits.cost_by)
+    cost, makespan, cost_source = _caps(intent, request, limits)
+    if cost_source == "budget":
+        sources["cost"] = ("budget", c.budget, None)  # type: ignore[assignment]
+    elif cost_source == "cost_per_run":
+        sources["cost"] = ("cost_per_run", limits.cost_per_run, limits.cost_by)  # type: ignore[assignment]
     risk: float | None = None
     if c.min_success is not None:
         risk = -math.log(c.min_success)
@@ -547,9 +646,7 @@ def _bounds(
     if limits.steps_per_run is not None and (steps is None or limits.steps_per_run - request.steps_taken < steps):
         steps = limits.steps_per_run - request.steps_taken
         sources["steps"] = ("steps_per_run", limits.steps_per_run, limits.steps_by)
-    makespan: float | None = None
     if c.deadline is not None:
-        makespan = c.deadline - request.elapsed_s
         sources["makespan"] = ("deadline", c.deadline, None)
     uses: dict[int, int] | None = None
     if limits.attempts_per_capability is not None:

@@ -49,6 +49,7 @@ from ido.planning.search import (
     relaxed_reachable,
     within,
 )
+from ido.planning.slack import VARYING, breaks
 from ido.planning.types import Alternative, Blocker, BlockerKind, PlanStep, Verdict
 
 
@@ -300,25 +301,42 @@ def _swapped(call: Call, c: Candidate, task: Task, found: Found, swaps: _Swaps |
     mine = task.ops[pos]
     for k in swaps.signatures.get((mine.pre, mine.eff), ()):
         other = task.ops[found.ops[k]]
-        if _fits(call.bounds, swaps, mine.cost - other.cost, mine.risk - other.risk, mine.latency - other.latency):
+        if _fits(call, swaps, mine.cost - other.cost, mine.risk - other.risk, mine.latency - other.latency):
             return found.value - other.score + mine.score
         path = [*found.ops[:k], pos, *found.ops[k + 1:]]
-        if within(measure(task, path), call.bounds):
+        if _within(call, measure(task, path)):
             return found.value - other.score + mine.score
     return None
 
 
-def _fits(bounds: Bounds, swaps: _Swaps, d_cost: float, d_risk: float, d_latency: float) -> bool:
+def _fits(call: Call, swaps: _Swaps, d_cost: float, d_risk: float, d_latency: float) -> bool:
     """Return True when a one-step swap changing the plan's numbers by these deltas surely stays in bounds.
 
     Cost and risk add up; lengthening one step by d lengthens the critical path by
-    at most d. False means "measure it" (the path may still fit).
+    at most d. False means "measure it" (the path may still fit). Comparisons with
+    the varying caps are recorded in the call's `slack`.
     """
-    if bounds.cost is not None and d_cost > 0 and swaps.cost + d_cost > bounds.cost + EPS:
+    bounds = call.bounds
+    if bounds.cost is not None and d_cost > 0 and breaks(call.slack, "cost", swaps.cost + d_cost, bounds.cost):
         return False
     if bounds.risk is not None and d_risk > 0 and swaps.risk + d_risk > bounds.risk + EPS:
         return False
-    return not (bounds.makespan is not None and d_latency > 0 and swaps.makespan + d_latency > bounds.makespan + EPS)
+    return not (
+        bounds.makespan is not None and d_latency > 0
+        and breaks(call.slack, "makespan", swaps.makespan + d_latency, bounds.makespan)
+    )
+
+
+def _within(call: Call, used: Bounds) -> bool:
+    """Return `within(used, call.bounds)`, every comparison with a varying cap recorded in the
+    call's `slack` (all of them are made, so the recorded answer is complete)."""
+    b = call.bounds
+    ok = True
+    for name in VARYING:
+        cap = getattr(b, name)
+        if cap is not None and breaks(call.slack, name, getattr(used, name), cap):
+            ok = False
+    return ok and within(used, Bounds(risk=b.risk, steps=b.steps, uses=b.uses))
 
 
 class _Budget:
@@ -371,7 +389,8 @@ def _ruled_out(call: Call, c: Candidate, pos: int, relaxed: _Relaxed) -> Alterna
     """Return the verdict of a candidate every plan using which breaks a bound by the relaxation's
     lower bounds alone (the figures are bounds: "at least"), or None when none is proven so."""
     b = call.bounds
-    if b.cost is not None and (cost := relaxed.at_least(pos, "cost")) > b.cost + EPS:
+    if b.cost is not None and breaks(call.slack, "cost", cost := relaxed.at_least(pos, "cost"), b.cost):
+        call.slack.exact = True  # the reason may show the spend and what is left
         name, value, policy = call.bound_sources["cost"]
         numbers = {"plan_cost": cost}
         if name == "cost_per_run":
@@ -387,7 +406,8 @@ def _ruled_out(call: Call, c: Candidate, pos: int, relaxed: _Relaxed) -> Alterna
             f"over budget: any plan with it costs at least {cost:.4g}, over the budget of {value:g}{left}",
             numbers=numbers, lower_bound=True,
         )
-    if b.makespan is not None and (latency := relaxed.at_least(pos, "latency")) > b.makespan + EPS:
+    if b.makespan is not None and breaks(call.slack, "makespan", latency := relaxed.at_least(pos, "latency"), b.makespan):
+        call.slack.exact = True  # the reason may show the time left
         return _alt(
             c, Verdict.TOO_SLOW,
             f"too slow: any plan with it takes at least {latency:.4g}s, over the deadline of "
@@ -492,7 +512,8 @@ def _diagnose(planner: Planner, call: Call, c: Candidate, budget: _Budget | None
         "plan_success_probability": totals["success_probability"],
         "plan_steps": totals["steps"],
     }
-    if b.cost is not None and totals["cost"] > b.cost + EPS:
+    if b.cost is not None and breaks(call.slack, "cost", totals["cost"], b.cost):
+        call.slack.exact = True  # the reason may show the spend and what is left
         name, value, policy = call.bound_sources["cost"]
         if name == "cost_per_run":
             return _alt(
@@ -507,7 +528,8 @@ def _diagnose(planner: Planner, call: Call, c: Candidate, budget: _Budget | None
             f"over budget: the best plan with it costs {totals['cost']:.4g}, over the budget of {value:g}{left}",
             numbers=numbers,
         )
-    if b.makespan is not None and totals["latency_s"] > b.makespan + EPS:
+    if b.makespan is not None and breaks(call.slack, "makespan", totals["latency_s"], b.makespan):
+        call.slack.exact = True  # the reason may show the time left
         return _alt(
             c, Verdict.TOO_SLOW,
             f"too slow: the best plan with it takes {totals['latency_s']:.4g}s, over the deadline of "

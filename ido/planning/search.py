@@ -28,10 +28,13 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ido.planning.heuristics import HEURISTICS, weight
 from ido.planning.heuristics import weights as weights_of  # `weights` names a local below
+
+if TYPE_CHECKING:
+    from ido.planning.slack import Slack
 
 INF = float("inf")
 EPS = 1e-9
@@ -557,6 +560,7 @@ def bounded_astar(
     max_nodes: int = 300_000,
     heuristic: str = "hmax",
     max_work: int | None = None,
+    slack: Slack | None = None,
 ) -> Found | Failed:
     """Return `astar` under `bounds`, trying the unbounded search first (`max_work` for them all).
 
@@ -566,6 +570,11 @@ def bounded_astar(
     also the bounded optimum, the common case in the engine. Otherwise the first
     bound it breaks is added and the search repeated, until the answer keeps
     every bound (at most five rounds).
+
+    With `slack` (the plan call's, `ido.planning.slack`), every comparison of a
+    found plan with the cost and makespan caps is recorded there; a round searched
+    under one of those caps makes the answer `exact` (its many comparisons inside
+    the search are not recorded).
     """
     active = any(b is not None for b in (bounds.cost, bounds.risk, bounds.steps, bounds.makespan)) or bool(bounds.uses)
     if not active:
@@ -585,11 +594,22 @@ def bounded_astar(
             result.expanded, result.generated, result.evaluated = expanded, generated, evaluated
             return result  # none within a subset of the bounds, so none within all
         used = measure(task, result.ops)
-        broken = [n for n in names if n not in kept and not within(used, Bounds(**{n: getattr(bounds, n)}))]
+        broken = [n for n in names if n not in kept and _breaks(n, used, bounds, slack)]
         if not broken:
             result.expanded, result.generated, result.evaluated = expanded, generated, evaluated
             return result
         kept[broken[0]] = getattr(bounds, broken[0])
+        if slack is not None and broken[0] in ("cost", "makespan"):
+            slack.exact = True
+
+
+def _breaks(name: str, used: Bounds, bounds: Bounds, slack: Slack | None) -> bool:
+    """Return whether what a path uses breaks the bound `name` of `bounds`; a cost or makespan
+    comparison is recorded in `slack` (every one is made: a recorded answer must be complete)."""
+    cap = getattr(bounds, name)
+    if slack is not None and cap is not None and name in ("cost", "makespan"):
+        return slack.breaks(name, getattr(used, name), cap)
+    return not within(used, Bounds(**{name: cap}))
 
 
 _NO_BOUNDS = Bounds()

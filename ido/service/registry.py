@@ -152,10 +152,7 @@ def register(service: Service, kind: Kind, name: str, body: bytes, is_json: bool
     for attempt in range(_RETRIES):
         ws = live.workspace(fresh=True)
         seen = live.number
-        if expect is not None and expect != seen:
-            raise _conflict(RegistryConflict(
-                f"the registry is at revision {seen}, not {expect}: it changed since you read it; "
-                "read it again and retry", current=seen))
+        _expected(expect, seen)
         try:
             model, _ = read_declaration(body, path=path, collection=kind, name=name, workspace=ws, is_json=is_json)
         except ValidationError as exc:
@@ -181,6 +178,14 @@ def register(service: Service, kind: Kind, name: str, body: bytes, is_json: bool
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
+def _expected(expect: int | None, seen: int) -> None:
+    """Raise the 409 of a stale If-Match: the registry is no longer at the revision the caller read."""
+    if expect is not None and expect != seen:
+        raise _conflict(RegistryConflict(
+            f"the registry is at revision {seen}, not {expect}: it changed since you read it; "
+            "read it again and retry", current=seen))
+
+
 def _delete(kind: Kind) -> Any:
     def delete(name: str, request: Request, service: ServiceDep) -> JSONResponse:
         return unregister(service, kind, name, _if_match(request))
@@ -197,10 +202,7 @@ def unregister(service: Service, kind: Kind, name: str, expect: int | None) -> J
     live = service.registry()
     ws = live.workspace(fresh=True)
     seen = live.number
-    if expect is not None and expect != seen:
-        raise _conflict(RegistryConflict(
-            f"the registry is at revision {seen}, not {expect}: it changed since you read it; "
-            "read it again and retry", current=seen))
+    _expected(expect, seen)
     tables = [t for t in TABLES[kind] if name in ws.table(t)]
     if not tables:
         known = ", ".join(sorted(_name(m) for m in declarations(service, kind, ws))[:20]) or "none"

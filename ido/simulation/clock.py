@@ -55,8 +55,13 @@ class _JumpingSelector:
                     f"a worker thread did not finish within {THREAD_WAIT_LIMIT:g}s of wall time"
                 )
             return events
+        if loop._ready:  # type: ignore[attr-defined]
+            # Callbacks are ready: the loop runs them without waiting, so there is nothing to
+            # poll for. A thread's callback (call_soon_threadsafe) is in `_ready` already; its
+            # wake-up byte in the self-pipe is drained by a later poll, before the clock moves.
+            return []
         events = self._inner.select(0)
-        if events or loop._ready:  # type: ignore[attr-defined]
+        if events:
             return events
         if timeout is None:
             raise VirtualTimeError(

@@ -161,42 +161,53 @@ async def _simulate_strategy(
     caps = workspace.capabilities
     horizon = run_horizon(intent)
     tally = Tally(len(arrivals))
+    judge = _Judge(policies, intent, scn.inputs)
     done = 0
-
-    async def one(index: int, run_id: str, arrived: float) -> None:
-        nonlocal done
-        try:
-            result = await asyncio.wait_for(engine.wait(run_id), horizon)
-            status = str(result.status)
-            records = list(result.records)
-            cost = float(result.cost)
-            steps = int(result.steps_executed)
-        except TimeoutError:
-            status, records, cost, steps = "unfinished", [], 0.0, 0
-        ended = loop.time()
-        tally.add(_run_outcome(
-            index, arrived - start, status, cost, ended - arrived, steps, records,
-            store, run_id, intent, scn.inputs, policies, caps, world,
-        ))
-        del records
-        # Counted: keep nothing of the run (an unfinished one may still be going: keep it).
-        if status != "unfinished":
-            engine.runs.pop(run_id, None)
-            store.finish(run_id)
-            world.release_run(run_id)
-        done += 1
-        if progress is not None:
-            progress(strategy, done, len(arrivals))
-
-    # Runs still going; a finished run's task is let go at once (its exception, if any, kept):
-    # a list of every task would grow with the number of runs.
-    pending: set[asyncio.Future[None]] = set()
+    # Runs still going (their tasks) and what went wrong in counting one: a finished run is let go
+    # at once, since a list of every run would grow with the number of runs.
+    pending: set[asyncio.Task[Any]] = set()
     errors: list[BaseException] = []
+    #: resolved once every run has arrived and been counted, or counting one failed.
+    settled: asyncio.Future[None] = loop.create_future()
+    arrived_all = False
 
-    def settled(task: asyncio.Future[None]) -> None:
+    def expire(task: asyncio.Task[Any], ends: list[float]) -> None:
+        # the horizon passed: stop the run; it is counted unfinished once its task has wound down
+        ends.append(loop.time())
+        task.cancel()
+
+    def count(index: int, run_id: str, arrived: float, timer: asyncio.TimerHandle, ends: list[float],
+              task: asyncio.Task[Any]) -> None:
+        # Called (as the run task's done callback) once per run, in the iteration its task ends:
+        # counts the run, then keeps nothing of it. No task of its own and no wait_for per run.
+        nonlocal done
         pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            errors.append(task.exception())  # type: ignore[arg-type]
+        timer.cancel()
+        try:
+            if task.cancelled() and ends:
+                status, records, cost, steps = "unfinished", [], 0.0, 0
+            else:
+                result = task.result()  # a run that crashed (or was cancelled otherwise) raises
+                status, records = str(result.status), list(result.records)
+                cost, steps = float(result.cost), int(result.steps_executed)
+            ended = ends[0] if ends else loop.time()
+            tally.add(_run_outcome(
+                index, arrived - start, status, cost, ended - arrived, steps, records,
+                store, run_id, intent, judge, caps, world,
+            ))
+            del records
+            # Counted: keep nothing of the run (an unfinished one was stopped: its state is kept).
+            if status != "unfinished":
+                engine.runs.pop(run_id, None)
+                store.finish(run_id)
+                world.release_run(run_id)
+            done += 1
+            if progress is not None:
+                progress(strategy, done, len(arrivals))
+        except BaseException as exc:  # handed to the simulation's task, which raises it
+            errors.append(exc)
+        if (errors or (arrived_all and not pending)) and not settled.done():
+            settled.set_result(None)
 
     try:
         for index, at in enumerate(arrivals):
@@ -213,12 +224,17 @@ async def _simulate_strategy(
             finally:
                 CURRENT_RUN.reset(token)
             world.bind_run(run_id, index)
-            task = asyncio.ensure_future(one(index, run_id, start + at))
+            task = engine.runs[run_id].task
+            assert task is not None  # `start` launched it
+            ends: list[float] = []
+            timer = loop.call_at(loop.time() + horizon, expire, task, ends)
             pending.add(task)
-            task.add_done_callback(settled)
+            task.add_done_callback(functools.partial(count, index, run_id, start + at, timer, ends))
             if errors:
                 raise errors[0]
-        await asyncio.gather(*pending)
+        arrived_all = True
+        if pending and not errors:
+            await settled
         if errors:
             raise errors[0]
     finally:
@@ -226,10 +242,31 @@ async def _simulate_strategy(
     return tally
 
 
+class _Judge:
+    """What the runner checks every run against, worked out once per strategy: which
+    capabilities the policy set denies for the intent, and the run's cost bound."""
+
+    def __init__(self, policies: PolicySet, intent: Intent, inputs: dict[str, Any]) -> None:
+        self._policies, self._intent, self._inputs = policies, intent, inputs
+        self._denied: dict[str, bool] = {}
+        limits = policies.limits(intent, inputs)
+        #: spending above this (budget or a `limit` policy's cost cap) is a budget violation.
+        self.bound = min(
+            (b for b in (intent.constraints.budget, limits.cost_per_run) if b is not None), default=math.inf
+        )
+
+    def denied(self, cap: Capability) -> bool:
+        """Return whether the policy set denies `cap` for the intent (judged once per capability)."""
+        verdict = self._denied.get(cap.name)
+        if verdict is None:
+            verdict = self._denied[cap.name] = bool(self._policies.judge(cap, self._intent, self._inputs).denied)
+        return verdict
+
+
 def _run_outcome(
     index: int, arrival: float, status: str, cost: float, latency: float, steps: int,
-    records: list[DecisionRecord], store: Store, run_id: str, intent: Intent, inputs: dict[str, Any],
-    policies: PolicySet, caps: dict[str, Capability], world: SimulatedWorld,
+    records: list[DecisionRecord], store: Store, run_id: str, intent: Intent, judge: _Judge,
+    caps: dict[str, Capability], world: SimulatedWorld,
 ) -> RunOutcome:
     dispatched = store.events(run_id=run_id, kinds=["dispatched"]) if status != "unfinished" else []
     violations = 0
@@ -240,20 +277,16 @@ def _run_outcome(
         started_at = event.at
     for event in dispatched:
         cap = caps.get(str(event.data.get("capability")))
-        if cap is not None and policies.judge(cap, intent, inputs).denied:
+        if cap is not None and judge.denied(cap):
             violations += 1
         undoing = "compensates" in event.data  # compensation rightly runs after a failed deadline
         if deadline is not None and started_at is not None and not undoing \
                 and event.at - started_at > deadline + EPSILON:
             late = True
-    limits = policies.limits(intent, inputs)
-    bound = min(
-        (b for b in (intent.constraints.budget, limits.cost_per_run) if b is not None), default=math.inf
-    )
     return RunOutcome(
         index=index, arrival=arrival, status=status, cost=cost, latency_s=latency,
         replans=count_replans(records), steps=steps, decisions=len(records),
-        policy_violations=violations, budget_violation=cost > bound + EPSILON,
+        policy_violations=violations, budget_violation=cost > judge.bound + EPSILON,
         deadline_violation=late, faults=set(world.touched.get(run_id, ())),
     )
 

@@ -96,3 +96,39 @@ async def test_a_resent_step_refused_after_the_crash_keeps_its_key(tmp_path: Pat
     key = f"{run_id}:pay.acme:1"
     assert pay[0] == ("failed", key, True) and pay[-1] == ("succeeded", key, None), pay
     assert shop.side_effects("pay.acme") == [key]
+
+
+async def test_a_payment_in_doubt_after_the_crash_is_not_sent_to_the_backup(tmp_path: Path, shop: ServiceServer) -> None:
+    """The payment acted but the crash hid it; its re-send is refused (503), which opens its circuit, and a
+    backup provider is up. The role stays on the first provider (the records say why the backup lost)
+    until a re-send of the same key answers: one charge, none at the backup, and replay is identical."""
+    from ido.engine.health import HealthConfig
+    from ido.replay import replay
+
+    ws = load_workspace(write_shop(tmp_path / "ws", shop, deadline="8s"))
+    store = SQLiteStore(tmp_path / "j.db")
+    shop.set("pay.acme", delay=0.5)
+    first = Engine(ws, store)
+    run_id = await first.start("order", inputs={"order_id": "o-4"})
+    while not shop.requests("pay.acme"):
+        await asyncio.sleep(0.01)
+    await first.close()  # the process dies; the provider still acts on the request it has
+    while not shop.side_effects("pay.acme"):
+        await asyncio.sleep(0.01)
+    shop.set("pay.acme", delay=0.0, fail_next=1)  # the re-send is refused once
+    second = Engine(ws, store, health_config=HealthConfig(failure_threshold=1, backoff=0.3, backoff_cap=0.3))
+    result = await second.resume(run_id)
+    await second.close()
+    try:
+        assert result.status == "succeeded"
+        assert shop.requests("pay.backup") == []
+        key = f"{run_id}:pay.acme:1"
+        assert {r.idempotency_key for r in shop.requests("pay.acme")} == {key}
+        assert shop.side_effects("pay.acme") == [key]
+        held = next(r for r in result.records if r.held)
+        assert held.trigger == "resume" and held.health["pay.acme"].circuit == "open"
+        backup = next(a for a in held.alternatives if a.capability == "pay.backup")
+        assert backup.reason.startswith(f"held: idempotency key {key} in doubt at pay.acme")
+        assert replay(store, run_id).identical
+    finally:
+        store.close()

@@ -37,9 +37,11 @@ class Ticks:
 class Engine:
     """One engine's side: a SharedHealth on the store, and the run whose outcomes it appends."""
 
-    def __init__(self, store: MemoryStore, name: str, ticks: Ticks, config: HealthConfig | None = None) -> None:
+    def __init__(self, store: MemoryStore, name: str, ticks: Ticks, config: HealthConfig | None = None,
+                 call_timeout: float = 30.0) -> None:
         self.store, self.run_id, self.seq, self.step = store, name, 0, 0
-        self.view = SharedHealth(store, HealthTracker(config), Clock(), prior=lambda _: 0.99, monotonic=ticks)
+        self.view = SharedHealth(store, HealthTracker(config), Clock(), prior=lambda _: 0.99, monotonic=ticks,
+                                 owner=name, call_timeout=lambda _: call_timeout)
         self.unsent: list[Event] = []
         asyncio.run(store.append([], run=RunInfo(run_id=name, intent="i", status="running",
                                                  created_at=1.0, updated_at=1.0)))
@@ -222,3 +224,72 @@ def test_an_open_circuit_read_from_the_rows_half_opens_at_its_time_and_one_trial
     assert shown.circuit is Circuit.OPEN and shown.consecutive_failures == 4
     row = store.health_rows()["pay"].state["breaker"]
     assert row["backoff"] == 0.4  # reopened by a failed trial: the backoff doubled
+
+
+def test_a_trial_lease_taken_by_one_engine_shows_the_circuit_open_to_the_others_until_its_outcome_lands() -> None:
+    """B takes the half-open trial's lease: A's view shows the circuit open until the lease's end, with a
+    note naming B, and A cannot take it; B's failed trial reopens the circuit for both, and the next
+    half-open period's trial is A's to take."""
+    import time
+
+    ticks, store = Ticks(), MemoryStore()
+    config = HealthConfig(backoff=0.2, backoff_cap=0.4)
+    a, b = Engine(store, "a", ticks, config), Engine(store, "b", ticks, config)
+    for _ in range(3):
+        a.outcome("pay", False)
+    a.commit()
+    time.sleep(0.25)  # past the backoff: half-open for both
+    ticks.now += 1.0
+    now = Clock().now()
+    assert a.view.snapshot(now).of("pay").circuit is Circuit.HALF_OPEN
+    assert b.view.snapshot(now).of("pay").circuit is Circuit.HALF_OPEN
+    assert b.view.claim_trials(["pay"], now)
+    assert b.view.snapshot(now).of("pay").circuit is Circuit.OPEN  # B's own other runs wait too
+    assert not a.view.claim_trials(["pay"], now)  # A decided before it saw B's lease: it must decide again
+    shown = a.view.snapshot(now).of("pay")
+    assert shown.circuit is Circuit.OPEN and shown.retry_at is not None and shown.retry_at > now + 29
+    assert a.view.held_notes() == (
+        f"pay: its half-open trial is in flight in worker b; the circuit stays open here until the trial's "
+        f"outcome lands (its lease ends at t={shown.retry_at:.4g}s)",
+    )
+    b.view.begin_call("pay")
+    b.outcome("pay", False)
+    b.commit()
+    ticks.now += 1.0
+    assert a.view.snapshot(Clock().now()).of("pay").circuit is Circuit.OPEN  # reopened, for 0.4 s now
+    assert a.view.held_notes() == ()
+    time.sleep(0.45)
+    ticks.now += 1.0
+    now = Clock().now()
+    assert a.view.snapshot(now).of("pay").circuit is Circuit.HALF_OPEN  # B's lease was for the last period
+    assert a.view.claim_trials(["pay"], now)
+    assert not b.view.claim_trials(["pay"], now)
+
+
+def test_a_trial_lease_whose_holder_never_sent_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that took the trial lease and died (or lost its run) holds it no longer than the call's
+    timeout plus the grace: then another takes the trial."""
+    import time
+
+    import ido.engine.shared_health as shared_health
+
+    monkeypatch.setattr(shared_health, "TRIAL_GRACE_S", 0.0)
+    ticks, store = Ticks(), MemoryStore()
+    config = HealthConfig(backoff=0.05)
+    a = Engine(store, "a", ticks, config, call_timeout=0.2)
+    b = Engine(store, "b", ticks, config, call_timeout=0.2)
+    for _ in range(3):
+        a.outcome("pay", False)
+    a.commit()
+    time.sleep(0.1)
+    ticks.now += 1.0
+    now = Clock().now()
+    assert b.view.snapshot(now).of("pay").circuit is Circuit.HALF_OPEN
+    assert b.view.claim_trials(["pay"], now)
+    assert not a.view.claim_trials(["pay"], now)
+    time.sleep(0.25)  # B never sends its trial: its lease ends
+    ticks.now += 1.0
+    now = Clock().now()
+    assert a.view.snapshot(now).of("pay").circuit is Circuit.HALF_OPEN
+    assert a.view.claim_trials(["pay"], now)
+    assert b.view.snapshot(now).of("pay").circuit is Circuit.OPEN  # and B's own runs see A's trial too

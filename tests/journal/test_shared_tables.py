@@ -75,6 +75,26 @@ def test_probe_leases_let_one_owner_probe_at_a_time(store: Store) -> None:
     assert store.claim_probe("ship", "A", lease_s=10, now=117.0)  # per capability
 
 
+def test_trial_leases_let_one_owner_trial_each_open_period(store: Store) -> None:
+    """One owner holds a circuit's trial lease for an open period; others get it once it expires, is
+    released, or a later period (the trial's outcome landed and the circuit half-opened again) begins."""
+    assert store.claim_trial("pay", "A", trial_of=50.0, lease_s=10, now=100.0)
+    assert not store.claim_trial("pay", "B", trial_of=50.0, lease_s=10, now=105.0)
+    assert store.claim_trial("pay", "A", trial_of=50.0, lease_s=10, now=106.0)  # renewed to 116
+    assert not store.claim_trial("pay", "B", trial_of=50.0, lease_s=10, now=115.0)
+    assert not store.claim_trial("pay", "B", trial_of=40.0, lease_s=10, now=115.0)  # a stale view's period
+    held = store.trial_leases()["pay"]
+    assert (held.owner, held.trial_of, held.until) == ("A", 50.0, 116.0)
+    assert store.claim_trial("pay", "B", trial_of=50.0, lease_s=10, now=117.0)  # A's expired
+    assert store.claim_trial("pay", "A", trial_of=60.0, lease_s=10, now=118.0)  # the next period
+    store.release_trial("pay", "B")  # not B's any more: left alone
+    assert store.trial_leases()["pay"].owner == "A"
+    store.release_trial("pay", "A")
+    assert "pay" not in store.trial_leases()
+    assert store.claim_trial("pay", "B", trial_of=60.0, lease_s=10, now=119.0)
+    assert store.claim_trial("ship", "A", trial_of=60.0, lease_s=10, now=119.0)  # per capability
+
+
 def test_signals_are_kept_per_run_oldest_first(store: Store) -> None:
     """Signals come back for the runs asked about, in the order they were put."""
     store.put_signal(Signal(run_id="r1", kind="cancel", by="ann", note="wrong order", at=1.0))
@@ -87,18 +107,20 @@ def test_signals_are_kept_per_run_oldest_first(store: Store) -> None:
     assert store.signals(run_ids=[]) == [] and store.signals(run_ids=["nobody"]) == []
 
 
-def _two_stores(kind: str, tmp_path: Path) -> tuple[Store, Store]:
-    if kind == "postgresql":
-        url = postgres_url()
-        return open_store(url), open_store(url)
-    url = f"sqlite:///{tmp_path / 'journal.db'}"
-    return open_store(url), open_store(url)
+def _shared_url(kind: str, tmp_path: Path) -> str:
+    return postgres_url() if kind == "postgresql" else f"sqlite:///{tmp_path / 'journal.db'}"
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_outcomes_of_two_writers_never_lose_an_update(kind: str, tmp_path: Path) -> None:
-    """Two stores (two connections, two writer threads) folding into one row at once: every change counts."""
-    first, second = _two_stores(kind, tmp_path)
+    """Two stores (two connections, two writer threads) folding into one row at once: every change counts.
+
+    A change whose row the other writer held at that instant lands with the
+    writer's next transaction (PostgreSQL does not wait for the row): by the
+    time both stores are closed, every change is in.
+    """
+    url = _shared_url(kind, tmp_path)
+    first, second = open_store(url), open_store(url)
     per_writer, runs = 40, 4
 
     def writer(store: Store, prefix: str) -> None:
@@ -119,9 +141,39 @@ def test_outcomes_of_two_writers_never_lose_an_update(kind: str, tmp_path: Path)
             t.start()
         for t in threads:
             t.join(timeout=60)
-        row = first.health_rows()["pay"]
+    finally:
+        first.close()
+        second.close()
+    reader = open_store(url)
+    try:
+        row = reader.health_rows()["pay"]
         assert row.state["n"] == 2 * per_writer
         assert row.version == 2 * per_writer
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_one_of_many_claimers_on_two_connections_gets_a_trial_lease(kind: str, tmp_path: Path) -> None:
+    """Sixteen threads on two connections claim the same period's trial at once: exactly one wins."""
+    url = _shared_url(kind, tmp_path)
+    first, second = open_store(url), open_store(url)
+    start = threading.Barrier(16)
+    won: list[str] = []
+
+    def claim(store: Store, owner: str) -> None:
+        start.wait()
+        if store.claim_trial("pay", owner, trial_of=50.0, lease_s=30, now=100.0):
+            won.append(owner)
+
+    try:
+        threads = [threading.Thread(target=claim, args=(first if i % 2 else second, f"w{i}")) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert len(won) == 1
+        assert first.trial_leases()["pay"].owner == won[0] == second.trial_leases()["pay"].owner
     finally:
         first.close()
         second.close()

@@ -173,3 +173,28 @@ def test_lean_decision_events_change_no_report(fault: dict[str, Any]) -> None:
         whole = simulate(flaky, scn).to_json()
     assert lean == whole
     assert json.loads(lean)["strategies"].keys() == set(STRATEGIES)
+
+
+def test_runs_past_the_horizon_are_stopped_and_counted_unfinished(ws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run still going at the runner's horizon is stopped and counted `unfinished`, at the horizon;
+    the simulation still ends, with every run counted once."""
+    import ido.simulation.runner as runner
+
+    # every path takes over a second (payment 300 ms, shipping 1 s): a 0.5 s horizon cuts every run
+    monkeypatch.setattr(runner, "run_horizon", lambda intent: 0.5)
+    report = simulate(ws, scenario(runs=6, strategies=("adaptive",)))
+    stats = report.strategies["adaptive"]
+    assert stats.statuses == {"unfinished": 6}
+    assert stats.succeeded == 0
+
+
+def test_a_run_that_cannot_be_counted_fails_the_simulation(ws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error while counting a finished run is not swallowed: `simulate` raises it."""
+    import ido.simulation.runner as runner
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("cannot count this run")
+
+    monkeypatch.setattr(runner, "_run_outcome", broken)
+    with pytest.raises(RuntimeError, match="cannot count this run"):
+        simulate(ws, scenario(runs=4, strategies=("adaptive",)))

@@ -23,6 +23,7 @@ from starlette.templating import Jinja2Templates
 
 from ido.explain import Explanation, explain
 from ido.journal.base import TERMINAL_STATUSES, RunInfo
+from ido.service import runs as api_runs
 from ido.service.auth import SESSION_COOKIE, Scope
 from ido.service.errors import ApiError
 from ido.service.state import Service
@@ -125,6 +126,18 @@ def service_of(request: Request) -> Service:
     """Return the app's `Service`."""
     service: Service = request.app.state.service
     return service
+
+
+def page_run(request: Request, run_id: str, needed: Scope = Scope.read) -> tuple[Service, RunInfo] | HTMLResponse:
+    """Return the service and the run a page is about (found by id or unique prefix), or the
+    page to answer instead: refused (the guard) or not found. Called by every run page."""
+    if (denied := guarded(request, needed)) is not None:
+        return denied
+    service = service_of(request)
+    try:
+        return service, api_runs.find_run(service.store, run_id)
+    except ApiError as exc:
+        return error_page(request, exc)
 
 
 class _Explanations:

@@ -18,10 +18,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ido.planning.types import Plan
-from ido.service import runs as api_runs
-from ido.service.auth import Scope
 from ido.service.errors import ApiError
-from ido.service.explorer.common import error_page, guarded, render, service_of
+from ido.service.explorer.common import error_page, page_run, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -70,13 +68,9 @@ def graph(plan: Plan, dispatched: list[str]) -> dict[str, Any]:
 @router.get("/runs/{run_id}/plan/{seq}", response_class=HTMLResponse)
 def plan_at(request: Request, run_id: str, seq: int) -> Response:
     """The plan DAG the decision #seq made, with its critical path."""
-    if (denied := guarded(request, Scope.read)) is not None:
-        return denied
-    service = service_of(request)
-    try:
-        info = api_runs.find_run(service.store, run_id)
-    except ApiError as exc:
-        return error_page(request, exc)
+    if isinstance(found := page_run(request, run_id), HTMLResponse):
+        return found
+    service, info = found
     record = next((e.data for e in service.store.events(run_id=info.run_id, kinds=["decision"])
                    if e.data.get("seq") == seq), None)
     if record is None:

@@ -36,6 +36,7 @@ from ido.service.explorer.common import (
     error_page,
     explanation_of,
     guarded,
+    page_run,
     render,
     service_of,
     static_files,
@@ -139,11 +140,6 @@ def runs_list(
     })
 
 
-def _run(service: Service, run_id: str) -> tuple[Any, Explanation]:
-    info = api_runs.find_run(service.store, run_id)
-    return info, explanation_of(service, info)
-
-
 def run_context(service: Service, explanation: Explanation) -> dict[str, Any]:
     """Return what the run page's templates need from the explanation."""
     decisions = explanation.decisions
@@ -174,13 +170,10 @@ def _entry(decision: ExplainedDecision, previous: ExplainedDecision | None, *, i
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(request: Request, run_id: str) -> Response:
     """The run page: outcome sentence, moves, faults, remaining budget, why-not, what-if, timeline."""
-    if (denied := guarded(request, Scope.read)) is not None:
-        return denied
-    service = service_of(request)
-    try:
-        _, explanation = _run(service, run_id)
-    except ApiError as exc:
-        return error_page(request, exc)
+    if isinstance(found := page_run(request, run_id), HTMLResponse):
+        return found
+    service, info = found
+    explanation = explanation_of(service, info)
     from ido.service.explorer.whatif import declarations_for
 
     weighed = {a.capability for d in explanation.decisions for a in d.alternatives}
@@ -198,26 +191,20 @@ def run_page(request: Request, run_id: str) -> Response:
 @router.get("/runs/{run_id}/live", response_class=HTMLResponse)
 def run_live(request: Request, run_id: str) -> Response:
     """The live part of the run page (header, actions, timeline), re-read from the journal."""
-    if (denied := guarded(request, Scope.read)) is not None:
-        return denied
-    service = service_of(request)
-    try:
-        _, explanation = _run(service, run_id)
-    except ApiError as exc:
-        return error_page(request, exc)
+    if isinstance(found := page_run(request, run_id), HTMLResponse):
+        return found
+    service, info = found
+    explanation = explanation_of(service, info)
     return render(request, "run_live.html", run_context(service, explanation))
 
 
 @router.get("/runs/{run_id}/decisions/{seq}", response_class=HTMLResponse)
 def decision_body(request: Request, run_id: str, seq: int) -> Response:
     """One decision's alternatives grouped by role (a long run's page loads them when opened)."""
-    if (denied := guarded(request, Scope.read)) is not None:
-        return denied
-    service = service_of(request)
-    try:
-        _, explanation = _run(service, run_id)
-    except ApiError as exc:
-        return error_page(request, exc)
+    if isinstance(found := page_run(request, run_id), HTMLResponse):
+        return found
+    service, info = found
+    explanation = explanation_of(service, info)
     decisions = explanation.decisions
     index = next((i for i, d in enumerate(decisions) if d.seq == seq), None)
     if index is None:
@@ -231,13 +218,9 @@ def decision_body(request: Request, run_id: str, seq: int) -> Response:
 def why_not_box(request: Request, run_id: str,
                 capability: Annotated[str, Query(max_length=200)] = "") -> Response:
     """Why a capability was (not) used in the run, decision by decision, rendered."""
-    if (denied := guarded(request, Scope.read)) is not None:
-        return denied
-    service = service_of(request)
-    try:
-        info = api_runs.find_run(service.store, run_id)
-    except ApiError as exc:
-        return error_page(request, exc)
+    if isinstance(found := page_run(request, run_id), HTMLResponse):
+        return found
+    service, info = found
     name = capability.strip()
     if not name:
         return render(request, "why_not.html", {"answer": None, "error": "name a capability, e.g. payment.paypal-us"},

@@ -23,15 +23,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from ido.service import events as api_events
-from ido.service import runs as api_runs
 from ido.service.auth import Scope
-from ido.service.errors import ApiError
 from ido.service.explorer.common import (
     TOKEN_COOKIE,
     Invalid,
-    error_page,
     form_fields,
-    guarded,
+    page_run,
     render,
     service_of,
 )
@@ -82,13 +79,9 @@ def sign_out() -> Response:
 def run_events(request: Request, run_id: str,
                after: Annotated[int, Query(ge=0)] = 0) -> Response:
     """The run's journal events as server-sent events, as `GET /api/v1/runs/{id}/events` sends them."""
-    if (denied := guarded(request, Scope.read)) is not None:
-        return denied
-    service = service_of(request)
-    try:
-        info = api_runs.find_run(service.store, run_id)
-    except ApiError as exc:
-        return error_page(request, exc)
+    if isinstance(found := page_run(request, run_id), HTMLResponse):
+        return found
+    service, info = found
     last = request.headers.get("last-event-id", "")
     start = int(last) if last.isdigit() else after
     return StreamingResponse(api_events.stream(service, info.run_id, start, api_events.MAX_STREAM_S),
