@@ -55,10 +55,11 @@ WINDOW = 32768
 NEST_MIN = WINDOW - 2048
 #: row header: flags, dictionary id, how many previous event texts the row was deflated against.
 HEADER = 3
-#: zlib's memLevel for rows: 8 (zlib's default) keeps the compressor's state (~270 KB) off
-#: glibc's mmap threshold, so a compressor per row reuses heap memory instead of mapping and
-#: faulting in fresh pages; 9 made each row's deflate ~5x dearer for the same bytes (measured
-#: on the engine's rows, all identical; `benchmarks/journal.py`). Readers do not depend on it.
+#: zlib's memLevel for rows: 8 (zlib's default) halves the compressor's hash and pending
+#: buffers (64 KB each, not 128 KB: below glibc's initial mmap threshold), for the same bytes
+#: on every engine row measured (`benchmarks/codec.py`). Where the allocator maps the larger
+#: buffers per compressor, a row's deflate is several times dearer at 9; in the engine's writer
+#: thread the gain measured ~6% of its CPU. Readers do not depend on it.
 MEM_LEVEL = 8
 #: rows shorter than this are not worth deflating (zlib's header and checksum cost 6 bytes).
 DEFLATE_MIN = 24
