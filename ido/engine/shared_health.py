@@ -30,6 +30,7 @@ and the trial's outcome, landing in the row, closes or reopens it for all.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +39,7 @@ from typing import Any, Protocol
 
 from ido.clock import Clock
 from ido.engine.health import HealthConfig, HealthTracker
+from ido.errors import IdoError
 from ido.health import CapabilityHealth, Circuit, HealthSnapshot
 from ido.journal.base import Event, HealthChange, HealthRow, TrialLease
 
@@ -209,6 +211,9 @@ class SharedHealth:
         self._leases_fresh = False
         #: capability -> the lease of another worker's trial, of the snapshot last built.
         self._held: dict[str, TrialLease] = {}
+        #: the view's snapshot last seen and its half-open circuits (computed once per snapshot).
+        self._wall: HealthSnapshot | None = None
+        self._half: tuple[str, ...] = ()
         self._snapshot: HealthSnapshot | None = None
         self._built_from: tuple[Any, ...] | None = None
         self._offset: float | None = None
@@ -223,7 +228,9 @@ class SharedHealth:
     def abandon_call(self, capability: str) -> None:
         """Note that a call ended without an outcome: a trial it was is free again (its lease too)."""
         if self._trials.pop(capability, None) is not None:
-            self.rows.release_trial(capability, self.owner)
+            # the lease would end by itself: a journal that cannot be written now must not stop the cancel
+            with contextlib.suppress(IdoError):
+                self.rows.release_trial(capability, self.owner)
 
     def claim_trials(self, names: Sequence[str], now: float) -> bool:
         """Return whether this engine may send `names` now: it holds the trial lease of each half-open one.
@@ -335,8 +342,11 @@ class SharedHealth:
         if self._trials and min(self._trials.values()) < wall_now:
             self._trials = {n: until for n, until in self._trials.items() if until >= wall_now}
         trials = frozenset(n for n in wall.capabilities if n in self._trials or self.local.trial_running(n))
-        held = self._held_elsewhere(wall, trials, wall_now)
-        key = (id(self._view), self._view.version, id(wall), trials, tuple(sorted(held.items())))
+        if wall is not self._wall:  # the view's snapshot is the same object until its version moves
+            self._wall = wall
+            self._half = tuple(n for n, h in wall.capabilities.items() if h.circuit is Circuit.HALF_OPEN)
+        held = self._held_elsewhere(wall, trials, wall_now) if self._half else {}
+        key = (id(self._view), self._view.version, id(wall), trials, tuple(sorted(held.items())) if held else ())
         if self._snapshot is not None and key == self._built_from:
             return self._snapshot
         self._held = held
@@ -358,7 +368,7 @@ class SharedHealth:
         self, wall: HealthSnapshot, trials: frozenset[str], wall_now: float,
     ) -> dict[str, TrialLease]:
         """Return the half-open circuits (not ours) whose trial another worker holds for this open period."""
-        half = [n for n, h in wall.capabilities.items() if h.circuit is Circuit.HALF_OPEN and n not in trials]
+        half = [n for n in self._half if n not in trials]
         if not half:
             return {}
         if not self._leases_fresh:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from durability_helpers import write_shop
@@ -132,3 +135,10 @@ async def test_a_payment_in_doubt_after_the_crash_is_not_sent_to_the_backup(tmp_
         assert replay(store, run_id).identical
     finally:
         store.close()
+    root = Path(__file__).resolve().parents[2]
+    code = subprocess.run(
+        [sys.executable, "-m", "ido", "--workspace", str(tmp_path / "ws"), "--store", f"sqlite:///{tmp_path / 'j.db'}",
+         "replay", run_id], cwd=root, env={**os.environ, "PYTHONPATH": str(root), "NO_COLOR": "1"},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert code.returncode == 0, code.stdout + code.stderr

@@ -293,3 +293,25 @@ def test_a_trial_lease_whose_holder_never_sent_it_expires(monkeypatch: pytest.Mo
     assert a.view.snapshot(now).of("pay").circuit is Circuit.HALF_OPEN
     assert a.view.claim_trials(["pay"], now)
     assert b.view.snapshot(now).of("pay").circuit is Circuit.OPEN  # and B's own runs see A's trial too
+
+
+def test_a_cancelled_trial_gives_its_lease_back_at_once() -> None:
+    """A trial call that ends without an outcome (cancelled) frees its lease: another engine may try now."""
+    import time
+
+    ticks, store = Ticks(), MemoryStore()
+    config = HealthConfig(backoff=0.05)
+    a, b = Engine(store, "a", ticks, config), Engine(store, "b", ticks, config)
+    for _ in range(3):
+        a.outcome("pay", False)
+    a.commit()
+    time.sleep(0.1)
+    ticks.now += 1.0
+    now = Clock().now()
+    assert b.view.snapshot(now).of("pay").circuit is Circuit.HALF_OPEN
+    assert b.view.claim_trials(["pay"], now)
+    b.view.begin_call("pay")
+    assert not a.view.claim_trials(["pay"], now)
+    b.view.abandon_call("pay")
+    assert "pay" not in store.trial_leases()
+    assert a.view.claim_trials(["pay"], now)
