@@ -360,9 +360,12 @@ def render(samples: dict[str, list[float]], fail_rows: dict[str, list[tuple[floa
         claim = statistics.median(v[0] for v in values)
         first = statistics.median(v[1] for v in values)
         lines.append(f"| {name} | {claim:.2f} | {first:.2f} |")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines += ["", "SIGKILL: the worker is a process of this machine that no longer exists, so the next "
               "worker takes over at its next claim; SIGSTOP: alive but silent (as a worker on another "
-              "machine looks), so the run moves when its lease expires.", *[f"- {n}" for n in notes]]
+              "machine looks), so the run moves when its lease expires.", "",
+              f"Load average at the end: {load} (on a shared machine compare the ratios, not the rates).",
+              *[f"- {n}" for n in notes]]
     return "\n".join(lines)
 
 

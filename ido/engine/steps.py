@@ -4,9 +4,11 @@
 `max_concurrency` and quota hold across runs. The engine's loop
 (`ido.engine.engine.Engine`) calls `prepare` for each step a decision
 dispatches (buffering its `dispatched` event), flushes, then `start`s them;
-each step's task waits for a concurrency slot and its quota, sends the call,
-frees the fleet slot the decision took and hands the outcome to the run's
-`finished` list. `call` alone (no limits, no fleet slot) is what
+each step waits for a concurrency slot and its quota, sends the call, frees
+the fleet slot the decision took and hands the outcome to the run's
+`finished` list. A step runs at once in the caller's task and gets a task of
+its own only when it has to wait: a door that answers without waiting costs
+no task and no loop iteration. `call` alone (no limits, no fleet slot) is what
 `Engine.call` delegates to, for compensation and resume.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from ido.clock import Clock
@@ -27,6 +29,34 @@ from ido.engine.run import Finished, RunState, StepHandle
 from ido.engine.shared_health import SharedHealth
 from ido.errors import ExecutionError
 from ido.model import Capability
+
+
+async def _resume(step: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+    """Drive `step` on from where `Steps.start` left it: suspended on `waiting_on`.
+
+    What an asyncio task does for a coroutine, for one already started: await
+    what it waits on (a future, or None for a bare yield) and send the outcome
+    in, a cancellation or error thrown in, until it returns.
+    """
+    while True:
+        try:
+            if waiting_on is None:
+                await asyncio.sleep(0)
+            else:
+                # the step's own `await` marked the future as being waited on, and a task clears
+                # the mark when it takes the future over (asyncio's future protocol): do as it does
+                waiting_on._asyncio_future_blocking = False
+                await waiting_on
+        except BaseException as exc:  # a cancellation of this task: the step's own handlers see it
+            try:
+                waiting_on = step.throw(exc)
+            except StopIteration:
+                return
+        else:
+            try:
+                waiting_on = step.send(None)
+            except StopIteration:
+                return
 
 
 class Steps:
@@ -65,9 +95,20 @@ class Steps:
         return run.awaiting[step]
 
     def start(self, run: RunState, handle: StepHandle) -> None:
-        """Put `handle` in flight as a task of its own; returns at once (the outcome wakes the run)."""
+        """Put `handle` in flight; returns once it answered or waits (the outcome wakes the run).
+
+        The step runs at once, up to its first wait (a concurrency slot, a quota,
+        the door's I/O): a door that answers without waiting leaves its outcome in
+        `run.finished` with no task made (`handle.task` stays None, as for a step
+        already ended); otherwise the rest of the step becomes `handle.task`.
+        """
         run.in_flight[handle.step] = handle
-        handle.task = asyncio.get_running_loop().create_task(self._execute(run, handle))
+        step = self._execute(run, handle)
+        try:
+            waiting_on = step.send(None)
+        except StopIteration:
+            return
+        handle.task = asyncio.get_running_loop().create_task(_resume(step, waiting_on))
 
     async def _execute(self, run: RunState, handle: StepHandle) -> None:
         """Run one step (within its capability's concurrency limit and quota) and hand the loop its outcome."""

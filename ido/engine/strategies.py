@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ido.construct import construct
+from ido.construct import construct, copy_with
 from ido.decisions import DecisionRecord, PinnedPath, Trigger
 from ido.engine.inputs import (
     DecisionInputs,
@@ -329,7 +329,7 @@ def apply_outcome(
     next one of its chain (retried at once).
     """
     if ok:
-        return pinned.model_copy(update={"done": sorted({*pinned.done, index})})
+        return copy_with(pinned, done=sorted({*pinned.done, index}))
     failures = dict(pinned.failures)
     count = failures.get(index, 0) + 1
     failures[index] = count
@@ -347,7 +347,7 @@ def apply_outcome(
             failures[index] = 0
             not_before[index] = now
             update.update(substitutes=substitutes, abandoned=abandoned)
-    return pinned.model_copy(update=update)
+    return copy_with(pinned, **update)
 
 
 STRATEGIES: dict[str, Strategy] = {

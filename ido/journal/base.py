@@ -254,8 +254,11 @@ class Store(abc.ABC):
         """Give up leases still held (the runs become claimable at once)."""
         del leases  # a store without leases holds none to give up
 
-    def leases(self, *, run_ids: Sequence[str] | None = None) -> list[Lease]:
-        """Return the current leases (of `run_ids` if given), expired ones included."""
+    def leases(self, *, run_ids: Sequence[str] | None = None, live_at: float | None = None) -> list[Lease]:
+        """Return the current leases (of `run_ids` if given), expired ones included unless
+        `live_at` is given (then only those held until then or later). A lease row outlives its
+        run, so a caller scanning for owners (a worker's claim) passes `live_at`: its cost then
+        follows the runs in flight, not every run ever leased."""
         return []
 
     def registry_head(self) -> RegistryHead | None:

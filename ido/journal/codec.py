@@ -37,10 +37,11 @@ import json
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any
 
 from ido.errors import JournalCorrupted, JournalError
+from ido.journal._common import compact_json, encode
 
 #: a dict or list inside a shared part whose compact JSON is at least this long is shared too.
 SHARE_MIN = 128
@@ -54,10 +55,11 @@ WINDOW = 32768
 NEST_MIN = WINDOW - 2048
 #: row header: flags, dictionary id, how many previous event texts the row was deflated against.
 HEADER = 3
-#: zlib's memLevel for rows: 8 (zlib's default) keeps the compressor's state (~270 KB) off
-#: glibc's mmap threshold, so a compressor per row reuses heap memory instead of mapping and
-#: faulting in fresh pages; 9 made each row's deflate ~5x dearer for the same bytes (measured
-#: on the engine's rows, all identical; `benchmarks/journal.py`). Readers do not depend on it.
+#: zlib's memLevel for rows: 8 (zlib's default) halves the compressor's hash and pending
+#: buffers (64 KB each, not 128 KB: below glibc's initial mmap threshold), for the same bytes
+#: on every engine row measured (`benchmarks/codec.py`). Where the allocator maps the larger
+#: buffers per compressor, a row's deflate is several times dearer at 9; in the engine's writer
+#: thread the gain measured ~6% of its CPU. Readers do not depend on it.
 MEM_LEVEL = 8
 #: rows shorter than this are not worth deflating (zlib's header and checksum cost 6 bytes).
 DEFLATE_MIN = 24
@@ -162,6 +164,9 @@ class Packer:
                 f"{what} cannot be stored: {exc}; journal data must be plain JSON "
                 "(dicts, lists, strings, numbers, booleans, null)"
             ) from None
+        except RecursionError:
+            encode(data, what=what)  # a cycle: JournalError with json's message, as other stores say
+            raise
 
     def pack_shared(self, data: Any, *, path: str, what: str) -> Packed:
         """Return `data` packed as one shared value (a reference when long) stored under
@@ -174,6 +179,9 @@ class Packer:
                 f"{what} cannot be stored: {exc}; journal data must be plain JSON "
                 "(dicts, lists, strings, numbers, booleans, null)"
             ) from None
+        except RecursionError:
+            encode(data, what=what)  # a cycle: JournalError with json's message, as other stores say
+            raise
 
     def seal(self, raw: bytes, previous: Sequence[bytes] = (), seed: bytes | None = None) -> bytes:
         """Return row bytes for `raw`: a header, then `raw` deflated when that is shorter.
@@ -454,20 +462,10 @@ def _text(value: Any, blobs: dict[bytes, tuple[str, bytes]], share_min: int | No
 
 #: json's encoder with the separators and escaping `_text` uses: the same text, ten times sooner.
 _PLAIN = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-#: its C encoder made once: `JSONEncoder.encode` makes one per call, which costs more than
-#: encoding a short value. No circular check (markers None): a cycle ends in RecursionError,
-#: which sends the value to `_text` as a ValueError("Circular reference") did.
-_C_ENCODE = None if c_make_encoder is None else c_make_encoder(
-    None, _PLAIN.default, encode_basestring, None, ":", ",", False, False, False
-)
-
-
-def _encode(value: Any) -> str:
-    """Return `value` encoded by `_PLAIN` (through its C encoder when there is one); raises
-    TypeError, ValueError or RecursionError as json does."""
-    if _C_ENCODE is None:
-        return _PLAIN.encode(value)
-    return "".join(_C_ENCODE(value, 0))
+#: `_PLAIN.encode` by json's C encoder made once (`JSONEncoder.encode` makes one per call,
+#: which costs more than encoding a short value); a cycle ends in RecursionError, which sends
+#: the value to `_text` as json's ValueError("Circular reference detected") did.
+_encode = compact_json
 
 
 def _record_text(data: dict[Any, Any], blobs: dict[bytes, tuple[str, bytes]]) -> str | None:

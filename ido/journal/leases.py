@@ -100,7 +100,8 @@ class LeasedStore(Store):
 
     def claim_runs(self, *, limit: int, run_id: str | None = None) -> list[Lease]:
         """Claim and adopt up to `limit` runs (or `run_id`), stealing from dead local owners."""
-        dead = dead_local_owners(self.inner.leases(), now=self.clock())
+        now = self.clock()
+        dead = dead_local_owners(self.inner.leases(live_at=now), now=now)
         got = self.inner.claim(
             self.owner, lease_s=self.lease_s, limit=limit, run_id=run_id, steal_from=dead
         )
@@ -244,9 +245,9 @@ class LeasedStore(Store):
         """Release through `inner` (see `Store.release`)."""
         self.inner.release(leases)
 
-    def leases(self, *, run_ids: Sequence[str] | None = None) -> list[Lease]:
+    def leases(self, *, run_ids: Sequence[str] | None = None, live_at: float | None = None) -> list[Lease]:
         """Return the leases `inner` holds (see `Store.leases`)."""
-        return self.inner.leases(run_ids=run_ids)
+        return self.inner.leases(run_ids=run_ids, live_at=live_at)
 
     def close(self) -> None:
         """Release what is still held, then close `inner`."""

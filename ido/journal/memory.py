@@ -17,6 +17,7 @@ from ido.journal._common import check_fence, check_seqs, encode, resolve_run_id,
 from ido.journal.base import (
     TERMINAL_STATUSES,
     Event,
+    EventKind,
     HealthChange,
     HealthRow,
     Lease,
@@ -33,7 +34,9 @@ class MemoryStore(Store):
 
     def __init__(self) -> None:
         self._runs: dict[str, str] = {}  # run_id -> RunInfo JSON
-        self._events: dict[str, list[tuple[Event, str]]] = {}  # run_id -> [(event, data JSON)]
+        # run_id -> [(seq, kind, at, data JSON)]: not the Event, whose data are the caller's
+        # (mutable, and several times the size of their text)
+        self._events: dict[str, list[tuple[int, EventKind, float, str]]] = {}
         self._revisions: dict[str, tuple[str, str]] = {}  # digest -> (kind, content JSON)
         self._leases: dict[str, Lease] = {}
         self._health: dict[str, HealthRow] = {}
@@ -74,7 +77,7 @@ class MemoryStore(Store):
         if run is not None and row is not None:
             self._runs[run.run_id] = row
         for event, data in encoded:
-            self._events.setdefault(event.run_id, []).append((event, data))
+            self._events.setdefault(event.run_id, []).append((event.seq, event.kind, event.at, data))
         self.commits += 1
 
     def registry_head(self) -> RegistryHead | None:
@@ -118,10 +121,11 @@ class MemoryStore(Store):
         """Return the run's events in seq order (only `kinds` if given); [] for none."""
         stored = self._events.get(run_id, [])
         wanted = set(kinds) if kinds is not None else None
+        # built without validation: every field was validated when the caller's Event was made
         return [
-            e.model_copy(update={"data": json.loads(data)})
-            for e, data in stored
-            if wanted is None or e.kind in wanted
+            Event.model_construct(run_id=run_id, seq=seq, kind=kind, at=at, data=json.loads(data))
+            for seq, kind, at, data in stored
+            if wanted is None or kind in wanted
         ]
 
     def claim(
@@ -169,10 +173,11 @@ class MemoryStore(Store):
             if held is not None and (held.owner, held.epoch) == (lease.owner, lease.epoch):
                 self._leases[lease.run_id] = held.model_copy(update={"until": 0.0})
 
-    def leases(self, *, run_ids: Sequence[str] | None = None) -> list[Lease]:
-        """Return the current leases (of `run_ids` if given)."""
+    def leases(self, *, run_ids: Sequence[str] | None = None, live_at: float | None = None) -> list[Lease]:
+        """Return the current leases (see `Store.leases`)."""
         wanted = set(run_ids) if run_ids is not None else None
-        return [v for k, v in sorted(self._leases.items()) if wanted is None or k in wanted]
+        return [v for k, v in sorted(self._leases.items())
+                if (wanted is None or k in wanted) and (live_at is None or v.until >= live_at)]
 
     def health_rows(self) -> dict[str, HealthRow]:
         """Return every capability's shared health row (see `Store.health_rows`)."""

@@ -2,8 +2,9 @@
 
 The same contract as the SQLite journal (`ido.journal.sqlite`): appends are
 durable when they return, concurrent appends share one transaction (group
-commit, on a writer thread with its own connection), a rejected append writes
-nothing of itself, seqs are dense per run. Data are stored as the same JSON
+commit, on a writer thread with its own connection: `ido.journal.pg_write`
+writes a batch in two round trips), a rejected append writes nothing of
+itself, seqs are dense per run. Data are stored as the same JSON
 text the other backends store (TEXT, not JSONB: JSONB reorders keys, and a
 replayed record must read back byte for byte). The schema is created on first
 use, under an advisory lock so processes opening one new database at once do
@@ -150,6 +151,7 @@ class PostgresStore(SharedRows, Store):
         self._wlock = threading.Lock()
         self._rlock = threading.Lock()
         self._health = HealthFolds()
+        self._shut = False
         self._timer_lock = threading.Lock()
         self._timer: threading.Timer | None = None
         self._group: GroupCommit[Append] = GroupCommit(
@@ -270,9 +272,14 @@ class PostgresStore(SharedRows, Store):
             )
         return Append(rows=rows, events=events, run=run, run_row=run_row)
 
-    def _commit(self, batch: list[Append]) -> None:
-        """Apply every item of `batch` in one transaction (`ido.journal.pg_write`); a rejected item sets its `error`."""
+    def _commit(self, batch: list[Append], *, counted: bool = True) -> None:
+        """Apply every item of `batch` in one transaction (`ido.journal.pg_write`); a rejected item sets its `error`.
+
+        `counted`: the batch is appends (`commits`, `appends`), not probe answers or a retry.
+        """
         with self._wlock:
+            if self._shut:
+                return
             conn = self._writer = self._alive(self._writer)
             at = time.time()
             try:
@@ -287,11 +294,12 @@ class PostgresStore(SharedRows, Store):
                 )
                 for item in batch:
                     item.error = item.error or error
-                return
-            self._health.deferred = later
-            if batch:
-                self.commits += 1
-                self.appends += sum(1 for item in batch if item.error is None)
+                later = self._health.deferred  # still to fold, when the server answers again
+            else:
+                self._health.deferred = later
+                if counted:
+                    self.commits += 1
+                    self.appends += sum(1 for item in batch if item.error is None)
         if later:
             self._retry_health_later()
 
@@ -309,8 +317,7 @@ class PostgresStore(SharedRows, Store):
             self._timer = None
         if self._closed or not self._health.deferred:
             return
-        with contextlib.suppress(JournalError):
-            self._commit([])
+        self._commit([], counted=False)
 
     def update_health(self, changes: Sequence[HealthChange]) -> None:
         """Fold probe answers into the health rows now, or (a row held elsewhere) at the next commit."""
@@ -319,7 +326,7 @@ class PostgresStore(SharedRows, Store):
         if self._closed:
             raise JournalError(f"the journal {redact_url(self.url)} is closed")
         item = Append(rows=(), events=(), run=None, run_row=None, health=tuple(changes))
-        self._commit([item])
+        self._commit([item], counted=False)
         if item.error is not None:
             raise item.error
 
@@ -379,41 +386,36 @@ class PostgresStore(SharedRows, Store):
         return self._leasing(work)
 
     def renew(self, leases: Sequence[Lease], *, until: float) -> list[str]:
-        """Extend the leases still held to `until`; return the run ids whose lease was lost."""
+        """Extend the leases still held to `until`; return the run ids whose lease was lost.
+
+        One statement for all of them (a worker renews every run it drives at each heartbeat).
+        """
         def work(conn: psycopg.Connection[Any]) -> list[str]:
-            lost = []
-            for lease in leases:
-                cur = conn.execute(
-                    "UPDATE ido_leases SET until = %s WHERE run_id = %s AND owner = %s AND epoch = %s",
-                    (until, lease.run_id, lease.owner, lease.epoch),
-                )
-                if cur.rowcount == 0:
-                    lost.append(lease.run_id)
-            return lost
+            rows = conn.execute(_RENEW, (until, *_lease_columns(leases))).fetchall()
+            kept = {row[0] for row in rows}
+            return [lease.run_id for lease in leases if lease.run_id not in kept]
 
         return self._leasing(work) if leases else []
 
     def release(self, leases: Sequence[Lease]) -> None:
         """Expire the leases still held (the epoch stays, so the next claim goes above it)."""
-        def work(conn: psycopg.Connection[Any]) -> None:
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "UPDATE ido_leases SET until = 0 WHERE run_id = %s AND owner = %s AND epoch = %s",
-                    [(lease.run_id, lease.owner, lease.epoch) for lease in leases],
-                )
-
         if leases:
-            self._leasing(work)
+            self._leasing(lambda conn: conn.execute(_RELEASE, _lease_columns(leases)))
 
-    def leases(self, *, run_ids: Sequence[str] | None = None) -> list[Lease]:
-        """Return the current leases (of `run_ids` if given), expired ones included."""
-        if run_ids is None:
-            rows = self._read("SELECT run_id, owner, epoch, until FROM ido_leases ORDER BY run_id")
-        else:
-            rows = self._read(
-                "SELECT run_id, owner, epoch, until FROM ido_leases WHERE run_id = ANY(%s) "
-                "ORDER BY run_id", (list(run_ids),),
-            )
+    def leases(self, *, run_ids: Sequence[str] | None = None, live_at: float | None = None) -> list[Lease]:
+        """Return the current leases (see `Store.leases`)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if run_ids is not None:
+            where.append("run_id = ANY(%s)")
+            params.append(list(run_ids))
+        if live_at is not None:
+            where.append("until >= %s")
+            params.append(live_at)
+        rows = self._read(
+            "SELECT run_id, owner, epoch, until FROM ido_leases"
+            + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY run_id", params,
+        )
         return [lease for row in rows if (lease := lease_from_row(row))]
 
     # -- the registry (`ido.journal.registry`) ------------------------------------------------
@@ -580,13 +582,26 @@ class PostgresStore(SharedRows, Store):
         # changes whose row was held elsewhere: tried for a moment (the holder commits), then given up
         give_up = time.monotonic() + CLOSE_HEALTH_S
         while self._health.deferred and time.monotonic() < give_up:
-            self._commit([])
+            self._commit([], counted=False)
             if self._health.deferred:
                 time.sleep(HEALTH_RETRY_S)
         with self._wlock:
+            self._shut = True  # a retry timer that fired meanwhile finds nothing to write with
             self._writer.close()
         with self._rlock:
             self._reader.close()
+
+
+# the leases still held: (run_id, owner, epoch) as arrays, sent in binary (see `ido.journal.pg_write`)
+_HELD = "FROM unnest(%b::text[], %b::text[], %b::int[]) AS h(run_id, owner, epoch) " \
+    "WHERE l.run_id = h.run_id AND l.owner = h.owner AND l.epoch = h.epoch"
+_RENEW = "UPDATE ido_leases l SET until = %s " + _HELD + " RETURNING l.run_id"
+_RELEASE = "UPDATE ido_leases l SET until = 0 " + _HELD
+
+
+def _lease_columns(leases: Sequence[Lease]) -> tuple[list[str], list[str], list[int]]:
+    """Return the run ids, owners and epochs of `leases`, as `_HELD` takes them."""
+    return [x.run_id for x in leases], [x.owner for x in leases], [x.epoch for x in leases]
 
 
 def _one_line(exc: BaseException) -> str:

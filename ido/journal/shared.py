@@ -3,8 +3,10 @@
 Shared by the SQLite and PostgreSQL journals (`ido.journal.sqlite`,
 `ido.journal.postgres`), which differ here only in their placeholders and
 table prefix (`SharedTables`). Health rows are written inside the journal's
-own transactions (`apply_health`, called by each store's group commit after
-the batch's events), so an outcome and its health change commit together;
+own transactions, so an outcome and its health change commit together: by
+`apply_health` in SQLite's group commit (its write lock covers the rows), by
+`ido.journal.pg_write.HealthFolds` on PostgreSQL (which never waits for a row
+another transaction holds: that change lands with the writer's next one);
 probe leases and signals are small transactions of their own. Kept apart
 from the event tables: nothing here is part of a run's journal.
 """
@@ -26,7 +28,8 @@ class SharedTables:
 
     mark: str
     prefix: str
-    #: PostgreSQL locks a health row while its change is folded (SQLite's write lock covers it).
+    #: PostgreSQL's dialect: row locks (`apply_health` locks a row while folding into it; SQLite's
+    #: write lock covers it), DOUBLE PRECISION and BIGSERIAL in the schema.
     lock_rows: bool
 
     def schema(self) -> list[str]:

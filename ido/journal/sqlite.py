@@ -775,14 +775,18 @@ class SQLiteStore(SharedRows, Store):
         if leases:
             self._leasing(work)
 
-    def leases(self, *, run_ids: Sequence[str] | None = None) -> list[Lease]:
-        """Return the current leases (of `run_ids` if given), expired ones included."""
-        sql = "SELECT run_id, owner, epoch, until FROM leases"
+    def leases(self, *, run_ids: Sequence[str] | None = None, live_at: float | None = None) -> list[Lease]:
+        """Return the current leases (see `Store.leases`)."""
+        where: list[str] = []
         params: list[Any] = []
         if run_ids is not None:
             ids = list(run_ids)
-            sql += f" WHERE run_id IN ({', '.join('?' for _ in ids) or 'NULL'})"
+            where.append(f"run_id IN ({', '.join('?' for _ in ids) or 'NULL'})")
             params = ids
+        if live_at is not None:
+            where.append("until >= ?")
+            params.append(live_at)
+        sql = "SELECT run_id, owner, epoch, until FROM leases" + (f" WHERE {' AND '.join(where)}" if where else "")
         return [lease for row in self._read(sql + " ORDER BY run_id", params) if (lease := lease_from_row(row))]
 
     # -- the registry (`ido.journal.registry`) ------------------------------------------------

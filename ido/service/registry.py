@@ -274,7 +274,8 @@ def health(service: ServiceDep) -> JSONResponse:
 
     store = service.store
     counts = store.count_runs()
-    owners = sorted({lease.owner for lease in store.leases() if lease.owner})
+    # held now: a lease row outlives its run, and an expired one's owner holds nothing
+    owners = sorted({lease.owner for lease in store.leases(live_at=time.time()) if lease.owner})
     url = service.store_url
     shown = redact_url(url) if "://" in url and not url.startswith("sqlite") else url
     rows = store.health_rows()

@@ -32,6 +32,19 @@ async def test_a_claimed_run_is_not_claimed_again_until_its_lease_expires(store:
     assert store.leases() == [second]
 
 
+async def test_live_leases_leave_out_the_expired(store: Store) -> None:
+    """`live_at` keeps only leases held until then (a worker's claim scans only these)."""
+    for rid in ("r1", "r2"):
+        await store.append([event(rid, 1, "run_started")], run=run_info(rid))
+    [short] = store.claim("a", lease_s=5, now=NOW, run_id="r1")
+    [long] = store.claim("b", lease_s=50, now=NOW, run_id="r2")
+    assert store.leases() == [short, long]
+    assert store.leases(live_at=NOW + 5) == [short, long]
+    assert store.leases(live_at=NOW + 6) == [long]
+    assert store.leases(run_ids=["r1"], live_at=NOW + 6) == []
+    assert store.leases(run_ids=["r2"], live_at=NOW + 6) == [long]
+
+
 async def test_a_late_write_of_the_old_owner_is_refused_whole(store: Store) -> None:
     """After a takeover the old owner's fenced append raises LeaseLost and writes nothing."""
     await store.append([event("r1", 1, "run_started")], run=run_info("r1"))

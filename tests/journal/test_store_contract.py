@@ -90,6 +90,24 @@ async def test_non_json_data_is_refused(store: Store) -> None:
     assert len(store.events(run_id="r1")) == 1
 
 
+async def test_events_come_back_as_json_copies_never_the_callers_objects(store: Store) -> None:
+    """What a store returns is the data as JSON round-trips it (tuples as lists, keys as
+    text), a fresh copy on every read: changing the caller's dict after the append, or one
+    read's data, changes nothing stored. A cycle is refused with a message."""
+    data = {"plan": {"steps": [1, 2]}, "pair": (1, "a"), 3: None}
+    await store.append([event("r1", 1, "decision", d=data)], run=run_info("r1"))
+    data["plan"]["steps"].append(99)
+    first = store.events(run_id="r1")[0].data
+    assert first == {"d": {"plan": {"steps": [1, 2]}, "pair": [1, "a"], "3": None}}
+    first["d"]["plan"]["steps"].clear()
+    assert store.events(run_id="r1")[0].data["d"]["plan"]["steps"] == [1, 2]
+    cycle: list[object] = []
+    cycle.append(cycle)
+    with pytest.raises(JournalError, match="Circular reference"):
+        await store.append([event("r1", 2, loop=cycle)])
+    assert len(store.events(run_id="r1")) == 1
+
+
 async def test_run_row_is_updated_by_later_appends(store: Store) -> None:
     """The run row given with an append replaces the previous one."""
     await store.append([event("r1", 1)], run=run_info("r1"))
