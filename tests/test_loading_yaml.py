@@ -88,3 +88,18 @@ def test_the_garbage_collector_is_paused_only_during_the_read(text: str) -> None
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_yaml_12_plain_scalars_libyaml_refuses_still_load(tmp_path: Path) -> None:
+    """`{description: :0}` is YAML 1.2 (a plain scalar may start with `:` before a safe character,
+    and YAML 1.2 dumpers write it so); libyaml, YAML 1.1, refuses it: ido reads it as 1.2 does,
+    locations included, and a text neither parser reads is still a located syntax error."""
+    from ido.loading.yamlfile import read_documents
+
+    docs, problems = read_documents(tmp_path / "c.yaml", "{capabilities: [{description: :0, n: 012, b: yes}]}\n")
+    assert problems == []
+    assert docs[0].data == {"capabilities": [{"description": ":0", "n": 12, "b": "yes"}]}
+    item = docs[0].node.value[0][1].value[0]
+    assert (item.value[0][1].start_mark.line, item.value[0][1].start_mark.column) == (0, 30)
+    _, problems = read_documents(tmp_path / "d.yaml", "{a: :0, b: [}\n")
+    assert [(p.line, p.column) for p in problems] == [(1, 13)]

@@ -123,6 +123,53 @@ def compose_all(text: str) -> list[Node | None]:
         composer.dispose()
 
 
+def compose_all_yaml12(text: str) -> list[Node | None] | Exception | None:
+    """Return `compose_all(text)` as YAML 1.2 reads it, through ruamel's pure-Python parser, or
+    the syntax error that refuses it too (its marks and messages as PyYAML's), or None.
+
+    libyaml follows YAML 1.1, which refuses a few texts 1.2 allows (a plain scalar starting with
+    `:` in a flow collection, `{a: :0}`, as YAML 1.2 dumpers write it); ido reads YAML 1.2, so
+    `read_documents` asks this one before reporting libyaml's syntax error. Only such files pay
+    ruamel's ~10x slower parse. Its nodes become PyYAML's, marks and shared (aliased) nodes kept.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError as RuamelError
+    from ruamel.yaml.nodes import MappingNode as RuamelMapping
+    from ruamel.yaml.nodes import ScalarNode as RuamelScalar
+
+    try:
+        found = list(YAML(typ="safe", pure=True).compose_all(text))
+    except RuamelError as exc:
+        return exc if getattr(exc, "problem_mark", None) is not None else None
+    except RecursionError:
+        return None
+    made: dict[int, Node] = {}
+
+    def mark(m: Any) -> yaml.Mark:
+        return yaml.Mark("<text>", m.index, m.line, m.column, None, 0)  # no buffer kept
+
+    def convert(node: Any) -> Node:
+        if id(node) in made:  # an alias: the same node, as libyaml's composer shares it
+            return made[id(node)]
+        tag = str(getattr(node.tag, "value", node.tag))
+        start, end = mark(node.start_mark), mark(node.end_mark)
+        out: Node
+        if isinstance(node, RuamelScalar):
+            out = ScalarNode(tag, node.value, start, end, getattr(node, "style", None))
+            made[id(node)] = out
+        elif isinstance(node, RuamelMapping):
+            out = MappingNode(tag, [], start, end)
+            made[id(node)] = out
+            out.value.extend((convert(k), convert(v)) for k, v in node.value)
+        else:
+            out = SequenceNode(tag, [], start, end)
+            made[id(node)] = out
+            out.value.extend(convert(v) for v in node.value)
+        return out
+
+    return [None if n is None else convert(n) for n in found]
+
+
 @dataclass(frozen=True)
 class Document:
     """One YAML document of a file: its plain `data`, its root `node`, and where it came from."""
@@ -188,7 +235,12 @@ def read_documents(path: Path, text: str | bytes | None = None) -> tuple[list[Do
         try:
             nodes = compose_all(text)
         except yaml.MarkedYAMLError as exc:
-            return [], [_syntax_problem(exc, text, shown)]
+            found = compose_all_yaml12(text)
+            if not isinstance(found, list):
+                # where YAML 1.2 itself stops when that is further on (libyaml stopped at 1.2 it refuses)
+                later = found is not None and _at(found) > _at(exc)
+                return [], [_syntax_problem(found if later else exc, text, shown)]  # type: ignore[arg-type]
+            nodes = found
         except (yaml.YAMLError, RecursionError) as exc:
             return [], [Problem(f"not readable as YAML: {exc}", path=shown, line=1, column=1)]
         builder = _Builder(shown)
@@ -209,6 +261,12 @@ def read_documents(path: Path, text: str | bytes | None = None) -> tuple[list[Do
         # Duplicate keys and unsupported features make the data ambiguous.
         return [], builder.problems
     return documents, []
+
+
+def _at(exc: Any) -> tuple[int, int]:
+    """Return the (line, column) a syntax error names (0, 0 when none)."""
+    mark = exc.problem_mark or exc.context_mark
+    return (mark.line, mark.column) if mark is not None else (0, 0)
 
 
 def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, path: str) -> Problem:
