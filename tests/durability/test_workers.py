@@ -70,7 +70,15 @@ def check_journal(url: str, ids: list[str], shop: ServiceServer, capsys: pytest.
                           if o["status"] == "succeeded" and not o.get("compensation"))
         assert all(n == 1 for n in forward.values()), (run_id, forward)
         keys = Counter(e.data["idempotency_key"] for e in evs if e.kind == "dispatched")
-        assert all(n == 1 for n in keys.values()), f"{run_id}: a key dispatched twice: {keys}"
+        for key, sent in keys.items():
+            # a key is sent again only after an answer that left it in doubt (a timeout or a lost
+            # connection on a loaded machine: the same key re-sent, never a new one), at most one success
+            answers = [o for o in outcomes if o.get("idempotency_key") == key]
+            failed = [o for o in answers if o["status"] != "succeeded"]
+            assert sent - 1 <= len(failed), f"{run_id}: key {key} dispatched {sent}x after {len(failed)} failures"
+            if sent > 1:  # what first left it in doubt: no answer, or a re-send after a crash
+                assert failed[0].get("error_kind") in ("timeout", "connection") or failed[0].get("resent"), failed
+            assert sum(o["status"] == "succeeded" for o in answers) <= 1, (run_id, key)
     for name in ENDPOINTS:
         effects = shop.side_effects(name)
         assert len(effects) == len(set(effects)), f"{name}: two side effects for one key"
