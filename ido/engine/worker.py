@@ -31,6 +31,9 @@ from ido.journal.leases import DEFAULT_LEASE_S, LeasedStore
 
 #: The key of a queued run's options that holds what the worker needs to start it.
 QUEUED = "queued"
+#: how long a free slot of a busy worker may wait for more to free before a claim fills them
+#: (`Worker.serve`): a claim is a write transaction, one per ended run cost the journal dearly.
+CLAIM_GATHER_S = 0.05
 
 
 def queue_run(
@@ -143,6 +146,8 @@ class Worker:
         )
         self.concurrency = concurrency
         self.poll_s = poll_s
+        #: free slots worth a claim at once (`serve`): a quarter of the concurrency
+        self._batch = max(1, concurrency // 4)
         self.on_finished = on_finished
         self.on_lost = on_lost
         self.engine = Engine(workspace, self.store, listeners=listeners, **dict(engine_options or {}))
@@ -167,6 +172,7 @@ class Worker:
         report = WorkerReport()
         heartbeat = max(self.store.lease_s / 3, 0.05)
         next_beat = time.monotonic() + heartbeat
+        freed_at = float("inf")  # since when a free slot waits for the next claim
         try:
             while not self.stopping.is_set():
                 if time.monotonic() >= next_beat:
@@ -176,8 +182,14 @@ class Worker:
                     await self._beat(report)
                 free = self.concurrency - len(self.tasks)
                 claimed: list[Lease] = []
-                if free > 0:
+                now = time.monotonic()
+                # a claim is a write transaction: taken for a batch of free slots, or once the
+                # oldest free slot has waited CLAIM_GATHER_S, not each time one run ends
+                if free > 0 and (free >= self._batch or not self.tasks or now >= freed_at + CLAIM_GATHER_S):
                     claimed = await self._claim(free if run_id is None else 1, run_id, once=once)
+                    freed_at = float("inf")
+                elif free > 0:
+                    freed_at = min(freed_at, now)
                 for lease in claimed:
                     self.tasks[lease.run_id] = asyncio.get_running_loop().create_task(
                         self._drive_again(self.tasks.get(lease.run_id), lease, report),
@@ -187,7 +199,8 @@ class Worker:
                     break
                 waiting = [*self.tasks.values()]
                 stop_wait = asyncio.ensure_future(self.stopping.wait())
-                timeout = max(0.0, min(self.poll_s, next_beat - time.monotonic()))
+                timeout = max(0.0, min(self.poll_s, next_beat - time.monotonic(),
+                                        freed_at + CLAIM_GATHER_S - time.monotonic()))
                 await asyncio.wait(
                     [*waiting, stop_wait], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )

@@ -49,13 +49,14 @@ def dead_local_owners(leases: Sequence[Lease], *, now: float | None = None) -> l
     at = time.time() if now is None else now
     host = socket.gethostname()
     dead = set()
-    for lease in leases:
-        name, _, rest = lease.owner.partition(":")
+    # one look per owner, not per lease: a worker holds a hundred leases, and a claim asks this
+    for owner in {lease.owner for lease in leases if lease.until >= at}:
+        name, _, rest = owner.partition(":")
         pid_text = rest.partition(":")[0]
-        if lease.until < at or name != host or not pid_text.isdigit():
+        if name != host or not pid_text.isdigit():
             continue
         if not _alive(int(pid_text)):
-            dead.add(lease.owner)
+            dead.add(owner)
     return sorted(dead)
 
 
