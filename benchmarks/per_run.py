@@ -32,7 +32,9 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -113,6 +115,21 @@ def unpack(ref: str, into: Path) -> Path:
     return into / "tree"
 
 
+def alternate(before: str, reps: int, measure_tree: Callable[[Path], dict[str, Any]],
+              now: dict[str, list[Any]], then: dict[str, list[Any]]) -> None:
+    """Measure the tree at `before` and this one `reps` times, alternately (so that load on the
+    shared machine hits both alike), appending each row's figure to `then` and `now`.
+    Called by this script and `benchmarks/plan_sharing.py`."""
+    with tempfile.TemporaryDirectory(prefix="per-run-") as tmp:
+        old = unpack(before, Path(tmp))
+        for rep in range(reps):
+            for tree, into in ((old, then), (ROOT, now)):
+                got = measure_tree(tree)
+                for key in into:
+                    into[key].append(got[key])
+            print(f"repetition {rep + 1}/{reps} done", file=sys.stderr)
+
+
 def measure(tree: Path, sim_runs: int) -> dict[str, float]:
     """Return one child's CPU seconds per run for each row, the code imported from `tree`."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
@@ -159,14 +176,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     now: dict[str, list[float]] = {k: [] for k, _ in ROWS}
     then: dict[str, list[float]] = {k: [] for k, _ in ROWS}
-    with tempfile.TemporaryDirectory(prefix="per-run-") as tmp:
-        old = unpack(args.before, Path(tmp))
-        for rep in range(args.reps):
-            for tree, into in ((old, then), (ROOT, now)):
-                got = measure(tree, args.sim_runs)
-                for key in into:
-                    into[key].append(got[key])
-            print(f"repetition {rep + 1}/{args.reps} done", file=sys.stderr)
+    alternate(args.before, args.reps, lambda tree: measure(tree, args.sim_runs), now, then)
     text = report(args.before, now, then, args, (load_before, os.getloadavg()[0]))
     print(text)
     if not args.no_write:

@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.per_run import unpack  # noqa: E402
+from benchmarks.per_run import alternate  # noqa: E402
 from benchmarks.results import replace_section  # noqa: E402
 
 CHILD = r'''
@@ -151,14 +151,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     now: dict[str, list[dict[str, float]]] = {k: [] for k, _ in ROWS}
     then: dict[str, list[dict[str, float]]] = {k: [] for k, _ in ROWS}
-    with tempfile.TemporaryDirectory(prefix="plan-sharing-") as tmp:
-        old = unpack(args.before, Path(tmp))
-        for rep in range(args.reps):
-            for tree, into in ((old, then), (ROOT, now)):
-                got = measure(tree, args.sim_runs)
-                for key in into:
-                    into[key].append(got[key])
-            print(f"repetition {rep + 1}/{args.reps} done", file=sys.stderr)
+    alternate(args.before, args.reps, lambda tree: measure(tree, args.sim_runs), now, then)
     text = report(args.label or args.before, now, then, args, (load_before, os.getloadavg()[0]))
     print(text)
     if not args.no_write:
