@@ -30,6 +30,7 @@ stores mostly what is its own. Opened by `ido.journal.open_store`.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 import time
@@ -91,6 +92,7 @@ _T = TypeVar("_T")
 _REGISTRY_TABLES = ("registry_revisions", "registry_entries")
 _HEADER = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 30_000
+_HEAD_READS = 5  # a file being created by another process is re-read this often at most
 #: an event's row key is run_key << 32 | seq: one integer, the rowid, no second index.
 _SEQ_BITS = 32
 _SEQ_MASK = (1 << _SEQ_BITS) - 1
@@ -258,9 +260,7 @@ class SQLiteStore(SharedRows, Store):
         if self.path.is_dir():
             raise self._not_a_journal("it is a folder")
         try:
-            with self.path.open("rb") as fh:
-                head = fh.read(100)
-            size = self.path.stat().st_size
+            head, size = self._read_head()
         except FileNotFoundError:
             if must_exist:
                 raise JournalError(f"there is no journal at {self.path}; pass --store") from None
@@ -300,6 +300,21 @@ class SQLiteStore(SharedRows, Store):
                 f"from it; put {wal.name} back next to it (copy journals with both files), or "
                 f"delete {shm.name} to open the journal without them"
             )
+
+    def _read_head(self) -> tuple[bytes, int]:
+        """Return the file's first 100 bytes and its size, read so that they agree.
+
+        A process creating the journal at this instant writes its first page in one call; a
+        header read before that call and a size taken after it would make a file being
+        created look cut short, so the pair is read again until the size explains the head.
+        """
+        for _ in range(_HEAD_READS):
+            with self.path.open("rb") as fh:
+                head = fh.read(100)
+                size = os.fstat(fh.fileno()).st_size
+            if len(head) == min(size, 100):
+                break
+        return head, size
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -131,3 +132,29 @@ def test_folder_in_place_of_the_file_is_refused(tmp_path: Path) -> None:
     """Pointing the store at a folder gives a clear error."""
     with pytest.raises(JournalError, match="is not an ido journal: it is a folder"):
         SQLiteStore(tmp_path)
+
+
+def test_journal_whose_first_page_lands_while_it_is_checked_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process creating the journal writes its first page after this opener read an
+    empty head: the opener reads again and opens it, rather than calling it truncated (seen
+    with six processes creating one journal at once)."""
+    made = tmp_path / "made.db"
+    SQLiteStore(made).close()
+    target = tmp_path / "journal.db"
+    target.touch()
+    real_fstat = os.fstat
+    landed = []
+
+    def fstat_after_the_first_page(fd: int) -> os.stat_result:
+        if not landed:  # the creator's write lands between this opener's read and its fstat
+            landed.append(True)
+            target.write_bytes(made.read_bytes())
+        return real_fstat(fd)
+
+    monkeypatch.setattr(os, "fstat", fstat_after_the_first_page)
+    store = SQLiteStore(target)
+    monkeypatch.undo()
+    assert landed and store.list_runs() == []
+    store.close()

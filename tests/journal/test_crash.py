@@ -98,6 +98,22 @@ OPENER = textwrap.dedent("""
 """)
 
 
+def _reap(procs: list[subprocess.Popen[str]]) -> list[str]:
+    """Wait for every process (killing what outlives the timeout) and return the stderr of
+    each that failed: all are reaped before any assertion, so a failure leaks no process or
+    pipe into the tests that follow."""
+    errors = []
+    for proc in procs:
+        try:
+            _, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        if proc.returncode != 0:
+            errors.append(err)
+    return errors
+
+
 def test_processes_creating_one_journal_at_once_all_open_it(tmp_path: Path) -> None:
     """Openers of one new journal that meet in SQLite's rollback mode (a deadlock SQLite breaks
     by answering "database is locked" at once, busy timeout or not) all end up with the journal."""
@@ -109,9 +125,8 @@ def test_processes_creating_one_journal_at_once_all_open_it(tmp_path: Path) -> N
                              env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
             for _ in range(6)
         ]
-        for proc in procs:
-            _, err = proc.communicate(timeout=120)
-            assert proc.returncode == 0, err
+        errors = _reap(procs)
+        assert errors == [], errors
         store = SQLiteStore(db)
         assert store.list_runs() == []
         store.close()
@@ -125,9 +140,8 @@ def test_two_processes_share_one_journal(tmp_path: Path) -> None:
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
         for tag in ("left", "right")
     ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
+    errors = _reap(procs)
+    assert errors == [], errors
     store = SQLiteStore(db)
     assert len(store.list_runs()) == 20
     for run in store.list_runs():
