@@ -22,6 +22,7 @@ from pydantic import TypeAdapter
 
 from ido.decisions import ALTERNATIVES_REF, DecisionRecord, Revisions
 from ido.journal.base import Store
+from ido.journal.jsontext import freeze
 from ido.model import Capability, Intent, Policy
 from ido.planning.types import Alternative
 
@@ -94,7 +95,7 @@ class RecordWriter:
                 # of dumped data would only lengthen the garbage collector's full passes
                 if len(self._dumped) > 256:
                     self._dumped.clear()
-                hit = (value, _dump(value))
+                hit = (value, freeze(_dump(value)))  # read-only, its JSON text made once
                 self._dumped[key] = hit
             data[name] = hit[1]
         return data

@@ -8,40 +8,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from ido.errors import JournalError, LeaseLost, UsageError
 from ido.journal.base import Event, Lease, RunInfo
+from ido.journal.jsontext import compact_json, compact_record
 
 #: How many candidate run ids an error message lists before "...".
 _SHOWN = 8
-
-
-#: json's encoder with the journal's settings: compact, UTF-8 text, no NaN or infinities.
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-#: its C encoder made once (`json.dumps` builds an encoder and a C encoder per call, which costs
-#: more than encoding a short value). No circular check (markers None): a cycle ends in
-#: RecursionError where json.dumps says "Circular reference detected" (`encode` asks it then).
-_C_COMPACT = None if c_make_encoder is None else c_make_encoder(
-    None, _COMPACT.default, encode_basestring, None, ":", ",", False, False, False
-)
-
-
-def compact_json(value: Any) -> str:
-    """Return `value` as `json.dumps(value, separators=(",", ":"), ensure_ascii=False,
-    allow_nan=False)` does, through json's C encoder made once; raises TypeError or
-    ValueError as json does, RecursionError for a cycle. Called for every event stored
-    (`encode`, `ido.journal.codec`)."""
-    if _C_COMPACT is None:
-        return _COMPACT.encode(value)
-    return "".join(_C_COMPACT(value, 0))
 
 
 def encode(data: Any, *, what: str) -> str:
     """Return `data` as compact JSON; raises JournalError naming `what` when it is not JSON-able."""
     try:
         try:
+            if type(data) is dict:  # a record sharing frozen values: their text made once
+                spliced = compact_record(data)
+                if spliced is not None:
+                    return spliced
             return compact_json(data)
         except RecursionError:  # a cycle, or nested too deep: json.dumps says which
             return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

@@ -41,7 +41,8 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from ido.errors import JournalCorrupted, JournalError
-from ido.journal._common import compact_json, encode
+from ido.journal._common import encode
+from ido.journal.jsontext import compact_json, json_text
 
 #: a dict or list inside a shared part whose compact JSON is at least this long is shared too.
 SHARE_MIN = 128
@@ -415,11 +416,29 @@ def _chunked(items: list[Any] | tuple[Any, ...], blobs: dict[bytes, tuple[str, b
     return f'{{"{CHUNKS}":[{",".join(refs)}]}}'
 
 
-def _blob(text: str, blobs: dict[bytes, tuple[str, bytes]], path: str) -> str:
-    raw = text.encode()
-    key = digest(raw)
+def _blob(text: str, blobs: dict[bytes, tuple[str, bytes]], path: str, *, same: bool = False) -> str:
+    """Return the reference to `text` stored as a blob under `path`, adding it to `blobs`.
+    `same`: `text` is a frozen value's (`ido.journal.jsontext`), the very string each time, so
+    its bytes and digest are remembered by identity rather than made again per record."""
+    hit = _SAME_BLOBS.get(id(text)) if same else None
+    if hit is not None and hit[0] is text:
+        _, raw, key, ref = hit
+    else:
+        raw = text.encode()
+        key = digest(raw)
+        ref = f'{{"{REF}":"{ref_text(key)}"}}'
+        if same:
+            if len(_SAME_BLOBS) >= _SAME_BLOBS_KEPT:
+                _SAME_BLOBS.clear()
+            _SAME_BLOBS[id(text)] = (text, raw, key, ref)
     blobs[key] = (path, raw)
-    return f'{{"{REF}":"{ref_text(key)}"}}'
+    return ref
+
+
+#: id(text) -> (text, its bytes, digest, reference) of the frozen values' texts made blobs lately
+#: (held, so an id is not reused while remembered); records share the current few.
+_SAME_BLOBS: dict[int, tuple[str, bytes, bytes, str]] = {}
+_SAME_BLOBS_KEPT = 256
 
 
 def _text(value: Any, blobs: dict[bytes, tuple[str, bytes]], share_min: int | None, *,
@@ -491,11 +510,15 @@ def _record_text(data: dict[Any, Any], blobs: dict[bytes, tuple[str, bytes]]) ->
             if type(v) is str:
                 parts.append(f"{key}:{encode_basestring(v)}")
             elif isinstance(v, dict | list | tuple):
-                text = _encode(v)
+                made = json_text(v)  # a frozen value shared by many records: its text made once
+                text = _encode(v) if made is None else made
                 if '"$' in text:
                     return None
                 if len(text) >= TOP_SHARE_MIN:
-                    text = _blob(text, blobs, str(k)) if len(text) <= NEST_MIN else _shared(v, blobs, str(k))
+                    if len(text) > NEST_MIN:
+                        text = _shared(v, blobs, str(k))
+                    else:
+                        text = _blob(text, blobs, str(k), same=made is not None)
                 parts.append(f"{key}:{text}")
             else:
                 parts.append(f"{key}:{_text(v, blobs, None)}")
