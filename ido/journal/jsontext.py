@@ -75,7 +75,8 @@ def compact_record(data: dict[Any, Any]) -> str | None:
             return compact_json(data)  # frozen values encode as the plain ones, only slower
         pieces.append((at, len(quoted), value_text))
     pieces.sort()
-    out, done = [], 0
+    out: list[str] = []
+    done = 0
     for at, length, value_text in pieces:
         out += (text[done:at], value_text)
         done = at + length
