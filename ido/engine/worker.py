@@ -330,6 +330,7 @@ class Worker:
             before.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await before
+            taken = None  # read before it stopped: an append of its in flight may have landed since
         return await self._drive(lease, report, taken)
 
     async def _drive(self, lease: Lease, report: WorkerReport, taken: Taken | None) -> RunResult | None:
