@@ -24,7 +24,8 @@ not for every incident). The observer door does not say which run asks, so
 the runner sets `CURRENT_RUN` (a context variable, inherited by the run's
 asyncio task) when it starts a run; outside any run observers see the shared
 facts only. A fault targeting an observer by name makes it fail while it is
-down, hangs or flaps down (kind `connection`/`timeout`).
+down, hangs or flaps down (kind `connection`/`timeout`); a capability that is down
+refuses the connection (kind `unreachable`: the call did not act).
 
 Quota throttling (HTTP 429) is raised as `ExecutionError(kind="client",
 status=429)` with "throttled" in the message: the engine should read a 429
@@ -226,7 +227,7 @@ class SimulatedWorld:
 
         if effect.down:
             await asyncio.sleep(min(FAST_FAILURE_S, timeout))
-            raise self._error(effect.labels, cap, "connection", f"{cap.name}: connection refused{injected}")
+            raise self._error(effect.labels, cap, "unreachable", f"{cap.name}: connection refused{injected}")
         if effect.hang:
             await asyncio.sleep(timeout)
             raise self._error(effect.labels, cap, "timeout", f"{cap.name}: no answer within {timeout:g}s{injected}")

@@ -67,7 +67,7 @@ def test_down_fails_fast_with_connection_errors_only_in_its_window() -> None:
     rows = outcomes(capability(), [fault(target="payment.a", kind="down", at="5s", **{"for": "5s"})])
     inside = [r for r in rows if 5 <= r[0] < 10]
     outside = [r for r in rows if r[0] < 5 or r[0] >= 10]
-    assert {r[1] for r in inside} == {"connection"}
+    assert {r[1] for r in inside} == {"unreachable"}
     assert all(r[2] < 0.01 for r in inside)
     assert {r[1] for r in outside} == {"ok"}
 
@@ -106,7 +106,7 @@ def test_flap_is_down_for_its_duty_of_each_period() -> None:
     """A `flap` fault alternates: down in the first `duty` of each period, up in the rest."""
     rows = outcomes(capability(), [fault(target="payment.a", kind="flap", period="10s", duty=0.3)], n=300)
     for start, kind, _, _ in rows:
-        assert (kind == "connection") == ((start % 10) < 3)
+        assert (kind == "unreachable") == ((start % 10) < 3)
 
 
 def test_slow_degrade_ramps_up_failures_and_latency() -> None:
