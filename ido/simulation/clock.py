@@ -22,15 +22,21 @@ Used by `ido.simulation.runner` and `ido.simulation.single` through
 from __future__ import annotations
 
 import asyncio
+import heapq
 import math
 import selectors
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from ido.clock import Clock
+
 T = TypeVar("T")
 
 #: How long (wall seconds) the loop waits for a worker thread before calling it a deadlock.
 THREAD_WAIT_LIMIT = 300.0
+#: asyncio's thresholds for rebuilding its timer heap (`asyncio.base_events`, Python 3.11-3.13).
+_MIN_SCHEDULED_TIMER_HANDLES = 100
+_MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5
 
 
 class VirtualTimeError(RuntimeError):
@@ -92,6 +98,43 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         """Return the virtual clock's seconds (never decreases)."""
         return self._virtual_now
 
+    def _run_once(self) -> None:
+        # asyncio's iteration, minus what cannot matter while callbacks are ready: the clock
+        # cannot move then and `_JumpingSelector` does not poll, so the poll, the timeout and
+        # the events are skipped; and further iterations follow in this call until the ready
+        # queue empties or the loop is stopping (`run_forever` would call again at once).
+        # Every step that orders callbacks is asyncio's own, in the same order: the
+        # cancelled-timer sweep, due timers appended after the ready ones, then exactly the
+        # callbacks that were ready when the iteration began. An empty queue (the clock jumps),
+        # a worker thread to wait for, or debug mode take asyncio's path unchanged.
+        ready: Any = self._ready  # type: ignore[attr-defined]
+        if not ready or self._threads_pending or self._debug:  # type: ignore[attr-defined]
+            super()._run_once()  # type: ignore[misc]
+            return
+        while ready:
+            scheduled: list[Any] = self._scheduled  # type: ignore[attr-defined]
+            count = len(scheduled)
+            if count > _MIN_SCHEDULED_TIMER_HANDLES and (
+                self._timer_cancelled_count / count > _MIN_CANCELLED_TIMER_HANDLES_FRACTION  # type: ignore[attr-defined]
+            ):
+                super()._run_once()  # type: ignore[misc]  # asyncio rebuilds the timer heap its way
+            else:
+                while scheduled and scheduled[0]._cancelled:
+                    self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+                    heapq.heappop(scheduled)._scheduled = False
+                now = self._virtual_now
+                while scheduled and scheduled[0]._when < now:
+                    handle = heapq.heappop(scheduled)
+                    handle._scheduled = False
+                    ready.append(handle)
+                for _ in range(len(ready)):
+                    handle = ready.popleft()
+                    if not handle._cancelled:
+                        handle._run()
+                handle = None  # breaks a cycle should a callback raise
+            if self._stopping or self._threads_pending:  # type: ignore[attr-defined]
+                return
+
     def _advance(self, timeout: float) -> None:
         # Jump to just past the earliest timer: with a clock resolution of 0 a timer fires
         # only once the clock has passed its time, so it never runs early (asyncio's usual
@@ -141,6 +184,33 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
                 "non-deterministic; route the capability through the simulated world "
                 "(invoke: sim) or run it on a normal event loop"
             )
+
+
+class VirtualClock(Clock):
+    """An `ido.clock.Clock` that reads a `VirtualTimeLoop`'s clock directly.
+
+    `now()` is the loop's `time()` (what `Clock` reads through the running loop),
+    without looking the loop up on every read: the engine reads the clock some
+    ninety times per simulated run. Made by the simulation runner and
+    `ido.simulation.single` for the loop they run on.
+    """
+
+    def __init__(self, loop: VirtualTimeLoop, epoch: float | None = None) -> None:
+        super().__init__(epoch)
+        self._loop = loop
+
+    def now(self) -> float:
+        """Return the loop's virtual seconds."""
+        return self._loop._virtual_now
+
+
+def loop_clock(epoch: float | None = None) -> Clock:
+    """Return a clock of the running loop: a `VirtualClock` on a `VirtualTimeLoop`, else a `Clock`.
+
+    Called from within the loop by the simulation runner and `ido.simulation.single`.
+    """
+    loop = asyncio.get_running_loop()
+    return VirtualClock(loop, epoch) if isinstance(loop, VirtualTimeLoop) else Clock(epoch)
 
 
 def run_virtual(coro_factory: Callable[[], Awaitable[T]], *, start: float = 0.0) -> T:
