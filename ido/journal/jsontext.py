@@ -44,21 +44,50 @@ def compact_json(value: Any) -> str:
 
 def compact_record(data: dict[Any, Any]) -> str | None:
     """Return `compact_json(data)` for a dict some of whose values are frozen whole, their text
-    reused rather than encoded again; None when none is (or a key is not text), so the
-    caller encodes it as usual. Called by `ido.journal._common.encode` for every event."""
-    for value in data.values():
+    reused rather than encoded again; None when none is, so the caller encodes it as usual.
+    Called by `ido.journal._common.encode` for every event.
+
+    The dict is encoded once with a mark standing in for each frozen value, and each mark's
+    text is then replaced by the value's. A mark is a string no record of the engine holds;
+    should the data hold one anyway (its quoted text is found more than once), the record
+    is encoded whole, frozen values too: the text is the same either way.
+    """
+    frozen: list[tuple[Any, str]] | None = None
+    for key, value in data.items():
         kind = type(value)
         if kind is FrozenList or kind is FrozenDict:
-            break
-    else:
+            if value.json_text is None:
+                continue  # frozen as a part of a larger value: encoded as it is
+            if frozen is None:
+                frozen = []
+            frozen.append((key, value.json_text))
+    if frozen is None:
         return None
-    parts = []
-    for key, value in data.items():
-        if type(key) is not str:
-            return None
-        text = json_text(value)
-        parts.append(f"{encode_basestring(key)}:{compact_json(value) if text is None else text}")
-    return "{" + ",".join(parts) + "}"
+    stand_in = dict(data)
+    for index, (key, _) in enumerate(frozen):
+        stand_in[key] = _MARK % index
+    text = compact_json(stand_in)
+    pieces = []
+    for index, (_, value_text) in enumerate(frozen):
+        quoted = _QUOTED_MARK % index
+        at = text.find(quoted)
+        if at < 0 or text.find(quoted, at + 1) >= 0:
+            return compact_json(data)  # frozen values encode as the plain ones, only slower
+        pieces.append((at, len(quoted), value_text))
+    pieces.sort()
+    out: list[str] = []
+    done = 0
+    for at, length, value_text in pieces:
+        out += (text[done:at], value_text)
+        done = at + length
+    out.append(text[done:])
+    return "".join(out)
+
+
+#: what stands in for the i-th frozen value while a record is encoded (`compact_record`), and
+#: its JSON text (json writes a NUL as \u0000).
+_MARK = "\x00ido.jsontext.frozen.%d\x00"
+_QUOTED_MARK = '"\\u0000ido.jsontext.frozen.%d\\u0000"'
 
 
 def _refuse(self: Any, *args: Any, **kwargs: Any) -> NoReturn:

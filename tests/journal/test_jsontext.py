@@ -19,6 +19,8 @@ _keys = st.one_of(st.sampled_from(["$r", "$d", "alternatives", "plan", "health"]
 _scalars = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=40),
+    # what stands in for a frozen value while a record is encoded: data holding it anyway
+    st.sampled_from(["\x00ido.jsontext.frozen.0\x00", "\x00ido.jsontext.frozen.1\x00"]),
 )
 # some values long enough to be stored as blobs (TOP_SHARE_MIN), made by repetition
 _long = st.integers(0, 400).map(lambda n: [f"alternative {i}: costlier by {i / 7}" for i in range(n)])
@@ -41,7 +43,8 @@ def test_records_sharing_frozen_values_are_stored_as_their_plain_twins(
 ) -> None:
     """The JSON text (memory and PostgreSQL journals) and the packed row and blobs (SQLite) of a
     record with frozen values are those of the same record with plain ones, twice in a row
-    (the second time from the remembered texts and digests)."""
+    (the second time from the remembered texts and digests), also when the data hold the
+    string that stands in for a frozen value while the record is encoded."""
     shared = _share(data, which)
     packer = Packer({1: ZDICT_1.encode()}, current=1)
     plain = packer.pack(data, what="plain")
