@@ -55,6 +55,7 @@ class _JumpingSelector:
         loop = self._loop
         if loop._threads_pending:
             # A worker thread will wake us through the self-pipe; the virtual clock waits.
+            loop._poked = False
             events = self._inner.select(THREAD_WAIT_LIMIT if timeout != 0 else 0)
             if not events and timeout != 0:
                 raise VirtualTimeError(
@@ -66,6 +67,7 @@ class _JumpingSelector:
             # poll for. A thread's callback (call_soon_threadsafe) is in `_ready` already; its
             # wake-up byte in the self-pipe is drained by a later poll, before the clock moves.
             return []
+        loop._poked = False  # cleared before the poll: a byte written after it sets it again
         events = self._inner.select(0)
         if events:
             return events
@@ -87,6 +89,8 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def __init__(self, start: float = 0.0) -> None:
         self._virtual_now = float(start)
         self._threads_pending = 0
+        #: a byte may wait in the self-pipe since the selector was last polled (`_write_to_self`).
+        self._poked = False
         self._allow_readers = True  # the base class registers its self-pipe while constructing
         real = selectors.DefaultSelector()
         super().__init__(real)
@@ -99,41 +103,57 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return self._virtual_now
 
     def _run_once(self) -> None:
-        # asyncio's iteration, minus what cannot matter while callbacks are ready: the clock
-        # cannot move then and `_JumpingSelector` does not poll, so the poll, the timeout and
-        # the events are skipped; and further iterations follow in this call until the ready
-        # queue empties or the loop is stopping (`run_forever` would call again at once).
-        # Every step that orders callbacks is asyncio's own, in the same order: the
-        # cancelled-timer sweep, due timers appended after the ready ones, then exactly the
-        # callbacks that were ready when the iteration began. An empty queue (the clock jumps),
-        # a worker thread to wait for, or debug mode take asyncio's path unchanged.
-        ready: Any = self._ready  # type: ignore[attr-defined]
-        if not ready or self._threads_pending or self._debug:  # type: ignore[attr-defined]
+        # asyncio's iteration (`BaseEventLoop._run_once`), done leaner, and followed in the same
+        # call by the next ones for as long as `run_forever` would call again at once (not
+        # stopping). Every step that orders callbacks is asyncio's own, in its order: the
+        # cancelled-timer sweep (or heap rebuild), the clock's jump to the next timer when
+        # nothing is ready, due timers appended after the ready callbacks, then exactly the
+        # callbacks that were ready when the iteration began. What is left out cannot change
+        # that order: polling the selector while callbacks are ready (`_JumpingSelector` does
+        # not) or when no byte can be waiting in the self-pipe. A worker thread to wait for,
+        # a byte to read, debug mode, a heap to rebuild or a deadlock take asyncio's path.
+        if self._threads_pending or self._debug or self._stopping:  # type: ignore[attr-defined]
             super()._run_once()  # type: ignore[misc]
             return
-        while ready:
+        ready: Any = self._ready  # type: ignore[attr-defined]
+        signals = getattr(self, "_signal_handlers", None)  # a signal's byte comes without _write_to_self
+        while True:
             scheduled: list[Any] = self._scheduled  # type: ignore[attr-defined]
             count = len(scheduled)
             if count > _MIN_SCHEDULED_TIMER_HANDLES and (
                 self._timer_cancelled_count / count > _MIN_CANCELLED_TIMER_HANDLES_FRACTION  # type: ignore[attr-defined]
             ):
-                super()._run_once()  # type: ignore[misc]  # asyncio rebuilds the timer heap its way
-            else:
-                while scheduled and scheduled[0]._cancelled:
-                    self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
-                    heapq.heappop(scheduled)._scheduled = False
-                now = self._virtual_now
-                while scheduled and scheduled[0]._when < now:
-                    handle = heapq.heappop(scheduled)
-                    handle._scheduled = False
-                    ready.append(handle)
-                for _ in range(len(ready)):
-                    handle = ready.popleft()
-                    if not handle._cancelled:
-                        handle._run()
-                handle = None  # breaks a cycle should a callback raise
-            if self._stopping or self._threads_pending:  # type: ignore[attr-defined]
+                super()._run_once()  # type: ignore[misc]
+                if self._threads_pending or self._debug or self._stopping:  # type: ignore[attr-defined]
+                    return
+                continue
+            while scheduled and scheduled[0]._cancelled:
+                self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+                heapq.heappop(scheduled)._scheduled = False
+            if not ready:
+                if self._poked or not scheduled or signals:
+                    super()._run_once()  # type: ignore[misc]  # polls (and drains), or raises the deadlock
+                    if self._threads_pending or self._debug or self._stopping:  # type: ignore[attr-defined]
+                        return
+                    continue
+                self._virtual_now = max(self._virtual_now, math.nextafter(scheduled[0]._when, math.inf))
+            now = self._virtual_now
+            while scheduled and scheduled[0]._when < now:
+                handle = heapq.heappop(scheduled)
+                handle._scheduled = False
+                ready.append(handle)
+            for _ in range(len(ready)):
+                handle = ready.popleft()
+                if not handle._cancelled:
+                    handle._run()
+            handle = None  # breaks a cycle should a callback raise
+            if self._threads_pending or self._debug or self._stopping:  # type: ignore[attr-defined]
                 return
+
+    def _write_to_self(self) -> None:
+        # A byte for the self-pipe (call_soon_threadsafe): the next jump of the clock polls first.
+        self._poked = True
+        super()._write_to_self()  # type: ignore[misc]
 
     def _advance(self, timeout: float) -> None:
         # Jump to just past the earliest timer: with a clock resolution of 0 a timer fires
