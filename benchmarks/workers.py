@@ -22,7 +22,11 @@ moves only when the lease expires). Figure: kill → the first event written
 by the new owner, for leases of 1 s and 10 s.
 
     eval "$(bash .ci/postgres.sh)"          # a local PostgreSQL (or set IDO_BENCH_POSTGRES)
-    python benchmarks/workers.py [--quick] [--runs N] [--reps N] [--no-dbos]
+    python benchmarks/workers.py [--quick] [--runs N] [--reps N] [--no-dbos] [--against TREE]
+
+`--against TREE` (another checkout, e.g. `git archive main | tar -x -C /tmp/main`) also
+measures the 1-worker rows of both trees in alternating fresh processes, for a
+before/after ratio on a shared machine.
 
 Prints a table and replaces its section of benchmarks/RESULTS.md.
 """
@@ -283,6 +287,47 @@ def failover(root: Path, url: str, lease: str, how: signal.Signals) -> tuple[flo
         stop(procs)
 
 
+# -- side by side with another checkout ---------------------------------------------------------
+
+#: One throughput sample of the tree in argv[1], in a process of its own (its code, its workers).
+AGAINST_CHILD = textwrap.dedent('''
+    import sys, tempfile
+    from pathlib import Path
+    tree, kind, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    sys.path.insert(0, tree)
+    from benchmarks import workers as W
+    tmp = Path(tempfile.mkdtemp(prefix="ido-against-"))
+    root = W.workspace(tmp / "ws")
+    url = W.fresh_pg(W.pg_base(), "ido_against") if kind == "PostgreSQL" else f"sqlite:///{tmp / 'j.db'}"
+    print(W.ido_throughput(root, url, 1, runs))
+''')
+
+
+def against(other: Path, runs: int, reps: int, kinds: list[str]) -> dict[str, dict[str, list[float]]]:
+    """Return 1-worker steps/s of `other` and of this tree, by store kind, sampled alternately."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for _ in range(reps):
+        for kind in kinds:
+            for name, tree in (("other", other), ("this", ROOT)):
+                done = subprocess.run([sys.executable, "-c", AGAINST_CHILD, str(tree), kind, str(runs)],
+                                      capture_output=True, text=True, timeout=900, cwd=tree)
+                if done.returncode != 0:
+                    raise RuntimeError(f"{tree}: {done.stderr.strip().splitlines()[-1:]}")
+                out.setdefault(kind, {}).setdefault(name, []).append(float(done.stdout.split()[-1]))
+    return out
+
+
+def render_against(other: Path, found: dict[str, dict[str, list[float]]]) -> list[str]:
+    lines = ["", f"Side by side with `{other}` (1 worker, alternating fresh processes, steps/s, every sample):",
+             "", "| store | other tree | this tree | this/other (medians) |", "|---|---|---|---:|"]
+    for kind, by in found.items():
+        old, new = by["other"], by["this"]
+        ratio = statistics.median(new) / statistics.median(old)
+        lines.append(f"| {kind} | {', '.join(f'{x:.0f}' for x in old)} | {', '.join(f'{x:.0f}' for x in new)} "
+                     f"| {ratio:.2f}x |")
+    return lines
+
+
 # -- the report ---------------------------------------------------------------------------------
 
 def main() -> None:
@@ -292,6 +337,8 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--no-dbos", action="store_true")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md")
+    parser.add_argument("--against", type=Path, metavar="TREE",
+                        help="also measure another checkout's 1-worker rows, alternating with this one")
     args = parser.parse_args()
     runs, reps = (150, 1) if args.quick else (args.runs, args.reps)
     base = pg_base()
@@ -325,6 +372,9 @@ def main() -> None:
         notes.append("PostgreSQL rows not measured: set IDO_BENCH_POSTGRES or run "
                      '`eval "$(bash .ci/postgres.sh)"` first')
     report = render(samples, fail_rows, runs, reps, "PostgreSQL" if base else "SQLite", notes)
+    if args.against is not None:
+        kinds = ["PostgreSQL", "SQLite"] if base else ["SQLite"]
+        report += "\n" + "\n".join(render_against(args.against, against(args.against, runs, reps, kinds)))
     print(report)
     if not args.no_write:
         replace_section("workers", report)

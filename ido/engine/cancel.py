@@ -105,9 +105,13 @@ class SignalWatch:
         self.poll_s = poll_s
         self.task: asyncio.Task[None] | None = None
 
-    def check(self, run: RunState) -> None:
-        """Read `run`'s requests now (a run launched or resumed here: before its first decision)."""
-        self._apply([run], self.source.signals(run_ids=[run.run_id]))
+    def check(self, run: RunState, found: Sequence[Signal] | None = None) -> None:
+        """Hand `run` its requests before its first decision (a run launched or resumed here).
+
+        `found`: its signals as the caller read them after taking the run (a worker
+        reads those of all the runs of a claim at once); None reads them now.
+        """
+        self._apply([run], self.source.signals(run_ids=[run.run_id]) if found is None else found)
 
     def start(self) -> None:
         """Start polling in the background (once)."""

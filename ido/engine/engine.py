@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import random
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ido.clock import Clock
@@ -74,7 +74,7 @@ from ido.engine.steps import Steps
 from ido.engine.strategies import STRATEGIES
 from ido.engine.wake import woken
 from ido.errors import IdoError, UsageError
-from ido.journal.base import TERMINAL_STATUSES, Store
+from ido.journal.base import TERMINAL_STATUSES, Signal, Store
 from ido.model import Capability, Intent, Observer, Policy, Scalar
 from ido.planning.types import Plan
 
@@ -208,12 +208,16 @@ class Engine:
     async def start(
         self, intent: Intent | str, *, inputs: Mapping[str, Any] | None = None,
         set_facts: Mapping[str, Scalar] | None = None, options: Mapping[str, Any] | None = None,
+        registry_checked: bool = False, signals: Sequence[Signal] | None = None,
     ) -> str:
         """Start a run in the background and return its id; `wait(run_id)` gives its result.
 
         Raises UsageError for an unknown intent, bad inputs or an unknown strategy.
+        `registry_checked` and `signals` come from a caller that read the registry's
+        head and the run's signals after the run was submitted (a worker, once per
+        claim, off the loop): then neither is read here, on the loop, per run.
         """
-        self.follow_registry(fresh=True)
+        self.follow_registry(fresh=not registry_checked)
         intent_model = self.intent(intent)
         opts = dict(options or {})
         strategy = str(opts.get("strategy", self.strategy))
@@ -242,7 +246,7 @@ class Engine:
             "revisions": run.info(0).revisions, "options": opts,
         })
         await self.flush(run)
-        self._launch(run)
+        self._launch(run, signals)
         return run_id
 
     async def wait(self, run_id: str) -> RunResult:
@@ -260,9 +264,14 @@ class Engine:
         run.answer = (approved, by)
         run.wake.set()
 
-    async def resume(self, run_id: str) -> RunResult:
-        """Return the result of continuing an unfinished run from its journal (after a crash)."""
-        self.follow_registry(fresh=True)
+    async def resume(
+        self, run_id: str, *, registry_checked: bool = False, signals: Sequence[Signal] | None = None,
+    ) -> RunResult:
+        """Return the result of continuing an unfinished run from its journal (after a crash).
+
+        `registry_checked` and `signals`: as for `start`.
+        """
+        self.follow_registry(fresh=not registry_checked)
         run = await rebuild(self, run_id)
         if run.status in TERMINAL_STATUSES:
             return self._result(run)
@@ -270,7 +279,7 @@ class Engine:
             self.runs[run.run_id] = run
             run.task = asyncio.get_running_loop().create_task(self._compensate(run))
         else:
-            self._launch(run)
+            self._launch(run, signals)
         return await self.wait(run.run_id)
 
     async def close(self) -> None:
@@ -420,14 +429,14 @@ class Engine:
     def _live_runs(self) -> list[RunState]:
         return [r for r in self.runs.values() if r.task is not None and not r.task.done()]
 
-    def _launch(self, run: RunState) -> None:
+    def _launch(self, run: RunState, signals: Sequence[Signal] | None = None) -> None:
         self.runs[run.run_id] = run
         self._probes.start(self.capability_list, self.prober)
         if self.registry is not None and self._registry_watch is None:
             self._registry_watch = asyncio.get_running_loop().create_task(
                 self._watch_registry(), name="ido-registry-watch")
         if self.signals is not None:
-            self.signals.check(run)  # a request made before this engine took the run
+            self.signals.check(run, signals)  # a request made before this engine took the run
             self.signals.start()
         run.task = asyncio.get_running_loop().create_task(self._drive(run), name=f"ido-run-{run.run_id}")
 

@@ -26,8 +26,9 @@ from typing import Any
 from ido.engine.engine import Engine
 from ido.engine.run import RunResult
 from ido.errors import IdoError, JournalError, LeaseLost, UsageError
-from ido.journal.base import TERMINAL_STATUSES, Condition_, Lease, RunInfo, Store
+from ido.journal.base import TERMINAL_STATUSES, Condition_, Lease, RunInfo, Signal, Store
 from ido.journal.leases import DEFAULT_LEASE_S, LeasedStore
+from ido.registry import LiveRegistry
 
 #: The key of a queued run's options that holds what the worker needs to start it.
 QUEUED = "queued"
@@ -119,6 +120,21 @@ def _append_in_thread(store: Store, info: RunInfo) -> None:
         raise errors[0]
 
 
+@dataclass(frozen=True)
+class Taken:
+    """What a worker read of a run right after claiming it, off the loop (`Worker._take`).
+
+    `to_start`: queued and not started yet; `signals`: the run's requests (cancel,
+    approval answers) as of the claim; `registry_checked`: the registry's head was
+    read after the claim, so the run starts under a revision no older than its submission.
+    """
+
+    info: RunInfo
+    to_start: bool
+    signals: tuple[Signal, ...]
+    registry_checked: bool
+
+
 @dataclass
 class WorkerReport:
     """What a worker did: the runs it finished, and those it gave up (lease lost or stopped)."""
@@ -185,14 +201,16 @@ class Worker:
                 now = time.monotonic()
                 # a claim is a write transaction: taken for a batch of free slots, or once the
                 # oldest free slot has waited CLAIM_GATHER_S, not each time one run ends
+                taken: dict[str, Taken] = {}
                 if free > 0 and (free >= self._batch or not self.tasks or now >= freed_at + CLAIM_GATHER_S):
-                    claimed = await self._claim(free if run_id is None else 1, run_id, once=once)
+                    claimed, taken = await self._claim(free if run_id is None else 1, run_id, once=once)
                     freed_at = float("inf")
                 elif free > 0:
                     freed_at = min(freed_at, now)
                 for lease in claimed:
                     self.tasks[lease.run_id] = asyncio.get_running_loop().create_task(
-                        self._drive_again(self.tasks.get(lease.run_id), lease, report),
+                        self._drive_again(self.tasks.get(lease.run_id), lease, report,
+                                          taken.get(lease.run_id)),
                         name=f"ido-worker-{lease.run_id}",
                     )
                 if once and not self.tasks and not claimed:
@@ -212,8 +230,11 @@ class Worker:
             await self._shutdown(report)
         return report
 
-    async def _claim(self, limit: int, run_id: str | None, *, once: bool) -> list[Lease]:
-        """Return the leases of up to `limit` runs claimed now (none when the journal cannot be reached).
+    async def _claim(
+        self, limit: int, run_id: str | None, *, once: bool,
+    ) -> tuple[list[Lease], dict[str, Taken]]:
+        """Return the leases of up to `limit` runs claimed now and what `_take` read of them
+        (none when the journal cannot be reached).
 
         A serving worker outlives a journal it cannot reach for a moment (a restarting
         server, a session the server ended while this process was frozen): it tries
@@ -221,13 +242,50 @@ class Worker:
         error is raised: "nothing to claim" would be a lie.
         """
         try:
-            return await asyncio.to_thread(self.store.claim_runs, limit=limit, run_id=run_id)
+            return await asyncio.to_thread(self._take, limit, run_id)
         except JournalError as exc:
             if once:
                 raise
             if self.on_lost is not None:
                 self.on_lost("(none claimed)", f"cannot claim runs now: {exc}")
-            return []
+            return [], {}
+
+    def _take(self, limit: int, run_id: str | None) -> tuple[list[Lease], dict[str, Taken]]:
+        """Claim runs, then read what driving them needs: their rows, signals and the registry's head.
+
+        Run in a thread: on a server these are round trips, a few per claim rather than
+        per run, and none on the loop that drives the other runs. Read after the claim,
+        so a request or registry revision made before this worker took a run is seen
+        (later ones reach it as they reach every run it drives). A read that fails
+        leaves the runs to be looked at one by one by their drivers (`_look`).
+        """
+        leases = self.store.claim_runs(limit=limit, run_id=run_id)
+        if not leases:
+            return leases, {}
+        ids = [lease.run_id for lease in leases]
+        try:
+            rows = self.store.look_runs(ids)
+            signals: dict[str, list[Signal]] = {}
+            for signal in self.store.signals(run_ids=ids):
+                signals.setdefault(signal.run_id, []).append(signal)
+        except IdoError:
+            return leases, {}
+        checked = self._check_registry()
+        return leases, {
+            rid: Taken(info=info, to_start=to_start, signals=tuple(signals.get(rid, ())), registry_checked=checked)
+            for rid, (info, to_start) in rows.items()
+        }
+
+    def _check_registry(self) -> bool:
+        """Read the registry's head now (in `_take`'s thread); return whether it was read."""
+        registry = self.engine.registry
+        if not isinstance(registry, LiveRegistry):
+            return False  # another source of declarations: the engine asks it itself
+        try:
+            registry.workspace(fresh=True)
+        except IdoError:
+            return False
+        return True
 
     async def _beat(self, report: WorkerReport) -> None:
         """Renew held leases; stop driving the runs whose lease another owner took.
@@ -258,7 +316,8 @@ class Worker:
             self.on_lost(run_id, why)
 
     async def _drive_again(
-        self, before: asyncio.Task[RunResult | None] | None, lease: Lease, report: WorkerReport
+        self, before: asyncio.Task[RunResult | None] | None, lease: Lease, report: WorkerReport,
+        taken: Taken | None,
     ) -> RunResult | None:
         """Drive the run `lease` names, once `before` (this worker's earlier driver of it) has stopped.
 
@@ -271,21 +330,31 @@ class Worker:
             before.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await before
-        return await self._drive(lease, report)
+            taken = None  # read before it stopped: an append of its in flight may have landed since
+        return await self._drive(lease, report, taken)
 
-    async def _drive(self, lease: Lease, report: WorkerReport) -> RunResult | None:
-        """Start (queued) or resume (taken over) the run `lease` names; return how it ended."""
+    async def _drive(self, lease: Lease, report: WorkerReport, taken: Taken | None) -> RunResult | None:
+        """Start (queued) or resume (taken over) the run `lease` names; return how it ended.
+
+        `taken`: what the claim read of the run (None: read here, off the loop).
+        """
         run_id = lease.run_id
         try:
-            # off the loop: on a server these are round trips, and the loop drives the other runs
-            info, queued = await asyncio.to_thread(self._look, run_id)
-            if queued:
-                result = await self._start(info)
-            elif info.status in TERMINAL_STATUSES:
+            if taken is None:
+                # off the loop: on a server these are round trips, and the loop drives the other runs
+                info, queued = await asyncio.to_thread(self._look, run_id)
+                taken = Taken(info=info, to_start=queued, signals=(), registry_checked=False)
+                signals: tuple[Signal, ...] | None = None  # read by the engine
+            else:
+                signals = taken.signals
+            if taken.to_start:
+                result = await self._start(taken.info, taken.registry_checked, signals)
+            elif taken.info.status in TERMINAL_STATUSES:
                 self.store.forget(run_id)
                 return None
             else:
-                result = await self.engine.resume(run_id)
+                result = await self.engine.resume(
+                    run_id, registry_checked=taken.registry_checked, signals=signals)
         except LeaseLost as exc:
             self._lost(report, run_id, str(exc))
             return None
@@ -310,12 +379,12 @@ class Worker:
         info = self.store.get_run(run_id=run_id)
         return info, info.status == "queued" and not self.store.events(run_id=run_id, kinds=["run_started"])
 
-    async def _start(self, info: RunInfo) -> RunResult:
+    async def _start(self, info: RunInfo, registry_checked: bool, signals: tuple[Signal, ...] | None) -> RunResult:
         queued = dict(info.options.get(QUEUED) or {})
         options = {k: v for k, v in info.options.items() if k != QUEUED}
         run_id = await self.engine.start(
             info.intent, inputs=queued.get("inputs") or {}, set_facts=queued.get("set") or {},
-            options={**options, "run_id": info.run_id},
+            options={**options, "run_id": info.run_id}, registry_checked=registry_checked, signals=signals,
         )
         return await self.engine.wait(run_id)
 

@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field
 
-from ido.errors import JournalError
+from ido.errors import IdoError, JournalError
 from ido.journal.registry import RegistryChange, RegistryHead, RegistrySnapshot
 from ido.model.values import Frozen
 
@@ -245,6 +245,24 @@ class Store(abc.ABC):
         The default refuses: a store for one process (the simulator's) has no leases.
         """
         raise JournalError(f"{type(self).__name__} keeps no leases: use SQLite or PostgreSQL")
+
+    def look_runs(self, run_ids: Sequence[str]) -> dict[str, tuple[RunInfo, bool]]:
+        """Return the rows of `run_ids` by id, each with whether the run is still to be started
+        (queued, no `run_started` event yet); ids unknown, or whose row does not decode, are
+        left out (a caller reads those one by one to learn why).
+
+        What a worker reads of the runs it just claimed (`ido.engine.worker`). This
+        default reads run by run; a store on a server answers in one round trip.
+        """
+        out: dict[str, tuple[RunInfo, bool]] = {}
+        for run_id in run_ids:
+            try:
+                info = self.get_run(run_id=run_id)
+                out[run_id] = (info, info.status == "queued"
+                               and not self.events(run_id=run_id, kinds=["run_started"]))
+            except IdoError:
+                continue
+        return out
 
     def renew(self, leases: Sequence[Lease], *, until: float) -> list[str]:
         """Extend the leases still held to `until`; return the run ids whose lease was lost."""

@@ -238,6 +238,10 @@ class LeasedStore(Store):
             owner, lease_s=lease_s, limit=limit, run_id=run_id, now=now, steal_from=steal_from
         )
 
+    def look_runs(self, run_ids: Sequence[str]) -> dict[str, tuple[RunInfo, bool]]:
+        """Read runs' rows through `inner` (see `Store.look_runs`)."""
+        return self.inner.look_runs(run_ids)
+
     def renew(self, leases: Sequence[Lease], *, until: float) -> list[str]:
         """Renew through `inner` (see `Store.renew`)."""
         return self.inner.renew(leases, until=until)

@@ -509,6 +509,15 @@ class PostgresStore(SharedRows, Store):
                 run_id=run_id,
             ) from None
 
+    def look_runs(self, run_ids: Sequence[str]) -> dict[str, tuple[RunInfo, bool]]:
+        """Return the rows of `run_ids` and whether each is still to be started, in one query
+        (see `Store.look_runs`); rows that do not decode are left out."""
+        out: dict[str, tuple[RunInfo, bool]] = {}
+        for run_id, info, to_start in self._read(_LOOK_RUNS, (list(run_ids),)) if run_ids else ():
+            with contextlib.suppress(JournalCorrupted):
+                out[run_id] = (self._decode_run(run_id, info), bool(to_start))
+        return out
+
     def count_runs(self) -> dict[str, int]:
         """Return how many runs are in each status, counted by the database (no row decoded)."""
         return {str(status): int(n) for status, n in self._read(
@@ -591,6 +600,12 @@ class PostgresStore(SharedRows, Store):
         with self._rlock:
             self._reader.close()
 
+
+# to be started: queued and no `run_started` yet (the same test as `Store.look_runs`'s, in one query)
+_LOOK_RUNS = (
+    "SELECT r.run_id, r.info, r.status = 'queued' AND NOT EXISTS (SELECT 1 FROM ido_events e "
+    "WHERE e.run_id = r.run_id AND e.kind = 'run_started') FROM ido_runs r WHERE r.run_id = ANY(%b::text[])"
+)
 
 # the leases still held: (run_id, owner, epoch) as arrays, sent in binary (see `ido.journal.pg_write`)
 _HELD = "FROM unnest(%b::text[], %b::text[], %b::int[]) AS h(run_id, owner, epoch) " \

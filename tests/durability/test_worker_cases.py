@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from durability_helpers import write_shop
 
 from ido.engine.worker import Worker, queue_run
 from ido.errors import JournalError
-from ido.journal.base import Lease
+from ido.journal.base import Lease, Signal
 from ido.journal.sqlite import SQLiteStore
 from ido.loading import load_workspace
 from ido.testing.services import ServiceServer
@@ -123,3 +124,48 @@ async def test_a_held_run_nobody_drives_here_is_not_renewed(tmp_path: Path, shop
     store.close()
     assert (lease.owner, lease.epoch) == (worker.owner, 1)
     assert lease.until <= orphan.until + 0.05, "a lease of a run no one drives was renewed"
+
+
+async def test_a_worker_reads_its_claimed_runs_once_per_claim_never_on_the_loop(
+    tmp_path: Path, shop: ServiceServer,
+) -> None:
+    """The runs' rows, whether to start them and their signals are read once for the whole claim, in its thread.
+
+    Before, each run read its row and events in a thread of its own, then its signals (and
+    the registry's head) on the event loop, stalling every other run for a round trip on a server.
+    """
+    ws = load_workspace(write_shop(tmp_path / "ws", shop, deadline="20s"))
+    store = SQLiteStore(tmp_path / "j.db")
+    ids = [queue_run(store, ws, "order", inputs={"order_id": f"o-{i}"}).run_id for i in range(6)]
+    loop_thread = threading.get_ident()
+    calls: list[tuple[str, bool]] = []
+    for name in ("get_run", "events", "signals", "look_runs"):
+        def spy(*args: Any, _name: str = name, _real: Any = getattr(store, name), **kw: Any) -> Any:
+            calls.append((_name, threading.get_ident() == loop_thread))
+            return _real(*args, **kw)
+        setattr(store, name, spy)
+    worker = Worker(ws, store, concurrency=6, poll_s=0.05)
+    report = await asyncio.wait_for(worker.serve(once=True), 60)
+    store.close()
+    assert sorted(r.run_id for r in report.finished) == sorted(ids)
+    assert {r.status for r in report.finished} == {"succeeded"}
+    assert [name for name, on_loop in calls if on_loop] == []
+    assert [name for name, _ in calls].count("look_runs") == 1  # one claim took all six
+
+
+async def test_a_cancel_kept_before_a_worker_took_a_queued_run_is_its_first_decision(
+    tmp_path: Path, shop: ServiceServer,
+) -> None:
+    """The signals the claim read are handed to the run before it decides: nothing is sent."""
+    ws = load_workspace(write_shop(tmp_path / "ws", shop, deadline="20s"))
+    store = SQLiteStore(tmp_path / "j.db")
+    run_id = queue_run(store, ws, "order", inputs={"order_id": "o-3"}).run_id
+    store.put_signal(Signal(run_id=run_id, kind="cancel", by="tester", note="changed my mind", at=1.0))
+    worker = Worker(ws, store, poll_s=0.05)
+    report = await asyncio.wait_for(worker.serve(once=True), 60)
+    decisions = [e for e in store.events(run_id=run_id) if e.kind == "decision"]
+    store.close()
+    assert [r.run_id for r in report.finished] == [run_id]
+    assert report.finished[0].status != "succeeded"
+    assert decisions[0].data["trigger"] == "cancel"
+    assert shop.requests("pay.acme") == []

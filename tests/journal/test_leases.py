@@ -108,6 +108,23 @@ async def test_a_started_run_whose_owner_is_gone_is_claimed_before_older_queued_
     assert sorted(x.run_id for x in store.claim("b", lease_s=5, limit=2, now=NOW + 2)) == ["q0", "s"]
 
 
+async def test_look_runs_gives_each_claimed_runs_row_and_whether_it_is_to_be_started(store: Store) -> None:
+    """A worker's one read per claim: rows by id, queued ones without `run_started` to be started,
+    unknown ids left out (the worker reads those one by one to say why)."""
+    await store.append([], run=run_info("q", status="queued", created_at=1))
+    await store.append([event("s", 1, "run_started")], run=run_info("s", status="running", created_at=2))
+    # a queued row whose run_started is already written is not started afresh
+    await store.append([event("qs", 1, "run_started")], run=run_info("qs", status="queued", created_at=3))
+    await store.append([], run=run_info("done", status="succeeded", created_at=4))
+    looked = store.look_runs(["q", "s", "qs", "done", "nope"])
+    assert {rid: (info.run_id, info.status, fresh) for rid, (info, fresh) in looked.items()} == {
+        "q": ("q", "queued", True), "s": ("s", "running", False), "qs": ("qs", "queued", False),
+        "done": ("done", "succeeded", False),
+    }
+    assert looked["q"][0] == store.get_run(run_id="q")
+    assert store.look_runs([]) == {}
+
+
 async def test_renew_release_and_stealing_from_a_dead_owner(store: Store) -> None:
     """Renew reports lost leases; release makes a run claimable at once; dead owners are stolen from."""
     for rid in ("r1", "r2"):
