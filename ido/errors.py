@@ -139,7 +139,7 @@ class ReplayMismatch(IdoError):
         super().__init__(message)
 
 
-FailureKind = Literal["client", "server", "timeout", "connection", "crash", "rejected"]
+FailureKind = Literal["client", "server", "timeout", "connection", "unreachable", "crash", "rejected"]
 
 
 class ExecutionError(IdoError):
@@ -147,7 +147,9 @@ class ExecutionError(IdoError):
 
     `kind` classifies it for health and retry decisions: `client` (4xx, the
     request itself is wrong: retrying the same call will not help), `server`
-    (5xx), `timeout`, `connection` (refused, reset, DNS), `crash` (the Python
+    (5xx), `timeout`, `connection` (lost once the request may have been sent: reset,
+    closed mid-answer), `unreachable` (never sent: connection refused, DNS, TLS or
+    connect timeout; the call cannot have acted), `crash` (the Python
     callable raised), `rejected` (the executor refused before sending).
     """
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 
 from ido.decisions import DecisionRecord, Trigger
-from ido.engine.fold import fold_finished
+from ido.engine.fold import UNKNOWN_OUTCOME, fold_finished
 from ido.engine.fold import record as record_event
 from ido.engine.host import RunHost
 from ido.engine.inputs import DecisionInputs, record
@@ -89,7 +89,7 @@ async def compensate(engine: RunHost, run: RunState) -> tuple[str, DecisionRecor
                 undone.append(label)
                 break
             error = str(finished.error)
-            if not undo.idempotent and finished.error is not None and finished.error.kind in ("timeout", "connection"):
+            if not undo.idempotent and finished.error is not None and finished.error.kind in UNKNOWN_OUTCOME:
                 # it may have happened: a blind retry of a non-idempotent undo could undo twice
                 rec = _decision(engine, run, f"undo {label}", action="fail",
                                 reason=f"compensation failed: could not undo {label}: {undo.name} is not "

@@ -66,7 +66,8 @@ FOLDED: tuple[str, ...] = (
     "doubt",
 )
 
-#: error kinds after which a call's effect may have happened (its idempotency key is kept).
+#: error kinds after which a call's effect may have happened (its idempotency key is kept);
+#: `unreachable` (no connection, so nothing sent) and refusals are not among them.
 UNKNOWN_OUTCOME = ("timeout", "connection")
 
 
@@ -241,7 +242,9 @@ def _outcome(run: RunState, event: OutcomeRecorded, at: float | None, now: float
             # seconds first: they keep the precision the epoch's size would lose)
             assert at is not None
             now = run.started + (at - run.created_at)
-        run.pinned = apply_outcome(run.strategy, run.pinned, event.plan_step, ok, now)
+        # a step whose idempotent key is in doubt keeps its provider (no second charge elsewhere)
+        held = not ok and cap is not None and cap.idempotent and key in run.doubt and not event.compensation
+        run.pinned = apply_outcome(run.strategy, run.pinned, event.plan_step, ok, now, held=held)
 
 
 def fold_finished(run: RunState, clock: Clock) -> None:

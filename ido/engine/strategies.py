@@ -320,13 +320,16 @@ def pin(plan: Plan) -> PinnedPath:
 
 
 def apply_outcome(
-    strategy: str, pinned: PinnedPath, index: int, ok: bool, now: float,
+    strategy: str, pinned: PinnedPath, index: int, ok: bool, now: float, *, held: bool = False,
 ) -> PinnedPath:
     """Return the static path after plan step `index` succeeded or failed at `now`.
 
     A failure schedules the retry by Temporal's default policy; under
     `static-fallback`, the third failure of a provider moves the step to the
-    next one of its chain (retried at once).
+    next one of its chain (retried at once) — unless `held`: the provider's
+    idempotency key is in doubt (`ido.engine.doubt`), so the call may have acted
+    there and another provider could act a second time; the step keeps retrying
+    that provider with the same key instead. Called by `ido.engine.fold`.
     """
     if ok:
         return copy_with(pinned, done=sorted({*pinned.done, index}))
@@ -337,7 +340,7 @@ def apply_outcome(
     delay = min(TEMPORAL_INITIAL_S * TEMPORAL_COEFFICIENT ** (count - 1), TEMPORAL_MAXIMUM_S)
     not_before[index] = now + delay
     update: dict[str, Any] = {"failures": failures, "not_before": not_before}
-    if strategy == "static-fallback" and count >= FALLBACK_AFTER:
+    if strategy == "static-fallback" and count >= FALLBACK_AFTER and not held:
         chain = pinned.chains.get(index) or fallback_chain(pinned.plan, index)
         current = pinned.substitutes.get(index, pinned.plan.steps[index].capability)
         position = chain.index(current) if current in chain else 0

@@ -6,7 +6,10 @@ timer is due, it advances the clock to that timer at once: `asyncio.sleep(60)`
 and `asyncio.wait_for(..., 5)` cost no wall time, and events are processed in
 strict time order (the loop's timer heap). Nothing else changes, so the
 engine runs on it unmodified; it reads time only through `loop.time()`
-(`ido.clock.Clock`).
+(`ido.clock.Clock`; `VirtualClock` reads this loop's directly). The loop runs
+asyncio's iterations itself, in asyncio's order, without polling its selector
+when nothing can be waiting there: a simulation's thousands of iterations cost
+a few method calls each.
 
 Determinism: with no real I/O, the order of callbacks depends only on the
 program and its seeds, so a simulation repeats exactly. Real I/O is what
@@ -22,15 +25,21 @@ Used by `ido.simulation.runner` and `ido.simulation.single` through
 from __future__ import annotations
 
 import asyncio
+import heapq
 import math
 import selectors
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from ido.clock import Clock
+
 T = TypeVar("T")
 
 #: How long (wall seconds) the loop waits for a worker thread before calling it a deadlock.
 THREAD_WAIT_LIMIT = 300.0
+#: asyncio's thresholds for rebuilding its timer heap (`asyncio.base_events`, Python 3.11-3.13).
+_MIN_SCHEDULED_TIMER_HANDLES = 100
+_MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5
 
 
 class VirtualTimeError(RuntimeError):
@@ -49,6 +58,7 @@ class _JumpingSelector:
         loop = self._loop
         if loop._threads_pending:
             # A worker thread will wake us through the self-pipe; the virtual clock waits.
+            loop._poked = False
             events = self._inner.select(THREAD_WAIT_LIMIT if timeout != 0 else 0)
             if not events and timeout != 0:
                 raise VirtualTimeError(
@@ -60,6 +70,7 @@ class _JumpingSelector:
             # poll for. A thread's callback (call_soon_threadsafe) is in `_ready` already; its
             # wake-up byte in the self-pipe is drained by a later poll, before the clock moves.
             return []
+        loop._poked = False  # cleared before the poll: a byte written after it sets it again
         events = self._inner.select(0)
         if events:
             return events
@@ -81,6 +92,8 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def __init__(self, start: float = 0.0) -> None:
         self._virtual_now = float(start)
         self._threads_pending = 0
+        #: a byte may wait in the self-pipe since the selector was last polled (`_write_to_self`).
+        self._poked = False
         self._allow_readers = True  # the base class registers its self-pipe while constructing
         real = selectors.DefaultSelector()
         super().__init__(real)
@@ -91,6 +104,59 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         """Return the virtual clock's seconds (never decreases)."""
         return self._virtual_now
+
+    def _run_once(self) -> None:
+        # asyncio's iteration (`BaseEventLoop._run_once`), done leaner, and followed in the same
+        # call by the next ones for as long as `run_forever` would call again at once (not
+        # stopping). Every step that orders callbacks is asyncio's own, in its order: the
+        # cancelled-timer sweep (or heap rebuild), the clock's jump to the next timer when
+        # nothing is ready, due timers appended after the ready callbacks, then exactly the
+        # callbacks that were ready when the iteration began. What is left out cannot change
+        # that order: polling the selector while callbacks are ready (`_JumpingSelector` does
+        # not) or when no byte can be waiting in the self-pipe. A worker thread to wait for,
+        # a byte to read, debug mode, a heap to rebuild or a deadlock take asyncio's path.
+        if self._threads_pending or self._debug or self._stopping:  # type: ignore[attr-defined]
+            super()._run_once()  # type: ignore[misc]
+            return
+        ready: Any = self._ready  # type: ignore[attr-defined]
+        signals = getattr(self, "_signal_handlers", None)  # a signal's byte comes without _write_to_self
+        while True:
+            scheduled: list[Any] = self._scheduled  # type: ignore[attr-defined]
+            count = len(scheduled)
+            if count > _MIN_SCHEDULED_TIMER_HANDLES and (
+                self._timer_cancelled_count / count > _MIN_CANCELLED_TIMER_HANDLES_FRACTION  # type: ignore[attr-defined]
+            ):
+                super()._run_once()  # type: ignore[misc]
+                if self._threads_pending or self._debug or self._stopping:  # type: ignore[attr-defined]
+                    return
+                continue
+            while scheduled and scheduled[0]._cancelled:
+                self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+                heapq.heappop(scheduled)._scheduled = False
+            if not ready:
+                if self._poked or not scheduled or signals:
+                    super()._run_once()  # type: ignore[misc]  # polls (and drains), or raises the deadlock
+                    if self._threads_pending or self._debug or self._stopping:  # type: ignore[attr-defined]
+                        return
+                    continue
+                self._virtual_now = max(self._virtual_now, math.nextafter(scheduled[0]._when, math.inf))
+            now = self._virtual_now
+            while scheduled and scheduled[0]._when < now:
+                handle = heapq.heappop(scheduled)
+                handle._scheduled = False
+                ready.append(handle)
+            for _ in range(len(ready)):
+                handle = ready.popleft()
+                if not handle._cancelled:
+                    handle._run()
+            handle = None  # breaks a cycle should a callback raise
+            if self._threads_pending or self._debug or self._stopping:  # type: ignore[attr-defined]
+                return
+
+    def _write_to_self(self) -> None:
+        # A byte for the self-pipe (call_soon_threadsafe): the next jump of the clock polls first.
+        self._poked = True
+        super()._write_to_self()  # type: ignore[misc]
 
     def _advance(self, timeout: float) -> None:
         # Jump to just past the earliest timer: with a clock resolution of 0 a timer fires
@@ -141,6 +207,33 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
                 "non-deterministic; route the capability through the simulated world "
                 "(invoke: sim) or run it on a normal event loop"
             )
+
+
+class VirtualClock(Clock):
+    """An `ido.clock.Clock` that reads a `VirtualTimeLoop`'s clock directly.
+
+    `now()` is the loop's `time()` (what `Clock` reads through the running loop),
+    without looking the loop up on every read: the engine reads the clock some
+    ninety times per simulated run. Made by the simulation runner and
+    `ido.simulation.single` for the loop they run on.
+    """
+
+    def __init__(self, loop: VirtualTimeLoop, epoch: float | None = None) -> None:
+        super().__init__(epoch)
+        self._loop = loop
+
+    def now(self) -> float:
+        """Return the loop's virtual seconds."""
+        return self._loop._virtual_now
+
+
+def loop_clock(epoch: float | None = None) -> Clock:
+    """Return a clock of the running loop: a `VirtualClock` on a `VirtualTimeLoop`, else a `Clock`.
+
+    Called from within the loop by the simulation runner and `ido.simulation.single`.
+    """
+    loop = asyncio.get_running_loop()
+    return VirtualClock(loop, epoch) if isinstance(loop, VirtualTimeLoop) else Clock(epoch)
 
 
 def run_virtual(coro_factory: Callable[[], Awaitable[T]], *, start: float = 0.0) -> T:

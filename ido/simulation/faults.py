@@ -116,6 +116,10 @@ class FaultSchedule:
     def __init__(self, faults: Sequence[Any]) -> None:
         self.faults: tuple[Any, ...] = tuple(faults)
         self._by_target: dict[str, tuple[int, ...]] = {}
+        #: faults whose effect changes while in force (a flap's phase, a degradation's ramp).
+        self._varying = frozenset(i for i, f in enumerate(self.faults) if isinstance(f, Flap | SlowDegrade))
+        #: (name, indices in force) -> their combined effect, for faults whose effect is constant.
+        self._combined: dict[tuple[str, tuple[int, ...]], FaultEffect] = {}
         # quota fault index -> (window index, calls admitted in it)
         self._quota_use: dict[int, tuple[int, int]] = {}
 
@@ -135,10 +139,24 @@ class FaultSchedule:
         self, name: str, t: float, *, provides: str | None = None, tags: dict[str, Any] | None = None
     ) -> FaultEffect:
         """Return the combined effect of the faults targeting `name` in force at scenario time `t`."""
-        indices = [i for i in self.for_target(name, provides, tags) if self.faults[i].active(t)]
+        targeted = self._by_target.get(name)
+        if targeted is None:
+            targeted = self.for_target(name, provides, tags)
+        if not targeted:
+            return NO_EFFECT
+        faults = self.faults
+        indices = tuple(i for i in targeted if faults[i].active(t))
         if not indices:
             return NO_EFFECT
-        return _combine(indices, self.faults, name, t)
+        if self._varying.intersection(indices):
+            return _combine(indices, faults, name, t)
+        # Every call a fault touches asks this; with no flap or ramp among them the effect
+        # depends only on which faults are in force, so it is combined (and labelled) once.
+        key = (name, indices)
+        effect = self._combined.get(key)
+        if effect is None:
+            effect = self._combined[key] = _combine(indices, faults, name, t)
+        return effect
 
     def labels(self, name: str, t: float, **target: Any) -> list[str]:
         """Return labels of the faults in force on `name` at `t` (what decision records stamp)."""
@@ -160,7 +178,7 @@ class FaultSchedule:
         return True
 
 
-def _combine(indices: list[int], faults: Sequence[Any], name: str, t: float) -> FaultEffect:
+def _combine(indices: Sequence[int], faults: Sequence[Any], name: str, t: float) -> FaultEffect:
     down = hang = lies = False
     status: int | None = None
     ok_p = 1.0

@@ -35,7 +35,7 @@ from ido.errors import UsageError
 from ido.journal import Store
 from ido.model import Capability, Intent, Scenario
 from ido.policy import PolicySet
-from ido.simulation.clock import run_virtual
+from ido.simulation.clock import loop_clock, run_virtual
 from ido.simulation.report import FaultWindow, Report, rounded
 from ido.simulation.store import SimStore
 from ido.simulation.tally import RunOutcome, Tally
@@ -52,6 +52,8 @@ REPLAN_TRIGGERS = frozenset({"step_failed", "health_changed"})
 EPSILON = 1e-9
 #: Buckets of the time series drawn by `--plot`.
 SERIES_BUCKETS = 40
+#: The events a run is judged by (`_run_outcome`).
+_OUTCOME_KINDS = ("run_started", "dispatched")
 
 Progress = Callable[[str, int, int], None]
 
@@ -152,7 +154,7 @@ async def _simulate_strategy(
     progress: Progress | None,
 ) -> Tally:
     loop = asyncio.get_running_loop()
-    clock = Clock(epoch=SIM_EPOCH)
+    clock = loop_clock(SIM_EPOCH)
     start = loop.time()
     world = build_world(workspace, scn, seed, clock, start)
     store = SimStore()
@@ -268,13 +270,18 @@ def _run_outcome(
     records: list[DecisionRecord], store: Store, run_id: str, intent: Intent, judge: _Judge,
     caps: dict[str, Capability], world: SimulatedWorld,
 ) -> RunOutcome:
-    dispatched = store.events(run_id=run_id, kinds=["dispatched"]) if status != "unfinished" else []
     violations = 0
     late = False
     deadline = intent.constraints.deadline
     started_at = None
-    for event in store.events(run_id=run_id, kinds=["run_started"])[:1]:
-        started_at = event.at
+    dispatched = []
+    for event in store.events(run_id=run_id, kinds=_OUTCOME_KINDS):  # one pass over the run's events
+        if event.kind == "dispatched":
+            dispatched.append(event)
+        elif started_at is None:
+            started_at = event.at
+    if status == "unfinished":
+        dispatched = []
     for event in dispatched:
         cap = caps.get(str(event.data.get("capability")))
         if cap is not None and judge.denied(cap):

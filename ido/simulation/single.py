@@ -16,10 +16,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ido.clock import Clock
 from ido.journal import Store
 from ido.model import Intent, Scalar, Scenario
-from ido.simulation.clock import run_virtual
+from ido.simulation.clock import loop_clock, run_virtual
 from ido.simulation.runner import build_world, make_engine, run_horizon
 from ido.simulation.world import CURRENT_RUN
 
@@ -60,7 +59,7 @@ def run_in_scenario(
 
     async def main() -> Any:
         loop = asyncio.get_running_loop()
-        clock = Clock(epoch=epoch)
+        clock = loop_clock(epoch)
         world = build_world(workspace, scn, scn.seed if seed is None else seed, clock, start=loop.time())
         engine = make_engine(workspace, store, world, clock, strategy, listeners)
         try:

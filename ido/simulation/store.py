@@ -79,14 +79,24 @@ class SimStore(Store):
         """
         if fence is not None:
             raise JournalError("the simulator's journal keeps no leases")
-        check_seqs(events, {e.run_id: self._next_seq(e.run_id) for e in events})
+        last: dict[str, int] = {}  # run id -> its last seq so far (the engine appends one run's events)
         for e in events:
-            if e.run_id not in self._runs and e.run_id not in self.finished and (run is None or run.run_id != e.run_id):
-                raise JournalError(f"events for run {e.run_id}, which has no row")
+            seq = last.get(e.run_id)
+            if seq is None:
+                seq = self._next_seq(e.run_id)
+            if e.seq != seq + 1:
+                check_seqs(events, {e.run_id: self._next_seq(e.run_id) for e in events})  # raises, as journals do
+            last[e.run_id] = e.seq
+        for run_id in last:
+            if run_id not in self._runs and run_id not in self.finished and (run is None or run.run_id != run_id):
+                raise JournalError(f"events for run {run_id}, which has no row")
         if run is not None:
             self._runs[run.run_id] = run
         for e in events:
-            self._events.setdefault(e.run_id, []).append(e)
+            stored = self._events.get(e.run_id)
+            if stored is None:
+                stored = self._events[e.run_id] = []
+            stored.append(e)
 
     def put_revision(self, *, digest: str, kind: str, content: Any) -> None:
         """Store `content` under `digest` unless already there."""

@@ -24,7 +24,8 @@ not for every incident). The observer door does not say which run asks, so
 the runner sets `CURRENT_RUN` (a context variable, inherited by the run's
 asyncio task) when it starts a run; outside any run observers see the shared
 facts only. A fault targeting an observer by name makes it fail while it is
-down, hangs or flaps down (kind `connection`/`timeout`).
+down, hangs or flaps down (kind `connection`/`timeout`); a capability that is down
+refuses the connection (kind `unreachable`: the call did not act).
 
 Quota throttling (HTTP 429) is raised as `ExecutionError(kind="client",
 status=429)` with "throttled" in the message: the engine should read a 429
@@ -34,6 +35,7 @@ as transient (back off and retry later, or switch), unlike other 4xx.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextvars
 import hashlib
 import math
@@ -55,18 +57,28 @@ DEFAULT_JITTER = 0.25
 CURRENT_RUN: contextvars.ContextVar[str | None] = contextvars.ContextVar("ido_sim_run", default=None)
 
 
+_FOUR_WORDS = struct.Struct("<4Q")
+_SCALE = 2.0**-64
+
+
 class Draws:
     """Four uniforms in [0, 1) derived from a hash; the luck of one call."""
 
     __slots__ = ("fail", "u1", "u2", "u3")
 
     def __init__(self, seed: int, *key: object) -> None:
-        digest = hashlib.blake2b(
-            "|".join(map(str, (seed, *key))).encode(), digest_size=32
-        ).digest()
-        a, b, c, d = struct.unpack("<4Q", digest)
-        scale = 2.0**-64
-        self.fail, self.u1, self.u2, self.u3 = a * scale, b * scale, c * scale, d * scale
+        self._set(hashlib.blake2b("|".join(map(str, (seed, *key))).encode(), digest_size=32).digest())
+
+    @classmethod
+    def of_digest(cls, digest: bytes) -> Draws:
+        """Return the draws of a 32-byte blake2b digest (`Draws(seed, *key)` hashes "seed|key...")."""
+        draws = cls.__new__(cls)
+        draws._set(digest)
+        return draws
+
+    def _set(self, digest: bytes) -> None:
+        a, b, c, d = _FOUR_WORDS.unpack(digest)
+        self.fail, self.u1, self.u2, self.u3 = a * _SCALE, b * _SCALE, c * _SCALE, d * _SCALE
 
     def normal(self) -> float:
         """Return a standard normal variate (Box-Muller on u1, u2)."""
@@ -82,6 +94,23 @@ def lognormal_factor(sigma: float, z: float) -> float:
     if sigma <= 0:
         return 1.0
     return math.exp(sigma * z - sigma * sigma / 2.0)
+
+
+class _Known:
+    """What `SimulatedWorld.execute` reads of a capability on every call, read once."""
+
+    __slots__ = ("capability", "cost", "effects", "jitter", "latency", "reliability", "reports", "timeout")
+
+    def __init__(self, cap: Capability, watched: set[str]) -> None:
+        self.capability = cap
+        self.latency = cap.latency
+        self.jitter = DEFAULT_JITTER if cap.invoke.sim is None else cap.invoke.sim.latency_jitter
+        self.timeout = cap.effective_timeout
+        self.reliability = cap.reliability
+        self.cost = cap.cost
+        #: the effects a successful call has on facts some observer watches (run_facts).
+        self.effects = tuple((fact, value) for fact, value in cap.effects.items() if fact in watched)
+        self.reports = tuple(cap.reports)
 
 
 class SimulatedWorld:
@@ -118,15 +147,23 @@ class SimulatedWorld:
         self.run_facts: dict[str, dict[str, Scalar]] = defaultdict(dict)
         self._run_keys: dict[str, str] = {}
         self._pending_key: str | None = None
-        self._ordinals: dict[tuple[str, str], int] = defaultdict(int)
+        #: run key -> capability -> calls that run made to it so far (the next call's ordinal).
+        self._ordinals: dict[str, dict[str, int]] = defaultdict(dict)
         self._probe_ordinals: dict[str, int] = defaultdict(int)
         #: calls that reached the world, per capability (for tests and reports).
         self.calls: dict[str, int] = defaultdict(int)
         #: run id -> labels of every fault that touched one of its calls.
         self.touched: dict[str, set[str]] = defaultdict(set)
-        #: capabilities some fault targets (found on first use by `faults_in_force`).
-        self._targeted: list[Capability] | None = None
-        self._labels: dict[tuple[int, str], str] = {}
+        #: (fault index, label, capability) of every fault aimed at some capability, and the
+        #: scenario times at which one of them comes into or out of force (`faults_in_force`).
+        self._aimed: list[tuple[int, str, str]] | None = None
+        self._changes: list[float] = []
+        #: faults_in_force's last answer and the scenario times [from, until) it holds for.
+        self._in_force: tuple[float, float, list[tuple[str, str]]] = (math.inf, -math.inf, [])
+        #: capability name -> what execute reads of it (`_Known`).
+        self._known: dict[str, _Known] = {}
+        # A call's luck hashes "seed|run key|capability|ordinal": the seed's part is hashed once.
+        self._luck = hashlib.blake2b(f"{self.seed}|".encode(), digest_size=32)
 
     # -- time and runs ------------------------------------------------------------------
 
@@ -147,8 +184,7 @@ class SimulatedWorld:
         if key is None:
             return
         self.run_facts.pop(key, None)
-        for name in self.capabilities:
-            self._ordinals.pop((key, name), None)
+        self._ordinals.pop(key, None)
 
     def enter_run(self, key: object) -> contextvars.Token[str | None]:
         """Mark the current context as run `key`'s (observers read its state); call before starting it."""
@@ -191,74 +227,94 @@ class SimulatedWorld:
         capabilities some fault targets are looked at (found once), so it costs
         next to nothing per decision.
         """
-        if self._targeted is None:
-            self._targeted = [
-                c for c in self.capabilities.values()
-                if self.schedule.for_target(c.name, c.provides, c.tags)
-            ]
         t = self.scenario_time(now)
+        since, until, found = self._in_force
+        if not since <= t < until:
+            # The faults in force change only at the faults' starts and ends: between two such
+            # times the answer is the same, so decisions in between reuse it.
+            aimed = self._aimed if self._aimed is not None else self._aim()
+            changes = self._changes
+            k = bisect.bisect_right(changes, t)
+            since = changes[k - 1] if k > 0 else -math.inf
+            until = changes[k] if k < len(changes) else math.inf
+            faults = self.schedule.faults
+            found = [(label, name) for i, label, name in aimed if faults[i].active(t)]
+            self._in_force = (since, until, found)
+        return list(found)
+
+    def _aim(self) -> list[tuple[int, str, str]]:
+        # Which faults aim at which capability, worked out on first use (faults_in_force).
         faults = self.schedule.faults
-        out = []
-        for c in self._targeted:
-            for i in self.schedule.for_target(c.name, c.provides, c.tags):
-                if faults[i].active(t):
-                    label = self._labels.get((i, c.name))
-                    if label is None:
-                        label = self._labels[(i, c.name)] = fault_label(i, faults[i], c.name)
-                    out.append((label, c.name))
-        return out
+        self._aimed = [
+            (i, fault_label(i, faults[i], c.name), c.name)
+            for c in self.capabilities.values()
+            for i in self.schedule.for_target(c.name, c.provides, c.tags)
+        ]
+        times = {faults[i].at for i, _, _ in self._aimed}
+        times.update(faults[i].at + faults[i].for_ for i, _, _ in self._aimed if faults[i].for_ is not None)
+        self._changes = sorted(times)
+        return self._aimed
 
     # -- the doors --------------------------------------------------------------------------
 
     async def execute(self, call: Call) -> Result:
         """Return the result of one simulated call after its latency; raise ExecutionError on failure."""
         cap = call.capability
-        effect = self.effect(cap)
+        name = cap.name
+        known = self._known.get(name)
+        if known is None or known.capability is not cap:
+            known = self._known[name] = _Known(cap, self._watched)
+        effect = self.schedule.effect(name, self.clock.now() - self.start, provides=cap.provides, tags=cap.tags)
         key = self._run_key(call.run_id)
-        ordinal = self._ordinals[(key, cap.name)]
-        self._ordinals[(key, cap.name)] = ordinal + 1
-        self.calls[cap.name] += 1
-        draws = Draws(self.seed, key, cap.name, ordinal)
-        if effect.labels:
-            self.touched[call.run_id].update(effect.labels)
-        injected = f" (injected: {'; '.join(effect.labels)})" if effect.labels else ""
-        timeout = call.timeout if call.timeout > 0 else cap.effective_timeout
+        ordinals = self._ordinals[key]
+        ordinal = ordinals.get(name, 0)
+        ordinals[name] = ordinal + 1
+        self.calls[name] += 1
+        luck = self._luck.copy()
+        luck.update(f"{key}|{name}|{ordinal}".encode())
+        draws = Draws.of_digest(luck.digest())  # the same as Draws(self.seed, key, name, ordinal)
+        labels = effect.labels
+        if labels:
+            self.touched[call.run_id].update(labels)
+        injected = f" (injected: {'; '.join(labels)})" if labels else ""
+        timeout = call.timeout if call.timeout > 0 else known.timeout
 
         if effect.down:
             await asyncio.sleep(min(FAST_FAILURE_S, timeout))
-            raise self._error(effect.labels, cap, "connection", f"{cap.name}: connection refused{injected}")
+            raise self._error(labels, cap, "unreachable", f"{name}: connection refused{injected}")
         if effect.hang:
             await asyncio.sleep(timeout)
-            raise self._error(effect.labels, cap, "timeout", f"{cap.name}: no answer within {timeout:g}s{injected}")
+            raise self._error(labels, cap, "timeout", f"{name}: no answer within {timeout:g}s{injected}")
         if effect.quotas and not self.schedule.admit(effect.quotas, self.scenario_time()):
             await asyncio.sleep(min(FAST_FAILURE_S, timeout))
-            raise self._error(
-                effect.labels, cap, "client", f"{cap.name}: HTTP 429 throttled, quota exhausted{injected}", 429
-            )
-        jitter = DEFAULT_JITTER if cap.invoke.sim is None else cap.invoke.sim.latency_jitter
-        base = cap.latency * lognormal_factor(jitter, draws.normal())
-        latency = effect.latency(base, lognormal_factor(effect.latency_jitter, draws.normal2()))
+            raise self._error(labels, cap, "client", f"{name}: HTTP 429 throttled, quota exhausted{injected}", 429)
+        base = known.latency * lognormal_factor(known.jitter, draws.normal())
+        # the fault's own jitter factor is drawn only when a fault has jitter (else it is unused)
+        latency = effect.latency(
+            base, lognormal_factor(effect.latency_jitter, draws.normal2()) if effect.latency_jitter > 0 else 1.0
+        )
         if latency > timeout:
             await asyncio.sleep(timeout)
             raise self._error(
-                effect.labels, cap, "timeout", f"{cap.name}: timed out after {timeout:g}s (needed {latency:.3g}s){injected}"
+                labels, cap, "timeout", f"{name}: timed out after {timeout:g}s (needed {latency:.3g}s){injected}"
             )
         await asyncio.sleep(latency)
         if effect.client_status is not None:
             raise self._error(
-                effect.labels, cap, "client", f"{cap.name}: HTTP {effect.client_status} (API changed){injected}",
+                labels, cap, "client", f"{name}: HTTP {effect.client_status} (API changed){injected}",
                 effect.client_status,
             )
-        if draws.fail >= cap.reliability * (1.0 - effect.error_p):
-            raise self._error(effect.labels, cap, "server", f"{cap.name}: HTTP 503 server error{injected}", 503)
-        for fact, value in cap.effects.items():
-            if fact in self._watched:
-                self.run_facts[key][fact] = value
-        reported: dict[str, Scalar] = dict.fromkeys(cap.reports, f"{cap.name}:{key}:{ordinal}")
+        if draws.fail >= known.reliability * (1.0 - effect.error_p):
+            raise self._error(labels, cap, "server", f"{name}: HTTP 503 server error{injected}", 503)
+        if known.effects:
+            facts = self.run_facts[key]
+            for fact, value in known.effects:
+                facts[fact] = value
+        reported: dict[str, Scalar] = dict.fromkeys(known.reports, f"{name}:{key}:{ordinal}") if known.reports else {}
         detail: dict[str, Any] = {"simulated": True, "latency_s": round(latency, 6)}
-        if effect.labels:
-            detail["faults"] = list(effect.labels)
-        return Result(facts=reported, cost=effect.cost(cap.cost), latency_s=latency, detail=detail)
+        if labels:
+            detail["faults"] = list(labels)
+        return Result(facts=reported, cost=effect.cost(known.cost), latency_s=latency, detail=detail)
 
     async def probe(self, capability: Capability) -> bool:
         """Return whether the simulated probe of `capability` says up now."""

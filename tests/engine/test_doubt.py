@@ -11,11 +11,13 @@ once; the records say why the cheaper provider lost, and replay is identical.
 from __future__ import annotations
 
 import asyncio
+import socket
 
 from engine_helpers import PAY, SHIP, engine, http_capability, order_intent, workspace
 
 from ido.engine.health import HealthConfig
 from ido.journal import MemoryStore
+from ido.model import Capability
 from ido.planning.types import Verdict
 from ido.replay import replay
 from ido.testing.services import ServiceServer
@@ -97,3 +99,35 @@ async def test_a_definite_refusal_is_not_in_doubt_and_the_role_may_move(server: 
     assert result.status == "succeeded"
     assert len(server.side_effects("pay.cheap")) == 1
     assert not any(r.held for r in result.records)
+
+
+def _closed_port() -> int:
+    """Return a loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_a_refused_connection_is_not_in_doubt_and_the_role_moves(server: ServiceServer) -> None:
+    """A provider that refuses the connection was never sent the call, so it cannot have acted:
+    the outcome says `unreachable`, nothing is held, and the cheaper provider takes the role."""
+    down = Capability.model_validate({
+        "name": "pay.sure", "cost": 0.3, "reliability": 0.99, "idempotent": True, **PAY,
+        "invoke": {"http": {"method": "POST", "url": f"http://127.0.0.1:{_closed_port()}/pay", "timeout": 1.0}},
+    })
+    ws = workspace(down, http_capability(server, "pay.cheap", cost=0.25, reliability=0.9, idempotent=True, **PAY),
+                   http_capability(server, "ship.one", cost=0.3, **SHIP),
+                   order_intent(objective={"cost": 1.0, "risk": 10.0}))
+    store = MemoryStore()
+    eng = engine(ws, store=store, health_config=ONE_STRIKE)
+    result = await eng.run("order", inputs={"order_id": "o-4"})
+    await eng.close()
+    assert result.status == "succeeded"
+    outcomes = [e.data for e in store.events(run_id=result.run_id) if e.kind == "outcome"]
+    assert [(o["capability"], o["error_kind"]) for o in outcomes if o["status"] == "failed"] == [
+        ("pay.sure", "unreachable")
+    ]
+    assert [r.chosen for r in result.records if r.action == "dispatch"] == [["pay.sure"], ["pay.cheap"], ["ship.one"]]
+    assert not any(r.held for r in result.records)
+    assert len(server.side_effects("pay.cheap")) == 1
+    assert replay(store, result.run_id).identical

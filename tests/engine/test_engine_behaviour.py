@@ -10,7 +10,9 @@ from engine_helpers import PAY, SHIP, engine, eu_only, http_capability, order_in
 from ido.engine import HealthConfig, comparable, decide, from_record
 from ido.engine.decide import check
 from ido.engine.strategies import fallback_chain
+from ido.journal import MemoryStore
 from ido.model import Capability, Policy
+from ido.replay import replay
 from ido.simulation.clock import run_virtual
 from ido.testing.services import ServiceServer
 
@@ -205,3 +207,74 @@ def test_declared_quota_is_never_exceeded_across_runs() -> None:
     assert len(calls) == 7
     for i, t in enumerate(calls):
         assert sum(1 for u in calls[i:] if u < t + 1.0 - 1e-9) <= 2
+
+
+def test_static_fallback_keeps_a_provider_whose_idempotent_key_is_in_doubt() -> None:
+    """static-fallback moves a step on after 3 failures, but not from a provider whose calls
+    timed out: each may have acted there (its idempotency key is in doubt), and another
+    provider could act a second time. It re-sends the same key to the same provider, which
+    answers once it recovers; the other provider is never called."""
+    sent: dict[str, list[str]] = {"pay.slow": [], "pay.other": []}
+
+    def provider(name: str, answers_after: int) -> Any:
+        async def pay(ctx: Any) -> dict[str, Any]:
+            sent[name].append(ctx.idempotency_key)
+            if len(sent[name]) <= answers_after:
+                await asyncio.sleep(60)  # past its timeout: the caller cannot know if it acted
+            return {}
+        pay.__name__ = pay.__qualname__ = name.replace(".", "_")  # registered by name
+        return pay
+
+    ws = workspace(order_intent(constraints={"deadline": 120.0}, on_failure="stop"))
+    ws.capability(name="pay.slow", cost=0.1, timeout=1.0, idempotent=True, **PAY)(provider("pay.slow", 4))
+    ws.capability(name="pay.other", cost=0.3, timeout=1.0, idempotent=True, **PAY)(provider("pay.other", 0))
+    ws.add(_sim("ship", SHIP, cost=0.1))
+
+    store = MemoryStore()
+
+    async def main() -> Any:
+        eng = engine(ws, strategy="static-fallback", store=store)
+        try:
+            return await eng.run("order", inputs={"order_id": "o"})
+        finally:
+            await eng.close()
+
+    result = run_virtual(main)
+    assert result.status == "succeeded"
+    assert sent["pay.other"] == []
+    assert len(sent["pay.slow"]) == 5 and len(set(sent["pay.slow"])) == 1  # one key, re-sent
+    chosen = [c for r in result.records if r.action == "dispatch" for c in r.chosen]
+    assert chosen == ["pay.slow"] * 5 + ["ship"]
+    assert any(r.held for r in result.records)  # the records say what kept the role there
+    report = replay(store, result.run_id)
+    assert report.identical, report.differences
+
+
+def test_static_fallback_moves_on_from_a_provider_that_refused() -> None:
+    """A provider that refused (its calls did not act) is left after 3 failures as before."""
+    sent: dict[str, int] = {"pay.refusing": 0, "pay.other": 0}
+
+    def provider(name: str, fails: bool) -> Any:
+        async def pay(ctx: Any) -> dict[str, Any]:
+            sent[name] += 1
+            if fails:
+                raise RuntimeError("payment service unavailable")
+            return {}
+        pay.__name__ = pay.__qualname__ = name.replace(".", "_")  # registered by name
+        return pay
+
+    ws = workspace(order_intent(constraints={"deadline": 120.0}, on_failure="stop"))
+    ws.capability(name="pay.refusing", cost=0.1, idempotent=True, **PAY)(provider("pay.refusing", True))
+    ws.capability(name="pay.other", cost=0.3, idempotent=True, **PAY)(provider("pay.other", False))
+    ws.add(_sim("ship", SHIP, cost=0.1))
+
+    async def main() -> Any:
+        eng = engine(ws, strategy="static-fallback")
+        try:
+            return await eng.run("order", inputs={"order_id": "o"})
+        finally:
+            await eng.close()
+
+    result = run_virtual(main)
+    assert result.status == "succeeded"
+    assert sent == {"pay.refusing": 3, "pay.other": 1}

@@ -60,8 +60,9 @@ async def test_http_failures_are_classified(server: ServiceServer, setting: dict
     assert caught.value.status == status
 
 
-async def test_http_refused_connection_is_a_connection_failure() -> None:
-    """A port nobody listens on gives kind=connection, and the message holds no header."""
+async def test_http_refused_connection_is_unreachable() -> None:
+    """A port nobody listens on gives kind=unreachable (nothing was sent, so the call did not act,
+    unlike a connection lost mid-call), and the message holds no header."""
     with ServiceServer() as s:
         url = s.url_for("gone")
     cap = Capability.model_validate({"name": "gone", "invoke": {"http": {"url": url, "headers": {"Authorization": "Bearer secret-token"}}}, **PAY})
@@ -69,7 +70,7 @@ async def test_http_refused_connection_is_a_connection_failure() -> None:
     with pytest.raises(ExecutionError) as caught:
         await executor.execute(_call(cap))
     await executor.aclose()
-    assert caught.value.kind == "connection"
+    assert caught.value.kind == "unreachable"
     assert "secret-token" not in str(caught.value)
 
 

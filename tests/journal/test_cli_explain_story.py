@@ -96,7 +96,7 @@ def test_retries_and_fallback_switch_are_moves(tmp_path: Path, capsys: pytest.Ca
     assert "retry" in moves and moves.count("switch") == 1
     assert "it retried payment.stripe-eu" in data["summary"]
     assert "switched payment providers from stripe-eu to adyen-eu" in data["summary"]
-    assert "because payment.stripe-eu failed (connection" in data["summary"]
+    assert "because payment.stripe-eu failed (unreachable" in data["summary"]
     assert main([*options, "replay", run_id]) == 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import time
 
@@ -11,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sim_helpers import call, capability
 
+from ido.clock import Clock
 from ido.errors import ExecutionError
-from ido.simulation.clock import VirtualTimeError, VirtualTimeLoop, run_virtual
+from ido.simulation.clock import VirtualTimeError, VirtualTimeLoop, loop_clock, run_virtual
 from ido.simulation.world import SimulatedWorld
 
 
@@ -171,3 +173,75 @@ def test_loop_is_a_selector_event_loop() -> None:
         assert loop.time() == 0.0
     finally:
         loop.close()
+
+
+def _callback_trace(seed: int, *, debug: bool) -> list[tuple[int, float]]:
+    """Return (callback number, loop time) of a seeded program of callbacks and timers, in the
+    order the loop ran them; with `debug` the loop runs asyncio's own iterations unchanged."""
+    rng = random.Random(seed)
+    trace: list[tuple[int, float]] = []
+    handles: list[asyncio.Handle] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_debug(debug)
+
+        def callback(number: int) -> None:
+            trace.append((number, loop.time()))
+            if len(trace) >= 600:
+                return
+            for _ in range(rng.choice((0, 1, 2, 2, 3))):
+                child = len(handles)
+                how = rng.random()
+                if how < 0.1:  # also writes a wake-up byte to the self-pipe, which the loop drains
+                    handles.append(loop.call_soon_threadsafe(callback, child))
+                elif how < 0.3:
+                    handles.append(loop.call_soon(callback, child))
+                else:
+                    # ties (equal due times), timers due in the past, and far ones piling up in the heap
+                    delay = rng.choice((0.0, -1.0, 0.25, 0.25, 1.0, 500.0))
+                    handles.append(loop.call_at(loop.time() + delay, callback, child))
+            for _ in range(rng.choice((0, 1, 2))) if len(handles) > 3 else ():
+                handles[rng.randrange(3, len(handles))].cancel()  # cancelled timers: swept from the heap's head, or the heap rebuilt
+
+        for number in range(3):
+            handles.append(loop.call_soon(callback, number))
+        await asyncio.sleep(10**7)  # past every timer the program can set (600 callbacks, 500 s apart at most)
+
+    run_virtual(main)
+    return trace
+
+
+@given(st.integers(0, 10**6))
+def test_callbacks_run_in_asyncio_order(seed: int) -> None:
+    """The loop's lean iterations run callbacks and timers in exactly the order and at the times
+    asyncio's own iterations do (debug mode takes asyncio's path): ties, past timers, cancellations,
+    a heap rebuilt, wake-ups through the self-pipe."""
+    lean = _callback_trace(seed, debug=False)
+    assert lean == _callback_trace(seed, debug=True)
+    assert len(lean) >= 3
+
+
+def test_loop_clock_reads_the_virtual_loop() -> None:
+    """The simulation's clock reads the virtual loop's time and dates it as `Clock` does; off a
+    virtual loop it is a plain `Clock`."""
+
+    async def main() -> list[tuple[float, float, float, float, str, str]]:
+        loop = asyncio.get_running_loop()
+        fast, plain = loop_clock(1000.0), Clock(epoch=1000.0)
+        seen = []
+        for delay in (0.0, 0.3, 7.25, 3600.0):
+            await asyncio.sleep(delay)
+            seen.append((fast.now(), loop.time(), fast.timestamp(), plain.timestamp(), fast.iso(), plain.iso()))
+        return seen
+
+    rows = run_virtual(main, start=5.0)
+    assert [r[0] for r in rows] == [r[1] for r in rows]
+    assert [r[2:4] for r in rows] == [(r[3], r[3]) for r in rows]
+    assert rows[-1][2] == pytest.approx(1000.0 + 0.3 + 7.25 + 3600.0)
+    assert all(r[4] == r[5] for r in rows)
+
+    async def elsewhere() -> type:
+        return type(loop_clock())
+
+    assert asyncio.run(elsewhere()) is Clock

@@ -7,13 +7,22 @@ import statistics
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import TypeAdapter
 from sim_helpers import call, capability
 
 from ido.errors import ExecutionError
 from ido.model import Capability, Fault, Observer
 from ido.simulation.clock import run_virtual
-from ido.simulation.world import CURRENT_RUN, SimulatedWorld
+from ido.simulation.faults import FaultSchedule, fault_label
+from ido.simulation.world import (
+    CURRENT_RUN,
+    DEFAULT_JITTER,
+    Draws,
+    SimulatedWorld,
+    lognormal_factor,
+)
 
 FAULT = TypeAdapter(Fault)
 
@@ -67,7 +76,7 @@ def test_down_fails_fast_with_connection_errors_only_in_its_window() -> None:
     rows = outcomes(capability(), [fault(target="payment.a", kind="down", at="5s", **{"for": "5s"})])
     inside = [r for r in rows if 5 <= r[0] < 10]
     outside = [r for r in rows if r[0] < 5 or r[0] >= 10]
-    assert {r[1] for r in inside} == {"connection"}
+    assert {r[1] for r in inside} == {"unreachable"}
     assert all(r[2] < 0.01 for r in inside)
     assert {r[1] for r in outside} == {"ok"}
 
@@ -106,7 +115,7 @@ def test_flap_is_down_for_its_duty_of_each_period() -> None:
     """A `flap` fault alternates: down in the first `duty` of each period, up in the rest."""
     rows = outcomes(capability(), [fault(target="payment.a", kind="flap", period="10s", duty=0.3)], n=300)
     for start, kind, _, _ in rows:
-        assert (kind == "connection") == ((start % 10) < 3)
+        assert (kind == "unreachable") == ((start % 10) < 3)
 
 
 def test_slow_degrade_ramps_up_failures_and_latency() -> None:
@@ -268,3 +277,60 @@ def test_observers_read_the_simulated_state_and_faults_down_them(observer: Obser
     assert run_virtual(main) == (
         {"service.restarted": False}, {"service.restarted": True}, {"service.restarted": False}, "connection",
     )
+
+
+WINDOW = st.fixed_dictionaries(
+    {"at": st.sampled_from(["0s", "1s", "2500ms", "4s"]), "kind": st.sampled_from(["down", "hang", "lying_probe"])},
+    optional={"for": st.sampled_from(["500ms", "1s", "3s"])},
+)
+
+
+@given(
+    windows=st.lists(WINDOW, min_size=1, max_size=4),
+    targets=st.lists(st.sampled_from(["payment.a", "payment.b", "ship.x"]), min_size=4, max_size=4),
+    times=st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.5, 7.0, 0.999, 1e-9]), max_size=30),
+)
+def test_faults_in_force_match_every_faults_window(
+    windows: list[dict[str, Any]], targets: list[str], times: list[float],
+) -> None:
+    """Whatever the order of the times asked (starts and ends exactly included), the faults the world
+    says are in force are those whose window holds the time, in capability then fault order."""
+    caps = [capability("payment.a"), capability("payment.b"), capability("ship.x", provides="shipping")]
+    faults = [fault(target=target, **window) for window, target in zip(windows, targets, strict=False)]
+    world = SimulatedWorld(caps, faults=faults, start=100.0)
+    for t in times:
+        expected = [
+            (fault_label(i, f, c.name), c.name)
+            for c in caps for i, f in enumerate(faults) if f.target == c.name and f.active(t)
+        ]
+        assert world.faults_in_force(now=100.0 + t) == expected
+
+
+@given(
+    kinds=st.lists(st.sampled_from([
+        {"kind": "latency", "multiply": 3}, {"kind": "error_rate", "probability": 0.5},
+        {"kind": "flap", "period": "2s", "duty": 0.5}, {"kind": "slow_degrade", "ramp": "4s", "error_rate": 1.0},
+        {"kind": "cost", "multiply": 2}, {"kind": "quota", "calls": 2, "window": "1s"},
+    ]), min_size=1, max_size=3),
+    times=st.lists(st.floats(0, 10), min_size=1, max_size=20),
+)
+def test_a_remembered_effect_equals_a_fresh_one(kinds: list[dict[str, Any]], times: list[float]) -> None:
+    """The schedule answers every time with the same effect a schedule that never answered before would."""
+    faults = [fault(target="payment.a", at=f"{i}s", **kind) for i, kind in enumerate(kinds)]
+    schedule = FaultSchedule(faults)
+    for t in times:
+        assert schedule.effect("payment.a", t) == FaultSchedule(faults).effect("payment.a", t)
+
+
+@given(seed=st.integers(0, 2**64 - 1), key=st.integers(0, 10**6))
+def test_a_calls_luck_is_the_hash_of_seed_run_capability_and_ordinal(seed: int, key: int) -> None:
+    """The n-th call of a run draws `Draws(seed, run key, capability, n)`: its latency says so."""
+    cap = capability(reliability=1.0, latency="200ms")
+
+    async def main() -> list[float]:
+        world = SimulatedWorld([cap], rng=seed)
+        world.bind_run("run-x", key)
+        return [(await world.execute(call(cap, "run-x", timeout=60))).latency_s for _ in range(3)]
+
+    expected = [0.2 * lognormal_factor(DEFAULT_JITTER, Draws(seed, key, cap.name, n).normal()) for n in range(3)]
+    assert run_virtual(main) == expected

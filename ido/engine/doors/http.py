@@ -104,6 +104,12 @@ class HttpExecutor:
                 ),
                 call.timeout,
             )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # no connection, so no request: the call cannot have acted (its key is not in doubt)
+            raise ExecutionError(
+                f"{cap.name}: cannot reach {spec.method} {_origin(shown_url)}: {type(exc).__name__}",
+                kind="unreachable", capability=cap.name,
+            ) from None
         except (httpx.TimeoutException, TimeoutError):
             raise ExecutionError(
                 f"{cap.name}: no answer within {call.timeout:g}s", kind="timeout", capability=cap.name
