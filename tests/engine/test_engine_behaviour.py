@@ -231,15 +231,7 @@ def test_static_fallback_keeps_a_provider_whose_idempotent_key_is_in_doubt() -> 
     ws.add(_sim("ship", SHIP, cost=0.1))
 
     store = MemoryStore()
-
-    async def main() -> Any:
-        eng = engine(ws, strategy="static-fallback", store=store)
-        try:
-            return await eng.run("order", inputs={"order_id": "o"})
-        finally:
-            await eng.close()
-
-    result = run_virtual(main)
+    result = _static_fallback_run(ws, store)
     assert result.status == "succeeded"
     assert sent["pay.other"] == []
     assert len(sent["pay.slow"]) == 5 and len(set(sent["pay.slow"])) == 1  # one key, re-sent
@@ -268,13 +260,19 @@ def test_static_fallback_moves_on_from_a_provider_that_refused() -> None:
     ws.capability(name="pay.other", cost=0.3, idempotent=True, **PAY)(provider("pay.other", False))
     ws.add(_sim("ship", SHIP, cost=0.1))
 
+    result = _static_fallback_run(ws, MemoryStore())
+    assert result.status == "succeeded"
+    assert sent == {"pay.refusing": 3, "pay.other": 1}
+
+
+def _static_fallback_run(ws: Any, store: MemoryStore) -> Any:
+    """Return the result of one `order` run of `ws` under static-fallback, in virtual time."""
+
     async def main() -> Any:
-        eng = engine(ws, strategy="static-fallback")
+        eng = engine(ws, strategy="static-fallback", store=store)
         try:
             return await eng.run("order", inputs={"order_id": "o"})
         finally:
             await eng.close()
 
-    result = run_virtual(main)
-    assert result.status == "succeeded"
-    assert sent == {"pay.refusing": 3, "pay.other": 1}
+    return run_virtual(main)
