@@ -284,12 +284,15 @@ class SQLiteStore(SharedRows, Store):
         page_size = 65536 if page_size == 1 else page_size
         pages = int.from_bytes(head[28:32], "big")
         counter_valid = head[24:28] == head[92:96]
-        if counter_valid and pages and size < pages * page_size:
+        wal, shm = Path(f"{self.path}-wal"), Path(f"{self.path}-shm")
+        # With a write-ahead log beside it, the file may be in the middle of a checkpoint by a
+        # live process (its first page, with the new page count, written before the pages that
+        # extend the file): SQLite reads such a file through the log, so it is not cut short.
+        if counter_valid and pages and size < pages * page_size and not wal.exists():
             raise self._not_a_journal(
                 f"it is truncated: its header counts {pages} pages of {page_size} bytes "
                 f"({pages * page_size} bytes) but the file has {size} bytes"
             )
-        wal, shm = Path(f"{self.path}-wal"), Path(f"{self.path}-shm")
         # A clean close checkpoints the log into the file and deletes both. A crash leaves
         # both; the shared-memory index without its log means the log was lost or not copied,
         # and with it every transaction committed since the last checkpoint.

@@ -147,3 +147,42 @@ def test_two_processes_share_one_journal(tmp_path: Path) -> None:
     for run in store.list_runs():
         assert [e.seq for e in store.events(run_id=run.run_id)] == list(range(1, 41))
     store.close()
+
+
+GROWER = textwrap.dedent("""
+    import asyncio, sys
+    from ido.journal.base import Event, RunInfo
+    from ido.journal.sqlite import SQLiteStore
+
+    store = SQLiteStore(sys.argv[1])
+
+    async def main():
+        for r in range(int(sys.argv[2])):  # the file grows, and is checkpointed, all along
+            rid = f"run-{r}"
+            row = RunInfo(run_id=rid, intent="i", status="running", created_at=r, updated_at=r)
+            await store.append([Event(run_id=rid, seq=s, kind="observation", at=0.0,
+                                      data={"pad": f"{r}-{s}" * 300}) for s in range(1, 6)], run=row)
+
+    asyncio.run(main())
+    store.close()
+""")
+
+
+def test_a_journal_growing_in_another_process_opens_every_time(tmp_path: Path) -> None:
+    """Opening a journal another process is appending to (and checkpointing) never calls it
+    truncated: mid-checkpoint, its header may count pages the file does not hold yet (seen
+    by `benchmarks/workers.py` polling a journal three workers wrote)."""
+    db = tmp_path / "journal.db"
+    SQLiteStore(db).close()
+    writer = subprocess.Popen([sys.executable, "-c", GROWER, str(db), "3000"], cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
+    opened = 0
+    try:
+        deadline = time.monotonic() + 20.0
+        while writer.poll() is None and time.monotonic() < deadline:
+            SQLiteStore(db).close()  # raised "it is truncated" mid-checkpoint before
+            opened += 1
+    finally:
+        writer.kill()
+        _reap([writer])
+    assert opened > 10
