@@ -95,7 +95,10 @@ class RecordWriter:
                 # of dumped data would only lengthen the garbage collector's full passes
                 if len(self._dumped) > 256:
                     self._dumped.clear()
-                hit = (value, freeze(_dump(value)))  # read-only, its JSON text made once
+                dumped = _dump(value)
+                # read-only with its JSON text made once, for the stores that encode whole records;
+                # the simulator's store (`whole=False`) encodes nothing, so it is spared the work
+                hit = (value, freeze(dumped) if self.whole else dumped)
                 self._dumped[key] = hit
             data[name] = hit[1]
         return data

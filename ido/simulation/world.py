@@ -61,24 +61,27 @@ _FOUR_WORDS = struct.Struct("<4Q")
 _SCALE = 2.0**-64
 
 
+def _uniforms(digest: bytes) -> tuple[float, float, float, float]:
+    """Return the four uniforms in [0, 1) of a 32-byte digest (its four little-endian words)."""
+    a, b, c, d = _FOUR_WORDS.unpack(digest)
+    return a * _SCALE, b * _SCALE, c * _SCALE, d * _SCALE
+
+
 class Draws:
     """Four uniforms in [0, 1) derived from a hash; the luck of one call."""
 
     __slots__ = ("fail", "u1", "u2", "u3")
 
     def __init__(self, seed: int, *key: object) -> None:
-        self._set(hashlib.blake2b("|".join(map(str, (seed, *key))).encode(), digest_size=32).digest())
+        digest = hashlib.blake2b("|".join(map(str, (seed, *key))).encode(), digest_size=32).digest()
+        self.fail, self.u1, self.u2, self.u3 = _uniforms(digest)
 
     @classmethod
     def of_digest(cls, digest: bytes) -> Draws:
         """Return the draws of a 32-byte blake2b digest (`Draws(seed, *key)` hashes "seed|key...")."""
         draws = cls.__new__(cls)
-        draws._set(digest)
+        draws.fail, draws.u1, draws.u2, draws.u3 = _uniforms(digest)
         return draws
-
-    def _set(self, digest: bytes) -> None:
-        a, b, c, d = _FOUR_WORDS.unpack(digest)
-        self.fail, self.u1, self.u2, self.u3 = a * _SCALE, b * _SCALE, c * _SCALE, d * _SCALE
 
     def normal(self) -> float:
         """Return a standard normal variate (Box-Muller on u1, u2)."""
