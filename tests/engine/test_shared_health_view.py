@@ -68,6 +68,26 @@ def _samples(view: SharedHealth, capability: str) -> int:
     return view.snapshot(0.0).of(capability).samples
 
 
+def _open_circuit(engine: Engine) -> None:
+    """Three failed calls of `pay` through `engine`, committed: its circuit opens in the rows."""
+    for _ in range(3):
+        engine.outcome("pay", False)
+    engine.commit()
+
+
+def _half_open_trial_taken_by(engine: Engine, ticks: Ticks) -> float:
+    """Wait past a 0.05 s backoff, check `engine` sees `pay` half-open and takes its trial
+    lease; return the engine-clock time it did."""
+    import time
+
+    time.sleep(0.1)
+    ticks.now += 1.0
+    now = Clock().now()
+    assert engine.view.snapshot(now).of("pay").circuit is Circuit.HALF_OPEN
+    assert engine.view.claim_trials(["pay"], now)
+    return now
+
+
 def test_own_outcomes_show_at_once_and_count_once() -> None:
     ticks, store = Ticks(), MemoryStore()
     a = Engine(store, "a", ticks)
@@ -83,9 +103,7 @@ def test_other_engines_outcomes_appear_within_the_age_bound() -> None:
     ticks, store = Ticks(), MemoryStore()
     a, b = Engine(store, "a", ticks), Engine(store, "b", ticks)
     assert _samples(b.view, "pay") == 0
-    for _ in range(3):
-        a.outcome("pay", False)
-    a.commit()
+    _open_circuit(a)
     ticks.now += 0.2
     assert b.view.snapshot(0.0).of("pay").circuit is Circuit.CLOSED  # B's view is 0.2 s old: not read again
     assert b.view.reads == 1
@@ -110,9 +128,7 @@ def test_version_moves_only_when_planning_would_notice() -> None:
 def test_the_health_endpoint_view_of_the_rows() -> None:
     ticks, store = Ticks(), MemoryStore()
     a = Engine(store, "a", ticks, HealthConfig(backoff=30.0))
-    for _ in range(3):
-        a.outcome("pay", False)
-    a.commit()
+    _open_circuit(a)
     row = store.health_rows()["pay"]
     at = row.state["last_seen"]
     shown = published_rows(store.health_rows(), at + 1.0)["pay"]
@@ -207,9 +223,7 @@ def test_an_open_circuit_read_from_the_rows_half_opens_at_its_time_and_one_trial
     ticks, store = Ticks(), MemoryStore()
     config = HealthConfig(backoff=0.2)
     a, b = Engine(store, "a", ticks, config), Engine(store, "b", ticks, config)
-    for _ in range(3):
-        a.outcome("pay", False)
-    a.commit()
+    _open_circuit(a)
     assert b.view.snapshot(Clock().now()).of("pay").circuit is Circuit.OPEN
     time.sleep(0.25)  # past the backoff
     assert b.view.snapshot(Clock().now()).of("pay").circuit is Circuit.HALF_OPEN
@@ -235,9 +249,7 @@ def test_a_trial_lease_taken_by_one_engine_shows_the_circuit_open_to_the_others_
     ticks, store = Ticks(), MemoryStore()
     config = HealthConfig(backoff=0.2, backoff_cap=0.4)
     a, b = Engine(store, "a", ticks, config), Engine(store, "b", ticks, config)
-    for _ in range(3):
-        a.outcome("pay", False)
-    a.commit()
+    _open_circuit(a)
     time.sleep(0.25)  # past the backoff: half-open for both
     ticks.now += 1.0
     now = Clock().now()
@@ -278,14 +290,8 @@ def test_a_trial_lease_whose_holder_never_sent_it_expires(monkeypatch: pytest.Mo
     config = HealthConfig(backoff=0.05)
     a = Engine(store, "a", ticks, config, call_timeout=0.2)
     b = Engine(store, "b", ticks, config, call_timeout=0.2)
-    for _ in range(3):
-        a.outcome("pay", False)
-    a.commit()
-    time.sleep(0.1)
-    ticks.now += 1.0
-    now = Clock().now()
-    assert b.view.snapshot(now).of("pay").circuit is Circuit.HALF_OPEN
-    assert b.view.claim_trials(["pay"], now)
+    _open_circuit(a)
+    now = _half_open_trial_taken_by(b, ticks)
     assert not a.view.claim_trials(["pay"], now)
     time.sleep(0.25)  # B never sends its trial: its lease ends
     ticks.now += 1.0
@@ -297,19 +303,12 @@ def test_a_trial_lease_whose_holder_never_sent_it_expires(monkeypatch: pytest.Mo
 
 def test_a_cancelled_trial_gives_its_lease_back_at_once() -> None:
     """A trial call that ends without an outcome (cancelled) frees its lease: another engine may try now."""
-    import time
 
     ticks, store = Ticks(), MemoryStore()
     config = HealthConfig(backoff=0.05)
     a, b = Engine(store, "a", ticks, config), Engine(store, "b", ticks, config)
-    for _ in range(3):
-        a.outcome("pay", False)
-    a.commit()
-    time.sleep(0.1)
-    ticks.now += 1.0
-    now = Clock().now()
-    assert b.view.snapshot(now).of("pay").circuit is Circuit.HALF_OPEN
-    assert b.view.claim_trials(["pay"], now)
+    _open_circuit(a)
+    now = _half_open_trial_taken_by(b, ticks)
     b.view.begin_call("pay")
     assert not a.view.claim_trials(["pay"], now)
     b.view.abandon_call("pay")

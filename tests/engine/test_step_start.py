@@ -51,11 +51,20 @@ def caps(latency: str = "10ms") -> list[Capability]:
 
 
 def run_with(door: Door, intent: Any = None) -> Any:
-    async def main() -> Any:
+    """Return the result of one run through `door`, in virtual time."""
+    return run_timed(door, intent)[0]
+
+
+def run_timed(door: Door, intent: Any = None) -> tuple[Any, float]:
+    """Return the result of one run through `door` and the virtual seconds it took."""
+
+    async def main() -> tuple[Any, float]:
+        loop = asyncio.get_running_loop()
         eng = engine(workspace(*caps(), intent or order_intent()), executors={"sim": door},
                      prober=door, fact_reader=door)
+        start = loop.time()
         try:
-            return await eng.run("order", inputs={"order_id": "o-1"})
+            return await eng.run("order", inputs={"order_id": "o-1"}), loop.time() - start
         finally:
             await eng.close()
 
@@ -77,17 +86,7 @@ def test_a_door_that_waits_finishes_in_a_task_of_its_own(waits: tuple[float, ...
     """Sleeps and bare yields: the call starts in the run's task and ends in the step's, with the
     door's latency taken in full."""
     door = Door(*waits)
-
-    async def main() -> tuple[Any, float]:
-        loop = asyncio.get_running_loop()
-        eng = engine(workspace(*caps(), order_intent()), executors={"sim": door}, prober=door, fact_reader=door)
-        start = loop.time()
-        try:
-            return await eng.run("order", inputs={"order_id": "o-1"}), loop.time() - start
-        finally:
-            await eng.close()
-
-    result, took = run_virtual(main)
+    result, took = run_timed(door)
     assert result.status == "succeeded"
     assert result.steps_executed == 2
     assert took >= 2 * sum(waits)
@@ -106,17 +105,7 @@ def test_the_deadline_cancels_a_waiting_step_inside_its_door() -> None:
     cancellation), and the run fails at the deadline, not at the door's answer."""
     door = Door(60.0)
     intent = order_intent(constraints={"budget": 5.0, "deadline": 2.0}, on_failure="stop")
-
-    async def main() -> tuple[Any, float]:
-        loop = asyncio.get_running_loop()
-        eng = engine(workspace(*caps(), intent), executors={"sim": door}, prober=door, fact_reader=door)
-        start = loop.time()
-        try:
-            return await eng.run("order", inputs={"order_id": "o-1"}), loop.time() - start
-        finally:
-            await eng.close()
-
-    result, took = run_virtual(main)
+    result, took = run_timed(door, intent)
     assert result.status == "failed"
     assert door.cancelled == ["pay.a"]
     assert took == pytest.approx(2.0, abs=0.01)
