@@ -276,7 +276,10 @@ def run(ctx: CliContext, intent: str, inputs: tuple[tuple[str, str], ...], facts
         if scenario is not None:
             result = _simulated(ctx, workspace, the_intent, given, set_facts, scenario, strategy, listeners)
         else:
-            result = asyncio.run(_real(ctx, workspace, the_intent, given, set_facts, strategy, printer))
+            from ido.gc_tuning import fewer_gc_passes
+
+            with fewer_gc_passes(freeze=True):
+                result = asyncio.run(_real(ctx, workspace, the_intent, given, set_facts, strategy, printer))
     finally:
         close_run_log(log_file)
     return finish_run(result, as_json, no_plan=_no_plan_at_start(result))

@@ -71,8 +71,11 @@ def resume(ctx: CliContext, run_id: str | None, as_json: bool) -> int:
 def _serve(ctx: CliContext, *, run_id: str | None, once: bool, concurrency: int, lease_s: float,
            as_json: bool, banner: bool, quiet: bool = False) -> int:
     """Return the exit code of driving runs here; `quiet` prints nothing of them (`ido cancel`)."""
+    from ido.gc_tuning import fewer_gc_passes
+
     printer = DecisionPrinter(command_prefix(ctx), quiet=as_json or quiet)
-    return asyncio.run(_work(ctx, run_id, once, concurrency, lease_s, printer, as_json, banner, quiet))
+    with fewer_gc_passes(freeze=True):  # this process is the worker's: runs live here until it stops
+        return asyncio.run(_work(ctx, run_id, once, concurrency, lease_s, printer, as_json, banner, quiet))
 
 
 async def _work(ctx: CliContext, run_id: str | None, once: bool, concurrency: int,

@@ -21,17 +21,16 @@ engine and the world, so memory stays flat in the number of runs. Called by `ido
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import gc
 import math
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ido.clock import Clock
 from ido.decisions import DecisionRecord
 from ido.errors import UsageError
+from ido.gc_tuning import fewer_gc_passes
 from ido.journal import Store
 from ido.model import Capability, Intent, Scenario
 from ido.policy import PolicySet
@@ -99,24 +98,12 @@ def simulate(
     intent = workspace.intent(scn.intent)
     arrivals = arrival_times(scn, count, the_seed)
     per_strategy: dict[str, Tally] = {}
-    with _fewer_gc_passes():
+    with fewer_gc_passes():
         for name in names:
             per_strategy[name] = run_virtual(
                 functools.partial(_simulate_strategy, workspace, scn, intent, name, arrivals, the_seed, progress)
             )
     return _report(scn, intent, count, the_seed, per_strategy, arrivals)
-
-
-@contextlib.contextmanager
-def _fewer_gc_passes() -> Iterator[None]:
-    # Thousands of live runs make the default young-generation threshold (700) trigger full
-    # traversals constantly: a third of the wall time in profiles. Collect less often meanwhile.
-    before = gc.get_threshold()
-    gc.set_threshold(50_000, 20, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def run_horizon(intent: Intent) -> float:
